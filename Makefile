@@ -1,0 +1,43 @@
+# pgvision: PGXS build.
+#   make && make install            build and install the extension
+#   make unitcheck                  plain-C tests of src/core (no server)
+#   tools/test.sh                   every test against a throwaway cluster
+
+EXTENSION  = pgvision
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pgvision.control)
+
+MODULE_big = pgvision
+CORE_SRCS  = $(sort $(wildcard src/core/*/*.c))
+PG_SRCS    = $(sort $(wildcard src/pg/*.c))
+OBJS       = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
+HEADERS    = $(wildcard src/core/*/*.h src/pg/*.h)
+
+# The install script is generated from sql/pgvision.sql; upgrade scripts
+# (sql/pgvision--X--Y.sql) are installed as they are.
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA       = $(wildcard sql/$(EXTENSION)--*--*.sql)
+
+REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+TAP_TESTS    = 1
+
+OPENBLAS_INC = $(firstword $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/aarch64-linux-gnu/openblas-pthread /usr/include/openblas))
+PG_CPPFLAGS  = -Isrc/core -Isrc/pg $(if $(OPENBLAS_INC),-I$(OPENBLAS_INC))
+PG_CFLAGS    = -std=gnu11 -Wall -Wno-declaration-after-statement
+SHLIB_LINK   = -ljpeg -lpng -lopenblas -lm -lpthread
+
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(OBJS): $(HEADERS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@
+
+unitcheck:
+	$(MAKE) -C test/unit check
+
+.PHONY: unitcheck

@@ -1,0 +1,75 @@
+# tools/lib/common.sh: shared steps of the README commands (sourced, not run).
+#   pgv_install_packages   apt packages to build, test and run pgvision
+#   pgv_build_install      make && make install
+#   pgv_start_cluster DIR  a throwaway cluster owned by a non-root user
+#   pgv_stop_cluster DIR
+
+PGV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PG_MAJOR=${PG_MAJOR:-15}
+PGV_PORT=${PGV_PORT:-54329}
+# The non-root account that owns throwaway clusters (Debian's postgres
+# package creates it).
+PGV_OS_USER=${PGV_OS_USER:-postgres}
+
+pgv_log() { printf '\n== %s\n' "$*"; }
+
+pgv_sudo() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+pgv_install_packages() {
+	pgv_log "installing system packages"
+	export DEBIAN_FRONTEND=noninteractive
+	pgv_sudo apt-get update -qq
+	pgv_sudo apt-get install -y -qq --no-install-recommends \
+		build-essential pkg-config perl \
+		postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR \
+		libjpeg62-turbo-dev libpng-dev libopenblas-dev \
+		libipc-run-perl libjpeg-turbo-progs netpbm >/dev/null
+}
+
+pgv_pg_config() {
+	local c=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+	[ -x "$c" ] || c=$(command -v pg_config)
+	echo "$c"
+}
+
+pgv_build_install() {
+	pgv_log "building and installing pgvision"
+	local pgc; pgc=$(pgv_pg_config)
+	make -C "$PGV_ROOT" -s PG_CONFIG="$pgc" -j"$(nproc)"
+	pgv_sudo make -C "$PGV_ROOT" -s PG_CONFIG="$pgc" install
+}
+
+pgv_as_user() {
+	if [ "$(id -un)" = "$PGV_OS_USER" ]; then "$@"
+	elif [ "$(id -u)" = 0 ]; then runuser -u "$PGV_OS_USER" -- "$@"
+	else sudo -u "$PGV_OS_USER" "$@"
+	fi
+}
+
+# pgv_start_cluster DIR: initdb DIR/data and start it on $PGV_PORT with its
+# socket in DIR; exports PGHOST, PGPORT, PGUSER for psql and pg_regress.
+pgv_start_cluster() {
+	local dir=$1 bindir
+	bindir=$("$(pgv_pg_config)" --bindir)
+	pgv_log "starting a throwaway cluster in $dir (port $PGV_PORT, user $PGV_OS_USER)"
+	pgv_sudo mkdir -p "$dir"
+	pgv_sudo chown "$PGV_OS_USER" "$dir"
+	pgv_as_user "$bindir/initdb" -D "$dir/data" -U "$PGV_OS_USER" -A trust --no-sync --no-locale -E UTF8 >/dev/null
+	pgv_as_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o \
+		"-p $PGV_PORT -k $dir -c listen_addresses='' -c fsync=off -c max_worker_processes=16" start >/dev/null
+	export PGHOST=$dir PGPORT=$PGV_PORT PGUSER=$PGV_OS_USER
+}
+
+pgv_stop_cluster() {
+	local dir=$1 bindir
+	bindir=$("$(pgv_pg_config)" --bindir)
+	[ -f "$dir/data/postmaster.pid" ] && pgv_as_user "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+}
+
+# The shared folder (datasets, models, images) next to the repository.
+pgv_shared_dir() {
+	local d=${PGVISION_SHARED:-$PGV_ROOT/../shared}
+	(cd "$d" 2>/dev/null && pwd) || { echo "pgvision: shared folder not found at $d (set PGVISION_SHARED)" >&2; return 1; }
+}

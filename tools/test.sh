@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Run every pgvision test: the plain-C unit tests of src/core, pg_regress
+# and the TAP tests, against a throwaway cluster started here as a non-root
+# user.  Works on a fresh Debian 12 machine as root or with sudo:
+#     tools/test.sh
+# Set PGV_SKIP_PACKAGES=1 to skip apt-get (packages already installed).
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+
+[ "${PGV_SKIP_PACKAGES:-0}" = 1 ] || pgv_install_packages
+pgv_build_install
+SHARED=$(pgv_shared_dir)
+
+SCRATCH=$(mktemp -d /tmp/pgvision-test.XXXXXX)
+chmod 755 "$SCRATCH"
+trap 'pgv_stop_cluster "$SCRATCH/cluster"' EXIT
+
+passed=0
+failed=0
+count() { passed=$((passed + $1)); failed=$((failed + $2)); }
+
+# 1. Unit tests of the core (no server).
+pgv_log "unit tests (test/unit)"
+unit_status=0
+PGVISION_SHARED=$SHARED make -C "$PGV_ROOT/test/unit" -s check > "$SCRATCH/unit.log" 2>&1 || unit_status=$?
+cat "$SCRATCH/unit.log"
+read -r up uf < <(awk '/^[0-9]+ passed, [0-9]+ failed$/ {p += $1; f += $3} END {print p+0, f+0}' "$SCRATCH/unit.log")
+[ "$unit_status" = 0 ] || [ "$uf" != 0 ] || uf=1	# a build failure counts as a failure
+count "$up" "$uf"
+
+# The server runs as a non-root user that may not be able to read the
+# checkout (a clone under /root, say): give it copies it can read.
+cp -r "$PGV_ROOT/test" "$SCRATCH/test"
+if pgv_as_user test -r "$SHARED/models/SOURCE.md"; then
+	SERVER_SHARED=$SHARED
+else
+	cp -r "$SHARED" "$SCRATCH/shared"
+	SERVER_SHARED=$SCRATCH/shared
+fi
+chmod -R a+rX "$SCRATCH"
+export PGVISION_SHARED=$SERVER_SHARED PGVISION_TESTDATA=$SCRATCH/test/data
+
+pgv_start_cluster "$SCRATCH/cluster"
+pgc=$(pgv_pg_config)
+pgxs=$(dirname "$("$pgc" --pgxs)")/..
+
+# 2. pg_regress: one file per concern under test/sql.
+pgv_log "pg_regress (test/sql)"
+mkdir -p "$SCRATCH/regress" && chown "$PGV_OS_USER" "$SCRATCH/regress"
+tests=$(cd "$PGV_ROOT/test/sql" && ls *.sql | sed 's/\.sql$//' | sort)
+regress_status=0
+pgv_as_user env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER" \
+	PGVISION_SHARED="$PGVISION_SHARED" PGVISION_TESTDATA="$PGVISION_TESTDATA" \
+	"$pgxs/src/test/regress/pg_regress" --bindir="$("$pgc" --bindir)" \
+	--inputdir="$SCRATCH/test" --outputdir="$SCRATCH/regress" \
+	--load-extension=pgvision $tests > "$SCRATCH/regress.log" 2>&1 || regress_status=$?
+cat "$SCRATCH/regress.log"
+rp=$(grep -cE '\.\.\. ok' "$SCRATCH/regress.log" || true)
+rf=$(grep -cE '\.\.\. FAILED' "$SCRATCH/regress.log" || true)
+if [ "$regress_status" != 0 ]; then
+	[ -f "$SCRATCH/regress/regression.diffs" ] && head -200 "$SCRATCH/regress/regression.diffs"
+	[ "$rf" != 0 ] || rf=1
+fi
+count "$rp" "$rf"
+
+# 3. TAP tests: background workers, crashes, restarts.  They start their own
+# clusters through PostgreSQL::Test::Cluster, as the non-root user.
+pgv_log "TAP (test/t)"
+tap_status=0
+mkdir -p "$SCRATCH/tap" && chown "$PGV_OS_USER" "$SCRATCH/tap"
+if ls "$SCRATCH/test/t/"*.pl >/dev/null 2>&1; then
+	(cd "$SCRATCH/test" && pgv_as_user env PATH="$("$pgc" --bindir):$PATH" \
+		TESTDIR="$SCRATCH/tap" PGVISION_SHARED="$PGVISION_SHARED" PGVISION_TESTDATA="$PGVISION_TESTDATA" \
+		PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
+		prove -I "$pgxs/src/test/perl" t/*.pl) > "$SCRATCH/tap.log" 2>&1 || tap_status=$?
+	cat "$SCRATCH/tap.log"
+	tf=$(grep -cE '^t/.* (Failed|Dubious|No subtests run)' "$SCRATCH/tap.log" || true)
+	tt=$(ls "$SCRATCH/test/t/"*.pl | wc -l)
+	[ "$tap_status" = 0 ] || [ "$tf" != 0 ] || tf=1
+	[ "$tap_status" = 0 ] || for f in "$SCRATCH/tap/tmp_check/log/"*; do [ -f "$f" ] && { echo "--- $f"; tail -50 "$f"; }; done
+	count $((tt - tf)) "$tf"
+fi
+
+pgv_log "summary"
+echo "unit: exit $unit_status, regress: exit $regress_status, tap: exit $tap_status"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$unit_status" = 0 ] && [ "$regress_status" = 0 ] && [ "$tap_status" = 0 ]
