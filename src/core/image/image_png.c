@@ -118,7 +118,7 @@ session_end(png_session *s)
 
 /* Ask libpng for 8-bit RGB whatever the colour type and depth. */
 static void
-set_rgb8_transforms(png_structp png, int color_type, int bit_depth)
+set_rgb8_transforms(png_structp png, png_infop info, int color_type, int bit_depth)
 {
 	if (color_type == PNG_COLOR_TYPE_PALETTE)
 		png_set_palette_to_rgb(png);
@@ -126,7 +126,8 @@ set_rgb8_transforms(png_structp png, int color_type, int bit_depth)
 		png_set_expand_gray_1_2_4_to_8(png);
 	if (bit_depth == 16)
 		png_set_strip_16(png);
-	if (color_type & PNG_COLOR_MASK_ALPHA)
+	/* palette expansion turns tRNS into an alpha channel: drop that too */
+	if ((color_type & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS))
 		png_set_strip_alpha(png);
 	if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA)
 		png_set_gray_to_rgb(png);
@@ -230,7 +231,7 @@ png_run(png_session *s, const uint8_t *data, size_t len, uint64_t max_pixels,
 	}
 
 	if (mode == PNG_DECODE)
-		set_rgb8_transforms(s->png, color_type, bit_depth);
+		set_rgb8_transforms(s->png, s->info, color_type, bit_depth);
 	passes = png_set_interlace_handling(s->png);
 	png_read_update_info(s->png, s->info);
 
