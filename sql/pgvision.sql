@@ -176,6 +176,10 @@ BEGIN
 	PERFORM 1 FROM cv_images WHERE id = NEW.image_id FOR UPDATE;
 	SELECT p.task, p.name INTO v_task, v_project FROM cv_projects p WHERE p.id = NEW.project_id;
 	SELECT * INTO v_tag FROM cv_tags WHERE id = NEW.tag_id;
+	IF v_tag.project_id IS DISTINCT FROM NEW.project_id THEN
+		RAISE EXCEPTION 'tag % does not belong to project "%"', NEW.tag_id, v_project
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
 	IF v_task = 'detection' THEN
 		RAISE EXCEPTION 'images of detection project "%" are labelled with regions, not tags', v_project
 			USING ERRCODE = 'wrong_object_type',
@@ -352,7 +356,7 @@ BEGIN
 	ON CONFLICT ON CONSTRAINT cv_projects_name_key DO NOTHING
 	RETURNING p.id INTO v_id;
 	IF v_id IS NULL THEN
-		RAISE EXCEPTION 'project "%" already exists', name USING ERRCODE = 'duplicate_object';
+		RAISE EXCEPTION 'project "%" already exists', cv_create_project.name USING ERRCODE = 'duplicate_object';
 	END IF;
 	RETURN v_id;
 END;
@@ -362,7 +366,7 @@ COMMENT ON FUNCTION cv_create_project(text, text, text) IS 'create a project; ta
 CREATE FUNCTION cv_delete_project(name text) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 BEGIN
-	DELETE FROM cv_projects WHERE id = (cv_project_row(name)).id;
+	DELETE FROM cv_projects p WHERE p.id = (cv_project_row(cv_delete_project.name)).id;
 END;
 $$;
 COMMENT ON FUNCTION cv_delete_project(text) IS 'delete a project with its tags, images and regions';
@@ -374,20 +378,20 @@ DECLARE
 	v_project cv_projects := cv_project_row(project);
 	v_id bigint;
 BEGIN
-	PERFORM cv_check_tag_names(ARRAY[name]);
-	IF negative IS NULL THEN
+	PERFORM cv_check_tag_names(ARRAY[cv_create_tag.name]);
+	IF cv_create_tag.negative IS NULL THEN
 		RAISE EXCEPTION 'negative must not be null' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF negative AND EXISTS (SELECT 1 FROM cv_tags t WHERE t.project_id = v_project.id AND t.negative) THEN
+	IF cv_create_tag.negative AND EXISTS (SELECT 1 FROM cv_tags t WHERE t.project_id = v_project.id AND t.negative) THEN
 		RAISE EXCEPTION 'project "%" already has a negative tag', project
 			USING ERRCODE = 'duplicate_object';
 	END IF;
 	INSERT INTO cv_tags AS t (project_id, name, negative)
 	VALUES (v_project.id, cv_create_tag.name, cv_create_tag.negative)
-	ON CONFLICT (project_id, name) DO NOTHING
+	ON CONFLICT ON CONSTRAINT cv_tags_project_id_name_key DO NOTHING
 	RETURNING t.id INTO v_id;
 	IF v_id IS NULL THEN
-		RAISE EXCEPTION 'tag "%" already exists in project "%"', name, project
+		RAISE EXCEPTION 'tag "%" already exists in project "%"', cv_create_tag.name, project
 			USING ERRCODE = 'duplicate_object';
 	END IF;
 	RETURN v_id;
@@ -402,7 +406,7 @@ DECLARE
 BEGIN
 	DELETE FROM cv_tags t WHERE t.project_id = v_project.id AND t.name = cv_delete_tag.name;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'tag "%" does not exist in project "%"', name, project
+		RAISE EXCEPTION 'tag "%" does not exist in project "%"', cv_delete_tag.name, project
 			USING ERRCODE = 'undefined_object';
 	END IF;
 END;
@@ -417,10 +421,29 @@ COMMENT ON FUNCTION cv_delete_tag(text, text) IS 'delete a tag with its image la
 CREATE FUNCTION cv_apply_tags(v_image cv_images, tags text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
+	v_names text[] := cv_check_tag_names(tags);
+	v_project cv_projects;
+	v_negative text;
 	v_name text;
 	v_tag_id bigint;
 BEGIN
-	FOREACH v_name IN ARRAY cv_check_tag_names(tags) LOOP
+	-- Check the request as a whole first, so the error names what was asked
+	-- for; the triggers then check it against the tags the image already has.
+	SELECT * INTO v_project FROM cv_projects WHERE id = v_image.project_id;
+	IF v_project.task = 'multiclass' AND cardinality(v_names) > 1 THEN
+		RAISE EXCEPTION 'an image of multiclass project "%" takes one tag, not %', v_project.name, cardinality(v_names)
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('Tags given: %s.', array_to_string(v_names, ', ')),
+			      HINT = 'Create the project with task => ''multilabel'' for several tags per image.';
+	END IF;
+	SELECT t.name INTO v_negative FROM cv_tags t
+	 WHERE t.project_id = v_image.project_id AND t.negative AND t.name = ANY (v_names);
+	IF v_negative IS NOT NULL AND cardinality(v_names) > 1 THEN
+		RAISE EXCEPTION 'negative tag "%" cannot be combined with other tags', v_negative
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('Tags given: %s.', array_to_string(v_names, ', '));
+	END IF;
+	FOREACH v_name IN ARRAY v_names LOOP
 		INSERT INTO cv_tags (project_id, name) VALUES (v_image.project_id, v_name)
 		ON CONFLICT (project_id, name) DO NOTHING;
 		SELECT id INTO STRICT v_tag_id FROM cv_tags WHERE project_id = v_image.project_id AND name = v_name;
