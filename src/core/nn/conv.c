@@ -1,0 +1,170 @@
+/*
+ * conv.c
+ *	  CONV_2D and FULLY_CONNECTED on OpenBLAS sgemm, NHWC, batch 1.
+ *
+ * A convolution is a matrix product: output pixels (M = out_h * out_w rows)
+ * times the filters (N = out_c columns), over K = k_h * k_w * in_c.  A 1x1
+ * stride-1 convolution reads the NHWC input as that M x K matrix directly,
+ * with no copy; any other window is unrolled (im2col) into a scratch tile of
+ * rows first, in the (ky, kx, ci) order of TFLite's [out_c][k_h][k_w][in_c]
+ * filters, so that the filters are used as stored (CblasTrans).
+ *
+ * The work is done in row tiles so that the bias and the fused activation
+ * are applied to a tile while it is still in cache, instead of a second
+ * pass over the whole output.
+ */
+#include "nn_kernels.h"
+
+#include <cblas.h>
+#include <string.h>
+
+/* Floats of an im2col tile, and of an output tile, aimed at L2. */
+#define IM2COL_TILE_FLOATS (64 * 1024)
+#define OUT_TILE_FLOATS (48 * 1024)
+
+static bool
+is_pointwise(const nn_conv_params *p)
+{
+	return p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+		p->pad_top == 0 && p->pad_left == 0 && p->in_h == p->out_h && p->in_w == p->out_w;
+}
+
+static int
+tile_rows(const nn_conv_params *p)
+{
+	size_t		k = (size_t) p->k_h * p->k_w * p->in_c;
+	size_t		m = (size_t) p->out_h * p->out_w;
+	size_t		rows;
+
+	if (is_pointwise(p))
+		rows = OUT_TILE_FLOATS / (size_t) p->out_c;
+	else
+		rows = IM2COL_TILE_FLOATS / k;
+	/* too few rows and OpenBLAS spends its time repacking the filters */
+	if (rows < 64)
+		rows = 64;
+	if (rows > m)
+		rows = m;
+	return (int) rows;
+}
+
+size_t
+nn_conv2d_scratch(const nn_conv_params *p)
+{
+	if (is_pointwise(p))
+		return 0;
+	return (size_t) tile_rows(p) * p->k_h * p->k_w * p->in_c;
+}
+
+/* out[r][j] = clamp(out[r][j] + bias[j]) */
+NN_MULTIVERSION
+static void
+bias_act(float *out, int rows, int n, const float *bias, float lo, float hi)
+{
+	nn_v8		vlo = nn_v8_set1(lo);
+	nn_v8		vhi = nn_v8_set1(hi);
+
+	for (int r = 0; r < rows; r++)
+	{
+		float	   *o = out + (size_t) r * n;
+		int			j = 0;
+
+		if (bias != NULL)
+		{
+			for (; j + 8 <= n; j += 8)
+			{
+				nn_v8		x = *(const nn_v8 *) (o + j) + *(const nn_v8 *) (bias + j);
+
+				*(nn_v8 *) (o + j) = nn_v8_clamp(x, vlo, vhi);
+			}
+			for (; j < n; j++)
+			{
+				float		x = o[j] + bias[j];
+
+				o[j] = x < lo ? lo : (x > hi ? hi : x);
+			}
+		}
+		else
+		{
+			for (; j + 8 <= n; j += 8)
+			{
+				nn_v8		x = *(const nn_v8 *) (o + j);
+
+				*(nn_v8 *) (o + j) = nn_v8_clamp(x, vlo, vhi);
+			}
+			for (; j < n; j++)
+				o[j] = o[j] < lo ? lo : (o[j] > hi ? hi : o[j]);
+		}
+	}
+}
+
+/* Unroll output rows [r0, r0 + rows) into col: one row of K per pixel. */
+static void
+im2col(const nn_conv_params *p, const float *in, int r0, int rows, float *col)
+{
+	int			c = p->in_c;
+	size_t		krow = (size_t) p->k_h * p->k_w * c;
+
+	for (int r = 0; r < rows; r++)
+	{
+		int			oy = (r0 + r) / p->out_w;
+		int			ox = (r0 + r) % p->out_w;
+		float	   *dst = col + (size_t) r * krow;
+
+		for (int ky = 0; ky < p->k_h; ky++)
+		{
+			int			iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+
+			for (int kx = 0; kx < p->k_w; kx++)
+			{
+				int			ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+
+				if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+					memset(dst, 0, (size_t) c * sizeof(float));
+				else
+					memcpy(dst, in + ((size_t) iy * p->in_w + ix) * c,
+						   (size_t) c * sizeof(float));
+				dst += c;
+			}
+		}
+	}
+}
+
+void
+nn_conv2d(const nn_conv_params *p, const float *in, float *out, float *scratch)
+{
+	int			m = p->out_h * p->out_w;
+	int			n = p->out_c;
+	int			k = p->k_h * p->k_w * p->in_c;
+	int			step = tile_rows(p);
+	bool		direct = is_pointwise(p);
+
+	for (int r0 = 0; r0 < m; r0 += step)
+	{
+		int			rows = m - r0 < step ? m - r0 : step;
+		const float *a;
+
+		if (direct)
+			a = in + (size_t) r0 * k;
+		else
+		{
+			im2col(p, in, r0, rows, scratch);
+			a = scratch;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, k,
+					1.0f, a, k, p->weights, k, 0.0f, out + (size_t) r0 * n, n);
+		bias_act(out + (size_t) r0 * n, rows, n, p->bias, p->act_min, p->act_max);
+	}
+}
+
+void
+nn_fully_connected(int rows, int k, int n, const float *in, const float *w,
+				   const float *bias, float act_min, float act_max, float *out)
+{
+	if (rows == 1)
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, w, k, in, 1, 0.0f, out, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, k,
+					1.0f, in, k, w, k, 0.0f, out, n);
+	bias_act(out, rows, n, bias, act_min, act_max);
+}

@@ -1,0 +1,367 @@
+/*
+ * graph.c
+ *	  The network object and its executor: load (parse, build, plan), the
+ *	  per-caller workspace, cv_net_run, threads and profiling.  See nn.h.
+ *
+ * cv_net_run walks the steps in file order; each step reads and writes
+ * float buffers at offsets planned at load (plan.c), so a run allocates
+ * nothing and touches no shared mutable state: a net may be run from
+ * several workspaces at once.
+ */
+#include "nn_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+/* OpenBLAS extensions (declared by its cblas.h, repeated for other BLAS). */
+extern void openblas_set_num_threads(int num_threads);
+extern int	openblas_get_num_threads(void);
+
+/* Process-wide thread count: the one setting the host (a GUC) controls. */
+static int	nn_thread_count = 1;
+
+struct cv_net_workspace
+{
+	const cv_net *net;
+	void	   *raw;			/* allocation, before alignment */
+	float	   *arena;			/* 64-byte aligned activations */
+	float	   *scratch;		/* im2col tiles, after the arena */
+	bool		profiling;
+	int			runs;
+	double	   *step_seconds;
+};
+
+void
+cv_nn_set_threads(int n)
+{
+	if (n < 1)
+		n = 1;
+	if (n > 64)
+		n = 64;
+	nn_thread_count = n;
+	openblas_set_num_threads(n);
+}
+
+int
+cv_nn_get_threads(void)
+{
+	return nn_thread_count;
+}
+
+int
+nn_threads(void)
+{
+	return nn_thread_count;
+}
+
+void
+cv_net_free(cv_net *net)
+{
+	if (net == NULL)
+		return;
+	cv_free(net->values);
+	cv_free(net->steps);
+	cv_free(net->storages);
+	cv_free(net->step_inputs);
+	cv_free(net->concat_sizes);
+	cv_free(net->weights);
+	cv_free(net);
+}
+
+cv_status
+cv_net_load(const uint8_t *data, size_t len, cv_net **out, cv_error *err)
+{
+	tfl_model	m;
+	cv_net	   *net;
+	cv_status	st;
+
+	if (out == NULL)
+		return cv_fail(err, CV_ERR_PARAM, "no output pointer for the network");
+	*out = NULL;
+	if (data == NULL && len > 0)
+		return cv_fail(err, CV_ERR_PARAM, "no model bytes");
+	if ((st = tfl_parse(data, len, &m, err)) != CV_OK)
+		return st;
+	net = cv_calloc(1, sizeof(cv_net));
+	if (net == NULL)
+	{
+		tfl_model_free(&m);
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory loading a network");
+	}
+	st = nn_build(&m, net, err);
+	if (st == CV_OK)
+		st = nn_plan(net, err);
+	tfl_model_free(&m);
+	if (st != CV_OK)
+	{
+		cv_net_free(net);
+		return st;
+	}
+	for (int i = 0; i < net->nsteps; i++)
+		if (net->steps[i].kind == NN_K_CONV)
+		{
+			size_t		s = nn_conv2d_scratch(&net->steps[i].conv);
+
+			if (s > net->scratch_floats)
+				net->scratch_floats = s;
+		}
+	net->info.arena_bytes = (net->arena_floats + net->scratch_floats) * sizeof(float);
+	*out = net;
+	return CV_OK;
+}
+
+const cv_net_info *
+cv_net_get_info(const cv_net *net)
+{
+	return &net->info;
+}
+
+cv_status
+cv_net_workspace_create(const cv_net *net, cv_net_workspace **out, cv_error *err)
+{
+	cv_net_workspace *ws;
+	size_t		bytes;
+
+	if (net == NULL || out == NULL)
+		return cv_fail(err, CV_ERR_PARAM, "no network or output pointer");
+	*out = NULL;
+	ws = cv_calloc(1, sizeof(*ws));
+	if (ws == NULL)
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory for a workspace");
+	ws->net = net;
+	bytes = (net->arena_floats + net->scratch_floats) * sizeof(float) + 64;
+	ws->raw = cv_malloc(bytes);
+	ws->step_seconds = cv_calloc((size_t) net->nsteps + 1, sizeof(double));
+	if (ws->raw == NULL || ws->step_seconds == NULL)
+	{
+		cv_net_workspace_free(ws);
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory for a %zu-byte activation arena",
+					   bytes);
+	}
+	ws->arena = (float *) (((uintptr_t) ws->raw + 63) & ~(uintptr_t) 63);
+	ws->scratch = ws->arena + net->arena_floats;
+	*out = ws;
+	return CV_OK;
+}
+
+void
+cv_net_workspace_free(cv_net_workspace *ws)
+{
+	if (ws == NULL)
+		return;
+	cv_free(ws->raw);
+	cv_free(ws->step_seconds);
+	cv_free(ws);
+}
+
+/* Where a value's floats are during a run. */
+static float *
+value_data(const cv_net *net, cv_net_workspace *ws, int v)
+{
+	const nn_value *val = &net->values[v];
+
+	if (val->cdata != NULL)
+		return (float *) val->cdata;	/* never written: outputs are not constants */
+	return ws->arena + net->storages[val->storage].offset;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
+}
+
+static void
+run_step(const cv_net *net, cv_net_workspace *ws, const nn_step *s)
+{
+	float	   *out = value_data(net, ws, s->output);
+	const float *in0 = s->ninputs > 0 && s->inputs[0] >= 0 ?
+		value_data(net, ws, s->inputs[0]) : NULL;
+
+	switch (s->kind)
+	{
+		case NN_K_CONV:
+			nn_conv2d(&s->conv, in0, out, ws->scratch);
+			break;
+		case NN_K_DEPTHWISE:
+			nn_depthwise(&s->conv, in0, out);
+			break;
+		case NN_K_FC:
+			nn_fully_connected(s->fc_rows, s->fc_k, s->fc_n, in0, s->fc_weights,
+							   s->fc_bias, s->act_min, s->act_max, out);
+			break;
+		case NN_K_BINARY:
+			nn_binary(s->binop, s->a_dims, in0, s->b_dims,
+					  value_data(net, ws, s->inputs[1]), s->out_dims,
+					  s->act_min, s->act_max, out);
+			break;
+		case NN_K_AVG_POOL:
+			nn_avg_pool(&s->conv, in0, out);
+			break;
+		case NN_K_MAX_POOL:
+			nn_max_pool(&s->conv, in0, out);
+			break;
+		case NN_K_MEAN:
+			nn_mean(s->a_dims, s->reduce, in0, out);
+			break;
+		case NN_K_PAD:
+			nn_pad(s->a_dims, s->pad_before, s->out_dims, in0, out);
+			break;
+		case NN_K_ALIAS:
+			break;
+		case NN_K_CONCAT:
+			{
+				const float *ins[64];
+				int			n = s->ninputs;
+
+				/* more than 64 inputs: concatenate in passes of 64 */
+				if (n <= 64)
+				{
+					for (int i = 0; i < n; i++)
+						ins[i] = value_data(net, ws, s->inputs[i]);
+					nn_concat(n, ins, s->concat_sizes, s->outer, s->act_min,
+							  s->act_max, out);
+				}
+				else
+				{
+					size_t		row = 0,
+								done = 0;
+
+					for (int i = 0; i < n; i++)
+						row += s->concat_sizes[i];
+					for (int i = 0; i < n; i++)
+					{
+						const float *src = value_data(net, ws, s->inputs[i]);
+						size_t		sz = s->concat_sizes[i];
+
+						for (size_t o = 0; o < s->outer; o++)
+							memcpy(out + o * row + done, src + o * sz, sz * sizeof(float));
+						done += sz;
+					}
+					nn_clamp(row * s->outer, s->act_min, s->act_max, out);
+				}
+				break;
+			}
+		case NN_K_SOFTMAX:
+			nn_softmax(s->rows, s->inner, s->beta, in0, out);
+			break;
+		case NN_K_UNARY:
+			nn_unary(s->unop, net->values[s->output].count, in0, s->act_min,
+					 s->act_max, out);
+			break;
+	}
+}
+
+cv_status
+cv_net_run(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb,
+		   float *scores, float *features, cv_error *err)
+{
+	float	   *in;
+	size_t		n;
+	float		scale,
+				zp;
+
+	if (net == NULL || ws == NULL || rgb == NULL)
+		return cv_fail(err, CV_ERR_PARAM, "no network, workspace or pixels");
+	if (ws->net != net)
+		return cv_fail(err, CV_ERR_PARAM, "the workspace belongs to another network");
+	if (features != NULL && net->feature_value < 0)
+		return cv_fail(err, CV_ERR_UNSUPPORTED,
+					   "this network has no recognisable feature tensor");
+	if (openblas_get_num_threads() != nn_thread_count)
+		openblas_set_num_threads(nn_thread_count);
+
+	/* pixels to the real values the input tensor stands for */
+	in = value_data(net, ws, net->input_value);
+	n = (size_t) net->info.input_width * net->info.input_height * 3;
+	scale = net->info.input_scale;
+	zp = (float) net->info.input_zero_point;
+	for (size_t i = 0; i < n; i++)
+		in[i] = ((float) rgb[i] - zp) * scale;
+
+	for (int i = 0; i < net->nsteps; i++)
+	{
+		if (ws->profiling)
+		{
+			double		t0 = now_seconds();
+
+			run_step(net, ws, &net->steps[i]);
+			ws->step_seconds[i] += now_seconds() - t0;
+		}
+		else
+			run_step(net, ws, &net->steps[i]);
+	}
+	if (ws->profiling)
+		ws->runs++;
+
+	if (scores != NULL)
+		memcpy(scores, value_data(net, ws, net->output_value),
+			   (size_t) net->info.num_outputs * sizeof(float));
+	if (features != NULL)
+		memcpy(features, value_data(net, ws, net->feature_value),
+			   (size_t) net->info.feature_dim * sizeof(float));
+	return CV_OK;
+}
+
+int
+cv_net_num_steps(const cv_net *net)
+{
+	return net->nsteps;
+}
+
+const char *
+cv_net_step_name(const cv_net *net, int step)
+{
+	if (step < 0 || step >= net->nsteps)
+		return "";
+	return tfl_op_name(net->steps[step].code);
+}
+
+double
+cv_net_step_macs(const cv_net *net, int step)
+{
+	if (step < 0 || step >= net->nsteps)
+		return 0.0;
+	return net->steps[step].macs;
+}
+
+const char *
+cv_net_step_detail(const cv_net *net, int step)
+{
+	if (step < 0 || step >= net->nsteps)
+		return "";
+	return net->steps[step].detail;
+}
+
+void
+cv_net_workspace_profile(cv_net_workspace *ws, bool on)
+{
+	ws->profiling = on;
+	ws->runs = 0;
+	memset(ws->step_seconds, 0, (size_t) ws->net->nsteps * sizeof(double));
+}
+
+const double *
+cv_net_workspace_step_seconds(const cv_net_workspace *ws)
+{
+	return ws->profiling ? ws->step_seconds : NULL;
+}
+
+int
+cv_net_workspace_profiled_runs(const cv_net_workspace *ws)
+{
+	return ws->runs;
+}
+
+int
+cv_net_feature_tensor(const cv_net *net, const char **name)
+{
+	if (name != NULL)
+		*name = net->feature_name;
+	return net->feature_value;
+}

@@ -1,0 +1,119 @@
+/*
+ * nn.h
+ *	  Pretrained convolutional networks read from TFLite files and run on the
+ *	  CPU in float32 on OpenBLAS: the backbones of the imported domains.
+ *
+ * Loading (cv_net_load) parses and validates the whole flatbuffer (every
+ * offset, length, tensor shape and buffer size), checks that every operator
+ * is one we run and that each declared output shape is the one the operator
+ * computes, dequantizes every weight to float once, and plans one activation
+ * arena with liveness-based reuse.  A truncated, hostile or unsupported file
+ * is an error (CV_ERR_CORRUPT, CV_ERR_UNSUPPORTED, CV_ERR_LIMIT), never a
+ * crash.  The loaded cv_net does not point into the caller's bytes.
+ *
+ * Running (cv_net_run) allocates nothing: every buffer lives in the
+ * workspace, created once per caller (cv_net_workspace_create).  A cv_net is
+ * immutable after load, so several workspaces (threads, backends) may run
+ * one net concurrently.
+ *
+ * Activations are float32 whatever the file's activation types: the
+ * quantized uint8/int8 activations of the file are replaced by the real
+ * values they stand for, so QUANTIZE and DEQUANTIZE are identities.
+ *
+ * Supported operators: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD,
+ * MUL, AVERAGE_POOL_2D, MAX_POOL_2D, MEAN, PAD, RESHAPE, SQUEEZE,
+ * CONCATENATION, SOFTMAX, LOGISTIC, RELU, RELU6, HARD_SWISH, QUANTIZE,
+ * DEQUANTIZE.  Weights: float32, float16, uint8 per-tensor, int8 per-tensor
+ * or per-channel.  See docs/backbones.md.
+ */
+#ifndef CV_NN_H
+#define CV_NN_H
+
+#include "../common/cv_common.h"
+
+/* Immutable after load: safe to share read-only between runs. */
+typedef struct cv_net cv_net;
+
+typedef struct cv_net_info
+{
+	int			input_width;	/* from the input tensor, NHWC */
+	int			input_height;
+	int			input_channels; /* always 3 (RGB) */
+
+	/*
+	 * float_in = (pixel - input_zero_point) * input_scale, pixel in 0..255.
+	 * For a uint8 input tensor these are its quantization parameters; for
+	 * int8 the zero point is shifted by 128 (the int8 value is pixel - 128);
+	 * for a float32 input with quantization parameters those are used, and
+	 * without them the MobileNet convention scale 1/128, zero point 128
+	 * (pixels to [-1, 1)).
+	 */
+	float		input_scale;
+	int			input_zero_point;
+	int			num_outputs;	/* elements of the first graph output, e.g. 1001 */
+	int			feature_dim;	/* e.g. 1280; 0 when no feature tensor was found */
+	size_t		weight_bytes;	/* float weights held */
+	size_t		arena_bytes;	/* activation arena (+ scratch) per workspace */
+	double		macs;			/* multiply-adds per inference */
+} cv_net_info;
+
+/*
+ * Parse, validate and prepare a TFLite model.  data is only read during the
+ * call.  Errors: CV_ERR_CORRUPT (malformed flatbuffer, inconsistent shapes or
+ * buffers), CV_ERR_UNSUPPORTED (an operator, type or option we do not run,
+ * named in the message), CV_ERR_LIMIT (sizes beyond our caps), CV_ERR_NOMEM.
+ */
+cv_status	cv_net_load(const uint8_t *data, size_t len, cv_net **out, cv_error *err);
+void		cv_net_free(cv_net *net);	/* accepts NULL */
+const cv_net_info *cv_net_get_info(const cv_net *net);
+
+/* Per-caller scratch: the activation arena, im2col tiles, profiling. */
+typedef struct cv_net_workspace cv_net_workspace;
+
+cv_status	cv_net_workspace_create(const cv_net *net, cv_net_workspace **out,
+									cv_error *err);
+void		cv_net_workspace_free(cv_net_workspace *ws);	/* accepts NULL */
+
+/*
+ * rgb: input_height x input_width x 3 uint8, rows top to bottom, already
+ * resized.  scores: num_outputs floats (the first graph output, e.g. softmax
+ * probabilities); features: feature_dim floats (the classifier's input, see
+ * docs/backbones.md).  Either may be NULL.  Asking for features of a net
+ * whose feature_dim is 0 is CV_ERR_UNSUPPORTED.  ws must have been created
+ * for this net.
+ */
+cv_status	cv_net_run(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb,
+					   float *scores, float *features, cv_error *err);
+
+/*
+ * Threads for OpenBLAS and for our own kernels (process-wide, default 1,
+ * clamped to 1..64).  Under PostgreSQL keep 1 and let parallel query spread
+ * the work; our own kernels split work only inside a workspace whose
+ * helper threads were started at workspace creation.
+ */
+void		cv_nn_set_threads(int n);
+int			cv_nn_get_threads(void);
+
+/*
+ * Profiling, for tools/bench_backbone: the executed steps (one per TFLite
+ * operator; identities folded away at load still count as steps with no
+ * time), their operator names and multiply-adds, and the time each took,
+ * summed over the runs of a workspace since profiling was switched on.
+ */
+int			cv_net_num_steps(const cv_net *net);
+const char *cv_net_step_name(const cv_net *net, int step);	/* "CONV_2D", ... */
+double		cv_net_step_macs(const cv_net *net, int step);
+/* A short description: kernel shape and output shape, for the bench. */
+const char *cv_net_step_detail(const cv_net *net, int step);
+void		cv_net_workspace_profile(cv_net_workspace *ws, bool on);	/* on resets */
+/* Seconds spent in each step over the profiled runs; NULL if off. */
+const double *cv_net_workspace_step_seconds(const cv_net_workspace *ws);
+int			cv_net_workspace_profiled_runs(const cv_net_workspace *ws);
+
+/*
+ * Index of the tensor used as features (the classifier's input) in the
+ * file's subgraph 0, or -1; and its name, for docs and diagnostics.
+ */
+int			cv_net_feature_tensor(const cv_net *net, const char **name);
+
+#endif							/* CV_NN_H */

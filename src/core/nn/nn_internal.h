@@ -1,0 +1,111 @@
+/*
+ * nn_internal.h
+ *	  The loaded network as the executor sees it, shared by build.c (TFLite
+ *	  model to steps), plan.c (arena planning), graph.c (execution) and
+ *	  dequant.c.  Not part of the API.
+ *
+ * A value is one tensor of the file's subgraph 0.  Constants are
+ * dequantized to float once at load and owned by the net; activations live
+ * in a storage slot of the workspace arena.  Several values share one
+ * storage when an operator is an identity on float data (RESHAPE, SQUEEZE,
+ * QUANTIZE, DEQUANTIZE): those steps cost nothing at run time.
+ */
+#ifndef CV_NN_INTERNAL_H
+#define CV_NN_INTERNAL_H
+
+#include "nn.h"
+#include "nn_kernels.h"
+#include "tflite.h"
+
+typedef struct nn_value
+{
+	int			rank;			/* <= 4 for everything the kernels touch */
+	int			dims[4];		/* padded to 4 from the left with 1s */
+	size_t		count;
+	const float *cdata;			/* constant data (owned by net->weights), or NULL */
+	int			storage;		/* arena slot of an activation, -1 otherwise */
+	int			producer;		/* step that computes it; -1 input/constant */
+} nn_value;
+
+typedef struct nn_storage
+{
+	size_t		floats;
+	int			first;			/* first step writing it (-1: graph input) */
+	int			last;			/* last step reading it (nsteps: kept to the end) */
+	size_t		offset;			/* in floats, from the arena start */
+} nn_storage;
+
+typedef enum nn_kind
+{
+	NN_K_CONV,
+	NN_K_DEPTHWISE,
+	NN_K_FC,
+	NN_K_BINARY,
+	NN_K_AVG_POOL,
+	NN_K_MAX_POOL,
+	NN_K_MEAN,
+	NN_K_PAD,
+	NN_K_ALIAS,					/* identity on float data: no work */
+	NN_K_CONCAT,
+	NN_K_SOFTMAX,
+	NN_K_UNARY
+} nn_kind;
+
+typedef struct nn_step
+{
+	nn_kind		kind;
+	int			code;			/* TFLite BuiltinOperator */
+	int			ninputs;
+	const int  *inputs;			/* value indices (into net->step_inputs) */
+	int			output;
+	nn_conv_params conv;		/* CONV, DEPTHWISE, pools */
+	int			fc_rows, fc_k, fc_n;	/* FC */
+	const float *fc_weights, *fc_bias;
+	float		act_min, act_max;
+	nn_binop	binop;
+	int			a_dims[4], b_dims[4], out_dims[4];	/* BINARY, PAD, MEAN */
+	bool		reduce[4];		/* MEAN */
+	int			pad_before[4];	/* PAD */
+	nn_unop		unop;
+	float		beta;			/* SOFTMAX */
+	size_t		rows, inner;	/* SOFTMAX */
+	size_t		outer;			/* CONCAT */
+	const size_t *concat_sizes;
+	double		macs;
+	char		detail[80];
+} nn_step;
+
+struct cv_net
+{
+	cv_net_info info;
+	int			nvalues;
+	nn_value   *values;
+	int			nsteps;
+	nn_step    *steps;
+	int			nstorages;
+	nn_storage *storages;
+	int		   *step_inputs;
+	size_t	   *concat_sizes;
+	float	   *weights;		/* every constant, dequantized */
+	int			input_value;
+	int			output_value;
+	int			feature_value;	/* -1 when none */
+	char		feature_name[128];
+	size_t		arena_floats;	/* activations */
+	size_t		scratch_floats; /* im2col tiles */
+};
+
+/* build.c: steps, values and weights from a parsed model. */
+cv_status	nn_build(const tfl_model *m, cv_net *net, cv_error *err);
+
+/* plan.c: storage lifetimes and arena offsets; fills net->arena_floats. */
+cv_status	nn_plan(cv_net *net, cv_error *err);
+
+/* dequant.c: float value of a constant tensor, count floats into out. */
+cv_status	nn_dequantize(const tfl_tensor *t, int index, float *out, cv_error *err);
+
+/* Integer contents of a constant int32/int64 tensor (axes, paddings). */
+cv_status	nn_const_ints(const tfl_tensor *t, int index, int64_t *out, size_t max,
+						  cv_error *err);
+
+#endif							/* CV_NN_INTERNAL_H */

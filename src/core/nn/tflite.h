@@ -1,0 +1,124 @@
+/*
+ * tflite.h
+ *	  The TFLite schema walk: a validated, read-only view of subgraph 0 of a
+ *	  .tflite file (tensors, operators and their options), pointing into the
+ *	  caller's bytes.  graph.c turns it into an executable cv_net.
+ *
+ * Field ids below are those of tensorflow/lite/schema/schema.fbs.  After
+ * tfl_parse succeeds, every tensor index in an operator is in range (or -1
+ * for an optional input), every shape is positive and small enough, every
+ * constant buffer has exactly the bytes its shape and type need, and every
+ * quantization vector has a valid length: the consumers need no further
+ * bounds checks on the file.
+ */
+#ifndef CV_NN_TFLITE_H
+#define CV_NN_TFLITE_H
+
+#include "flatbuffer.h"
+
+#define TFL_MAX_RANK 8
+
+/* TensorType (schema.fbs enum TensorType : byte) */
+enum
+{
+	TFL_FLOAT32 = 0, TFL_FLOAT16 = 1, TFL_INT32 = 2, TFL_UINT8 = 3,
+	TFL_INT64 = 4, TFL_STRING = 5, TFL_BOOL = 6, TFL_INT16 = 7,
+	TFL_COMPLEX64 = 8, TFL_INT8 = 9
+};
+
+/* BuiltinOperator values we know by name (schema.fbs enum BuiltinOperator) */
+enum
+{
+	TFL_OP_ADD = 0, TFL_OP_AVERAGE_POOL_2D = 1, TFL_OP_CONCATENATION = 2,
+	TFL_OP_CONV_2D = 3, TFL_OP_DEPTHWISE_CONV_2D = 4, TFL_OP_DEQUANTIZE = 6,
+	TFL_OP_FULLY_CONNECTED = 9, TFL_OP_LOGISTIC = 14, TFL_OP_MAX_POOL_2D = 17,
+	TFL_OP_MUL = 18, TFL_OP_RELU = 19, TFL_OP_RELU6 = 21, TFL_OP_RESHAPE = 22,
+	TFL_OP_SOFTMAX = 25, TFL_OP_PAD = 34, TFL_OP_MEAN = 40, TFL_OP_SQUEEZE = 43,
+	TFL_OP_QUANTIZE = 114, TFL_OP_HARD_SWISH = 117
+};
+
+/* ActivationFunctionType (schema.fbs) */
+enum
+{
+	TFL_ACT_NONE = 0, TFL_ACT_RELU = 1, TFL_ACT_RELU_N1_TO_1 = 2,
+	TFL_ACT_RELU6 = 3, TFL_ACT_TANH = 4, TFL_ACT_SIGN_BIT = 5
+};
+
+/* Padding (schema.fbs enum Padding : byte) */
+enum
+{
+	TFL_PAD_SAME = 0, TFL_PAD_VALID = 1
+};
+
+typedef struct tfl_tensor
+{
+	int			rank;
+	int32_t		dims[TFL_MAX_RANK];	/* each >= 1 */
+	size_t		count;			/* product of dims */
+	int			type;			/* TFL_FLOAT32, ... */
+	const uint8_t *data;		/* constant bytes, NULL for activations */
+	size_t		data_len;		/* == count * element size when data != NULL */
+	const char *name;			/* not NUL-terminated; may be NULL */
+	int			name_len;
+	/* quantization: nquant == 0 (none), 1 (per tensor) or dims[qdim] */
+	int			nquant;
+	int			qdim;
+	fb_vector	scale;			/* float, nquant entries */
+	fb_vector	zero_point;		/* int64, nquant entries, or absent (all 0) */
+} tfl_tensor;
+
+/* Builtin options of the operators we run, defaults filled in. */
+typedef struct tfl_options
+{
+	int			padding;
+	int			stride_w, stride_h;
+	int			dilation_w, dilation_h;
+	int			filter_w, filter_h;
+	int			depth_multiplier;
+	int			activation;
+	float		beta;			/* SoftmaxOptions.beta */
+	int			axis;			/* ConcatenationOptions.axis */
+	bool		keep_dims;		/* ReducerOptions.keep_dims */
+	int			nsqueeze;		/* SqueezeOptions.squeeze_dims */
+	int			squeeze_dims[TFL_MAX_RANK];
+	int			weights_format; /* FullyConnectedOptions.weights_format */
+	bool		fc_keep_num_dims;	/* FullyConnectedOptions.keep_num_dims */
+} tfl_options;
+
+typedef struct tfl_op
+{
+	int			code;			/* BuiltinOperator */
+	int			ninputs;
+	int			noutputs;
+	const int32_t *inputs;		/* into tfl_model.indices */
+	const int32_t *outputs;
+	tfl_options opt;
+} tfl_op;
+
+typedef struct tfl_model
+{
+	int			ntensors;
+	tfl_tensor *tensors;
+	int			nops;
+	tfl_op	   *ops;
+	int			ninputs;
+	const int32_t *inputs;
+	int			noutputs;
+	const int32_t *outputs;
+	int32_t    *indices;		/* all operator/subgraph tensor indices */
+} tfl_model;
+
+/* Caps that bound load time and memory on hostile files (CV_ERR_LIMIT). */
+#define TFL_MAX_TENSORS 100000
+#define TFL_MAX_OPS 10000
+#define TFL_MAX_ELEMENTS ((size_t) 1 << 28)
+
+cv_status	tfl_parse(const uint8_t *data, size_t len, tfl_model *model, cv_error *err);
+void		tfl_model_free(tfl_model *model);
+
+/* "CONV_2D", ... or "UNKNOWN" for codes we have no name for. */
+const char *tfl_op_name(int code);
+const char *tfl_type_name(int type);
+size_t		tfl_type_size(int type);	/* 0 for types we never read */
+
+#endif							/* CV_NN_TFLITE_H */
