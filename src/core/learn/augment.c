@@ -1,0 +1,257 @@
+/*
+ * augment.c
+ *	  The standard augmentation views and a crop-and-resample renderer.
+ *
+ * Resampling is separable: each output column (row) averages the source
+ * pixels under a box of the output pixel's footprint, at least one source
+ * pixel wide, weighted by overlap.  A footprint wider than a pixel gives
+ * area averaging (no aliasing when shrinking a 12-megapixel photo to 128
+ * pixels); a footprint of one pixel centred between two source pixels gives
+ * linear interpolation (when growing).  The cropping is folded into the
+ * weights, so no intermediate crop is made.
+ */
+#include "augment.h"
+
+#include <math.h>
+#include <string.h>
+
+/*
+ * Whole image, its mirror, an 80% centre crop and its mirror, then four
+ * 85% corner crops (mirrored on the right side so both orientations of a
+ * corner crop are seen).
+ */
+static const cv_view standard_views[CV_AUGMENT_MAX_VIEWS] = {
+	{0.0f, 0.0f, 1.0f, 1.0f, false},
+	{0.0f, 0.0f, 1.0f, 1.0f, true},
+	{0.1f, 0.1f, 0.8f, 0.8f, false},
+	{0.1f, 0.1f, 0.8f, 0.8f, true},
+	{0.0f, 0.0f, 0.85f, 0.85f, false},
+	{0.15f, 0.0f, 0.85f, 0.85f, true},
+	{0.0f, 0.15f, 0.85f, 0.85f, true},
+	{0.15f, 0.15f, 0.85f, 0.85f, false},
+};
+
+const cv_view *
+cv_augment_view(int index)
+{
+	if (index < 0 || index >= CV_AUGMENT_MAX_VIEWS)
+		return NULL;
+	return &standard_views[index];
+}
+
+/* One output sample: source pixels first..first+count-1 with weights. */
+typedef struct tap
+{
+	int			first;
+	int			count;
+	int			weights_at;		/* index into the weight array */
+} tap;
+
+/*
+ * Weights mapping the source interval [start, start + extent) (pixels) of a
+ * src_len-pixel line onto out_len samples.
+ */
+static cv_status
+make_taps(int src_len, double start, double extent, int out_len,
+		  tap **taps_out, float **weights_out, cv_error *err)
+{
+	double		step = extent / out_len;
+	double		half = (step > 1.0 ? step : 1.0) / 2.0;
+	int			max_count = (int) ceil(2.0 * half) + 2;
+	tap		   *taps = cv_calloc((size_t) out_len, sizeof(tap));
+	float	   *weights = cv_calloc((size_t) out_len * max_count, sizeof(float));
+	int			used = 0;
+
+	if (taps == NULL || weights == NULL)
+	{
+		cv_free(taps);
+		cv_free(weights);
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory resampling an image");
+	}
+	for (int j = 0; j < out_len; j++)
+	{
+		double		centre = start + (j + 0.5) * step;
+		double		a = centre - half,
+					b = centre + half;
+		int			first,
+					last;
+		double		total = 0.0;
+
+		/* keep the box inside the image by shifting it, not shrinking it */
+		if (a < 0.0)
+		{
+			b -= a;
+			a = 0.0;
+		}
+		if (b > src_len)
+		{
+			a -= b - src_len;
+			b = src_len;
+			if (a < 0.0)
+				a = 0.0;
+		}
+		first = (int) floor(a);
+		last = (int) ceil(b) - 1;
+		if (last >= src_len)
+			last = src_len - 1;
+		if (last < first)
+			last = first;
+		taps[j].first = first;
+		taps[j].count = last - first + 1;
+		taps[j].weights_at = used;
+		for (int p = first; p <= last; p++)
+		{
+			double		o = fmin(p + 1.0, b) - fmax((double) p, a);
+
+			weights[used + p - first] = (float) (o > 0.0 ? o : 0.0);
+			total += o > 0.0 ? o : 0.0;
+		}
+		for (int p = 0; p < taps[j].count; p++)
+			weights[used + p] = total > 0.0 ? (float) (weights[used + p] / total)
+				: 1.0f / taps[j].count;
+		used += taps[j].count;
+	}
+	*taps_out = taps;
+	*weights_out = weights;
+	return CV_OK;
+}
+
+cv_status
+cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
+				  int height, cv_rgb_image *out, cv_error *err)
+{
+	tap		   *xt = NULL,
+			   *yt = NULL;
+	float	   *xw = NULL,
+			   *yw = NULL;
+	float	   *tmp = NULL;
+	uint8_t    *pixels = NULL;
+	cv_status	st;
+	size_t		tmp_len;
+
+	memset(out, 0, sizeof(*out));
+	if (src == NULL || src->pixels == NULL || src->width <= 0 || src->height <= 0)
+		return cv_fail(err, CV_ERR_PARAM, "cannot render a view of an empty image");
+	if (view == NULL || width <= 0 || height <= 0 || width > 65536 || height > 65536)
+		return cv_fail(err, CV_ERR_PARAM, "invalid view size %dx%d", width, height);
+	if (!(view->left >= 0.0f && view->top >= 0.0f && view->width > 0.0f && view->height > 0.0f &&
+		  view->left + view->width <= 1.0001f && view->top + view->height <= 1.0001f))
+		return cv_fail(err, CV_ERR_PARAM, "view rectangle outside the image");
+
+	st = make_taps(src->width, view->left * (double) src->width,
+				   view->width * (double) src->width, width, &xt, &xw, err);
+	if (st == CV_OK)
+		st = make_taps(src->height, view->top * (double) src->height,
+					   view->height * (double) src->height, height, &yt, &yw, err);
+	if (st != CV_OK)
+		goto done;
+
+	/* horizontal pass over only the source rows the vertical pass reads */
+	if (!cv_mul_size((size_t) src->height, (size_t) width * 3 * sizeof(float), &tmp_len))
+	{
+		st = cv_fail(err, CV_ERR_LIMIT, "image too large to resample");
+		goto done;
+	}
+	tmp = cv_malloc(tmp_len);
+	pixels = cv_malloc((size_t) width * height * 3);
+	if (tmp == NULL || pixels == NULL)
+	{
+		st = cv_fail(err, CV_ERR_NOMEM, "out of memory resampling an image");
+		goto done;
+	}
+	{
+		int			row_lo = yt[0].first;
+		int			row_hi = yt[height - 1].first + yt[height - 1].count - 1;
+
+		for (int i = 0; i < height; i++)
+		{
+			if (yt[i].first < row_lo)
+				row_lo = yt[i].first;
+			if (yt[i].first + yt[i].count - 1 > row_hi)
+				row_hi = yt[i].first + yt[i].count - 1;
+		}
+		for (int y = row_lo; y <= row_hi; y++)
+		{
+			const uint8_t *srow = src->pixels + (size_t) y * src->width * 3;
+			float	   *trow = tmp + (size_t) y * width * 3;
+
+			for (int j = 0; j < width; j++)
+			{
+				const float *w = xw + xt[j].weights_at;
+				const uint8_t *s = srow + (size_t) xt[j].first * 3;
+				float		r = 0.0f,
+							g = 0.0f,
+							b = 0.0f;
+
+				for (int p = 0; p < xt[j].count; p++)
+				{
+					r += w[p] * s[3 * p];
+					g += w[p] * s[3 * p + 1];
+					b += w[p] * s[3 * p + 2];
+				}
+				trow[3 * j] = r;
+				trow[3 * j + 1] = g;
+				trow[3 * j + 2] = b;
+			}
+		}
+	}
+	for (int i = 0; i < height; i++)
+	{
+		const float *w = yw + yt[i].weights_at;
+		uint8_t    *orow = pixels + (size_t) i * width * 3;
+
+		for (int j = 0; j < width; j++)
+		{
+			int			oj = view->flip ? width - 1 - j : j;
+
+			for (int c = 0; c < 3; c++)
+			{
+				float		v = 0.0f;
+
+				for (int p = 0; p < yt[i].count; p++)
+					v += w[p] * tmp[((size_t) (yt[i].first + p) * width + j) * 3 + c];
+				v += 0.5f;
+				orow[3 * oj + c] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t) v;
+			}
+		}
+	}
+	out->width = width;
+	out->height = height;
+	out->pixels = pixels;
+	pixels = NULL;
+
+done:
+	cv_free(xt);
+	cv_free(yt);
+	cv_free(xw);
+	cv_free(yw);
+	cv_free(tmp);
+	cv_free(pixels);
+	return st;
+}
+
+cv_status
+cv_augment_features(const cv_feature_extractor *fx, const cv_rgb_image *src,
+					int n_views, float *out, cv_error *err)
+{
+	if (fx == NULL || out == NULL)
+		return cv_fail(err, CV_ERR_PARAM, "invalid arguments to augmentation");
+	if (n_views < 1 || n_views > CV_AUGMENT_MAX_VIEWS)
+		return cv_fail(err, CV_ERR_PARAM, "number of views must be between 1 and %d",
+					   CV_AUGMENT_MAX_VIEWS);
+	for (int v = 0; v < n_views; v++)
+	{
+		cv_rgb_image view;
+		cv_status	st;
+
+		st = cv_augment_render(src, &standard_views[v], fx->input_width,
+							   fx->input_height, &view, err);
+		if (st != CV_OK)
+			return st;
+		st = cv_features_extract(fx, &view, out + (size_t) v * fx->dim, err);
+		cv_free(view.pixels);
+		if (st != CV_OK)
+			return st;
+	}
+	return CV_OK;
+}

@@ -1,0 +1,62 @@
+/*
+ * augment.h
+ *	  Views of an image for training-time augmentation: the whole image,
+ *	  its mirror, and crops, each rendered at a domain's input size.
+ *
+ * The views are a fixed list (cv_augment_view), so view v of an image is
+ * always the same pixels and the features of all views can be cached per
+ * image and domain.  View 0 is always the whole, unflipped image: it is what
+ * prediction looks at, and held-out evaluation scores it (or the average
+ * over the first predict_views views, as the model records).
+ *
+ * Rendering maps a rectangle of the source (fractions of its width and
+ * height) onto width x height pixels with area averaging where it shrinks
+ * and linear interpolation where it grows; the aspect ratio is not kept (the
+ * whole photo is seen, as the hosted services do).  Deterministic.
+ */
+#ifndef CV_LEARN_AUGMENT_H
+#define CV_LEARN_AUGMENT_H
+
+#include "../common/cv_common.h"
+#include "../image/image.h"
+#include "features.h"
+
+#define CV_AUGMENT_MAX_VIEWS 8
+
+/*
+ * Views the trainer should receive per image (measured with
+ * tools/bench_compact: whole, mirror, two centre crops and four corner
+ * crops).
+ */
+#define CV_AUGMENT_TRAIN_VIEWS 8
+
+typedef struct cv_view
+{
+	float		left;			/* fractions of the source, 0..1 */
+	float		top;
+	float		width;
+	float		height;
+	bool		flip;			/* mirror left-right after cropping */
+} cv_view;
+
+/* Standard view index (0 <= index < CV_AUGMENT_MAX_VIEWS); NULL otherwise. */
+const cv_view *cv_augment_view(int index);
+
+/*
+ * Render one view of src at width x height into out (allocated with
+ * cv_malloc; free with cv_rgb_image_free-compatible cv_free of pixels).
+ * CV_ERR_PARAM for an empty image or a rectangle outside 0..1.
+ */
+cv_status	cv_augment_render(const cv_rgb_image *src, const cv_view *view,
+							  int width, int height, cv_rgb_image *out,
+							  cv_error *err);
+
+/*
+ * Features of the first n_views standard views of src: out receives
+ * n_views * fx->dim floats, view after view (view 0 first).
+ */
+cv_status	cv_augment_features(const cv_feature_extractor *fx,
+								const cv_rgb_image *src, int n_views,
+								float *out, cv_error *err);
+
+#endif							/* CV_LEARN_AUGMENT_H */

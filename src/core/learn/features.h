@@ -1,0 +1,97 @@
+/*
+ * features.h
+ *	  The feature-extractor slot: a domain turns an RGB image into a fixed
+ *	  length float vector that the linear heads learn from.
+ *
+ * A domain is a struct of parameters plus an extract function pointer and
+ * opaque state, so the built-in `compact` domain and imported CNN backbones
+ * (MobileNet pooled features, 1280 floats) plug into the same place.
+ *
+ * Contract for every extractor:
+ *	 - extract() receives an image of exactly input_width x input_height
+ *	   (cv_augment_render makes one from any decoded image) and writes dim
+ *	   floats;
+ *	 - the output is a pure function of the pixels and of (name, version):
+ *	   callers cache it per image and domain, and a model records name,
+ *	   version and content_hash to refuse features of another extractor;
+ *	 - extract() is reentrant (no mutable shared state; scratch memory comes
+ *	   from cv_malloc per call), so one extractor may serve parallel workers;
+ *	 - it never aborts: errors come back as a cv_status.
+ */
+#ifndef CV_LEARN_FEATURES_H
+#define CV_LEARN_FEATURES_H
+
+#include "../common/cv_common.h"
+#include "../image/image.h"
+
+#define CV_DOMAIN_NAME_MAX 63
+
+typedef struct cv_feature_extractor cv_feature_extractor;
+
+struct cv_feature_extractor
+{
+	char		name[CV_DOMAIN_NAME_MAX + 1];	/* "compact", or the backbone's */
+	uint32_t	version;		/* changes whenever outputs change */
+	int			input_width;	/* pixels extract() expects */
+	int			input_height;
+	int			dim;			/* floats extract() writes */
+	uint8_t		content_hash[32];	/* SHA-256 of the weights file; zero
+									 * for built-in domains */
+
+	cv_status	(*extract) (const cv_feature_extractor *self,
+							const cv_rgb_image *img, float *out,
+							cv_error *err);
+	void		(*destroy) (cv_feature_extractor *self);	/* frees state */
+	void	   *state;
+};
+
+/*
+ * Validate the image size, then call the extractor.  CV_ERR_PARAM when the
+ * image is not input_width x input_height.
+ */
+cv_status	cv_features_extract(const cv_feature_extractor *fx,
+								const cv_rgb_image *img, float *out,
+								cv_error *err);
+
+/* Release an extractor made by a *_create function; accepts NULL. */
+void		cv_features_destroy(cv_feature_extractor *fx);
+
+/*
+ * The built-in `compact` domain: hand-made features that need no weights
+ * file and are deterministic (see docs/compact-domain.md and compact.c).
+ * The blocks can be switched for measurement (tools/bench_compact); the
+ * domain itself always uses cv_compact_default.
+ */
+typedef struct cv_compact_config
+{
+	int			size;			/* input is size x size */
+	bool		colour;			/* HSV histogram, 1x1 + 2x2 */
+	bool		colour_fine;	/* colour histogram also on a 4x4 grid */
+	bool		hog;			/* gradient orientations, 1x1 + 2x2 + 4x4 */
+	bool		hog_coarse;		/* same at half resolution (larger shapes) */
+	bool		lbp;			/* uniform LBP, 1x1 + 2x2 */
+	bool		thumb;			/* 8x8 grey thumbnail (layout) */
+	bool		power;			/* signed sqrt of each normalised block */
+} cv_compact_config;
+
+extern const cv_compact_config cv_compact_default;
+
+/* The compact domain with its default configuration. */
+cv_status	cv_features_compact_create(cv_feature_extractor **out,
+									   cv_error *err);
+
+/* The compact domain with another configuration (for benchmarks). */
+cv_status	cv_features_compact_create_with(const cv_compact_config *config,
+											cv_feature_extractor **out,
+											cv_error *err);
+
+/*
+ * Where a named block ("colour", "colour_fine", "hog", "hog_coarse", "lbp",
+ * "thumb") sits inside a compact feature vector: false when the extractor
+ * is not compact or the block is switched off.  For tests and diagnostics.
+ */
+bool		cv_features_compact_block(const cv_feature_extractor *fx,
+									  const char *block, int *offset,
+									  int *length);
+
+#endif							/* CV_LEARN_FEATURES_H */

@@ -1,0 +1,74 @@
+/*
+ * train.h
+ *	  Training as the binding calls it: held-out evaluation by stratified
+ *	  k-fold cross-validation, automatic choice of the L2 strength, then the
+ *	  final head fitted on every image.
+ *
+ * The user sets nothing.  Steps:
+ *	 1. cv_dataset_check; every tag the model learns needs at least 2 images
+ *		(CV_ERR_PARAM otherwise; a multilabel negative tag may have none).
+ *	 2. folds: k = min(max_folds, smallest tag count), at least 2, assigned
+ *		by image (all views of an image stay in one fold), stratified: images
+ *		grouped by their rarest tag, each group dealt round-robin over the
+ *		folds in image order, the deal continuing from group to group.
+ *	 3. for each fold, a head is fitted on the other folds for every L2
+ *		strength of the grid, strongest first, each warm-started from the
+ *		previous; the held-out images are scored (view 0, or the mean over
+ *		views 0..predict_views-1).
+ *	 4. the strength with the lowest class-weighted held-out cross-entropy
+ *		wins (ties: the stronger); its held-out probabilities are returned.
+ *	 5. the final head is fitted on all images with that strength.
+ *
+ * Progress: the callback receives the fraction of the planned work done
+ * after every optimiser iteration (well under 100 ms of work apart on
+ * projects of a few thousand images); returning false stops the training
+ * with CV_ERR_CANCELED and nothing is returned.
+ *
+ * Deterministic: same dataset and options, same head bits.
+ */
+#ifndef CV_LEARN_TRAIN_H
+#define CV_LEARN_TRAIN_H
+
+#include "head.h"
+
+#define CV_TRAIN_MAX_LAMBDAS 16
+
+/* Views averaged at prediction (measured with tools/bench_compact). */
+#define CV_TRAIN_PREDICT_VIEWS 1
+
+typedef struct cv_train_options
+{
+	cv_progress_fn progress;	/* may be NULL */
+	void	   *progress_arg;
+	int			max_folds;		/* 0: 5 */
+	int			predict_views;	/* 0: CV_TRAIN_PREDICT_VIEWS */
+	int			n_lambdas;		/* 0: the default grid */
+	double		lambdas[CV_TRAIN_MAX_LAMBDAS];	/* strongest first */
+} cv_train_options;
+
+typedef struct cv_train_result
+{
+	cv_head    *head;			/* fitted on all images */
+	float	   *holdout;		/* n_images x n_tags held-out probabilities */
+	int		   *fold;			/* n_images: fold of each image */
+	int			n_folds;
+	double		lambda;			/* chosen L2 strength */
+	int			n_lambdas;
+	double		lambdas[CV_TRAIN_MAX_LAMBDAS];
+	double		holdout_loss[CV_TRAIN_MAX_LAMBDAS];	/* per strength */
+} cv_train_result;
+
+/* Options with every field at its default. */
+void		cv_train_options_init(cv_train_options *opt);
+
+/*
+ * Run the whole training.  opt may be NULL (defaults).  On success result
+ * owns head, holdout and fold (release with cv_train_result_free); on
+ * failure result is left empty.
+ */
+cv_status	cv_train(const cv_dataset *data, const cv_train_options *opt,
+					 cv_train_result *result, cv_error *err);
+
+void		cv_train_result_free(cv_train_result *result);
+
+#endif							/* CV_LEARN_TRAIN_H */

@@ -1,0 +1,82 @@
+/*
+ * model.h
+ *	  cv_model: a trained iteration as self-contained, versioned bytes, and
+ *	  its in-memory form.
+ *
+ * A model holds everything prediction needs except the backbone weights,
+ * which it names by domain name, extractor version and content hash (the
+ * SHA-256 of the weights file; zeros for the built-in `compact` domain):
+ * the task, the tag list, the input size, the standardisation, the head
+ * weights and the decision threshold.  The byte layout is in
+ * docs/model-format.md.
+ *
+ * cv_model_serialize is deterministic (same model, same bytes).
+ * cv_model_parse validates magic, version, total length, CRC-32 and every
+ * count, length and value before use: corrupt or truncated bytes give
+ * CV_ERR_CORRUPT (a well-formed header of another format version gives
+ * CV_ERR_UNSUPPORTED), never a crash or an oversized allocation.
+ */
+#ifndef CV_MODEL_H
+#define CV_MODEL_H
+
+#include "../common/cv_common.h"
+#include "../image/image.h"
+#include "../learn/features.h"
+#include "../learn/head.h"
+
+#define CV_MODEL_MAGIC "CVMODEL"	/* 8 bytes with the final NUL */
+#define CV_MODEL_FORMAT_VERSION 1
+#define CV_MODEL_HEADER_SIZE 32
+#define CV_MODEL_TAG_NAME_MAX 256	/* bytes of a tag name */
+
+typedef struct cv_model
+{
+	cv_task		task;
+	char		domain[CV_DOMAIN_NAME_MAX + 1];
+	uint8_t		domain_hash[32];
+	uint32_t	extractor_version;
+	int			input_width;
+	int			input_height;
+	float		threshold;		/* default decision threshold, 0..1 */
+	char	  **tag_names;		/* head->n_tags NUL-terminated names */
+	cv_head    *head;			/* n_tags, dim, negative flags, weights */
+} cv_model;
+
+/*
+ * A model from a trained head and the extractor it was trained on: copies
+ * everything (tag_names: head->n_tags names of 1..CV_MODEL_TAG_NAME_MAX
+ * bytes).  CV_ERR_PARAM when the head's dim is not the extractor's.
+ */
+cv_status	cv_model_build(const cv_feature_extractor *fx,
+						   const char *const *tag_names, const cv_head *head,
+						   float threshold, cv_model **out, cv_error *err);
+
+void		cv_model_free(cv_model *model);	/* accepts NULL */
+
+/* Bytes of the model, allocated with cv_malloc (release with cv_free). */
+cv_status	cv_model_serialize(const cv_model *model, uint8_t **bytes,
+							   size_t *len, cv_error *err);
+
+/* A model from bytes; see the validation contract above. */
+cv_status	cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out,
+						   cv_error *err);
+
+/*
+ * Whether fx computes the features the model was trained on (same name,
+ * version, input size, dim and content hash); CV_ERR_PARAM with the reason
+ * otherwise.
+ */
+cv_status	cv_model_check_extractor(const cv_model *model,
+									 const cv_feature_extractor *fx,
+									 cv_error *err);
+
+/*
+ * Probabilities of a decoded image: the model's prediction views rendered
+ * at the input size, features, head.  probs receives head->n_tags values.
+ */
+cv_status	cv_model_predict_image(const cv_model *model,
+								   const cv_feature_extractor *fx,
+								   const cv_rgb_image *img, float *probs,
+								   cv_error *err);
+
+#endif							/* CV_MODEL_H */
