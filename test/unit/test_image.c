@@ -493,6 +493,73 @@ test_dataset_sweep(void)
 		   formats[CV_FORMAT_PNG]);
 }
 
+/* The SQL tests' fixtures behave as test/data/images/README.md says. */
+static void
+test_sql_fixtures(void)
+{
+	static const struct
+	{
+		const char *name;
+		cv_status	status;		/* of cv_image_validate */
+		cv_image_format format;
+		int			width;		/* upright */
+		int			height;
+		int			orientation;
+		int			channels;
+		bool		progressive;
+	}			fx[] = {
+		{"tiny.jpg", CV_OK, CV_FORMAT_JPEG, 64, 48, 1, 3, false},
+		{"gray.jpg", CV_OK, CV_FORMAT_JPEG, 64, 48, 1, 1, false},
+		{"progressive.jpg", CV_OK, CV_FORMAT_JPEG, 64, 48, 1, 3, true},
+		{"rotated.jpg", CV_OK, CV_FORMAT_JPEG, 48, 64, 6, 3, false},
+		{"cmyk.jpg", CV_OK, CV_FORMAT_JPEG, 64, 48, 1, 4, false},
+		{"tiny.png", CV_OK, CV_FORMAT_PNG, 64, 48, 1, 3, false},
+		{"palette.png", CV_OK, CV_FORMAT_PNG, 64, 48, 1, 1, false},
+		{"rgba16.png", CV_OK, CV_FORMAT_PNG, 64, 48, 1, 4, false},
+		{"interlaced.png", CV_OK, CV_FORMAT_PNG, 64, 48, 1, 3, true},
+		{"gray1.png", CV_OK, CV_FORMAT_PNG, 64, 48, 1, 1, false},
+		{"tiny24.bmp", CV_OK, CV_FORMAT_BMP, 64, 48, 1, 3, false},
+		{"tiny32.bmp", CV_OK, CV_FORMAT_BMP, 64, 48, 1, 4, false},
+		{"truncated.jpg", CV_ERR_CORRUPT, CV_FORMAT_JPEG, 64, 48, 1, 3, false},
+		{"truncated.png", CV_ERR_CORRUPT, CV_FORMAT_PNG, 64, 48, 1, 3, false},
+		{"huge.png", CV_ERR_LIMIT, CV_FORMAT_PNG, 100000, 100000, 1, 3, false},
+		{"huge.jpg", CV_ERR_LIMIT, CV_FORMAT_JPEG, 65500, 65500, 1, 3, false},
+		{"random.bin", CV_ERR_UNSUPPORTED, CV_FORMAT_UNKNOWN, 0, 0, 1, 0, false},
+		{"rle8.bmp", CV_ERR_UNSUPPORTED, CV_FORMAT_BMP, 8, 2, 1, 3, false},
+		{"crc.png", CV_ERR_CORRUPT, CV_FORMAT_PNG, 64, 48, 1, 3, false},
+	};
+
+	for (size_t i = 0; i < sizeof(fx) / sizeof(fx[0]); i++)
+	{
+		char		path[256];
+		size_t		len = 0;
+		unsigned char *data = unit_read_file(tu_fixture_path(fx[i].name, path, sizeof(path)), &len);
+		cv_image_info info;
+		cv_rgb_image img;
+		cv_error	err;
+		cv_status	st;
+
+		CHECK_MSG(data != NULL, "missing fixture %s (run tools/make_test_images.sh)", path);
+		if (!data)
+			continue;
+		CHECK(len < 20000);
+		st = cv_image_validate(data, len, TU_LIMIT, &info, &err);
+		CHECK_MSG(st == fx[i].status, "%s: %s (%s)", fx[i].name, cv_status_name(st), err.message);
+		CHECK_MSG(info.format == fx[i].format && info.width == fx[i].width &&
+				  info.height == fx[i].height && info.orientation == fx[i].orientation &&
+				  info.channels == fx[i].channels && info.progressive == fx[i].progressive,
+				  "%s: format %d %dx%d orientation %d channels %d progressive %d", fx[i].name,
+				  info.format, info.width, info.height, info.orientation, info.channels,
+				  info.progressive);
+		st = cv_image_decode(data, len, TU_LIMIT, 0, 0, &img, &err);
+		CHECK(st == fx[i].status);
+		if (st == CV_OK)
+			CHECK(img.width == fx[i].width && img.height == fx[i].height);
+		cv_rgb_image_free(&img);
+		free(data);
+	}
+}
+
 UNIT_MAIN("image",
 		  UNIT_CASE(test_sniff_and_names),
 		  UNIT_CASE(test_probe_baseline),
@@ -503,4 +570,5 @@ UNIT_MAIN("image",
 		  UNIT_CASE(test_all_orientations),
 		  UNIT_CASE(test_dct_scale_choice),
 		  UNIT_CASE(test_cmyk),
-		  UNIT_CASE(test_dataset_sweep))
+		  UNIT_CASE(test_dataset_sweep),
+		  UNIT_CASE(test_sql_fixtures))

@@ -274,4 +274,28 @@ tu_shared(const char *relative, size_t *len)
 
 #define TU_LIMIT ((uint64_t) 67108864)
 
+/*
+ * `make -C test/unit check` runs the programs from test/unit, where the
+ * harness's default ../shared does not exist: fall back to the shared folder
+ * beside the repository when PGVISION_SHARED is not set.
+ */
+__attribute__((constructor)) static void
+tu_find_shared(void)
+{
+	if (getenv("PGVISION_SHARED") != NULL || access("../shared/datasets", F_OK) == 0)
+		return;
+	if (access("../../../shared/datasets", F_OK) == 0)
+		setenv("PGVISION_SHARED", "../../../shared", 0);
+}
+
+/* Path of a committed fixture in test/data/images (from the root or test/unit). */
+static inline const char *
+tu_fixture_path(const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "test/data/images/%s", name);
+	if (access(buf, F_OK) != 0)
+		snprintf(buf, size, "../data/images/%s", name);
+	return buf;
+}
+
 #endif							/* TEST_IMAGE_UTIL_H */
