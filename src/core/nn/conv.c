@@ -151,8 +151,13 @@ nn_conv2d(const nn_conv_params *p, const float *in, float *out, float *scratch)
 			im2col(p, in, r0, rows, scratch);
 			a = scratch;
 		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, k,
-					1.0f, a, k, p->weights, k, 0.0f, out + (size_t) r0 * n, n);
+		if (rows == 1)
+			/* a classifier on a pooled vector: sgemm would repack W */
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, p->weights, k,
+						a, 1, 0.0f, out + (size_t) r0 * n, 1);
+		else
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, k,
+						1.0f, a, k, p->weights, k, 0.0f, out + (size_t) r0 * n, n);
 		bias_act(out + (size_t) r0 * n, rows, n, p->bias, p->act_min, p->act_max);
 	}
 }
