@@ -169,6 +169,50 @@ test_huge_jpeg(void)
 }
 
 /*
+ * A "scan bomb": the last scan of a progressive JPEG repeated.  libjpeg only
+ * warns about the bogus progression and decodes every copy, each a pass
+ * over the whole coefficient image; past 500 scans we refuse.
+ */
+static void
+test_scan_bomb(void)
+{
+	size_t		len = 0;
+	unsigned char *data = tu_shared(PROGRESSIVE, &len);
+	size_t		last = 0;
+
+	if (!data)
+		return;
+	for (size_t p = 2; p + 1 < len; p++)
+		if (data[p] == 0xFF && data[p + 1] == 0xDA)
+			last = p;
+	CHECK(last > 0 && data[len - 2] == 0xFF && data[len - 1] == 0xD9);
+	for (int copies = 50; copies <= 600; copies += 550)
+	{
+		size_t		scan = len - 2 - last;
+		size_t		n = last + scan * copies + 2;
+		unsigned char *bomb = malloc(n);
+		cv_image_info info;
+		cv_rgb_image img;
+		cv_error	err;
+		cv_status	expect = copies > 500 ? CV_ERR_LIMIT : CV_OK;
+
+		memcpy(bomb, data, last);
+		for (int c = 0; c < copies; c++)
+			memcpy(bomb + last + scan * c, data + last, scan);
+		memcpy(bomb + n - 2, data + len - 2, 2);
+		CHECK(cv_image_probe(bomb, n, TU_LIMIT, &info, &err) == CV_OK);
+		CHECK_MSG(cv_image_validate(bomb, n, TU_LIMIT, &info, &err) == expect,
+				  "%d copies: %s", copies, err.message);
+		CHECK(cv_image_decode(bomb, n, TU_LIMIT, 0, 0, &img, &err) == expect);
+		if (expect != CV_OK)
+			CHECK_MSG(strcmp(err.message, "JPEG has more than 500 scans") == 0, "%s", err.message);
+		cv_rgb_image_free(&img);
+		free(bomb);
+	}
+	free(data);
+}
+
+/*
  * Recompute every PNG chunk CRC that lies inside the buffer, so mutations
  * reach libpng's parsers instead of all stopping at the CRC check.
  */
@@ -274,6 +318,7 @@ UNIT_MAIN("image_hostile",
 		  UNIT_CASE(test_empty_and_random),
 		  UNIT_CASE(test_truncated_jpeg),
 		  UNIT_CASE(test_huge_jpeg),
+		  UNIT_CASE(test_scan_bomb),
 		  UNIT_CASE(test_fuzz_jpeg),
 		  UNIT_CASE(test_fuzz_png),
 		  UNIT_CASE(test_fuzz_bmp))

@@ -19,6 +19,11 @@
  * jpeg_read_header and before jpeg_start_decompress allocates anything, so a
  * tiny file declaring 65500x65500 costs nothing.
  *
+ * A progressive JPEG may hold any number of scans, each re-reading the whole
+ * coefficient image: a few kilobytes can cost minutes (a "scan bomb").  A
+ * progress monitor stops decoding past MAX_SCANS; real encoders use ten or
+ * so.
+ *
  * DCT scaling: libjpeg-turbo can run its inverse DCT at M/8 (M = 1..8),
  * producing a smaller image for a fraction of the work; a caller that only
  * needs 224x224 from a 12-megapixel photo gets a ~500x400 raster for about
@@ -34,6 +39,9 @@
 
 #include <jpeglib.h>
 #include <jerror.h>
+
+/* Far above what encoders emit (libjpeg's progressive script has 10). */
+#define MAX_SCANS 500
 
 typedef enum jpeg_mode
 {
@@ -56,6 +64,7 @@ typedef struct jpeg_session
 {
 	struct jpeg_decompress_struct cinfo;
 	jpeg_guard	guard;
+	struct jpeg_progress_mgr progress;
 	bool		created;
 	uint8_t    *row;			/* scratch scanline (validate, CMYK) */
 	cv_rgb_image img;			/* raster being filled (decode) */
@@ -131,6 +140,22 @@ static void
 guard_output_message(j_common_ptr cinfo)
 {
 	/* never print: the host reports errors its own way */
+}
+
+/* Called by libjpeg between passes and scans: stop scan bombs. */
+static void
+guard_progress(j_common_ptr cinfo)
+{
+	jpeg_guard *g = (jpeg_guard *) cinfo->err;
+	j_decompress_ptr dinfo = (j_decompress_ptr) cinfo;
+
+	if (cinfo->is_decompressor && dinfo->input_scan_number > MAX_SCANS)
+	{
+		g->code = CV_ERR_LIMIT;
+		snprintf(g->message, sizeof(g->message),
+				 "JPEG has more than %d scans", MAX_SCANS);
+		longjmp(g->jump, 1);
+	}
 }
 
 static void
@@ -279,6 +304,8 @@ jpeg_run(jpeg_session *s, const uint8_t *data, size_t len, uint64_t max_pixels,
 
 	jpeg_create_decompress(cinfo);
 	s->created = true;
+	s->progress.progress_monitor = guard_progress;
+	cinfo->progress = &s->progress;
 	jpeg_mem_src(cinfo, data, (unsigned long) len);
 	jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xFFFF);
 	/* TRUE: a tables-only datastream is an error, not a success */
