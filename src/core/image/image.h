@@ -14,6 +14,19 @@
  *
  * The pixel cap is enforced on the dimensions the header declares, before
  * any pixel buffer is allocated.
+ *
+ * Behaviour worth knowing in the binding (no API change):
+ *  - A JPEG or PNG that ends early (including one missing only EOI/IEND) or
+ *	  whose critical PNG chunks fail their CRC is CV_ERR_CORRUPT; harmless
+ *	  libjpeg warnings (extraneous bytes and the like) are ignored.
+ *  - A progressive JPEG with more than 500 scans is CV_ERR_LIMIT (a "scan
+ *	  bomb" costs a full pass over the coefficients per scan).
+ *  - CMYK/YCCK JPEGs with an Adobe APP14 marker are read as inverted
+ *	  (Photoshop's convention), without one as plain CMYK.
+ *  - PNG orientation is read from an eXIf chunk placed before IDAT only, so
+ *	  that probe (which stops at IDAT) and decode agree.
+ *  - What validation accepts, decoding accepts (memory permitting); neither
+ *	  leaves anything allocated on failure, and a failed decode zeroes out.
  */
 #ifndef CV_IMAGE_H
 #define CV_IMAGE_H
