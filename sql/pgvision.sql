@@ -601,3 +601,381 @@ SELECT p.name AS project, i.id AS image_id, i.width, i.height, i.format, i.creat
  WHERE NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id)
    AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id);
 COMMENT ON VIEW cv_untagged_images IS 'images with neither a tag nor a region';
+
+------------------------------------------------------------------------------
+-- Training: the cv_model type, iterations, cached features, held-out
+-- predictions.
+------------------------------------------------------------------------------
+
+CREATE TYPE cv_model;
+CREATE FUNCTION cv_model_in(cstring) RETURNS cv_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cv_model_out(cv_model) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cv_model_recv(internal) RETURNS cv_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cv_model_send(cv_model) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE cv_model (
+	INPUT = cv_model_in,
+	OUTPUT = cv_model_out,
+	RECEIVE = cv_model_recv,
+	SEND = cv_model_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = int4,
+	STORAGE = extended
+);
+COMMENT ON TYPE cv_model IS 'a trained iteration: versioned, checksummed bytes holding the head, the tags and the domain reference';
+CREATE FUNCTION cv_model(bytea) RETURNS cv_model
+	AS 'MODULE_PATHNAME', 'cv_model_from_bytea' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION bytea(cv_model) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'cv_model_to_bytea' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE CAST (bytea AS cv_model) WITH FUNCTION cv_model(bytea);
+CREATE CAST (cv_model AS bytea) WITH FUNCTION bytea(cv_model);
+CREATE FUNCTION cv_model_info(model cv_model,
+	OUT task text, OUT domain text, OUT tags text[], OUT feature_dim integer,
+	OUT input_width integer, OUT input_height integer, OUT threshold real)
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cv_model_info(cv_model) IS 'what a model holds: task, domain, tags, sizes, threshold';
+
+-- The stored state of each iteration.  Read it through the cv_iterations
+-- view, which never shows a training whose process is gone as running.
+CREATE TABLE cv_iteration_store (
+	id               bigserial PRIMARY KEY,
+	project_id       bigint NOT NULL REFERENCES cv_projects (id) ON DELETE CASCADE,
+	status           text NOT NULL DEFAULT 'queued'
+	                 CHECK (status IN ('queued', 'training', 'completed', 'failed', 'canceled')),
+	progress         real NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
+	message          text,
+	task             text NOT NULL,
+	domain           text NOT NULL,
+	threshold        real NOT NULL DEFAULT 0.5 CHECK (threshold BETWEEN 0 AND 1),
+	image_count      integer,
+	tag_count        integer,
+	"precision"      real,
+	recall           real,
+	mean_ap          real,
+	folds            integer,
+	published_name   text CHECK (length(published_name) BETWEEN 1 AND 128),
+	published_at     timestamptz,
+	model            cv_model,
+	cancel_requested boolean NOT NULL DEFAULT false,
+	worker_pid       integer,
+	queued_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+	started_at       timestamptz,
+	finished_at      timestamptz,
+	UNIQUE (project_id, published_name),
+	CHECK (published_name IS NULL OR status = 'completed')
+);
+CREATE INDEX cv_iteration_store_project ON cv_iteration_store (project_id);
+CREATE INDEX cv_iteration_store_queued ON cv_iteration_store (id) WHERE status = 'queued';
+SELECT pg_catalog.pg_extension_config_dump('cv_iteration_store', '');
+SELECT pg_catalog.pg_extension_config_dump('cv_iteration_store_id_seq', '');
+
+-- The advisory lock a training holds while it runs (key 1 spells "cvtr").
+CREATE FUNCTION cv_training_lock_key() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 1668707442 $$;
+
+-- Whether the process training an iteration is still alive: it holds the
+-- iteration's advisory lock from before it claims the job until after it
+-- has recorded the outcome.  A crash or restart releases every lock.
+CREATE FUNCTION cv_training_alive(iteration_id bigint) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = @extschema@, pg_catalog AS $$
+	SELECT EXISTS (SELECT 1 FROM pg_locks l
+	                WHERE l.locktype = 'advisory' AND l.granted
+	                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	                  AND l.classid = cv_training_lock_key()::oid
+	                  AND l.objid = (iteration_id % 2147483648)::oid
+	                  AND l.objsubid = 2)
+$$;
+
+CREATE VIEW cv_iterations AS
+SELECT s.id, p.name AS project, s.project_id,
+       CASE WHEN s.status = 'training' AND NOT cv_training_alive(s.id)
+            THEN CASE WHEN s.cancel_requested THEN 'canceled' ELSE 'failed' END
+            ELSE s.status END AS status,
+       s.progress,
+       CASE WHEN s.status = 'training' AND NOT cv_training_alive(s.id)
+            THEN 'training stopped without finishing: its process exited or the server restarted'
+            ELSE s.message END AS message,
+       s.task, s.domain, s.threshold, s.image_count, s.tag_count,
+       s."precision", s.recall, s.mean_ap, s.folds,
+       s.published_name, s.published_at, s.model,
+       s.queued_at, s.started_at, s.finished_at,
+       s.finished_at - s.started_at AS training_time
+  FROM cv_iteration_store s JOIN cv_projects p ON p.id = s.project_id;
+COMMENT ON VIEW cv_iterations IS 'iterations: status queued, training, completed, failed or canceled; progress 0..1; overall held-out metrics; the model';
+
+-- The tags an iteration learned, in the model's order, with their held-out
+-- figures at the iteration's threshold.
+CREATE TABLE cv_iteration_tags (
+	iteration_id      bigint NOT NULL REFERENCES cv_iteration_store (id) ON DELETE CASCADE,
+	position          integer NOT NULL CHECK (position >= 0),
+	tag_id            bigint REFERENCES cv_tags (id) ON DELETE SET NULL,
+	name              text NOT NULL,
+	negative          boolean NOT NULL,
+	image_count       integer NOT NULL,
+	"precision"       real,
+	recall            real,
+	average_precision real,
+	PRIMARY KEY (iteration_id, position)
+);
+SELECT pg_catalog.pg_extension_config_dump('cv_iteration_tags', '');
+
+-- Held-out predictions: for each training image, the probabilities the
+-- model of the other folds gave it (in cv_iteration_tags order) and its
+-- labels, so cv_performance recomputes every figure at any threshold.
+CREATE TABLE cv_heldout_predictions (
+	iteration_id  bigint NOT NULL REFERENCES cv_iteration_store (id) ON DELETE CASCADE,
+	image_id      bigint NOT NULL,
+	fold          integer NOT NULL,
+	labels        boolean[] NOT NULL,
+	probabilities real[] NOT NULL,
+	PRIMARY KEY (iteration_id, image_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('cv_heldout_predictions', '');
+
+-- Features are computed once per image and domain: retraining after adding
+-- five images computes five feature vectors.  float32 little-endian,
+-- views x dim.
+CREATE TABLE cv_features (
+	image_id          bigint NOT NULL REFERENCES cv_images (id) ON DELETE CASCADE,
+	domain            text NOT NULL,
+	extractor_version integer NOT NULL,
+	views             integer NOT NULL CHECK (views > 0),
+	dim               integer NOT NULL CHECK (dim > 0),
+	features          bytea NOT NULL CHECK (octet_length(features) = views * dim * 4),
+	computed_at       timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (image_id, domain)
+);
+COMMENT ON TABLE cv_features IS 'cache of per-image features (all augmentation views) per domain';
+
+------------------------------------------------------------------------------
+-- Training functions
+------------------------------------------------------------------------------
+
+CREATE FUNCTION cv_train_launch(iteration_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+COMMENT ON FUNCTION cv_train_launch(bigint) IS 'internal: start a background worker for queued iterations';
+CREATE FUNCTION cv_train_run(iteration_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+COMMENT ON FUNCTION cv_train_run(bigint) IS 'internal: train a queued iteration in this backend';
+
+-- Mark trainings whose process is gone as failed (or canceled, when a
+-- cancel was asked for), so the stored state matches cv_iterations.
+CREATE FUNCTION cv_reap_iterations() RETURNS integer
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	n integer;
+BEGIN
+	UPDATE cv_iteration_store s
+	   SET status = CASE WHEN s.cancel_requested THEN 'canceled' ELSE 'failed' END,
+	       message = 'training stopped without finishing: its process exited or the server restarted',
+	       finished_at = clock_timestamp()
+	 WHERE s.status = 'training' AND NOT cv_training_alive(s.id);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION cv_reap_iterations() IS 'record trainings whose process is gone as failed or canceled; returns how many';
+
+-- The hosted services' minimums: at least 2 tags with at least 5 images each
+-- (for detection: 5 images with boxes of the tag).
+CREATE FUNCTION cv_check_trainable(v_project cv_projects) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_short text;
+	v_count bigint;
+	v_ready integer;
+BEGIN
+	IF v_project.task = 'detection' THEN
+		RAISE EXCEPTION 'training detection projects is not available yet'
+			USING ERRCODE = 'feature_not_supported';
+	END IF;
+	SELECT count(*) FILTER (WHERE n >= 5) INTO v_ready
+	  FROM (SELECT count(it.image_id) AS n FROM cv_tags t LEFT JOIN cv_image_tags it ON it.tag_id = t.id
+	         WHERE t.project_id = v_project.id GROUP BY t.id) s;
+	-- An unused negative tag is simply left out; every other tag counts.
+	SELECT t.name, count(it.image_id) INTO v_short, v_count
+	  FROM cv_tags t LEFT JOIN cv_image_tags it ON it.tag_id = t.id
+	 WHERE t.project_id = v_project.id
+	 GROUP BY t.id, t.name, t.negative
+	HAVING count(it.image_id) < 5 AND NOT (t.negative AND count(it.image_id) = 0)
+	 ORDER BY count(it.image_id), t.name LIMIT 1;
+	IF v_short IS NOT NULL THEN
+		RAISE EXCEPTION 'tag "%" of project "%" has % images; training needs at least 5 per tag', v_short, v_project.name, v_count
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Add images with this tag, or delete the tag.';
+	END IF;
+	IF v_ready < 2 THEN
+		RAISE EXCEPTION 'project "%" has % tags with images; training needs at least 2', v_project.name, v_ready
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF v_project.task = 'multilabel' AND EXISTS (
+		SELECT 1 FROM cv_images i WHERE i.project_id = v_project.id
+		   AND NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id)) THEN
+		RAISE NOTICE 'untagged images of project "%" are left out of training', v_project.name
+			USING HINT = 'Tag them with the negative tag to teach the model what none of the tags looks like.';
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_check_trainable(cv_projects) IS 'internal: the minimums a project must meet before training';
+
+CREATE FUNCTION cv_train(project text, wait boolean DEFAULT false) RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project);
+	v_id bigint;
+	v_row cv_iteration_store;
+BEGIN
+	IF wait IS NULL THEN
+		RAISE EXCEPTION 'wait must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM cv_check_trainable(v_project);
+	PERFORM cv_reap_iterations();
+	INSERT INTO cv_iteration_store (project_id, task, domain)
+	VALUES (v_project.id, v_project.task, v_project.domain)
+	RETURNING id INTO v_id;
+	IF wait THEN
+		-- A worker could not see this uncommitted row: train here.
+		PERFORM cv_train_run(v_id);
+		SELECT * INTO v_row FROM cv_iteration_store WHERE id = v_id;
+		IF v_row.status <> 'completed' THEN
+			RAISE EXCEPTION 'iteration % of project "%" %: %', v_id, project, v_row.status, v_row.message
+				USING ERRCODE = CASE WHEN v_row.status = 'canceled' THEN 'query_canceled' ELSE 'external_routine_exception' END;
+		END IF;
+	ELSE
+		PERFORM cv_train_launch(v_id);
+	END IF;
+	RETURN v_id;
+END;
+$$;
+COMMENT ON FUNCTION cv_train(text, boolean) IS 'train a new iteration of a project; returns its id at once (a background worker trains) or, with wait => true, when it has ended';
+
+CREATE FUNCTION cv_cancel_training(iteration_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v cv_iteration_store;
+BEGIN
+	SELECT * INTO v FROM cv_iteration_store s WHERE s.id = iteration_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'iteration % does not exist', coalesce(iteration_id::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF v.status = 'queued' THEN
+		UPDATE cv_iteration_store s SET status = 'canceled', message = 'canceled before it started',
+		       cancel_requested = true, finished_at = clock_timestamp()
+		 WHERE s.id = iteration_id;
+	ELSIF v.status = 'training' THEN
+		-- The trainer reads the flag at its next progress report.
+		UPDATE cv_iteration_store s SET cancel_requested = true WHERE s.id = iteration_id;
+		PERFORM cv_reap_iterations();
+	ELSE
+		RAISE EXCEPTION 'iteration % has already ended (%)', iteration_id, v.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_cancel_training(bigint) IS 'cancel a queued or running training';
+
+CREATE FUNCTION cv_publish(iteration_id bigint, name text) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v cv_iteration_store;
+	v_other bigint;
+BEGIN
+	SELECT * INTO v FROM cv_iteration_store s WHERE s.id = iteration_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'iteration % does not exist', coalesce(iteration_id::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF name IS NULL OR length(name) = 0 OR name <> btrim(name) OR length(name) > 128 THEN
+		RAISE EXCEPTION 'invalid publish name "%"', coalesce(name, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'A publish name is 1 to 128 characters without leading or trailing spaces.';
+	END IF;
+	IF v.status <> 'completed' THEN
+		RAISE EXCEPTION 'iteration % is %, only completed iterations can be published', iteration_id, v.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	SELECT s.id INTO v_other FROM cv_iteration_store s
+	 WHERE s.project_id = v.project_id AND s.published_name = cv_publish.name AND s.id <> iteration_id;
+	IF v_other IS NOT NULL THEN
+		RAISE EXCEPTION 'name "%" is already published by iteration %', name, v_other
+			USING ERRCODE = 'duplicate_object',
+			      HINT = 'Unpublish that iteration first (cv_unpublish).';
+	END IF;
+	UPDATE cv_iteration_store s SET published_name = cv_publish.name, published_at = clock_timestamp()
+	 WHERE s.id = iteration_id;
+END;
+$$;
+COMMENT ON FUNCTION cv_publish(bigint, text) IS 'publish a completed iteration under a name; cv_predict(project, ...) uses the latest published';
+
+CREATE FUNCTION cv_unpublish(iteration_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	UPDATE cv_iteration_store s SET published_name = NULL, published_at = NULL
+	 WHERE s.id = iteration_id AND s.published_name IS NOT NULL;
+	IF NOT FOUND THEN
+		IF EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = iteration_id) THEN
+			RAISE EXCEPTION 'iteration % is not published', iteration_id
+				USING ERRCODE = 'object_not_in_prerequisite_state';
+		END IF;
+		RAISE EXCEPTION 'iteration % does not exist', coalesce(iteration_id::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_unpublish(bigint) IS 'withdraw a published iteration';
+
+-- The model cv_predict(project, ...) uses: the latest published iteration.
+CREATE FUNCTION cv_published_model(project text) RETURNS cv_model
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project);
+	v_model cv_model;
+	v_list text;
+BEGIN
+	SELECT s.model INTO v_model FROM cv_iteration_store s
+	 WHERE s.project_id = v_project.id AND s.published_name IS NOT NULL
+	 ORDER BY s.published_at DESC, s.id DESC LIMIT 1;
+	IF v_model IS NULL THEN
+		SELECT string_agg(format('%s (%s%s)', i.id, i.status,
+		                         CASE WHEN i.published_name IS NOT NULL THEN ', published' ELSE '' END),
+		                  ', ' ORDER BY i.id)
+		  INTO v_list FROM cv_iterations i WHERE i.project_id = v_project.id;
+		RAISE EXCEPTION 'project "%" has no published iteration', project
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = CASE WHEN v_list IS NULL THEN 'The project has no iterations.'
+			                    ELSE 'Its iterations: ' || v_list || '.' END,
+			      HINT = 'Publish a completed iteration with cv_publish(iteration, name).';
+	END IF;
+	RETURN v_model;
+END;
+$$;
+COMMENT ON FUNCTION cv_published_model(text) IS 'the model of the latest published iteration of a project';
+
+CREATE FUNCTION cv_performance(iteration bigint, threshold float8 DEFAULT NULL,
+	OUT tag text, OUT "precision" real, OUT recall real, OUT average_precision real, OUT image_count integer)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION cv_performance(bigint, float8) IS 'held-out precision, recall and AP per tag, then an overall row (tag NULL: micro precision and recall, mean AP), at the iteration''s threshold or the one given';
+
+------------------------------------------------------------------------------
+-- Prediction
+------------------------------------------------------------------------------
+
+CREATE FUNCTION cv_predict(model cv_model, image bytea, OUT tag text, OUT probability real)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'cv_predict_bytea' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+CREATE FUNCTION cv_predict(model cv_model, image cv_image, OUT tag text, OUT probability real)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'cv_predict_image' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+CREATE FUNCTION cv_predict(project text, image bytea, OUT tag text, OUT probability real)
+	RETURNS SETOF record
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
+	SELECT p.tag, p.probability FROM cv_predict(cv_published_model(project), image) p
+$$;
+COMMENT ON FUNCTION cv_predict(cv_model, bytea) IS 'every tag of the model with its probability for an encoded image, most probable first';
+COMMENT ON FUNCTION cv_predict(cv_model, cv_image) IS 'every tag of the model with its probability for an image, most probable first';
+COMMENT ON FUNCTION cv_predict(text, bytea) IS 'predict with the latest published iteration of a project';

@@ -58,6 +58,24 @@ CvImageFromBytes(const char *data, Size len)
 	return img;
 }
 
+void
+CvImageDecodeFor(const char *data, Size len, int min_width, int min_height,
+				 cv_rgb_image *out)
+{
+	cv_error	err;
+
+	if (len > (Size) pgvision_max_image_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("image of %zu bytes exceeds the limit of %d bytes", len,
+						pgvision_max_image_bytes),
+				 errhint("The limit is set by pgvision.max_image_bytes.")));
+	cv_error_clear(&err);
+	if (cv_image_decode((const uint8_t *) data, len, (uint64_t) pgvision_max_image_pixels,
+						min_width, min_height, out, &err) != CV_OK)
+		RaiseImageError(&err);
+}
+
 /* Text input: a bytea literal ('\x...' hex or escape format). */
 PG_FUNCTION_INFO_V1(cv_image_in);
 Datum

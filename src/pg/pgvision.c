@@ -10,6 +10,7 @@
 #include <limits.h>
 
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 PG_MODULE_MAGIC;
 
@@ -26,7 +27,7 @@ DefineSettings(void)
 							"Largest encoded image accepted, in bytes.",
 							"Larger inputs are rejected before they are decoded.",
 							&pgvision_max_image_bytes,
-							20 * 1024 * 1024, 1, MaxAllocSize,
+							20 * 1024 * 1024, 1, (int) MaxAllocSize,
 							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pgvision.max_image_pixels",
@@ -36,7 +37,6 @@ DefineSettings(void)
 							64 * 1024 * 1024, 1, INT_MAX,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
-	MarkGUCPrefixReserved("pgvision");
 }
 
 void
@@ -44,4 +44,6 @@ _PG_init(void)
 {
 	CoreBridgeInit();
 	DefineSettings();
+	TrainSettingsInit();
+	MarkGUCPrefixReserved("pgvision");
 }

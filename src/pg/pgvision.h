@@ -58,3 +58,36 @@ typedef struct CvImage
 extern CvImage *CvImageFromBytes(const char *data, Size len);
 
 #endif							/* PGVISION_H */
+
+/* ---- Training and prediction ---- */
+#include "learn/features.h"
+#include "model/model.h"
+
+extern int	pgvision_max_training_workers;
+
+/* cv_model: a varlena whose payload is the serialized model bytes. */
+#define PG_GETARG_CV_MODEL_P(n)	((bytea *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
+
+/* model_cache.c: the parsed model of serialized bytes, cached per backend */
+extern const cv_model *ModelCacheGet(const uint8_t *bytes, Size len);
+
+/* domains.c: the feature extractor of a domain, cached per backend */
+extern const cv_feature_extractor *DomainGetExtractor(const char *domain);
+
+/* image_type.c: decode an image for a model's input (errors out) */
+extern void CvImageDecodeFor(const char *data, Size len, int min_width, int min_height,
+							 cv_rgb_image *out);
+
+/* training (train_job.c, train_worker.c) */
+extern void TrainIteration(int64 iteration_id, bool own_transactions);
+extern void TrainSettingsInit(void);
+
+/*
+ * Smallest decoded size asked for when an image feeds a domain of input
+ * size n: training crops 80% views, and prediction decodes the same way so
+ * that view 0 sees the same pixels in both.
+ */
+#define DecodeSizeFor(n)	((n) * 5 / 4 + 1)
+
+/* The advisory lock a running training holds (training_lock in train_worker.c) */
+#define TRAINING_LOCK_KEY	1668707442	/* "cvtr" */
