@@ -107,6 +107,7 @@ cv_metrics_compute(cv_task task, const float *probs, const uint8_t *labels,
 				fn = 0;
 	int			ap_tags = 0;
 	double		ap_sum = 0.0;
+	float		cut;
 
 	if (n_images < 0 || n_tags <= 0 || probs == NULL || labels == NULL || per_tag == NULL)
 		return cv_fail(err, CV_ERR_PARAM, "invalid arguments to metrics");
@@ -114,6 +115,8 @@ cv_metrics_compute(cv_task task, const float *probs, const uint8_t *labels,
 		return cv_fail(err, CV_ERR_PARAM, "unknown task kind %d", (int) task);
 	if (!(threshold >= 0.0 && threshold <= 1.0))
 		return cv_fail(err, CV_ERR_PARAM, "threshold must be between 0 and 1");
+	/* compared as float, the precision probabilities are stored in */
+	cut = (float) threshold;
 
 	for (int k = 0; k < n_tags; k++)
 	{
@@ -125,7 +128,7 @@ cv_metrics_compute(cv_task task, const float *probs, const uint8_t *labels,
 		for (int i = 0; i < n_images; i++)
 		{
 			size_t		at = (size_t) i * n_tags + k;
-			bool		predicted = probs[at] >= threshold;
+			bool		predicted = probs[at] >= cut;
 			bool		actual = labels[at] != 0;
 
 			if (actual)

@@ -10,6 +10,7 @@
  * Definitions (n images, t tags; probs and labels are row-major n x t):
  *
  *	 decision	tag k is predicted for image i when probs[i][k] >= threshold
+ *				(compared in float, so a stored 0.7f meets threshold 0.7)
  *				(in multiclass too: no argmax, so 0, 1 or several tags may be
  *				predicted for one image, as in the hosted services).
  *	 precision	tp / (tp + fp); 0 when nothing was predicted (tp + fp = 0).

@@ -330,9 +330,14 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 		return corrupt(m, err, "bad l2 strength");
 	if (n_tags == 0 || n_tags > CV_MAX_TAGS)
 		return corrupt(m, err, "bad tag count");
-	/* each tag takes at least 9 bytes: refuse counts the bytes cannot hold */
-	if ((size_t) n_tags * 9 > len - r.pos)
-		return corrupt(m, err, "truncated");
+	/*
+	 * Each tag takes at least 9 bytes, then come the arrays: refuse counts
+	 * the remaining bytes cannot hold before allocating anything for them.
+	 * (dim <= 2^20 and n_tags <= 2^10, so no overflow.)
+	 */
+	need = ((size_t) 2 * dim + (size_t) n_tags * dim + n_tags) * 4;
+	if ((size_t) n_tags * 9 + need > len - r.pos)
+		return corrupt(m, err, "counts larger than the bytes");
 
 	m->threshold = threshold;
 	m->head = cv_head_alloc(m->task, (int) n_tags, (int) dim);
@@ -362,7 +367,6 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 	}
 
 	/* the arrays must fill the rest exactly */
-	need = ((size_t) 2 * dim + (size_t) n_tags * dim + n_tags) * 4;
 	if (len - r.pos != need)
 		return corrupt(m, err, "array lengths do not match the counts");
 	if (!get_f32s(&r, m->head->mean, dim) ||
