@@ -315,10 +315,10 @@ BEGIN
 		RETURN '{}';
 	END IF;
 	FOREACH t IN ARRAY tags LOOP
-		IF t IS NULL OR length(t) = 0 OR t <> btrim(t) OR length(t) > 128 THEN
+		IF t IS NULL OR length(t) = 0 OR t <> btrim(t) OR length(t) > 128 OR t ~ '[[:cntrl:]]' THEN
 			RAISE EXCEPTION 'invalid tag name "%"', coalesce(t, 'NULL')
 				USING ERRCODE = 'invalid_parameter_value',
-				      DETAIL = 'A tag name is 1 to 128 characters without leading or trailing spaces.';
+				      DETAIL = 'A tag name is 1 to 128 characters without leading or trailing spaces or control characters.';
 		END IF;
 	END LOOP;
 	RETURN ARRAY(SELECT DISTINCT u FROM unnest(tags) u ORDER BY u);
@@ -336,10 +336,10 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_id bigint;
 BEGIN
-	IF name IS NULL OR length(name) = 0 OR name <> btrim(name) OR length(name) > 128 THEN
+	IF name IS NULL OR length(name) = 0 OR name <> btrim(name) OR length(name) > 128 OR name ~ '[[:cntrl:]]' THEN
 		RAISE EXCEPTION 'invalid project name "%"', coalesce(name, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
-			      DETAIL = 'A project name is 1 to 128 characters without leading or trailing spaces.';
+			      DETAIL = 'A project name is 1 to 128 characters without leading or trailing spaces or control characters.';
 	END IF;
 	IF task IS NULL OR task NOT IN ('multiclass', 'multilabel', 'detection') THEN
 		RAISE EXCEPTION 'invalid task "%"', coalesce(task, 'NULL')

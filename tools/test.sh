@@ -42,7 +42,7 @@ export PGVISION_SHARED=$SERVER_SHARED PGVISION_TESTDATA=$SCRATCH/test/data
 
 pgv_start_cluster "$SCRATCH/cluster"
 pgc=$(pgv_pg_config)
-pgxs=$(dirname "$("$pgc" --pgxs)")/..
+pgxs=$(cd "$(dirname "$("$pgc" --pgxs)")/../.." && pwd)
 
 # 2. pg_regress: one file per concern under test/sql.
 pgv_log "pg_regress (test/sql)"

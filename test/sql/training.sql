@@ -1,0 +1,129 @@
+-- Training and prediction from SQL on real photos: the waiting form of
+-- cv_train, held-out metrics, thresholds, publishing, cv_predict in its
+-- three forms, the cv_model type, and every error of the surface.
+\getenv testdata PGVISION_TESTDATA
+\getenv shared PGVISION_SHARED
+\set helpers :testdata '/../psql/expect_error.psql'
+\i :helpers
+\set trees :shared '/datasets/azure-trees-cls/'
+
+-- The azure-trees quickstart set: 7 Hemlock and 7 Japanese cherry photos.
+CREATE TEMP TABLE manifest AS
+SELECT split_part(line, ',', 1) AS file, split_part(line, ',', 2) AS tag
+  FROM regexp_split_to_table(pg_read_file(:'trees' || 'manifest.csv'), E'\r?\n') AS line
+ WHERE line LIKE 'images/%';
+SELECT tag, count(*) FROM manifest GROUP BY tag ORDER BY tag;
+
+SELECT cv_create_project('trees') > 0 AS created;
+-- Too few images: the error names the short tag.
+SELECT cv_add_image('trees', pg_read_binary_file(:'trees' || file), ARRAY[tag]) > 0 AS added
+  FROM manifest WHERE tag = 'Hemlock' ORDER BY file LIMIT 4;
+SELECT cv_create_tag('trees', 'Japanese_Cherry') > 0 AS created;
+SELECT pg_temp.expect_error($$SELECT cv_train('trees')$$);
+SELECT count(cv_add_image('trees', pg_read_binary_file(:'trees' || file), ARRAY[tag])) AS added
+  FROM manifest WHERE file NOT IN (SELECT file FROM manifest WHERE tag = 'Hemlock' ORDER BY file LIMIT 4);
+SELECT pg_temp.expect_error($$SELECT cv_train('nosuch')$$);
+SELECT pg_temp.expect_error($$SELECT cv_train('trees', wait => NULL)$$);
+-- A tag without images blocks training until it is deleted.
+SELECT cv_create_tag('trees', 'Oak') > 0 AS created;
+SELECT pg_temp.expect_error($$SELECT cv_train('trees')$$);
+SELECT cv_delete_tag('trees', 'Oak');
+
+-- Train and wait.
+SELECT cv_train('trees', wait => true) AS it \gset
+SELECT status, progress, message, image_count, tag_count, folds, model IS NOT NULL AS has_model,
+       training_time > interval '0' AS timed, published_name
+  FROM cv_iterations WHERE id = :it;
+-- Held-out figures: this pair of trees is easy; every figure is in 0..1 and
+-- the overall row sums the tags.
+SELECT tag, precision >= 0.8 AS precise, recall >= 0.8 AS recalled, average_precision >= 0.9 AS ranked, image_count
+  FROM cv_performance(:it);
+SELECT (SELECT precision FROM cv_performance(:it) WHERE tag IS NULL) = precision AS stored_overall_matches
+  FROM cv_iterations WHERE id = :it;
+-- One held-out row per image, every image in exactly one fold.
+SELECT count(*) AS heldout_rows, count(DISTINCT image_id) AS images, min(fold) >= 0 AS folds_ok
+  FROM cv_heldout_predictions WHERE iteration_id = :it;
+-- Another threshold recomputes from the stored predictions: at 0 every tag is
+-- predicted for every image, at 1 (nearly) none.
+SELECT tag, recall, precision FROM cv_performance(:it, threshold => 0) ORDER BY tag NULLS LAST;
+SELECT tag, precision <= 1 AS in_range, average_precision = (SELECT average_precision FROM cv_performance(:it) p WHERE p.tag IS NOT DISTINCT FROM q.tag) AS ap_unchanged
+  FROM cv_performance(:it, threshold => 0.99) q ORDER BY tag NULLS LAST;
+SELECT pg_temp.expect_error(format('SELECT * FROM cv_performance(%s, threshold => 1.5)', :it));
+SELECT pg_temp.expect_error(format('SELECT * FROM cv_performance(%s, threshold => %L)', :it, 'NaN'));
+SELECT pg_temp.expect_error($$SELECT * FROM cv_performance(-1)$$);
+SELECT pg_temp.expect_error($$SELECT * FROM cv_performance(NULL)$$);
+
+-- Features were cached: one row per image, all augmentation views.
+SELECT count(*) AS cached, min(views) AS views, min(dim) > 0 AS has_dim
+  FROM cv_features f JOIN cv_images i ON i.id = f.image_id JOIN cv_projects p ON p.id = i.project_id
+ WHERE p.name = 'trees';
+-- Same data, same model bytes.
+SELECT cv_train('trees', wait => true) AS it2 \gset
+SELECT a.model::bytea = b.model::bytea AS deterministic
+  FROM cv_iterations a, cv_iterations b WHERE a.id = :it AND b.id = :it2;
+
+-- Predicting by project name needs a published iteration.
+SELECT pg_temp.expect_error(format('SELECT * FROM cv_predict(%L, pg_read_binary_file(%L))', 'trees', :'trees' || 'images/Hemlock/hemlock_10.jpg'));
+SELECT cv_publish(:it, 'production');
+SELECT pg_temp.expect_error(format('SELECT cv_publish(%s, %L)', :it2, 'production'));
+SELECT pg_temp.expect_error(format('SELECT cv_publish(%s, %L)', :it2, ''));
+SELECT pg_temp.expect_error($$SELECT cv_publish(-1, 'x')$$);
+SELECT published_name FROM cv_iterations WHERE id = :it;
+
+-- Each photo, predicted by the published model: tags in descending
+-- probability, probabilities of a multiclass model summing to 1.
+SELECT m.tag AS truth, (array_agg(p.tag ORDER BY p.probability DESC))[1] AS predicted,
+       round(sum(p.probability)::numeric, 4) AS total
+  FROM manifest m, cv_predict('trees', pg_read_binary_file(:'trees' || m.file)) p
+ GROUP BY m.file, m.tag ORDER BY m.file;
+-- The model value, the bytea and the cv_image forms agree.
+SELECT bool_and(a.probability = b.probability AND a.tag = b.tag) AS same
+  FROM (SELECT * FROM cv_predict((SELECT model FROM cv_iterations WHERE id = :it),
+                                 pg_read_binary_file(:'trees' || 'images/Hemlock/hemlock_10.jpg')) WITH ORDINALITY) a(tag, probability, n)
+  JOIN (SELECT * FROM cv_predict((SELECT model FROM cv_iterations WHERE id = :it),
+                                 pg_read_binary_file(:'trees' || 'images/Hemlock/hemlock_10.jpg')::cv_image) WITH ORDINALITY) b(tag, probability, n)
+  USING (n);
+-- Over a whole table, in one query.
+SELECT count(*) AS rows, count(DISTINCT i.id) AS images
+  FROM cv_images i, cv_predict((SELECT model FROM cv_iterations WHERE id = :it), i.image) r;
+SELECT (cv_model_info(model)).* FROM cv_iterations WHERE id = :it;
+
+-- Unpublish: prediction by name then names the iterations that exist.
+SELECT cv_unpublish(:it);
+SELECT pg_temp.expect_error(format('SELECT cv_unpublish(%s)', :it));
+SELECT regexp_replace(pg_temp.expect_error(format('SELECT * FROM cv_predict(%L, pg_read_binary_file(%L))', 'trees',
+                      :'trees' || 'images/Hemlock/hemlock_10.jpg')), '\d+ \(completed\)', 'N (completed)', 'g');
+
+-- cv_model input is checked: corrupt and truncated bytes never load.
+SELECT length(model::bytea) > 100 AS sized FROM cv_iterations WHERE id = :it;
+SELECT pg_temp.expect_error($$SELECT '\x00'::bytea::cv_model$$);
+SELECT pg_temp.expect_error(format('SELECT %L::bytea::cv_model',
+       (SELECT substring(model::bytea FROM 1 FOR length(model::bytea) - 1) FROM cv_iterations WHERE id = :it)));
+SELECT pg_temp.expect_error(format('SELECT %L::bytea::cv_model',
+       (SELECT overlay(model::bytea PLACING '\xff'::bytea FROM 200 FOR 1) FROM cv_iterations WHERE id = :it)));
+SELECT (SELECT model::bytea FROM cv_iterations WHERE id = :it)::cv_model::bytea
+       = (SELECT model::bytea FROM cv_iterations WHERE id = :it) AS round_trip;
+-- Bad images for prediction.
+SELECT pg_temp.expect_error(format('SELECT * FROM cv_predict((SELECT model FROM cv_iterations WHERE id = %s), %L::bytea)', :it, '\x0102'));
+
+-- Cancel and iteration errors.
+SELECT pg_temp.expect_error(format('SELECT cv_cancel_training(%s)', :it));
+SELECT pg_temp.expect_error($$SELECT cv_cancel_training(-1)$$);
+SELECT count(*) AS iterations FROM cv_iterations WHERE project = 'trees';
+
+-- Multilabel: several tags per image, and the waiting form works the same.
+SELECT cv_create_project('trees_ml', task => 'multilabel') > 0 AS created;
+SELECT count(cv_add_image('trees_ml', pg_read_binary_file(:'trees' || file),
+                          CASE WHEN tag = 'Hemlock' THEN ARRAY['tree', 'conifer'] ELSE ARRAY['tree', 'blossom'] END)) AS added
+  FROM manifest;
+SELECT cv_train('trees_ml', wait => true) AS ml \gset
+SELECT status, tag_count FROM cv_iterations WHERE id = :ml;
+SELECT tag, image_count FROM cv_performance(:ml) ORDER BY tag NULLS LAST;
+-- Independent probabilities: 'tree' is on every photo.
+SELECT min(p.probability) > 0.5 AS tree_everywhere
+  FROM manifest m, cv_predict((SELECT model FROM cv_iterations WHERE id = :ml), pg_read_binary_file(:'trees' || m.file)) p
+ WHERE p.tag = 'tree';
+
+-- Deleting the project removes its iterations.
+SELECT count(cv_delete_project(name)) AS projects_deleted FROM cv_projects;
+SELECT count(*) AS iterations_left FROM cv_iteration_store;
