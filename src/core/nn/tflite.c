@@ -455,7 +455,7 @@ read_opcode(const fb_table *ct, int *code, cv_error *err)
 cv_status
 tfl_parse(const uint8_t *data, size_t len, tfl_model *m, cv_error *err)
 {
-	fb_buf		buf;
+	fb_buf	   *buf = &m->buf;
 	fb_table	root,
 				sg;
 	fb_vector	codes,
@@ -472,7 +472,7 @@ tfl_parse(const uint8_t *data, size_t len, tfl_model *m, cv_error *err)
 	cv_status	st;
 
 	memset(m, 0, sizeof(*m));
-	if ((st = fb_open(data, len, "TFL3", &buf, &root, err)) != CV_OK)
+	if ((st = fb_open(data, len, "TFL3", buf, &root, err)) != CV_OK)
 		return st;
 
 	/* Model: version (0), operator_codes (1), subgraphs (2), buffers (4) */
@@ -531,7 +531,7 @@ tfl_parse(const uint8_t *data, size_t len, tfl_model *m, cv_error *err)
 		fb_table	tt;
 
 		if ((st = fb_vector_table(&tensors, (uint32_t) i, &tt, "tensor", err)) != CV_OK ||
-			(st = read_tensor(&buf, &tt, i, &buffers, &m->tensors[i], err)) != CV_OK)
+			(st = read_tensor(buf, &tt, i, &buffers, &m->tensors[i], err)) != CV_OK)
 			goto fail;
 	}
 

@@ -97,6 +97,7 @@ typedef struct tfl_op
 
 typedef struct tfl_model
 {
+	fb_buf		buf;			/* the file; tensors' vectors point to it */
 	int			ntensors;
 	tfl_tensor *tensors;
 	int			nops;
