@@ -262,6 +262,75 @@ test_conv_uint8_relu6_dilated(void)
 		CHECK_NEAR(out[i], fminf(fmaxf(ref[i], 0.0f), 6.0f), 1e-4);
 }
 
+/* The direct path of few-channel convolutions (16/32/64 filters) and sgemm agree. */
+static void
+test_conv_direct_stem(void)
+{
+	static const int shapes[][4] = {{16, 3, 2, 1}, {32, 3, 2, 1}, {64, 3, 1, 2}, {24, 3, 2, 1}};
+
+	for (int k = 0; k < 4; k++)
+	{
+		tbm_model	m;
+		int			oc = shapes[k][0],
+					kk = shapes[k][1],
+					s = shapes[k][2],
+					d = shapes[k][3];
+		int			h = 9,
+					w = 7,
+					oh = (h + s - 1) / s,
+					ow = (w + s - 1) / s;
+		int			eff = (kk - 1) * d + 1;
+		int			pt = ((oh - 1) * s + eff - h) / 2,
+					pl = ((ow - 1) * s + eff - w) / 2;
+		float	   *wt = malloc(sizeof(float) * oc * kk * kk * 3),
+				   *bias = malloc(sizeof(float) * oc),
+				   *out = malloc(sizeof(float) * oh * ow * oc),
+				   *ref = malloc(sizeof(float) * oh * ow * oc),
+					in[9 * 7 * 3];
+		uint8_t		px[9 * 7 * 3];
+		int32_t		wd[4] = {oc, kk, kk, 3},
+					bd[1] = {oc};
+		int			x,
+					wi,
+					b,
+					y;
+		tbm_op	   *op;
+		cv_error	err;
+		double		md = 0;
+
+		for (int i = 0; i < oc * kk * kk * 3; i++)
+			wt[i] = (float) ((i * 13) % 11 - 5) * 0.1f;
+		for (int i = 0; i < oc; i++)
+			bias[i] = 0.05f * i;
+		for (int i = 0; i < h * w * 3; i++)
+		{
+			px[i] = (uint8_t) ((i * 53) % 256);
+			in[i] = (px[i] - 128) / 128.0f;
+		}
+		x = input_tensor(&m, h, w, 1 / 128.0f, 128);
+		wi = const_f32(&m, 4, wd, wt);
+		b = const_f32(&m, 1, bd, bias);
+		y = act4(&m, 1, oh, ow, oc);
+		op = tbm_op_add(&m, OP_CONV, 3, (int32_t[]) {x, wi, b}, y, O_CONV);
+		tbm_opt_u8(op, 0, 0);
+		tbm_opt_i32(op, 1, s);
+		tbm_opt_i32(op, 2, s);
+		tbm_opt_i32(op, 4, d);
+		tbm_opt_i32(op, 5, d);
+		m.output = y;
+		CHECK(run_model(&m, px, out, oh * ow * oc, &err) == CV_OK);
+		ref_conv(in, h, w, 3, wt, bias, oc, kk, kk, s, d, pt > 0 ? pt : 0, pl > 0 ? pl : 0,
+				 oh, ow, false, 1, ref);
+		for (int i = 0; i < oh * ow * oc; i++)
+			md = fmax(md, fabs(out[i] - ref[i]));
+		CHECK_MSG(md < 1e-4, "%d filters: max diff %g", oc, md);
+		free(wt);
+		free(bias);
+		free(out);
+		free(ref);
+	}
+}
+
 static void
 test_depthwise_tflite(void)
 {
@@ -739,6 +808,7 @@ UNIT_MAIN("nn_ops",
 		  UNIT_CASE(test_conv_same_stride2),
 		  UNIT_CASE(test_conv_int8_per_channel),
 		  UNIT_CASE(test_conv_uint8_relu6_dilated),
+		  UNIT_CASE(test_conv_direct_stem),
 		  UNIT_CASE(test_depthwise_tflite),
 		  UNIT_CASE(test_depthwise_kernel_paths),
 		  UNIT_CASE(test_fully_connected_softmax),

@@ -690,6 +690,46 @@ setup_input(build_state *b)
 	return CV_OK;
 }
 
+/*
+ * Transposed filters, [k_h][k_w][in_c][out_c], for the convolutions that
+ * conv.c computes directly (few input channels): a private copy per step,
+ * since a filter tensor may be shared.
+ */
+static cv_status
+prepare_direct_convs(cv_net *net, cv_error *err)
+{
+	size_t		total = 0,
+				at = 0;
+
+	for (int i = 0; i < net->nsteps; i++)
+		if (net->steps[i].kind == NN_K_CONV && nn_conv2d_wants_direct(&net->steps[i].conv))
+		{
+			const nn_conv_params *p = &net->steps[i].conv;
+
+			total += (size_t) p->out_c * p->k_h * p->k_w * p->in_c;
+		}
+	if (total == 0)
+		return CV_OK;
+	net->weights_kn = cv_malloc(total * sizeof(float));
+	if (net->weights_kn == NULL)
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory for %zu weights", total);
+	net->info.weight_bytes += total * sizeof(float);
+	for (int i = 0; i < net->nsteps; i++)
+		if (net->steps[i].kind == NN_K_CONV && nn_conv2d_wants_direct(&net->steps[i].conv))
+		{
+			nn_conv_params *p = &net->steps[i].conv;
+			size_t		k = (size_t) p->k_h * p->k_w * p->in_c;
+			float	   *dst = net->weights_kn + at;
+
+			for (int o = 0; o < p->out_c; o++)
+				for (size_t j = 0; j < k; j++)
+					dst[j * p->out_c + o] = p->weights[o * k + j];
+			p->weights_kn = dst;
+			at += k * p->out_c;
+		}
+	return CV_OK;
+}
+
 cv_status
 nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 {
@@ -831,6 +871,7 @@ nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 	}
 	net->info.num_outputs = (int) net->values[net->output_value].count;
 	find_features(&b);
+	st = prepare_direct_convs(net, err);
 
 done:
 	cv_free(b.defined);

@@ -87,6 +87,7 @@ struct cv_net
 	int		   *step_inputs;
 	size_t	   *concat_sizes;
 	float	   *weights;		/* every constant, dequantized */
+	float	   *weights_kn;		/* transposed filters of direct convolutions */
 	int			input_value;
 	int			output_value;
 	int			feature_value;	/* -1 when none */

@@ -62,7 +62,15 @@ typedef struct nn_conv_params
 	float		act_min, act_max;
 	const float *weights;		/* conv: [out_c][k_h][k_w][in_c]; depthwise: [k_h][k_w][out_c] */
 	const float *bias;			/* out_c floats, or NULL */
+	const float *weights_kn;	/* conv with few input channels: [k_h][k_w][in_c][out_c] */
 } nn_conv_params;
+
+/*
+ * A convolution with so few input channels (the RGB stem) that sgemm's K
+ * is tiny is computed directly from weights_kn instead: build.c prepares
+ * the transposed copy when this says so.
+ */
+bool		nn_conv2d_wants_direct(const nn_conv_params *p);
 
 /* Floats of scratch conv2d needs (im2col tiles); 0 for 1x1 stride 1. */
 size_t		nn_conv2d_scratch(const nn_conv_params *p);
