@@ -160,6 +160,7 @@ conv_direct_nv(const nn_conv_params *p, const float *in, float *out, const int n
 			nn_v8		acc[8];
 			float	   *o = out + ((size_t) oy * p->out_w + ox) * n;
 
+#pragma GCC unroll 8
 			for (int j = 0; j < nv; j++)
 				acc[j] = p->bias ? *(const nn_v8 *) (p->bias + 8 * j) : nn_v8_set1(0.0f);
 			for (int ky = 0; ky < p->k_h; ky++)
@@ -182,11 +183,13 @@ conv_direct_nv(const nn_conv_params *p, const float *in, float *out, const int n
 					{
 						nn_v8		x = nn_v8_set1(src[ci]);
 
+#pragma GCC unroll 8
 						for (int j = 0; j < nv; j++)
 							acc[j] += x * *(const nn_v8 *) (w + (size_t) ci * n + 8 * j);
 					}
 				}
 			}
+#pragma GCC unroll 8
 			for (int j = 0; j < nv; j++)
 				*(nn_v8 *) (o + 8 * j) = nn_v8_clamp(acc[j], lo, hi);
 		}
