@@ -264,7 +264,7 @@ print_progress(void *arg, double fraction)
 }
 
 static void
-run_set(const char *dir, const bench_opts *bo)
+run_set(const char *dir, const bench_opts *bo_in)
 {
 	set			s;
 	cv_feature_extractor *fx;
@@ -288,6 +288,8 @@ run_set(const char *dir, const bench_opts *bo)
 	uint8_t    *test_lab;
 	int			correct = 0;
 	double		last = 0.0;
+	bench_opts	opts = *bo_in;
+	bench_opts *bo = &opts;
 
 	if (!load_set(dir, &s))
 	{
@@ -315,6 +317,9 @@ run_set(const char *dir, const bench_opts *bo)
 		else
 			train_items[n_train++] = i;
 
+	/* extract only the views the trainer will use */
+	if (bo->views > cv_train_views(n_train))
+		bo->views = cv_train_views(n_train);
 	feat = calloc((size_t) n_train * bo->views * fx->dim, sizeof(float));
 	lab = calloc((size_t) n_train * s.n_tags, 1);
 	t0 = now_ms();

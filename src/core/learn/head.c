@@ -160,7 +160,7 @@ cv_head_fit(const cv_dataset *data, const int *images, int n_images,
 	if (predict_views < 1 || predict_views > data->n_views)
 		return cv_fail(err, CV_ERR_PARAM, "prediction views must be between 1 and %d",
 					   data->n_views);
-	st = cv_linear_make(data, images, n_images, &p, err);
+	st = cv_linear_make(data, images, n_images, 0, &p, err);
 	if (st != CV_OK)
 		return st;
 	theta = cv_calloc((size_t) cv_linear_param_count(p), sizeof(double));

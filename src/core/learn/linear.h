@@ -8,7 +8,8 @@
  * the whole set) and solved for several L2 strengths, warm-starting each
  * solve from the previous solution.
  *
- * Parameters theta: n_tags rows of padded_dim weights, then n_tags biases.
+ * Parameters theta: n_tags rows of dim weights (on standardised
+ * features), then n_tags biases.
  */
 #ifndef CV_LEARN_LINEAR_H
 #define CV_LEARN_LINEAR_H
@@ -19,12 +20,14 @@
 typedef struct cv_linear_problem cv_linear_problem;
 
 /*
- * Build the problem from the listed images (NULL: all); every view of an
- * image is a row.  Standardisation statistics come from these rows.
+ * Build the problem from the listed images (NULL: all); the first n_views
+ * views of each image are rows (n_views out of range: all of them).  The
+ * problem points into data->features, which must outlive it.
+ * Standardisation statistics come from these rows.
  */
 cv_status	cv_linear_make(const cv_dataset *data, const int *images,
-						   int n_images, cv_linear_problem **out,
-						   cv_error *err);
+						   int n_images, int n_views,
+						   cv_linear_problem **out, cv_error *err);
 void		cv_linear_free(cv_linear_problem *p);
 
 /* Length of theta. */

@@ -9,6 +9,7 @@
  * probabilities, which the threshold-based precision/recall need.
  */
 #include "train.h"
+#include "augment.h"
 #include "linear.h"
 
 #include <math.h>
@@ -17,53 +18,59 @@
 /* Strengths of the default grid (per-image mean loss, standardised rows). */
 static const double default_lambdas[] = {1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001};
 
+/*
+ * Progress: the cross-validation takes the first k/(k+1) of the bar, the
+ * final fit the rest.  Each solve owns an equal slot of its phase, filled
+ * linearly over its first PLANNED_ITERS iterations (then held), so the
+ * fraction never goes backwards and moves at least once per iteration.
+ */
+#define PLANNED_ITERS 60
+
 typedef struct progress_state
 {
 	cv_progress_fn fn;
 	void	   *arg;
-	double		done;			/* work units finished */
-	double		total;			/* planned work units */
-	double		unit;			/* cost of one iteration of the current solve */
-	double		solve_budget;	/* units reserved for the current solve */
-	double		solve_used;
+	double		base;			/* start of the current slot */
+	double		slot;			/* its width */
+	int			iter;			/* iterations done in it */
 } progress_state;
 
-/*
- * One optimiser iteration finished.  A solve is planned at a fixed
- * iteration budget; iterations past it are not counted, and the unused
- * part is added when the solve ends, so the fraction never goes backwards.
- */
 static bool
 on_tick(void *arg)
 {
 	progress_state *ps = arg;
 
-	if (ps->solve_used + ps->unit <= ps->solve_budget)
-	{
-		ps->solve_used += ps->unit;
-		ps->done += ps->unit;
-	}
+	ps->iter++;
 	if (ps->fn == NULL)
 		return true;
-	return ps->fn(ps->arg, fmin(1.0, ps->done / ps->total));
+	return ps->fn(ps->arg, fmin(1.0, ps->base + ps->slot *
+								fmin(1.0, (double) ps->iter / PLANNED_ITERS)));
 }
 
 static void
-begin_solve(progress_state *ps, double cost, int budget_iters)
+begin_slot(progress_state *ps, double base, double slot)
 {
-	ps->unit = cost;
-	ps->solve_budget = cost * budget_iters;
-	ps->solve_used = 0.0;
+	ps->base = base;
+	ps->slot = slot;
+	ps->iter = 0;
 }
 
-static void
-end_solve(progress_state *ps)
+/* Views per image under a row budget: at least 1, at most available. */
+static int
+views_for(int n_images, int available, int max_rows)
 {
-	ps->done += ps->solve_budget - ps->solve_used;
-	ps->solve_used = ps->solve_budget;
+	int			v = n_images > 0 ? max_rows / n_images : available;
+
+	if (v > available)
+		v = available;
+	return v < 1 ? 1 : v;
 }
 
-#define PLANNED_ITERS 60		/* typical warm-started solve, for progress */
+int
+cv_train_views(int n_images)
+{
+	return views_for(n_images, CV_AUGMENT_TRAIN_VIEWS, CV_TRAIN_MAX_ROWS);
+}
 
 void
 cv_train_options_init(cv_train_options *opt)
@@ -155,13 +162,17 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 	float	   *probs_by_lambda = NULL;
 	double	   *theta = NULL;
 	double	   *weights = NULL;
+	cv_linear_problem **fold_p = NULL;
+	double	  **fold_theta = NULL;
 	cv_linear_problem *p = NULL;
 	cv_head    *h = NULL;
 	progress_state ps;
 	int			min_count = -1;
-	int			k;
+	int			k = 0;
 	int			best = 0;
 	int			n_lambdas;
+	int			views;
+	double		cv_share;
 	cv_status	st;
 
 	memset(res, 0, sizeof(*res));
@@ -173,12 +184,15 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 		opt.max_folds = 5;
 	if (opt.predict_views == 0)
 		opt.predict_views = CV_TRAIN_PREDICT_VIEWS;
+	if (opt.max_rows == 0)
+		opt.max_rows = CV_TRAIN_MAX_ROWS;
 	if (opt.n_lambdas == 0)
 	{
 		opt.n_lambdas = (int) (sizeof(default_lambdas) / sizeof(default_lambdas[0]));
 		memcpy(opt.lambdas, default_lambdas, sizeof(default_lambdas));
 	}
-	if (opt.max_folds < 2 || opt.n_lambdas < 1 || opt.n_lambdas > CV_TRAIN_MAX_LAMBDAS)
+	if (opt.max_folds < 2 || opt.n_lambdas < 1 || opt.n_lambdas > CV_TRAIN_MAX_LAMBDAS ||
+		opt.max_rows < 1)
 		return cv_fail(err, CV_ERR_PARAM, "invalid training options");
 	for (int l = 0; l < opt.n_lambdas; l++)
 		if (!(opt.lambdas[l] > 0.0) || (l > 0 && !(opt.lambdas[l] < opt.lambdas[l - 1])))
@@ -191,6 +205,8 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 		return cv_fail(err, CV_ERR_PARAM, "prediction views must be between 1 and %d", d->n_views);
 	t = d->n_tags;
 	n_lambdas = opt.n_lambdas;
+	/* the first views are the most useful (whole, mirror, centre crop) */
+	views = views_for(d->n_images, d->n_views, opt.max_rows);
 
 	counts = cv_calloc((size_t) t, sizeof(int));
 	if (counts == NULL)
@@ -236,29 +252,31 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 	train_idx = cv_calloc((size_t) d->n_images, sizeof(int));
 	probs_by_lambda = cv_calloc((size_t) n_lambdas * d->n_images * t, sizeof(float));
 	weights = cv_calloc((size_t) d->n_images * t, sizeof(double));
+	fold_p = cv_calloc((size_t) k, sizeof(*fold_p));
+	fold_theta = cv_calloc((size_t) k, sizeof(*fold_theta));
 	if (res->holdout == NULL || res->fold == NULL || train_idx == NULL ||
-		probs_by_lambda == NULL || weights == NULL)
+		probs_by_lambda == NULL || weights == NULL || fold_p == NULL || fold_theta == NULL)
 	{
 		st = cv_fail(err, CV_ERR_NOMEM, "out of memory for cross-validation");
 		goto done;
 	}
 	assign_folds(d, counts, k, res->fold);
 	res->n_folds = k;
+	st = cv_linear_image_weights(d, weights, err);
+	if (st != CV_OK)
+		goto done;
 
-	/*
-	 * Planned work: k folds of (k-1)/k of the rows plus one fit on all rows
-	 * at each strength down to the chosen one (counted as all strengths).
-	 */
 	memset(&ps, 0, sizeof(ps));
 	ps.fn = opt.progress;
 	ps.arg = opt.progress_arg;
-	ps.total = (double) n_lambdas * PLANNED_ITERS * (double) d->n_images * 2.0;
+	cv_share = (double) k / (k + 1);
 	if (ps.fn != NULL && !ps.fn(ps.arg, 0.0))
 	{
 		st = cv_fail(err, CV_ERR_CANCELED, "training canceled");
 		goto done;
 	}
 
+	/* one problem and one warm-started solution per fold */
 	for (int f = 0; f < k; f++)
 	{
 		int			n_train = 0;
@@ -266,22 +284,34 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 		for (int i = 0; i < d->n_images; i++)
 			if (res->fold[i] != f)
 				train_idx[n_train++] = i;
-		st = cv_linear_make(d, train_idx, n_train, &p, err);
+		st = cv_linear_make(d, train_idx, n_train, views, &fold_p[f], err);
 		if (st != CV_OK)
 			goto done;
-		theta = cv_calloc((size_t) cv_linear_param_count(p), sizeof(double));
-		if (theta == NULL)
+		fold_theta[f] = cv_calloc((size_t) cv_linear_param_count(fold_p[f]), sizeof(double));
+		if (fold_theta[f] == NULL)
 		{
 			st = cv_fail(err, CV_ERR_NOMEM, "out of memory for cross-validation");
 			goto done;
 		}
-		for (int l = 0; l < n_lambdas; l++)
+	}
+
+	/*
+	 * Strengths from strong to weak; the held-out loss is nearly always
+	 * unimodal along the path, so stop once two strengths in a row did
+	 * worse than the best so far.
+	 */
+	res->n_lambdas = 0;
+	for (int l = 0; l < n_lambdas; l++)
+	{
+		float	   *probs = probs_by_lambda + (size_t) l * d->n_images * t;
+
+		for (int f = 0; f < k; f++)
 		{
-			begin_solve(&ps, (double) n_train / k, PLANNED_ITERS);
-			st = cv_linear_solve(p, opt.lambdas[l], theta, on_tick, &ps, NULL, err);
-			end_solve(&ps);
+			begin_slot(&ps, cv_share * (l * k + f) / (n_lambdas * k), cv_share / (n_lambdas * k));
+			st = cv_linear_solve(fold_p[f], opt.lambdas[l], fold_theta[f], on_tick, &ps, NULL, err);
 			if (st == CV_OK)
-				st = cv_linear_to_head(p, theta, opt.lambdas[l], opt.predict_views, &h, err);
+				st = cv_linear_to_head(fold_p[f], fold_theta[f], opt.lambdas[l],
+									   opt.predict_views, &h, err);
 			if (st != CV_OK)
 				goto done;
 			for (int i = 0; i < d->n_images; i++)
@@ -289,38 +319,32 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 				if (res->fold[i] != f)
 					continue;
 				st = cv_head_predict(h, d->features + (size_t) i * d->n_views * d->dim,
-									 d->n_views,
-									 probs_by_lambda + ((size_t) l * d->n_images + i) * t, err);
+									 d->n_views, probs + (size_t) i * t, err);
 				if (st != CV_OK)
 					goto done;
 			}
 			cv_head_free(h);
 			h = NULL;
 		}
-		cv_free(theta);
-		theta = NULL;
-		cv_linear_free(p);
-		p = NULL;
-	}
-
-	st = cv_linear_image_weights(d, weights, err);
-	if (st != CV_OK)
-		goto done;
-	res->n_lambdas = n_lambdas;
-	for (int l = 0; l < n_lambdas; l++)
-	{
 		res->lambdas[l] = opt.lambdas[l];
-		res->holdout_loss[l] = holdout_loss(d, probs_by_lambda + (size_t) l * d->n_images * t,
-											weights);
+		res->holdout_loss[l] = holdout_loss(d, probs, weights);
+		res->n_lambdas = l + 1;
 		if (res->holdout_loss[l] < res->holdout_loss[best])
 			best = l;
+		else if (l - best >= 2)
+			break;
 	}
 	res->lambda = opt.lambdas[best];
 	memcpy(res->holdout, probs_by_lambda + (size_t) best * d->n_images * t,
 		   sizeof(float) * d->n_images * t);
+	for (int f = 0; f < k; f++)
+	{
+		cv_linear_free(fold_p[f]);
+		fold_p[f] = NULL;
+	}
 
 	/* final fit on everything, along the same path down to the winner */
-	st = cv_linear_make(d, NULL, d->n_images, &p, err);
+	st = cv_linear_make(d, NULL, d->n_images, views, &p, err);
 	if (st != CV_OK)
 		goto done;
 	theta = cv_calloc((size_t) cv_linear_param_count(p), sizeof(double));
@@ -331,9 +355,9 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 	}
 	for (int l = 0; l <= best; l++)
 	{
-		begin_solve(&ps, (double) d->n_images * (n_lambdas / (double) (best + 1)), PLANNED_ITERS);
+		begin_slot(&ps, cv_share + (1.0 - cv_share) * l / (best + 1),
+				   (1.0 - cv_share) / (best + 1));
 		st = cv_linear_solve(p, opt.lambdas[l], theta, on_tick, &ps, NULL, err);
-		end_solve(&ps);
 		if (st != CV_OK)
 			goto done;
 	}
@@ -345,6 +369,14 @@ done:
 	cv_head_free(h);
 	cv_free(theta);
 	cv_linear_free(p);
+	if (fold_p != NULL)
+		for (int f = 0; f < k; f++)
+			cv_linear_free(fold_p[f]);
+	if (fold_theta != NULL)
+		for (int f = 0; f < k; f++)
+			cv_free(fold_theta[f]);
+	cv_free(fold_p);
+	cv_free(fold_theta);
 	cv_free(counts);
 	cv_free(train_idx);
 	cv_free(probs_by_lambda);

@@ -11,10 +11,11 @@
  *		by image (all views of an image stay in one fold), stratified: images
  *		grouped by their rarest tag, each group dealt round-robin over the
  *		folds in image order, the deal continuing from group to group.
- *	 3. for each fold, a head is fitted on the other folds for every L2
- *		strength of the grid, strongest first, each warm-started from the
- *		previous; the held-out images are scored (view 0, or the mean over
- *		views 0..predict_views-1).
+ *	 3. for each L2 strength of the grid, strongest first, a head is fitted
+ *		on the other folds of each fold, warm-started from that fold's
+ *		previous solution; the held-out images are scored (view 0, or the
+ *		mean over views 0..predict_views-1).  The search stops once two
+ *		strengths in a row did worse than the best one.
  *	 4. the strength with the lowest class-weighted held-out cross-entropy
  *		wins (ties: the stronger); its held-out probabilities are returned.
  *	 5. the final head is fitted on all images with that strength.
@@ -36,12 +37,20 @@
 /* Views averaged at prediction (measured with tools/bench_compact). */
 #define CV_TRAIN_PREDICT_VIEWS 1
 
+/*
+ * Rows (image views) the optimiser works on at most: above it, fewer views
+ * per image are used (the first ones: whole, mirror, centre crop...), since
+ * augmentation matters less the more photos there are.
+ */
+#define CV_TRAIN_MAX_ROWS 8192
+
 typedef struct cv_train_options
 {
 	cv_progress_fn progress;	/* may be NULL */
 	void	   *progress_arg;
 	int			max_folds;		/* 0: 5 */
 	int			predict_views;	/* 0: CV_TRAIN_PREDICT_VIEWS */
+	int			max_rows;		/* 0: CV_TRAIN_MAX_ROWS */
 	int			n_lambdas;		/* 0: the default grid */
 	double		lambdas[CV_TRAIN_MAX_LAMBDAS];	/* strongest first */
 } cv_train_options;
@@ -53,10 +62,17 @@ typedef struct cv_train_result
 	int		   *fold;			/* n_images: fold of each image */
 	int			n_folds;
 	double		lambda;			/* chosen L2 strength */
-	int			n_lambdas;
+	int			n_lambdas;		/* strengths evaluated */
 	double		lambdas[CV_TRAIN_MAX_LAMBDAS];
 	double		holdout_loss[CV_TRAIN_MAX_LAMBDAS];	/* per strength */
 } cv_train_result;
+
+/*
+ * How many augmentation views per image cv_train will use for n_images
+ * images with the default max_rows: the binding extracts (and caches) only
+ * those, at most CV_AUGMENT_TRAIN_VIEWS.
+ */
+int			cv_train_views(int n_images);
 
 /* Options with every field at its default. */
 void		cv_train_options_init(cv_train_options *opt);
