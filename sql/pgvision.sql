@@ -270,7 +270,7 @@ CREATE TRIGGER cv_tags_check BEFORE INSERT OR UPDATE ON cv_tags
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION cv_project_row(project text) RETURNS cv_projects
-LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v cv_projects;
 BEGIN
@@ -680,7 +680,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 1668707442 $$;
 -- iteration's advisory lock from before it claims the job until after it
 -- has recorded the outcome.  A crash or restart releases every lock.
 CREATE FUNCTION cv_training_alive(iteration_id bigint) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = @extschema@, pg_catalog AS $$
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_catalog AS $$
 	SELECT EXISTS (SELECT 1 FROM pg_locks l
 	                WHERE l.locktype = 'advisory' AND l.granted
 	                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())

@@ -86,6 +86,21 @@ SELECT bool_and(a.probability = b.probability AND a.tag = b.tag) AS same
 -- Over a whole table, in one query.
 SELECT count(*) AS rows, count(DISTINCT i.id) AS images
   FROM cv_images i, cv_predict((SELECT model FROM cv_iterations WHERE id = :it), i.image) r;
+-- In parallel workers too (the functions are PARALLEL SAFE): same answers.
+SELECT round(sum(r.probability)::numeric, 3) AS serial_sum, count(*) AS serial_rows
+  FROM cv_images i, cv_predict((SELECT model FROM cv_iterations WHERE id = :it), i.image) r \gset
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET force_parallel_mode = on;
+EXPLAIN (COSTS OFF)
+SELECT sum(r.probability) FROM cv_images i, cv_predict((SELECT model FROM cv_iterations WHERE id = :it), i.image) r;
+SELECT round(sum(r.probability)::numeric, 3) = :serial_sum AS same_sum, count(*) = :serial_rows AS same_rows
+  FROM cv_images i, cv_predict((SELECT model FROM cv_iterations WHERE id = :it), i.image) r;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
 SELECT (cv_model_info(model)).* FROM cv_iterations WHERE id = :it;
 
 -- Unpublish: prediction by name then names the iterations that exist.
