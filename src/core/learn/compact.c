@@ -52,13 +52,13 @@
 #define COMPACT_VERSION 2
 
 const cv_compact_config cv_compact_default = {
-	.size = 128,
+	.size = 96,
 	.colour = true,
 	.colour_fine = false,
 	.hog = true,
 	.hog_coarse = true,
 	.lbp = true,
-	.thumb = false,
+	.thumb = true,
 	.power = true,
 };
 
