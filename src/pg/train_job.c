@@ -289,7 +289,7 @@ LoadCachedFeatures(TrainJob *job)
 	values[4] = Int32GetDatum(job->fx->dim);
 	Execute("SELECT f.image_id, f.features FROM cv_features f JOIN cv_images i ON i.id = f.image_id "
 			"WHERE i.project_id = $1 AND f.domain = $2 AND f.extractor_version = $3 "
-			"AND f.views = $4 AND f.dim = $5 ORDER BY f.image_id",
+			"AND f.views >= $4 AND f.dim = $5 ORDER BY f.image_id",
 			5, types, values, SPI_OK_SELECT);
 	for (uint64 r = 0, i = 0; r < SPI_processed; r++)
 	{
@@ -302,8 +302,12 @@ LoadCachedFeatures(TrainJob *job)
 			i++;
 		if (i >= (uint64) job->n_images || job->image_ids[i] != id)
 			continue;
+		/*
+		 * View v is always the same pixels (augment.h), so a row holding
+		 * more views than needed serves their prefix.
+		 */
 		blob = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-		if (VARSIZE_ANY_EXHDR(blob) != per_image * sizeof(float))
+		if (VARSIZE_ANY_EXHDR(blob) < per_image * sizeof(float))
 			continue;
 		memcpy(job->features + i * per_image, VARDATA_ANY(blob), per_image * sizeof(float));
 		job->have_features[i] = true;
@@ -546,7 +550,8 @@ TrainIteration(int64 iteration_id, bool own_transactions)
 		LoadJob(job);
 		job->fx = DomainGetExtractor(job->domain);
 		MemoryContextSwitchTo(context);
-		job->views = CV_AUGMENT_TRAIN_VIEWS;
+		/* Large projects train on fewer views per image (train.h). */
+		job->views = cv_train_views(job->n_images);
 		job->features = MemoryContextAllocHuge(context,
 											   mul_size(mul_size(Max(job->n_images, 1), job->views),
 														mul_size(job->fx->dim, sizeof(float))));
