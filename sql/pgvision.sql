@@ -979,3 +979,109 @@ $$;
 COMMENT ON FUNCTION cv_predict(cv_model, bytea) IS 'every tag of the model with its probability for an encoded image, most probable first';
 COMMENT ON FUNCTION cv_predict(cv_model, cv_image) IS 'every tag of the model with its probability for an image, most probable first';
 COMMENT ON FUNCTION cv_predict(text, bytea) IS 'predict with the latest published iteration of a project';
+
+------------------------------------------------------------------------------
+-- Imported backbones: pretrained networks (TFLite files) as domains.
+------------------------------------------------------------------------------
+
+-- Each file is stored once, identified by its SHA-256; models name that
+-- hash, so a model never runs on another file than the one it trained on.
+CREATE TABLE cv_backbones (
+	domain         text PRIMARY KEY REFERENCES cv_domains (name) ON DELETE CASCADE,
+	sha256         bytea NOT NULL UNIQUE CHECK (length(sha256) = 32),
+	file           bytea NOT NULL,
+	labels         text[],
+	num_outputs    integer NOT NULL CHECK (num_outputs > 0),
+	feature_tensor text,
+	weight_bytes   bigint,
+	macs           float8,
+	CHECK (labels IS NULL OR cardinality(labels) = num_outputs)
+);
+COMMENT ON TABLE cv_backbones IS 'the network file of each imported domain, stored once';
+SELECT pg_catalog.pg_extension_config_dump('cv_backbones', '');
+
+CREATE FUNCTION cv_backbone_inspect(file bytea,
+	OUT input_width integer, OUT input_height integer, OUT feature_dim integer,
+	OUT num_outputs integer, OUT feature_tensor text, OUT weight_bytes bigint, OUT macs float8,
+	OUT input_scale real, OUT input_zero_point integer)
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cv_backbone_inspect(bytea) IS 'load a TFLite network and describe it: input size and preprocessing, feature and output sizes, weights, multiply-adds';
+
+CREATE FUNCTION cv_domain_shape(domain text, OUT input_width integer, OUT input_height integer, OUT feature_dim integer)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION cv_domain_shape(text) IS 'input size and feature size of a domain''s extractor';
+UPDATE cv_domains d SET (input_width, input_height, feature_dim) =
+	(SELECT s.input_width, s.input_height, s.feature_dim FROM cv_domain_shape('compact') s)
+ WHERE d.name = 'compact';
+
+CREATE FUNCTION cv_import_backbone(name text, model bytea, labels text[] DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v record;
+	v_labels text[] := labels;
+BEGIN
+	IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+		RAISE EXCEPTION 'invalid domain name "%"', coalesce(name, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'A domain name is 1 to 63 lowercase letters, digits and underscores, starting with a letter.';
+	END IF;
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM cv_domains d WHERE d.name = cv_import_backbone.name) THEN
+		RAISE EXCEPTION 'domain "%" already exists', name
+			USING ERRCODE = 'duplicate_object',
+			      HINT = 'Drop it first with cv_drop_backbone, or choose another name.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM cv_backbones b WHERE b.sha256 = sha256(model)) THEN
+		RAISE EXCEPTION 'this network is already imported as domain "%"',
+			(SELECT b.domain FROM cv_backbones b WHERE b.sha256 = sha256(model))
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	v := cv_backbone_inspect(model);
+	-- A labels file read with string_to_array(..., E'\n') ends with an empty line.
+	WHILE cardinality(v_labels) > 0 AND v_labels[cardinality(v_labels)] = '' LOOP
+		v_labels := v_labels[1:cardinality(v_labels) - 1];
+	END LOOP;
+	IF v_labels IS NOT NULL AND cardinality(v_labels) <> v.num_outputs THEN
+		RAISE EXCEPTION 'the network has % outputs but % labels were given', v.num_outputs, cardinality(v_labels)
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF v.feature_dim IS NULL OR v.feature_dim = 0 THEN
+		RAISE EXCEPTION 'the network has no classifier whose input could serve as features'
+			USING ERRCODE = 'feature_not_supported';
+	END IF;
+	INSERT INTO cv_domains (name, kind, input_width, input_height, feature_dim, description)
+	VALUES (name, 'backbone', v.input_width, v.input_height, v.feature_dim,
+	        format('imported network, features from %s', v.feature_tensor));
+	INSERT INTO cv_backbones (domain, sha256, file, labels, num_outputs, feature_tensor, weight_bytes, macs)
+	VALUES (name, sha256(model), model, v_labels, v.num_outputs, v.feature_tensor, v.weight_bytes, v.macs);
+	RETURN name;
+END;
+$$;
+COMMENT ON FUNCTION cv_import_backbone(text, bytea, text[]) IS 'import a pretrained TFLite network as a domain (labels: one per network output)';
+
+CREATE FUNCTION cv_drop_backbone(name text) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_users text;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM cv_backbones b WHERE b.domain = cv_drop_backbone.name) THEN
+		RAISE EXCEPTION 'backbone "%" does not exist', coalesce(name, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	SELECT string_agg(p.name, ', ' ORDER BY p.name) INTO v_users FROM cv_projects p WHERE p.domain = cv_drop_backbone.name;
+	IF v_users IS NOT NULL THEN
+		RAISE EXCEPTION 'backbone "%" is the domain of projects %', name, v_users
+			USING ERRCODE = 'dependent_objects_still_exist';
+	END IF;
+	DELETE FROM cv_domains d WHERE d.name = cv_drop_backbone.name;
+END;
+$$;
+COMMENT ON FUNCTION cv_drop_backbone(text) IS 'remove an imported backbone that no project uses';
+
+CREATE FUNCTION cv_backbone_classify(backbone text, image bytea, k integer DEFAULT 5,
+	OUT label_index integer, OUT label text, OUT score real)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE ROWS 5;
+COMMENT ON FUNCTION cv_backbone_classify(text, bytea, integer) IS 'the imported network''s own top-k classes for an image (label_index counts from 0)';

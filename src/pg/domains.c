@@ -1,68 +1,175 @@
 /*
  * domains.c
- *	  Feature extractors by domain name, built once per backend.
+ *	  Feature extractors by domain, built once per backend and kept warm.
  *
- * `compact` is built in.  Extractors are immutable once made (see
- * learn/features.h), so one serves every call in the backend.
+ * `compact` is built in.  An imported domain is a backbone network stored
+ * once in cv_backbones and identified by the SHA-256 of its file: models
+ * name the hash they were trained with, so the cache is keyed by content
+ * and can never serve another file's network under a reused name.  Only the
+ * first use in a backend pays for loading (reading the file, dequantizing
+ * the weights, planning the buffers).  Extractors are immutable once made
+ * (learn/features.h), so one serves every call in the backend.
  */
 #include "pgvision.h"
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#define DOMAIN_CACHE_SIZE 8
+#define DOMAIN_CACHE_SIZE 4
 
 typedef struct DomainCacheEntry
 {
+	MemoryContext context;		/* NULL when empty */
 	char		name[CV_DOMAIN_NAME_MAX + 1];
+	uint8_t		hash[32];		/* zeros for compact */
 	cv_feature_extractor *extractor;
+	uint64		last_used;
 } DomainCacheEntry;
 
 static DomainCacheEntry domain_cache[DOMAIN_CACHE_SIZE];
+static uint64 domain_clock = 0;
 static MemoryContext domain_context = NULL;
 
-const cv_feature_extractor *
-DomainGetExtractor(const char *domain)
+static bool
+IsCompact(const char *domain)
 {
-	cv_error	err;
+	return strcmp(domain, "compact") == 0;
+}
+
+/* Run a query with one text or bytea argument; SPI must be connected. */
+static void
+QueryOne(const char *sql, Oid type, Datum arg)
+{
+	if (SPI_execute_with_args(sql, 1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pgvision: could not read cv_backbones");
+}
+
+/* The content hash of a backbone domain by name. */
+static void
+BackboneHashByName(const char *domain, uint8_t hash[32])
+{
+	bool		isnull;
+	bytea	   *h;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	QueryOne("SELECT sha256 FROM cv_backbones WHERE domain = $1", TEXTOID, CStringGetTextDatum(domain));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("domain \"%s\" does not exist", domain),
+				 errhint("cv_domains lists the domains; cv_import_backbone adds one.")));
+	h = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (VARSIZE_ANY_EXHDR(h) != 32)
+		elog(ERROR, "pgvision: backbone hash of \"%s\" has the wrong length", domain);
+	memcpy(hash, VARDATA_ANY(h), 32);
+	SPI_finish();
+}
+
+/* Load the backbone whose file has this hash into the current context. */
+static cv_feature_extractor *
+LoadBackbone(const char *domain, const uint8_t hash[32])
+{
+	bytea	   *key = palloc(VARHDRSZ + 32);
+	bool		isnull;
+	bytea	   *file;
 	cv_feature_extractor *fx = NULL;
+	cv_error	err;
+	MemoryContext target = CurrentMemoryContext;
+
+	SET_VARSIZE(key, VARHDRSZ + 32);
+	memcpy(VARDATA(key), hash, 32);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	QueryOne("SELECT file FROM cv_backbones WHERE sha256 = $1", BYTEAOID, PointerGetDatum(key));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the backbone network of domain \"%s\" that this model was trained on is not stored", domain),
+				 errhint("It was dropped or replaced; import the same file again, or retrain.")));
+	file = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	{
+		MemoryContext spi = MemoryContextSwitchTo(target);
+
+		cv_error_clear(&err);
+		if (cv_features_backbone_create(domain, (const uint8_t *) VARDATA_ANY(file),
+										VARSIZE_ANY_EXHDR(file), hash, &fx, &err) != CV_OK)
+			CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return fx;
+}
+
+const cv_feature_extractor *
+DomainGetExtractor(const char *domain, const uint8_t *model_hash)
+{
+	uint8_t		hash[32] = {0};
+	DomainCacheEntry *slot = NULL;
 	MemoryContext old;
-	int			free_slot = -1;
+	MemoryContext entry_context;
+	cv_feature_extractor *fx = NULL;
+	cv_error	err;
+
+	if (!IsCompact(domain))
+	{
+		if (model_hash != NULL)
+			memcpy(hash, model_hash, 32);
+		else
+			BackboneHashByName(domain, hash);
+	}
 
 	for (int i = 0; i < DOMAIN_CACHE_SIZE; i++)
 	{
-		if (domain_cache[i].extractor == NULL)
-		{
-			if (free_slot < 0)
-				free_slot = i;
-		}
-		else if (strcmp(domain_cache[i].name, domain) == 0)
-			return domain_cache[i].extractor;
-	}
+		DomainCacheEntry *e = &domain_cache[i];
 
-	if (strcmp(domain, "compact") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("domain \"%s\" is not available", domain)));
+		if (e->context != NULL && strcmp(e->name, domain) == 0 && memcmp(e->hash, hash, 32) == 0)
+		{
+			e->last_used = ++domain_clock;
+			return e->extractor;
+		}
+		if (slot == NULL || e->context == NULL ||
+			(slot->context != NULL && e->last_used < slot->last_used))
+			slot = e;
+	}
 
 	if (domain_context == NULL)
 		domain_context = AllocSetContextCreate(TopMemoryContext, "pgvision domains",
-											   ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(domain_context);
-	cv_error_clear(&err);
-	if (cv_features_compact_create(&fx, &err) != CV_OK)
+											   ALLOCSET_SMALL_SIZES);
+	entry_context = AllocSetContextCreate(domain_context, "pgvision domain", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(entry_context);
+	PG_TRY();
+	{
+		if (IsCompact(domain))
+		{
+			cv_error_clear(&err);
+			if (cv_features_compact_create(&fx, &err) != CV_OK)
+				CoreRaise(&err, ERRCODE_INTERNAL_ERROR);
+		}
+		else
+			fx = LoadBackbone(domain, hash);
+	}
+	PG_CATCH();
 	{
 		MemoryContextSwitchTo(old);
-		CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
+		MemoryContextDelete(entry_context);
+		PG_RE_THROW();
 	}
+	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 
-	if (free_slot < 0)
+	/* Evict: the extractor's memory (network, workspace) is in its context. */
+	if (slot->context != NULL)
 	{
-		/* Full: drop the last slot (domains are few; this is a backstop). */
-		free_slot = DOMAIN_CACHE_SIZE - 1;
-		cv_features_destroy(domain_cache[free_slot].extractor);
+		cv_features_destroy(slot->extractor);
+		MemoryContextDelete(slot->context);
 	}
-	strlcpy(domain_cache[free_slot].name, domain, sizeof(domain_cache[free_slot].name));
-	domain_cache[free_slot].extractor = fx;
+	slot->context = entry_context;
+	strlcpy(slot->name, domain, sizeof(slot->name));
+	memcpy(slot->hash, hash, 32);
+	slot->extractor = fx;
+	slot->last_used = ++domain_clock;
 	return fx;
 }

@@ -45,5 +45,6 @@ _PG_init(void)
 	CoreBridgeInit();
 	DefineSettings();
 	TrainSettingsInit();
+	BackboneSettingsInit();
 	MarkGUCPrefixReserved("pgvision");
 }

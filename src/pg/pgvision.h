@@ -72,7 +72,11 @@ extern int	pgvision_max_training_workers;
 extern const cv_model *ModelCacheGet(const uint8_t *bytes, Size len);
 
 /* domains.c: the feature extractor of a domain, cached per backend */
-extern const cv_feature_extractor *DomainGetExtractor(const char *domain);
+/*
+ * model_hash: the backbone file's SHA-256 a model names (NULL: the one
+ * stored now under that name; ignored for compact).
+ */
+extern const cv_feature_extractor *DomainGetExtractor(const char *domain, const uint8_t *model_hash);
 
 /* image_type.c: decode an image for a model's input (errors out) */
 extern void CvImageDecodeFor(const char *data, Size len, int min_width, int min_height,
@@ -81,6 +85,10 @@ extern void CvImageDecodeFor(const char *data, Size len, int min_width, int min_
 /* training (train_job.c, train_worker.c) */
 extern void TrainIteration(int64 iteration_id, bool own_transactions);
 extern void TrainSettingsInit(void);
+
+/* backbones.c */
+extern int	pgvision_threads;
+extern void BackboneSettingsInit(void);
 
 /*
  * Smallest decoded size asked for when an image feeds a domain of input

@@ -48,7 +48,7 @@ PredictRows(FunctionCallInfo fcinfo, bytea *model_bytes, const char *image, Size
 	InitMaterializedSRF(fcinfo, 0);
 
 	model = ModelCacheGet((const uint8_t *) VARDATA(model_bytes), VARSIZE(model_bytes) - VARHDRSZ);
-	fx = DomainGetExtractor(model->domain);
+	fx = DomainGetExtractor(model->domain, model->domain_hash);
 	n_tags = model->head->n_tags;
 
 	CvImageDecodeFor(image, image_len, DecodeSizeFor(model->input_width),

@@ -238,6 +238,8 @@ LoadJob(TrainJob *job)
 				if (job->tag_ids[t] == DatumGetInt64(elems[k]))
 					job->labels[(Size) i * job->n_tags + t] = 1;
 	}
+	/* The domain's extractor, loading a backbone needs the catalog. */
+	job->fx = DomainGetExtractor(job->domain, NULL);
 	StepEnd(job);
 
 	if (job->n_tags < 2)
@@ -548,7 +550,6 @@ TrainIteration(int64 iteration_id, bool own_transactions)
 	PG_TRY();
 	{
 		LoadJob(job);
-		job->fx = DomainGetExtractor(job->domain);
 		MemoryContextSwitchTo(context);
 		/* Large projects train on fewer views per image (train.h). */
 		job->views = cv_train_views(job->n_images);

@@ -94,4 +94,29 @@ bool		cv_features_compact_block(const cv_feature_extractor *fx,
 									  const char *block, int *offset,
 									  int *length);
 
+/*
+ * An imported domain: the pretrained network in the TFLite bytes file
+ * (read only during the call), named name, identified by content_hash (the
+ * SHA-256 of file, computed by the host).  The features are the network's
+ * pooled activations before its classifier (docs/backbones.md); the input
+ * size is the network's.  Errors are cv_net_load's, and CV_ERR_UNSUPPORTED
+ * for a network without such a tensor.
+ */
+struct cv_net;
+cv_status	cv_features_backbone_create(const char *name, const uint8_t *file, size_t len,
+										const uint8_t content_hash[32],
+										cv_feature_extractor **out, cv_error *err);
+
+/* The network of a backbone extractor; NULL for other extractors. */
+const struct cv_net *cv_features_backbone_net(const cv_feature_extractor *fx);
+
+/*
+ * The network's own outputs (e.g. 1001 ImageNet class scores) for an image
+ * of its input size, preprocessed by the caller as the network expects
+ * (nn.h: cv_image_resize_bilinear for the reference results).
+ */
+cv_status	cv_features_backbone_scores(const cv_feature_extractor *fx,
+										const cv_rgb_image *img, float *scores,
+										cv_error *err);
+
 #endif							/* CV_LEARN_FEATURES_H */
