@@ -25,6 +25,20 @@ fi
 cp "$PGV_ROOT/tools/bench_classify.sql" /tmp/pgvision-bench-classify.sql
 chmod a+r /tmp/pgvision-bench-classify.sql
 run_psql -d postgres -qc 'CREATE EXTENSION IF NOT EXISTS pgvision' >/dev/null
+# Backbone domains come from the shared models, by these names.
+declare -A model_file=(
+	[mobilenet_v2]=mobilenet_v2_1.0_224_quant.tflite
+	[tf2_mobilenet_v2]=tf2_mobilenet_v2_1.0_224_ptq.tflite
+	[mobilenet_v1_025]=mobilenet_v1_0.25_128_quant.tflite
+)
+for domain in "${domains[@]}"; do
+	[ "$domain" = compact ] && continue
+	f=${model_file[$domain]:-}
+	[ -n "$f" ] || { echo "unknown domain $domain (known: compact ${!model_file[*]})" >&2; exit 2; }
+	run_psql -d postgres -qAt -c "SELECT count(*) FROM cv_domains WHERE name = '$domain'" | grep -q 1 ||
+		run_psql -d postgres -qAt -c "SELECT cv_import_backbone('$domain', pg_read_binary_file('$SHARED/models/$f'),
+			labels => string_to_array(pg_read_file('$SHARED/models/imagenet_labels.txt'), E'\\n'))" >/dev/null
+done
 for domain in "${domains[@]}"; do
 	for set in "${sets[@]}"; do
 		run_psql -d postgres -v dir="$SHARED/datasets/$set" -v set="$set" -v domain="$domain" \

@@ -132,6 +132,7 @@ cv_backbone_classify(PG_FUNCTION_ARGS)
 	Datum	   *label_values = NULL;
 	bool	   *label_nulls = NULL;
 	int			n_labels = 0;
+	MemoryContext caller;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -153,7 +154,8 @@ cv_backbone_classify(PG_FUNCTION_ARGS)
 	fx = DomainGetExtractor(name, NULL);
 	info = cv_net_get_info(cv_features_backbone_net(fx));
 
-	/* Labels, if the import gave them. */
+	/* Labels, if the import gave them (copied out before SPI_finish). */
+	caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	{
@@ -168,7 +170,10 @@ cv_backbone_classify(PG_FUNCTION_ARGS)
 		d = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : (Datum) 0;
 		if (SPI_processed == 1 && !isnull)
 		{
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+
 			labels = DatumGetArrayTypePCopy(d);
+			MemoryContextSwitchTo(spi);
 			SPI_finish();
 			deconstruct_array(labels, TEXTOID, -1, false, TYPALIGN_INT, &label_values, &label_nulls, &n_labels);
 		}

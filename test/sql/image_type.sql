@@ -4,7 +4,7 @@
 \getenv shared PGVISION_SHARED
 \set VERBOSITY default
 \set img_dir :testdata '/images/'
-\set helpers :testdata '/../psql/expect_error.psql'
+\set helpers :testdata '/../psql/setup.psql'
 \i :helpers
 
 -- Real photos through the bytea cast.

@@ -2,7 +2,7 @@
 -- rules, untag/retag/delete, the views, and atomicity on errors.
 \getenv testdata PGVISION_TESTDATA
 \getenv shared PGVISION_SHARED
-\set helpers :testdata '/../psql/expect_error.psql'
+\set helpers :testdata '/../psql/setup.psql'
 \i :helpers
 \set fruit :shared '/datasets/mslearn-fruit-cls/images/'
 

@@ -1,6 +1,6 @@
 -- Projects and tags: creation, defaults, deletion, and every bad argument.
 \getenv testdata PGVISION_TESTDATA
-\set helpers :testdata '/../psql/expect_error.psql'
+\set helpers :testdata '/../psql/setup.psql'
 \i :helpers
 
 SELECT cv_create_project('fruit') > 0 AS created;

@@ -2,7 +2,7 @@
 -- tags of the image's own project, and every bad argument.
 \getenv testdata PGVISION_TESTDATA
 \getenv shared PGVISION_SHARED
-\set helpers :testdata '/../psql/expect_error.psql'
+\set helpers :testdata '/../psql/setup.psql'
 \i :helpers
 \set fork :shared '/datasets/azure-forkscissors-od/images/fork_10.jpg'
 \set scissors :shared '/datasets/azure-forkscissors-od/images/scissors_10.jpg'

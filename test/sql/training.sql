@@ -3,7 +3,7 @@
 -- three forms, the cv_model type, and every error of the surface.
 \getenv testdata PGVISION_TESTDATA
 \getenv shared PGVISION_SHARED
-\set helpers :testdata '/../psql/expect_error.psql'
+\set helpers :testdata '/../psql/setup.psql'
 \i :helpers
 \set trees :shared '/datasets/azure-trees-cls/'
 
