@@ -20,8 +20,9 @@ pgv_sudo() {
 pgv_install_packages() {
 	pgv_log "installing system packages"
 	export DEBIAN_FRONTEND=noninteractive
-	pgv_sudo apt-get update -qq
-	pgv_sudo apt-get install -y -qq --no-install-recommends \
+	# Wait for a concurrent apt (unattended upgrades, another job) rather than fail.
+	pgv_sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+	pgv_sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
 		build-essential pkg-config perl \
 		postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR \
 		libjpeg62-turbo-dev libpng-dev libopenblas-dev \
