@@ -87,18 +87,24 @@ cv_image_in(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(CvImageFromBytes(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes)));
 }
 
-/* Text output: the encoded file as a bytea literal. */
-PG_FUNCTION_INFO_V1(cv_image_out);
-Datum
-cv_image_out(PG_FUNCTION_ARGS)
+/* The encoded file of a cv_image as a bytea. */
+static bytea *
+FileBytes(const CvImage *img)
 {
-	CvImage    *img = PG_GETARG_CV_IMAGE_P(0);
 	Size		len = CvImageDataLen(img);
 	bytea	   *bytes = (bytea *) palloc(VARHDRSZ + len);
 
 	SET_VARSIZE(bytes, VARHDRSZ + len);
 	memcpy(VARDATA(bytes), img->data, len);
-	PG_RETURN_DATUM(DirectFunctionCall1(byteaout, PointerGetDatum(bytes)));
+	return bytes;
+}
+
+/* Text output: the encoded file as a bytea literal. */
+PG_FUNCTION_INFO_V1(cv_image_out);
+Datum
+cv_image_out(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(DirectFunctionCall1(byteaout, PointerGetDatum(FileBytes(PG_GETARG_CV_IMAGE_P(0)))));
 }
 
 /* Binary input: the encoded file bytes, validated like any other input. */
@@ -141,13 +147,7 @@ PG_FUNCTION_INFO_V1(cv_image_to_bytea);
 Datum
 cv_image_to_bytea(PG_FUNCTION_ARGS)
 {
-	CvImage    *img = PG_GETARG_CV_IMAGE_P(0);
-	Size		len = CvImageDataLen(img);
-	bytea	   *bytes = (bytea *) palloc(VARHDRSZ + len);
-
-	SET_VARSIZE(bytes, VARHDRSZ + len);
-	memcpy(VARDATA(bytes), img->data, len);
-	PG_RETURN_BYTEA_P(bytes);
+	PG_RETURN_BYTEA_P(FileBytes(PG_GETARG_CV_IMAGE_P(0)));
 }
 
 /* Read the cached header of a cv_image, checking its version. */
