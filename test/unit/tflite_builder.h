@@ -51,8 +51,8 @@ uint8_t    *tb_finish(tb_builder *b, tb_ref root, const char *ident, size_t *len
 
 /* ---- TFLite models ---- */
 
-#define TBM_MAX_TENSORS 64
-#define TBM_MAX_OPS 32
+#define TBM_MAX_TENSORS 128
+#define TBM_MAX_OPS 64
 
 typedef struct tbm_tensor
 {

@@ -730,6 +730,94 @@ prepare_direct_convs(cv_net *net, cv_error *err)
 	return CV_OK;
 }
 
+/* How many step inputs read floats of [data, data + count). */
+static int
+constant_readers(const cv_net *net, const float *data, size_t count)
+{
+	int			n = 0;
+
+	for (int i = 0; i < net->nsteps; i++)
+		for (int k = 0; k < net->steps[i].ninputs; k++)
+		{
+			int			v = net->steps[i].inputs[k];
+			const nn_value *val;
+
+			if (v < 0)
+				continue;
+			val = &net->values[v];
+			if (val->cdata != NULL && val->cdata < data + count &&
+				data < val->cdata + val->count)
+				n++;
+		}
+	return n;
+}
+
+/*
+ * Filters of the convolutions run by nn_gemm, packed (gemm.c).  The packed
+ * copy has as many floats as the filters, so it replaces them in place
+ * unless another input also reads them (a shared filter tensor): then the
+ * step gets a private copy.
+ */
+static cv_status
+prepare_gemm_convs(cv_net *net, cv_error *err)
+{
+	size_t		total = 0,
+				at = 0,
+				tmp_floats = 0;
+	float	   *tmp;
+
+	for (int i = 0; i < net->nsteps; i++)
+	{
+		nn_conv_params *p = &net->steps[i].conv;
+		size_t		count;
+
+		if (net->steps[i].kind != NN_K_CONV || p->weights_kn != NULL ||
+			!nn_conv2d_wants_gemm(p))
+			continue;
+		count = (size_t) p->out_c * p->k_h * p->k_w * p->in_c;
+		if (count > tmp_floats)
+			tmp_floats = count;
+		if (constant_readers(net, p->weights, count) != 1)
+			total += count;
+	}
+	if (tmp_floats == 0)
+		return CV_OK;
+	if (total > 0)
+	{
+		net->weights_packed = cv_malloc(total * sizeof(float));
+		if (net->weights_packed == NULL)
+			return cv_fail(err, CV_ERR_NOMEM, "out of memory for %zu weights", total);
+		net->info.weight_bytes += total * sizeof(float);
+	}
+	tmp = cv_malloc(tmp_floats * sizeof(float));
+	if (tmp == NULL)
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory for %zu weights", tmp_floats);
+	for (int i = 0; i < net->nsteps; i++)
+	{
+		nn_conv_params *p = &net->steps[i].conv;
+		int			k = p->k_h * p->k_w * p->in_c;
+		size_t		count = (size_t) p->out_c * k;
+		float	   *dst;
+
+		if (net->steps[i].kind != NN_K_CONV || p->weights_kn != NULL ||
+			!nn_conv2d_wants_gemm(p))
+			continue;
+		if (constant_readers(net, p->weights, count) != 1)
+		{
+			dst = net->weights_packed + at;
+			at += count;
+		}
+		else
+			dst = (float *) p->weights; /* owned by net->weights, read only here */
+		nn_gemm_pack(k, p->out_c, p->weights, tmp);
+		memcpy(dst, tmp, count * sizeof(float));
+		p->weights = dst;
+		p->packed = true;
+	}
+	cv_free(tmp);
+	return CV_OK;
+}
+
 cv_status
 nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 {
@@ -872,6 +960,8 @@ nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 	net->info.num_outputs = (int) net->values[net->output_value].count;
 	find_features(&b);
 	st = prepare_direct_convs(net, err);
+	if (st == CV_OK)
+		st = prepare_gemm_convs(net, err);
 
 done:
 	cv_free(b.defined);

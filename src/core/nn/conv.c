@@ -48,6 +48,18 @@ tile_rows(const nn_conv_params *p)
 	return (int) rows;
 }
 
+/*
+ * Packed filters and nn_gemm for every convolution that is not direct,
+ * when the CPU allows: not for a single output pixel (a classifier on a
+ * pooled vector), which is sgemv on the filters as stored.
+ */
+bool
+nn_conv2d_wants_gemm(const nn_conv_params *p)
+{
+	return nn_gemm_available() && !nn_conv2d_wants_direct(p) &&
+		(size_t) p->out_h * p->out_w > 1;
+}
+
 bool
 nn_conv2d_wants_direct(const nn_conv_params *p)
 {
@@ -221,6 +233,23 @@ nn_conv2d(const nn_conv_params *p, const float *in, float *out, float *scratch)
 	int			k = p->k_h * p->k_w * p->in_c;
 	int			step = tile_rows(p);
 	bool		direct = is_pointwise(p);
+
+	if (p->packed)
+	{
+		/* bias and activation fused: one store per output */
+		if (direct)
+			nn_gemm(m, k, n, in, k, p->weights, p->bias, p->act_min, p->act_max, out, n);
+		else
+			for (int r0 = 0; r0 < m; r0 += step)
+			{
+				int			rows = m - r0 < step ? m - r0 : step;
+
+				im2col(p, in, r0, rows, scratch);
+				nn_gemm(rows, k, n, scratch, k, p->weights, p->bias, p->act_min,
+						p->act_max, out + (size_t) r0 * n, n);
+			}
+		return;
+	}
 
 	for (int r0 = 0; r0 < m; r0 += step)
 	{

@@ -68,6 +68,7 @@ cv_net_free(cv_net *net)
 	cv_free(net->concat_sizes);
 	cv_free(net->weights);
 	cv_free(net->weights_kn);
+	cv_free(net->weights_packed);
 	cv_free(net);
 }
 

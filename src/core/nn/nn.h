@@ -95,6 +95,15 @@ void		cv_nn_set_threads(int n);
 int			cv_nn_get_threads(void);
 
 /*
+ * Portable kernels only (process-wide, default false): nets loaded while
+ * this is on use OpenBLAS for every convolution even on CPUs with AVX-512,
+ * whose own kernels give results that differ in the last bits.  For tests
+ * and benchmarks comparing the two paths.
+ */
+void		cv_nn_set_portable(bool on);
+bool		cv_nn_get_portable(void);
+
+/*
  * Profiling, for tools/bench_backbone: the executed steps (one per TFLite
  * operator; identities folded away at load still count as steps with no
  * time), their operator names and multiply-adds, and the time each took,

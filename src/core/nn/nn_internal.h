@@ -88,6 +88,7 @@ struct cv_net
 	size_t	   *concat_sizes;
 	float	   *weights;		/* every constant, dequantized */
 	float	   *weights_kn;		/* transposed filters of direct convolutions */
+	float	   *weights_packed;	/* packed copies of shared filters (nn_gemm) */
 	int			input_value;
 	int			output_value;
 	int			feature_value;	/* -1 when none */

@@ -63,6 +63,7 @@ typedef struct nn_conv_params
 	const float *weights;		/* conv: [out_c][k_h][k_w][in_c]; depthwise: [k_h][k_w][out_c] */
 	const float *bias;			/* out_c floats, or NULL */
 	const float *weights_kn;	/* conv with few input channels: [k_h][k_w][in_c][out_c] */
+	bool		packed;			/* conv: weights are in nn_gemm's packed layout */
 } nn_conv_params;
 
 /*
@@ -71,6 +72,19 @@ typedef struct nn_conv_params
  * the transposed copy when this says so.
  */
 bool		nn_conv2d_wants_direct(const nn_conv_params *p);
+
+/*
+ * Our matrix product (gemm.c), for the CPUs that have AVX-512 unless
+ * cv_nn_set_portable(true): c[m][n] = clamp(a[m][k] B + bias) with B the
+ * filters w[n][k] packed by nn_gemm_pack (exactly n * k floats, may not be
+ * in place).  Rows of a and c are lda and ldc floats apart.  build.c packs
+ * the filters of the convolutions it runs this way (nn_conv_wants_gemm).
+ */
+bool		nn_gemm_available(void);
+void		nn_gemm_pack(int k, int n, const float *w, float *packed);
+void		nn_gemm(int m, int k, int n, const float *a, size_t lda, const float *packed,
+					const float *bias, float act_min, float act_max, float *c, size_t ldc);
+bool		nn_conv2d_wants_gemm(const nn_conv_params *p);
 
 /* Floats of scratch conv2d needs (im2col tiles); 0 for 1x1 stride 1. */
 size_t		nn_conv2d_scratch(const nn_conv_params *p);

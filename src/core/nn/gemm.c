@@ -1,0 +1,267 @@
+/*
+ * gemm.c
+ *	  Our own matrix product for the convolutions, C = clamp(A B + bias), on
+ *	  x86-64 CPUs with AVX-512: the 1x1 convolutions of MobileNets (A is the
+ *	  NHWC input, M = H * W rows by K = in_c) and the im2col tiles of other
+ *	  windows.  Other CPUs keep OpenBLAS (conv.c).
+ *
+ * Why not sgemm: the shapes are small and skinny (K = 16..960, N = 16..1280,
+ * M = 49..12544).  OpenBLAS repacks the filters on every call, and its
+ * Haswell kernels (what 0.3.21 picks on AMD Zen 4/5) use half of the vector
+ * width.  Here the filters are packed once at load, and bias and clamp are
+ * applied to the accumulators before the one store, so the output is
+ * written exactly once.
+ *
+ * Packed layout of the filters, B = W^T (K x N, from TFLite's [N][K]):
+ * column blocks of 32, the last one narrower (n - j0 columns); inside a
+ * block, row kk holds that block's columns contiguously.  The packed copy
+ * has exactly n * k floats, so build.c can pack in place.
+ *
+ * Micro-kernel: 12 rows x 32 columns in 24 zmm accumulators.  For each kk,
+ * two vectors of B and one broadcast of A per row (read from A in place:
+ * rows are contiguous, so packing A would only cost a copy); the last block
+ * uses masked loads and stores.  The summation order over K is fixed, so
+ * results are deterministic on a given machine; they differ from OpenBLAS
+ * (and from a machine without AVX-512, which runs OpenBLAS) in the last bits.
+ */
+#include "nn.h"
+#include "nn_kernels.h"
+
+#include <stdlib.h>
+
+static bool nn_portable = false;
+
+void
+cv_nn_set_portable(bool on)
+{
+	nn_portable = on;
+}
+
+bool
+cv_nn_get_portable(void)
+{
+	return nn_portable;
+}
+
+void
+nn_gemm_pack(int k, int n, const float *w, float *packed)
+{
+	for (int j0 = 0; j0 < n; j0 += 32)
+	{
+		int			bw = n - j0 < 32 ? n - j0 : 32;
+
+		for (int kk = 0; kk < k; kk++)
+			for (int c = 0; c < bw; c++)
+				packed[(size_t) kk * bw + c] = w[(size_t) (j0 + c) * k + kk];
+		packed += (size_t) bw * k;
+	}
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+#include <immintrin.h>
+
+#define GEMM_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+#define GEMM_INLINE static inline __attribute__((always_inline))
+#define GEMM_MR 12
+
+bool
+nn_gemm_available(void)
+{
+	static int	avail = -1;
+
+	if (nn_portable)
+		return false;
+	if (avail < 0)
+	{
+		__builtin_cpu_init();
+		avail = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+			__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+			__builtin_cpu_supports("fma") ? 1 : 0;
+	}
+	return avail == 1;
+}
+
+/*
+ * R rows (a constant) of one column block of width bw.  mode (a constant):
+ * GEMM_FULL for bw == 32 (plain loads and stores), GEMM_TWO for 16 < bw <
+ * 32 and GEMM_ONE for bw <= 16 (masks m0 / m1 cover the bw columns).
+ */
+#define GEMM_FULL 0
+#define GEMM_TWO 1
+#define GEMM_ONE 2
+
+GEMM_TARGET GEMM_INLINE void
+gemm_tile(const int R, const int mode, int k, const float *a, size_t lda,
+		  const float *b, int bw, const float *bias, __m512 lo, __m512 hi,
+		  float *c, size_t ldc, __mmask16 m0, __mmask16 m1)
+{
+	__m512		acc[GEMM_MR][2];
+	__m512		b0,
+				b1 = _mm512_setzero_ps();
+	const bool	two = mode != GEMM_ONE;
+
+	if (bias != NULL)
+	{
+		if (mode == GEMM_FULL)
+		{
+			b0 = _mm512_loadu_ps(bias);
+			b1 = _mm512_loadu_ps(bias + 16);
+		}
+		else
+		{
+			b0 = _mm512_maskz_loadu_ps(m0, bias);
+			if (two)
+				b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+		}
+	}
+	else
+		b0 = _mm512_setzero_ps();
+#pragma GCC unroll 16
+	for (int r = 0; r < R; r++)
+	{
+		acc[r][0] = b0;
+		acc[r][1] = b1;
+	}
+	for (int kk = 0; kk < k; kk++)
+	{
+		if (mode == GEMM_FULL)
+		{
+			b0 = _mm512_loadu_ps(b);
+			b1 = _mm512_loadu_ps(b + 16);
+			b += 32;
+		}
+		else
+		{
+			b0 = _mm512_maskz_loadu_ps(m0, b);
+			if (two)
+				b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+			b += bw;
+		}
+#pragma GCC unroll 16
+		for (int r = 0; r < R; r++)
+		{
+			__m512		x = _mm512_set1_ps(a[r * lda + kk]);
+
+			acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+			if (two)
+				acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+		}
+	}
+#pragma GCC unroll 16
+	for (int r = 0; r < R; r++)
+	{
+		__m512		v0 = _mm512_min_ps(_mm512_max_ps(acc[r][0], lo), hi);
+		__m512		v1 = _mm512_min_ps(_mm512_max_ps(acc[r][1], lo), hi);
+
+		if (mode == GEMM_FULL)
+		{
+			_mm512_storeu_ps(c + r * ldc, v0);
+			_mm512_storeu_ps(c + r * ldc + 16, v1);
+		}
+		else
+		{
+			_mm512_mask_storeu_ps(c + r * ldc, m0, v0);
+			if (two)
+				_mm512_mask_storeu_ps(c + r * ldc + 16, m1, v1);
+		}
+	}
+}
+
+#define GEMM_TILE_CASE(R) \
+	case R: gemm_tile(R, mode, k, a, lda, b, bw, bias, lo, hi, c, ldc, m0, m1); break
+
+/* rows < GEMM_MR rows of one block */
+GEMM_TARGET GEMM_INLINE void
+gemm_tail(int rows, const int mode, int k, const float *a, size_t lda,
+		  const float *b, int bw, const float *bias, __m512 lo, __m512 hi,
+		  float *c, size_t ldc, __mmask16 m0, __mmask16 m1)
+{
+	switch (rows)
+	{
+			GEMM_TILE_CASE(1);
+			GEMM_TILE_CASE(2);
+			GEMM_TILE_CASE(3);
+			GEMM_TILE_CASE(4);
+			GEMM_TILE_CASE(5);
+			GEMM_TILE_CASE(6);
+			GEMM_TILE_CASE(7);
+			GEMM_TILE_CASE(8);
+			GEMM_TILE_CASE(9);
+			GEMM_TILE_CASE(10);
+			GEMM_TILE_CASE(11);
+		default:
+			break;
+	}
+}
+
+/* rows x one column block */
+GEMM_TARGET GEMM_INLINE void
+gemm_block(const int mode, int rows, int k, const float *a, size_t lda,
+		   const float *b, int bw, const float *bias, __m512 lo, __m512 hi,
+		   float *c, size_t ldc)
+{
+	__mmask16	m0 = bw >= 16 ? 0xFFFF : (__mmask16) ((1u << bw) - 1);
+	__mmask16	m1 = bw >= 32 ? 0xFFFF : (bw > 16 ? (__mmask16) ((1u << (bw - 16)) - 1) : 0);
+	int			r = 0;
+
+	for (; r + GEMM_MR <= rows; r += GEMM_MR)
+		gemm_tile(GEMM_MR, mode, k, a + r * lda, lda, b, bw, bias, lo, hi,
+				  c + r * ldc, ldc, m0, m1);
+	if (r < rows)
+		gemm_tail(rows - r, mode, k, a + r * lda, lda, b, bw, bias, lo, hi,
+				  c + r * ldc, ldc, m0, m1);
+}
+
+GEMM_TARGET
+void
+nn_gemm(int m, int k, int n, const float *a, size_t lda, const float *packed,
+		const float *bias, float act_min, float act_max, float *c, size_t ldc)
+{
+	__m512		lo = _mm512_set1_ps(act_min),
+				hi = _mm512_set1_ps(act_max);
+	/* rows of A per pass over the filters: about 96 KB of A, kept in L2 */
+	int			mc = 24576 / (k > 0 ? k : 1);
+
+	mc = mc / GEMM_MR * GEMM_MR;
+	if (mc < GEMM_MR)
+		mc = GEMM_MR;
+	for (int r0 = 0; r0 < m; r0 += mc)
+	{
+		int			rows = m - r0 < mc ? m - r0 : mc;
+		const float *b = packed;
+		const float *ar = a + (size_t) r0 * lda;
+		float	   *cr = c + (size_t) r0 * ldc;
+
+		for (int j0 = 0; j0 < n; j0 += 32)
+		{
+			int			bw = n - j0 < 32 ? n - j0 : 32;
+			const float *bj = bias ? bias + j0 : NULL;
+
+			if (bw == 32)
+				gemm_block(GEMM_FULL, rows, k, ar, lda, b, bw, bj, lo, hi, cr + j0, ldc);
+			else if (bw > 16)
+				gemm_block(GEMM_TWO, rows, k, ar, lda, b, bw, bj, lo, hi, cr + j0, ldc);
+			else
+				gemm_block(GEMM_ONE, rows, k, ar, lda, b, bw, bj, lo, hi, cr + j0, ldc);
+			b += (size_t) bw * k;
+		}
+	}
+}
+
+#else							/* no AVX-512 kernel on this platform */
+
+bool
+nn_gemm_available(void)
+{
+	return false;
+}
+
+void
+nn_gemm(int m, int k, int n, const float *a, size_t lda, const float *packed,
+		const float *bias, float act_min, float act_max, float *c, size_t ldc)
+{
+	abort();					/* never called: nn_gemm_available() is false */
+}
+
+#endif
