@@ -1085,3 +1085,40 @@ CREATE FUNCTION cv_backbone_classify(backbone text, image bytea, k integer DEFAU
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE ROWS 5;
 COMMENT ON FUNCTION cv_backbone_classify(text, bytea, integer) IS 'the imported network''s own top-k classes for an image (label_index counts from 0)';
+
+-- By publish name, as the hosted services address a published iteration.
+CREATE FUNCTION cv_unpublish(project text, name text) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project);
+	v_id bigint;
+BEGIN
+	SELECT s.id INTO v_id FROM cv_iteration_store s
+	 WHERE s.project_id = v_project.id AND s.published_name = cv_unpublish.name;
+	IF v_id IS NULL THEN
+		RAISE EXCEPTION 'project "%" has no iteration published as "%"', project, coalesce(name, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM cv_unpublish(v_id);
+END;
+$$;
+COMMENT ON FUNCTION cv_unpublish(text, text) IS 'withdraw the iteration a project publishes under a name';
+
+CREATE FUNCTION cv_predict(project text, image bytea, published_name text, OUT tag text, OUT probability real)
+	RETURNS SETOF record
+LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project);
+	v_model cv_model;
+BEGIN
+	SELECT s.model INTO v_model FROM cv_iteration_store s
+	 WHERE s.project_id = v_project.id AND s.published_name = cv_predict.published_name;
+	IF v_model IS NULL THEN
+		RAISE EXCEPTION 'project "%" has no iteration published as "%"', project, coalesce(published_name, 'NULL')
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'cv_iterations lists the published names.';
+	END IF;
+	RETURN QUERY SELECT p.tag, p.probability FROM cv_predict(v_model, image) p;
+END;
+$$;
+COMMENT ON FUNCTION cv_predict(text, bytea, text) IS 'predict with the iteration a project publishes under a name';

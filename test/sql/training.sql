@@ -103,6 +103,13 @@ RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 SELECT (cv_model_info(model)).* FROM cv_iterations WHERE id = :it;
 
+-- By publish name.
+SELECT count(*) AS tags FROM cv_predict('trees', pg_read_binary_file(:'trees' || 'images/Hemlock/hemlock_10.jpg'), 'production');
+SELECT pg_temp.expect_error(format('SELECT * FROM cv_predict(%L, pg_read_binary_file(%L), %L)', 'trees',
+                      :'trees' || 'images/Hemlock/hemlock_10.jpg', 'staging'));
+SELECT cv_publish(:it2, 'staging');
+SELECT pg_temp.expect_error($$SELECT cv_unpublish('trees', 'nosuch')$$);
+SELECT cv_unpublish('trees', 'staging');
 -- Unpublish: prediction by name then names the iterations that exist.
 SELECT cv_unpublish(:it);
 SELECT pg_temp.expect_error(format('SELECT cv_unpublish(%s)', :it));

@@ -92,6 +92,78 @@ test_gemm_kernel(void)
 			}
 }
 
+/*
+ * The AVX-512 depthwise path (p.simd512) against the portable one: same
+ * windows, strides, channel tails (masked vectors), widths with and without
+ * a remainder after the groups of 8 (or 4) pixels, and inputs too small for
+ * any interior pixel.  Both compute each output in the same order, so they
+ * should agree to rounding of the FMA contraction at most.
+ */
+static void
+test_depthwise_simd512(void)
+{
+	static const int cases[][5] = {
+		/* h, w, c, k, stride */
+		{9, 13, 20, 3, 1}, {10, 31, 24, 3, 2}, {12, 12, 16, 3, 1}, {7, 19, 8, 5, 1},
+		{8, 8, 5, 3, 2}, {6, 23, 48, 5, 2}, {3, 3, 32, 3, 1}, {2, 2, 17, 3, 2},
+		{1, 40, 16, 3, 1}, {14, 14, 64, 3, 2},
+	};
+
+	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++)
+	{
+		int			h = cases[t][0],
+					w = cases[t][1],
+					c = cases[t][2],
+					k = cases[t][3],
+					s = cases[t][4];
+		int			oh = (h + s - 1) / s,
+					ow = (w + s - 1) / s;
+		int			tp = ((oh - 1) * s + k - h) / 2,
+					lp = ((ow - 1) * s + k - w) / 2;
+		float	   *in = malloc(sizeof(float) * h * w * c);
+		float	   *wt = malloc(sizeof(float) * k * k * c);
+		float	   *bias = malloc(sizeof(float) * c);
+		float	   *fast = malloc(sizeof(float) * oh * ow * c);
+		float	   *slow = malloc(sizeof(float) * oh * ow * c);
+		nn_conv_params p = {0};
+		double		md = 0;
+
+		for (int i = 0; i < h * w * c; i++)
+			in[i] = (float) ((i * 7919) % 101) / 50.0f - 1.0f;
+		for (int i = 0; i < k * k * c; i++)
+			wt[i] = (float) ((i * 31) % 17) / 8.0f - 1.0f;
+		for (int i = 0; i < c; i++)
+			bias[i] = 0.1f * i;
+		p.in_h = h;
+		p.in_w = w;
+		p.in_c = c;
+		p.out_h = oh;
+		p.out_w = ow;
+		p.out_c = c;
+		p.k_h = p.k_w = k;
+		p.stride_h = p.stride_w = s;
+		p.dil_h = p.dil_w = 1;
+		p.pad_top = tp > 0 ? tp : 0;
+		p.pad_left = lp > 0 ? lp : 0;
+		p.depth_multiplier = 1;
+		p.act_min = (t % 2) ? 0.0f : -INFINITY;
+		p.act_max = (t % 2) ? 6.0f : INFINITY;
+		p.weights = wt;
+		p.bias = (t % 3) ? bias : NULL;
+		nn_depthwise(&p, in, slow);
+		p.simd512 = nn_gemm_available();
+		nn_depthwise(&p, in, fast);
+		for (int i = 0; i < oh * ow * c; i++)
+			md = fmax(md, fabs(fast[i] - slow[i]));
+		CHECK_MSG(md < 1e-5, "case %zu: max diff %g", t, md);
+		free(in);
+		free(wt);
+		free(bias);
+		free(fast);
+		free(slow);
+	}
+}
+
 /* ---- small networks built in the test ---- */
 
 typedef struct net_builder
@@ -318,4 +390,5 @@ test_small_nets_fast_vs_portable(void)
 
 UNIT_MAIN("nn_fast",
 		  UNIT_CASE(test_gemm_kernel),
+		  UNIT_CASE(test_depthwise_simd512),
 		  UNIT_CASE(test_small_nets_fast_vs_portable))
