@@ -767,6 +767,9 @@ prepare_gemm_convs(cv_net *net, cv_error *err)
 	float	   *tmp;
 
 	for (int i = 0; i < net->nsteps; i++)
+		if (net->steps[i].kind == NN_K_CONV || net->steps[i].kind == NN_K_DEPTHWISE)
+			net->steps[i].conv.simd512 = nn_gemm_available();
+	for (int i = 0; i < net->nsteps; i++)
 	{
 		nn_conv_params *p = &net->steps[i].conv;
 		size_t		count;

@@ -219,12 +219,145 @@ conv_direct(const nn_conv_params *p, const float *in, float *out)
 		conv_direct_nv(p, in, out, 8);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define C512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+
+/*
+ * AVX-512 direct convolution (p->simd512): P output pixels of a row at
+ * once, each with its out_c = 16 * NV sums in NV zmm registers, so that
+ * every filter row loaded serves P pixels and the P * NV accumulator chains
+ * keep both FMA pipes busy (the portable version has only out_c / 8
+ * chains).  With check, taps outside the input columns are skipped (border
+ * pixels, P = 1); rows outside the input are skipped by the caller's ky
+ * range.  Same summation order as conv_direct_nv.
+ */
+C512_TARGET static inline __attribute__((always_inline)) void
+direct512_px(const nn_conv_params *p, const float *in, float *o, int oy, int ox,
+			 int ky0, int ky1, const int NV, const int P, const bool check)
+{
+	int			c = p->in_c,
+				n = p->out_c;
+	__m512		acc[6][4];
+	__m512		lo = _mm512_set1_ps(p->act_min),
+				hi = _mm512_set1_ps(p->act_max);
+
+#pragma GCC unroll 4
+	for (int v = 0; v < NV; v++)
+	{
+		__m512		b = p->bias ? _mm512_loadu_ps(p->bias + 16 * v) : _mm512_setzero_ps();
+
+#pragma GCC unroll 6
+		for (int j = 0; j < P; j++)
+			acc[j][v] = b;
+	}
+	for (int ky = ky0; ky < ky1; ky++)
+	{
+		int			iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+		const float *row = in + (size_t) iy * p->in_w * c;
+
+		for (int kx = 0; kx < p->k_w; kx++)
+		{
+			int			ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+			const float *src = row + (size_t) ix * c;
+			const float *w = p->weights_kn + (size_t) ((ky * p->k_w + kx) * c) * n;
+
+			if (check && (ix < 0 || ix >= p->in_w))
+				continue;
+			for (int ci = 0; ci < c; ci++)
+			{
+				__m512		wv[4];
+
+#pragma GCC unroll 4
+				for (int v = 0; v < NV; v++)
+					wv[v] = _mm512_loadu_ps(w + (size_t) ci * n + 16 * v);
+#pragma GCC unroll 6
+				for (int j = 0; j < P; j++)
+				{
+					__m512		x = _mm512_set1_ps(src[(size_t) j * p->stride_w * c + ci]);
+
+#pragma GCC unroll 4
+					for (int v = 0; v < NV; v++)
+						acc[j][v] = _mm512_fmadd_ps(x, wv[v], acc[j][v]);
+				}
+			}
+		}
+	}
+#pragma GCC unroll 6
+	for (int j = 0; j < P; j++)
+#pragma GCC unroll 4
+		for (int v = 0; v < NV; v++)
+			_mm512_storeu_ps(o + (size_t) j * n + 16 * v,
+							 _mm512_min_ps(_mm512_max_ps(acc[j][v], lo), hi));
+}
+
+C512_TARGET static inline __attribute__((always_inline)) void
+direct512_nv(const nn_conv_params *p, const float *in, float *out, const int NV)
+{
+	const int	P = NV == 4 ? 3 : 6;	/* 12 to 18 accumulators */
+	int			n = p->out_c;
+	int			reach = p->in_w - 1 + p->pad_left - (p->k_w - 1) * p->dil_w;
+	int			ox_lo = (p->pad_left + p->stride_w - 1) / p->stride_w,
+				ox_hi = reach < 0 ? 0 : reach / p->stride_w + 1;
+
+	if (ox_lo > p->out_w)
+		ox_lo = p->out_w;
+	if (ox_hi > p->out_w)
+		ox_hi = p->out_w;
+	if (ox_hi < ox_lo)
+		ox_hi = ox_lo;
+	for (int oy = 0; oy < p->out_h; oy++)
+	{
+		int			iy0 = oy * p->stride_h - p->pad_top;
+		int			ky0 = 0,
+					ky1 = p->k_h,
+					ox = 0;
+		float	   *orow = out + (size_t) oy * p->out_w * n;
+
+		while (ky0 < ky1 && iy0 + ky0 * p->dil_h < 0)
+			ky0++;
+		while (ky1 > ky0 && iy0 + (ky1 - 1) * p->dil_h >= p->in_h)
+			ky1--;
+		for (; ox < ox_lo; ox++)
+			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, 1, true);
+		for (; ox + P <= ox_hi; ox += P)
+			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, P, false);
+		for (; ox < ox_hi; ox++)
+			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, 1, false);
+		for (; ox < p->out_w; ox++)
+			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, 1, true);
+	}
+}
+
+C512_TARGET
+static void
+conv_direct512(const nn_conv_params *p, const float *in, float *out)
+{
+	if (p->out_c == 16)
+		direct512_nv(p, in, out, 1);
+	else if (p->out_c == 32)
+		direct512_nv(p, in, out, 2);
+	else
+		direct512_nv(p, in, out, 4);
+}
+#else
+static void
+conv_direct512(const nn_conv_params *p, const float *in, float *out)
+{
+	conv_direct(p, in, out);
+}
+#endif
+
 void
 nn_conv2d(const nn_conv_params *p, const float *in, float *out, float *scratch)
 {
 	if (p->weights_kn != NULL)
 	{
-		conv_direct(p, in, out);
+		if (p->simd512)
+			conv_direct512(p, in, out);
+		else
+			conv_direct(p, in, out);
 		return;
 	}
 

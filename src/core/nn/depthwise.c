@@ -197,9 +197,182 @@ dw_multiplier(const nn_conv_params *p, const float *in, float *out)
 			}
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define DW512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+
+/*
+ * AVX-512 path (p->simd512, set at load on CPUs that have it), for a
+ * square KW x KW window, no dilation, stride S (KW and S constants): the
+ * channels in vectors of 16 (the last one masked), the KW x KW weight
+ * vectors of a channel block held in registers over a whole output row, and
+ * P output pixels per step, whose windows overlap so that each input
+ * vector is loaded once for up to KW multiply-adds.  Rows whose window
+ * crosses the top or bottom border and pixels crossing the left or right
+ * border take the portable code above (they are few).
+ */
+DW512_TARGET ALWAYS_INLINE void
+dw512_run(const float *const *rows, __m512 wv[][5],
+		  __m512 b, __m512 lo, __m512 hi, float *o, size_t c, int ox_in,
+		  __mmask16 m, const bool full, const int KW, const int S, const int P)
+{
+	__m512		acc[8];
+
+#pragma GCC unroll 8
+	for (int j = 0; j < P; j++)
+		acc[j] = b;
+#pragma GCC unroll 5
+	for (int ky = 0; ky < KW; ky++)
+	{
+		const float *src = rows[ky] + (size_t) ox_in * c;
+
+#pragma GCC unroll 24
+		for (int t = 0; t < (P - 1) * S + KW; t++)
+		{
+			__m512		x = full ? _mm512_loadu_ps(src + (size_t) t * c) :
+				_mm512_maskz_loadu_ps(m, src + (size_t) t * c);
+
+#pragma GCC unroll 5
+			for (int kx = 0; kx < KW; kx++)
+			{
+				int			j = t - kx;
+
+				/* input column t feeds output j = (t - kx) / S */
+				if (j >= 0 && j % S == 0 && j / S < P)
+					acc[j / S] = _mm512_fmadd_ps(x, wv[ky][kx], acc[j / S]);
+			}
+		}
+	}
+#pragma GCC unroll 8
+	for (int j = 0; j < P; j++)
+	{
+		__m512		v = _mm512_min_ps(_mm512_max_ps(acc[j], lo), hi);
+
+		if (full)
+			_mm512_storeu_ps(o + (size_t) j * c, v);
+		else
+			_mm512_mask_storeu_ps(o + (size_t) j * c, m, v);
+	}
+}
+
+DW512_TARGET ALWAYS_INLINE void
+dw512_block(const nn_conv_params *p, const float *const *rows, float *orow,
+			int ch, int ox_lo, int ox_hi, const bool full, const int KW, const int S)
+{
+	size_t		c = (size_t) p->in_c;
+	int			left = c - ch >= 16 ? 16 : (int) c - ch;
+	__mmask16	m = (__mmask16) (left >= 16 ? 0xFFFF : (1u << left) - 1);
+	__m512		wv[5][5];
+	__m512		b = p->bias ? _mm512_maskz_loadu_ps(m, p->bias + ch) : _mm512_setzero_ps();
+	__m512		lo = _mm512_set1_ps(p->act_min),
+				hi = _mm512_set1_ps(p->act_max);
+	const float *r[5];
+	int			ox = ox_lo;
+
+#pragma GCC unroll 5
+	for (int ky = 0; ky < KW; ky++)
+	{
+		r[ky] = rows[ky] + ch;
+#pragma GCC unroll 5
+		for (int kx = 0; kx < KW; kx++)
+			wv[ky][kx] = _mm512_maskz_loadu_ps(m, p->weights + (size_t) (ky * KW + kx) * c + ch);
+	}
+	/* 8 pixels (4 for 5x5, whose 25 weights take most registers) */
+	for (; ox + (KW == 3 ? 8 : 4) <= ox_hi; ox += (KW == 3 ? 8 : 4))
+		dw512_run(r, wv, b, lo, hi, orow + (size_t) ox * c + ch, c,
+				  ox * S - p->pad_left, m, full, KW, S, KW == 3 ? 8 : 4);
+	if (KW == 3 && ox + 4 <= ox_hi)
+	{
+		dw512_run(r, wv, b, lo, hi, orow + (size_t) ox * c + ch, c,
+				  ox * S - p->pad_left, m, full, KW, S, 4);
+		ox += 4;
+	}
+	for (; ox < ox_hi; ox++)
+		dw512_run(r, wv, b, lo, hi, orow + (size_t) ox * c + ch, c,
+				  ox * S - p->pad_left, m, full, KW, S, 1);
+}
+
+DW512_TARGET ALWAYS_INLINE void
+dw512_rows(const nn_conv_params *p, const float *in, float *out, const int KW, const int S)
+{
+	int			c = p->in_c;
+	int			ox_lo,
+				ox_hi,
+				reach = p->in_w - 1 + p->pad_left - (KW - 1);
+
+	ox_lo = (p->pad_left + S - 1) / S;
+	ox_hi = reach < 0 ? 0 : reach / S + 1;
+	if (ox_lo > p->out_w)
+		ox_lo = p->out_w;
+	if (ox_hi > p->out_w)
+		ox_hi = p->out_w;
+	if (ox_hi < ox_lo)
+		ox_hi = ox_lo;
+
+	for (int oy = 0; oy < p->out_h; oy++)
+	{
+		int			iy0 = oy * S - p->pad_top;
+		float	   *orow = out + (size_t) oy * p->out_w * c;
+		const float *rows[5];
+		int			ch = 0;
+
+		if (iy0 < 0 || iy0 + KW > p->in_h)
+		{
+			int			ky0 = 0,
+						ky1 = KW;
+
+			while (ky0 < ky1 && iy0 + ky0 < 0)
+				ky0++;
+			while (ky1 > ky0 && iy0 + ky1 - 1 >= p->in_h)
+				ky1--;
+			for (int ox = 0; ox < p->out_w; ox++)
+				dw_pixel(p, in, out, oy, ox, ky0, ky1);
+			continue;
+		}
+		for (int ox = 0; ox < ox_lo; ox++)
+			dw_pixel(p, in, out, oy, ox, 0, KW);
+		for (int ox = ox_hi; ox < p->out_w; ox++)
+			dw_pixel(p, in, out, oy, ox, 0, KW);
+		for (int ky = 0; ky < KW; ky++)
+			rows[ky] = in + (size_t) (iy0 + ky) * p->in_w * c;
+		for (; ch + 16 <= c; ch += 16)
+			dw512_block(p, rows, orow, ch, ox_lo, ox_hi, true, KW, S);
+		if (ch < c)
+			dw512_block(p, rows, orow, ch, ox_lo, ox_hi, false, KW, S);
+	}
+}
+
+DW512_TARGET
+static bool
+dw512(const nn_conv_params *p, const float *in, float *out)
+{
+	if (!p->simd512 || p->depth_multiplier != 1 || p->dil_h != 1 || p->dil_w != 1 ||
+		p->k_h != p->k_w || p->stride_h != p->stride_w)
+		return false;
+	if (p->k_w == 3 && p->stride_w == 1)
+		dw512_rows(p, in, out, 3, 1);
+	else if (p->k_w == 3 && p->stride_w == 2)
+		dw512_rows(p, in, out, 3, 2);
+	else if (p->k_w == 5 && p->stride_w == 1)
+		dw512_rows(p, in, out, 5, 1);
+	else if (p->k_w == 5 && p->stride_w == 2)
+		dw512_rows(p, in, out, 5, 2);
+	else
+		return false;
+	return true;
+}
+#else
+static bool
+dw512(const nn_conv_params *p, const float *in, float *out)
+{
+	return false;
+}
+#endif
+
 NN_MULTIVERSION
-void
-nn_depthwise(const nn_conv_params *p, const float *in, float *out)
+static void
+dw_portable(const nn_conv_params *p, const float *in, float *out)
 {
 	if (p->depth_multiplier != 1)
 		dw_multiplier(p, in, out);
@@ -209,4 +382,11 @@ nn_depthwise(const nn_conv_params *p, const float *in, float *out)
 		dw_rows(p, in, out, 5);		/* MobileNet V3, EfficientNet */
 	else
 		dw_rows(p, in, out, p->k_w);
+}
+
+void
+nn_depthwise(const nn_conv_params *p, const float *in, float *out)
+{
+	if (!dw512(p, in, out))
+		dw_portable(p, in, out);
 }

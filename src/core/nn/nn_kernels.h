@@ -64,6 +64,7 @@ typedef struct nn_conv_params
 	const float *bias;			/* out_c floats, or NULL */
 	const float *weights_kn;	/* conv with few input channels: [k_h][k_w][in_c][out_c] */
 	bool		packed;			/* conv: weights are in nn_gemm's packed layout */
+	bool		simd512;		/* AVX-512 kernels allowed (decided at load) */
 } nn_conv_params;
 
 /*
