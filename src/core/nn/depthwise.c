@@ -208,14 +208,15 @@ dw_multiplier(const nn_conv_params *p, const float *in, float *out)
  * channels in vectors of 16 (the last one masked), the KW x KW weight
  * vectors of a channel block held in registers over a whole output row, and
  * P output pixels per step, whose windows overlap so that each input
- * vector is loaded once for up to KW multiply-adds.  Rows whose window
- * crosses the top or bottom border and pixels crossing the left or right
- * border take the portable code above (they are few).
+ * vector is loaded once for up to KW multiply-adds.  Pixels whose window
+ * crosses a border (check) take the same code one at a time, skipping the
+ * missing rows (NULL) and columns.  The taps are summed in the same order
+ * as the portable code (ky, then kx), so both give the same floats.
  */
 DW512_TARGET ALWAYS_INLINE void
-dw512_run(const float *const *rows, __m512 wv[][5],
-		  __m512 b, __m512 lo, __m512 hi, float *o, size_t c, int ox_in,
-		  __mmask16 m, const bool full, const int KW, const int S, const int P)
+dw512_run(const float *const *rows, __m512 wv[][5], __m512 b, __m512 lo, __m512 hi,
+		  float *o, size_t c, int ox_in, int in_w, __mmask16 m, const bool full,
+		  const bool check, const int KW, const int S, const int P)
 {
 	__m512		acc[8];
 
@@ -225,14 +226,20 @@ dw512_run(const float *const *rows, __m512 wv[][5],
 #pragma GCC unroll 5
 	for (int ky = 0; ky < KW; ky++)
 	{
-		const float *src = rows[ky] + (size_t) ox_in * c;
+		const float *src = rows[ky];
 
+		if (check && src == NULL)
+			continue;
+		src += (ptrdiff_t) ox_in * (ptrdiff_t) c;
 #pragma GCC unroll 24
 		for (int t = 0; t < (P - 1) * S + KW; t++)
 		{
-			__m512		x = full ? _mm512_loadu_ps(src + (size_t) t * c) :
-				_mm512_maskz_loadu_ps(m, src + (size_t) t * c);
+			__m512		x;
 
+			if (check && (ox_in + t < 0 || ox_in + t >= in_w))
+				continue;
+			x = full ? _mm512_loadu_ps(src + (ptrdiff_t) t * c) :
+				_mm512_maskz_loadu_ps(m, src + (ptrdiff_t) t * c);
 #pragma GCC unroll 5
 			for (int kx = 0; kx < KW; kx++)
 			{
@@ -256,8 +263,9 @@ dw512_run(const float *const *rows, __m512 wv[][5],
 	}
 }
 
+/* One channel block of one output row; rows[ky] NULL outside the input. */
 DW512_TARGET ALWAYS_INLINE void
-dw512_block(const nn_conv_params *p, const float *const *rows, float *orow,
+dw512_block(const nn_conv_params *p, const float *const *rows, bool inside, float *orow,
 			int ch, int ox_lo, int ox_hi, const bool full, const int KW, const int S)
 {
 	size_t		c = (size_t) p->in_c;
@@ -268,29 +276,42 @@ dw512_block(const nn_conv_params *p, const float *const *rows, float *orow,
 	__m512		lo = _mm512_set1_ps(p->act_min),
 				hi = _mm512_set1_ps(p->act_max);
 	const float *r[5];
-	int			ox = ox_lo;
+	int			ox = 0;
 
 #pragma GCC unroll 5
 	for (int ky = 0; ky < KW; ky++)
 	{
-		r[ky] = rows[ky] + ch;
+		r[ky] = rows[ky] ? rows[ky] + ch : NULL;
 #pragma GCC unroll 5
 		for (int kx = 0; kx < KW; kx++)
 			wv[ky][kx] = _mm512_maskz_loadu_ps(m, p->weights + (size_t) (ky * KW + kx) * c + ch);
 	}
+	if (!inside)
+	{
+		for (; ox < p->out_w; ox++)
+			dw512_run(r, wv, b, lo, hi, orow + (size_t) ox * c + ch, c,
+					  ox * S - p->pad_left, p->in_w, m, full, true, KW, S, 1);
+		return;
+	}
+	for (; ox < ox_lo; ox++)
+		dw512_run(r, wv, b, lo, hi, orow + (size_t) ox * c + ch, c,
+				  ox * S - p->pad_left, p->in_w, m, full, true, KW, S, 1);
 	/* 8 pixels (4 for 5x5, whose 25 weights take most registers) */
 	for (; ox + (KW == 3 ? 8 : 4) <= ox_hi; ox += (KW == 3 ? 8 : 4))
 		dw512_run(r, wv, b, lo, hi, orow + (size_t) ox * c + ch, c,
-				  ox * S - p->pad_left, m, full, KW, S, KW == 3 ? 8 : 4);
+				  ox * S - p->pad_left, p->in_w, m, full, false, KW, S, KW == 3 ? 8 : 4);
 	if (KW == 3 && ox + 4 <= ox_hi)
 	{
 		dw512_run(r, wv, b, lo, hi, orow + (size_t) ox * c + ch, c,
-				  ox * S - p->pad_left, m, full, KW, S, 4);
+				  ox * S - p->pad_left, p->in_w, m, full, false, KW, S, 4);
 		ox += 4;
 	}
 	for (; ox < ox_hi; ox++)
 		dw512_run(r, wv, b, lo, hi, orow + (size_t) ox * c + ch, c,
-				  ox * S - p->pad_left, m, full, KW, S, 1);
+				  ox * S - p->pad_left, p->in_w, m, full, false, KW, S, 1);
+	for (; ox < p->out_w; ox++)
+		dw512_run(r, wv, b, lo, hi, orow + (size_t) ox * c + ch, c,
+				  ox * S - p->pad_left, p->in_w, m, full, true, KW, S, 1);
 }
 
 DW512_TARGET ALWAYS_INLINE void
@@ -315,31 +336,20 @@ dw512_rows(const nn_conv_params *p, const float *in, float *out, const int KW, c
 		int			iy0 = oy * S - p->pad_top;
 		float	   *orow = out + (size_t) oy * p->out_w * c;
 		const float *rows[5];
+		bool		inside = true;
 		int			ch = 0;
 
-		if (iy0 < 0 || iy0 + KW > p->in_h)
-		{
-			int			ky0 = 0,
-						ky1 = KW;
-
-			while (ky0 < ky1 && iy0 + ky0 < 0)
-				ky0++;
-			while (ky1 > ky0 && iy0 + ky1 - 1 >= p->in_h)
-				ky1--;
-			for (int ox = 0; ox < p->out_w; ox++)
-				dw_pixel(p, in, out, oy, ox, ky0, ky1);
-			continue;
-		}
-		for (int ox = 0; ox < ox_lo; ox++)
-			dw_pixel(p, in, out, oy, ox, 0, KW);
-		for (int ox = ox_hi; ox < p->out_w; ox++)
-			dw_pixel(p, in, out, oy, ox, 0, KW);
 		for (int ky = 0; ky < KW; ky++)
-			rows[ky] = in + (size_t) (iy0 + ky) * p->in_w * c;
+		{
+			int			iy = iy0 + ky;
+
+			rows[ky] = iy >= 0 && iy < p->in_h ? in + (size_t) iy * p->in_w * c : NULL;
+			inside = inside && rows[ky] != NULL;
+		}
 		for (; ch + 16 <= c; ch += 16)
-			dw512_block(p, rows, orow, ch, ox_lo, ox_hi, true, KW, S);
+			dw512_block(p, rows, inside, orow, ch, ox_lo, ox_hi, true, KW, S);
 		if (ch < c)
-			dw512_block(p, rows, orow, ch, ox_lo, ox_hi, false, KW, S);
+			dw512_block(p, rows, inside, orow, ch, ox_lo, ox_hi, false, KW, S);
 	}
 }
 
