@@ -279,10 +279,16 @@ block(net_builder *nb, int x, int *h, int *w, int *c, int expand, int oc, int s)
 	return p;
 }
 
-/* Load and run the built model; out gets count floats.  portable as asked. */
+/*
+ * Load and run the built model; out gets count floats.  portable as asked;
+ * fuse_all: fuse every inverted-residual block the AVX-512 path can, not
+ * only those with large maps.
+ */
 static bool
-run_built(net_builder *nb, bool portable, const uint8_t *px, float *out, size_t count)
+run_built(net_builder *nb, bool portable, bool fuse_all, const uint8_t *px, float *out,
+		  size_t count)
 {
+	size_t		saved_fuse = nn_fuse_min_floats;
 	size_t		len;
 	uint8_t    *bytes = tbm_build(&nb->m, &len);
 	cv_net	   *net = NULL;
@@ -291,8 +297,11 @@ run_built(net_builder *nb, bool portable, const uint8_t *px, float *out, size_t 
 	bool		ok;
 
 	cv_nn_set_portable(portable);
+	if (fuse_all)
+		nn_fuse_min_floats = 0;
 	ok = cv_net_load(bytes, len, &net, &err) == CV_OK;
 	cv_nn_set_portable(false);
+	nn_fuse_min_floats = saved_fuse;
 	free(bytes);
 	CHECK_MSG(ok, "load: %s", err.message);
 	if (!ok)
@@ -307,7 +316,8 @@ run_built(net_builder *nb, bool portable, const uint8_t *px, float *out, size_t 
 }
 
 /*
- * A MobileNet V2 in miniature: stem (3x3 stride 2 on RGB, 24 filters
+ * A MobileNet V2 in miniature, loaded three ways: portable, AVX-512 with
+ * only large maps fused (none here), AVX-512 with every block fused: stem (3x3 stride 2 on RGB, 24 filters
  * through im2col or 32 through the direct stem), blocks with and without
  * residual, stride 1 and 2, channel counts that are not multiples of 16,
  * and two 1x1 convolutions sharing one filter tensor.
@@ -368,7 +378,19 @@ test_small_nets_fast_vs_portable(void)
 
 		fast = malloc(count * sizeof(float));
 		slow = malloc(count * sizeof(float));
-		if (run_built(&nb, false, px, fast, count) && run_built(&nb, true, px, slow, count))
+		/* fused blocks give the same floats as the AVX-512 steps apart */
+		if (run_built(&nb, false, false, px, fast, count) &&
+			run_built(&nb, false, true, px, slow, count))
+		{
+			bool		same = true;
+
+			for (size_t i = 0; i < count; i++)
+				same = same && fast[i] == slow[i];
+			CHECK_MSG(same, "%dx%d input: fused and unfused blocks differ",
+					  sizes[t][0], sizes[t][1]);
+		}
+		if (run_built(&nb, false, true, px, fast, count) &&
+			run_built(&nb, true, false, px, slow, count))
 		{
 			for (size_t i = 0; i < count; i++)
 			{

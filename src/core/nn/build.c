@@ -821,6 +821,47 @@ prepare_gemm_convs(cv_net *net, cv_error *err)
 	return CV_OK;
 }
 
+/*
+ * Inverted-residual fusion: a packed 1x1 convolution whose output is read
+ * only by the depthwise step right after it is computed by that step
+ * (nn_depthwise_fused), when the depthwise runs on the AVX-512 path.
+ */
+static void
+prepare_fusion(cv_net *net)
+{
+	for (int i = 0; i + 1 < net->nsteps; i++)
+	{
+		nn_step    *e = &net->steps[i],
+				   *d = &net->steps[i + 1];
+		int			st,
+					readers = 0;
+
+		if (e->kind != NN_K_CONV || d->kind != NN_K_DEPTHWISE || d->ninputs < 1 ||
+			d->inputs[0] != e->output || !nn_depthwise_can_fuse(&e->conv, &d->conv))
+			continue;
+		st = net->values[e->output].storage;
+		if (st < 0 || st == net->values[net->output_value].storage ||
+			(net->feature_value >= 0 && st == net->values[net->feature_value].storage))
+			continue;
+		for (int j = 0; j < net->nsteps; j++)
+			for (int k = 0; k < net->steps[j].ninputs; k++)
+			{
+				int			v = net->steps[j].inputs[k];
+
+				if (v >= 0 && net->values[v].storage == st)
+					readers++;
+			}
+		if (readers != 1)
+			continue;
+		d->expand = e;
+		e->fused_away = true;
+		snprintf(e->detail + strlen(e->detail), sizeof(e->detail) - strlen(e->detail),
+				 " [in %d]", i + 1);
+		snprintf(d->detail + strlen(d->detail), sizeof(d->detail) - strlen(d->detail),
+				 " [+ %d]", i);
+	}
+}
+
 cv_status
 nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 {
@@ -965,6 +1006,8 @@ nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 	st = prepare_direct_convs(net, err);
 	if (st == CV_OK)
 		st = prepare_gemm_convs(net, err);
+	if (st == CV_OK)
+		prepare_fusion(net);
 
 done:
 	cv_free(b.defined);

@@ -17,6 +17,8 @@
  */
 #include "nn_kernels.h"
 
+#include <stdlib.h>
+
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* One output pixel, taps kx in [kx0, kx1) and ky in [ky0, ky1). */
@@ -353,12 +355,90 @@ dw512_rows(const nn_conv_params *p, const float *in, float *out, const int KW, c
 	}
 }
 
+/*
+ * The expansion fused in: input rows are expanded (nn_gemm, one row of
+ * in_w pixels at a time, in order) into a ring of KW rows just before the
+ * first output row that needs them; each expanded row is computed once.
+ */
+DW512_TARGET ALWAYS_INLINE void
+dw512_fused_rows(const nn_conv_params *e, const nn_conv_params *p, const float *in,
+				 float *out, float *ring, const int KW, const int S)
+{
+	int			c = p->in_c;
+	size_t		rowf = (size_t) p->in_w * c;
+	int			done = 0;
+	int			ox_lo,
+				ox_hi,
+				reach = p->in_w - 1 + p->pad_left - (KW - 1);
+
+	ox_lo = (p->pad_left + S - 1) / S;
+	ox_hi = reach < 0 ? 0 : reach / S + 1;
+	if (ox_lo > p->out_w)
+		ox_lo = p->out_w;
+	if (ox_hi > p->out_w)
+		ox_hi = p->out_w;
+	if (ox_hi < ox_lo)
+		ox_hi = ox_lo;
+
+	for (int oy = 0; oy < p->out_h; oy++)
+	{
+		int			iy0 = oy * S - p->pad_top;
+		float	   *orow = out + (size_t) oy * p->out_w * c;
+		const float *rows[5];
+		bool		inside = true;
+		int			ch = 0;
+
+		for (int ky = 0; ky < KW; ky++)
+		{
+			int			iy = iy0 + ky;
+
+			if (iy < 0 || iy >= p->in_h)
+			{
+				rows[ky] = NULL;
+				inside = false;
+				continue;
+			}
+			for (; done <= iy; done++)
+				nn_gemm(p->in_w, e->in_c, c, in + (size_t) done * p->in_w * e->in_c, e->in_c,
+						e->weights, e->bias, e->act_min, e->act_max,
+						ring + (size_t) (done % KW) * rowf, c);
+			rows[ky] = ring + (size_t) (iy % KW) * rowf;
+		}
+		for (; ch + 16 <= c; ch += 16)
+			dw512_block(p, rows, inside, orow, ch, ox_lo, ox_hi, true, KW, S);
+		if (ch < c)
+			dw512_block(p, rows, inside, orow, ch, ox_lo, ox_hi, false, KW, S);
+	}
+}
+
+DW512_TARGET
+void
+nn_depthwise_fused(const nn_conv_params *e, const nn_conv_params *p, const float *in,
+				   float *out, float *scratch)
+{
+	if (p->k_w == 3 && p->stride_w == 1)
+		dw512_fused_rows(e, p, in, out, scratch, 3, 1);
+	else if (p->k_w == 3)
+		dw512_fused_rows(e, p, in, out, scratch, 3, 2);
+	else if (p->stride_w == 1)
+		dw512_fused_rows(e, p, in, out, scratch, 5, 1);
+	else
+		dw512_fused_rows(e, p, in, out, scratch, 5, 2);
+}
+
+static bool
+dw512_applies(const nn_conv_params *p)
+{
+	return p->simd512 && p->depth_multiplier == 1 && p->dil_h == 1 && p->dil_w == 1 &&
+		p->k_h == p->k_w && p->stride_h == p->stride_w &&
+		(p->k_w == 3 || p->k_w == 5) && (p->stride_w == 1 || p->stride_w == 2);
+}
+
 DW512_TARGET
 static bool
 dw512(const nn_conv_params *p, const float *in, float *out)
 {
-	if (!p->simd512 || p->depth_multiplier != 1 || p->dil_h != 1 || p->dil_w != 1 ||
-		p->k_h != p->k_w || p->stride_h != p->stride_w)
+	if (!dw512_applies(p))
 		return false;
 	if (p->k_w == 3 && p->stride_w == 1)
 		dw512_rows(p, in, out, 3, 1);
@@ -374,11 +454,42 @@ dw512(const nn_conv_params *p, const float *in, float *out)
 }
 #else
 static bool
+dw512_applies(const nn_conv_params *p)
+{
+	return false;
+}
+
+static bool
 dw512(const nn_conv_params *p, const float *in, float *out)
 {
 	return false;
 }
+
+void
+nn_depthwise_fused(const nn_conv_params *e, const nn_conv_params *p, const float *in,
+				   float *out, float *scratch)
+{
+	abort();					/* never fused without AVX-512 */
+}
 #endif
+
+size_t		nn_fuse_min_floats = 256 * 1024;
+
+bool
+nn_depthwise_can_fuse(const nn_conv_params *e, const nn_conv_params *p)
+{
+	return dw512_applies(p) && e->packed && e->k_h == 1 && e->k_w == 1 &&
+		e->stride_h == 1 && e->stride_w == 1 && e->pad_top == 0 && e->pad_left == 0 &&
+		e->out_h == p->in_h && e->out_w == p->in_w && e->out_c == p->in_c &&
+		e->in_h == p->in_h && e->in_w == p->in_w &&
+		(size_t) p->in_h * p->in_w * p->in_c >= nn_fuse_min_floats;
+}
+
+size_t
+nn_depthwise_fused_scratch(const nn_conv_params *p)
+{
+	return (size_t) p->k_h * p->in_w * p->in_c;
+}
 
 NN_MULTIVERSION
 static void

@@ -102,13 +102,16 @@ cv_net_load(const uint8_t *data, size_t len, cv_net **out, cv_error *err)
 		return st;
 	}
 	for (int i = 0; i < net->nsteps; i++)
-		if (net->steps[i].kind == NN_K_CONV)
-		{
-			size_t		s = nn_conv2d_scratch(&net->steps[i].conv);
+	{
+		size_t		s = 0;
 
-			if (s > net->scratch_floats)
-				net->scratch_floats = s;
-		}
+		if (net->steps[i].kind == NN_K_CONV)
+			s = nn_conv2d_scratch(&net->steps[i].conv);
+		else if (net->steps[i].expand != NULL)
+			s = nn_depthwise_fused_scratch(&net->steps[i].conv);
+		if (s > net->scratch_floats)
+			net->scratch_floats = s;
+	}
 	net->info.arena_bytes = (net->arena_floats + net->scratch_floats) * sizeof(float);
 	*out = net;
 	return CV_OK;
@@ -188,10 +191,16 @@ run_step(const cv_net *net, cv_net_workspace *ws, const nn_step *s)
 	switch (s->kind)
 	{
 		case NN_K_CONV:
-			nn_conv2d(&s->conv, in0, out, ws->scratch);
+			if (!s->fused_away)
+				nn_conv2d(&s->conv, in0, out, ws->scratch);
 			break;
 		case NN_K_DEPTHWISE:
-			nn_depthwise(&s->conv, in0, out);
+			if (s->expand != NULL)
+				nn_depthwise_fused(&s->expand->conv, &s->conv,
+								   value_data(net, ws, s->expand->inputs[0]), out,
+								   ws->scratch);
+			else
+				nn_depthwise(&s->conv, in0, out);
 			break;
 		case NN_K_FC:
 			nn_fully_connected(s->fc_rows, s->fc_k, s->fc_n, in0, s->fc_weights,

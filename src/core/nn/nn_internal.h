@@ -73,6 +73,14 @@ typedef struct nn_step
 	const size_t *concat_sizes;
 	double		macs;
 	char		detail[80];
+	/*
+	 * Inverted-residual fusion (build.c): a depthwise step that computes
+	 * its 1x1 expansion itself, a few rows at a time, reading the
+	 * expansion's input; the expansion step then does nothing (fused_away)
+	 * and its output tensor takes no arena space.
+	 */
+	const struct nn_step *expand;
+	bool		fused_away;
 } nn_step;
 
 struct cv_net

@@ -73,6 +73,19 @@ nn_plan(cv_net *net, cv_error *err)
 		const nn_step *st = &net->steps[i];
 		int			o = net->values[st->output].storage;
 
+		/* a fused expansion's output is never written: no bytes for it */
+		if (st->fused_away && o >= 0)
+			net->storages[o].floats = 0;
+		/* a fused depthwise reads the expansion's input */
+		if (st->expand != NULL)
+		{
+			int			v = st->expand->inputs[0];
+
+			if (v >= 0 && net->values[v].storage >= 0 &&
+				net->storages[net->values[v].storage].last < i)
+				net->storages[net->values[v].storage].last = i;
+		}
+
 		for (int k = 0; k < st->ninputs; k++)
 		{
 			int			v = st->inputs[k];
