@@ -294,13 +294,25 @@ main(int argc, char **argv)
 		{
 			const char *name = cv_net_step_name(net, i);
 			const char *detail = cv_net_step_detail(net, i);
+			const char *fused = strstr(detail, " [+ ");
 			char		key[64];
 			int			k;
+			double		macs = cv_net_step_macs(net, i);
 
+			/*
+			 * A 1x1 expansion fused into the depthwise after it ("[in N]")
+			 * takes no time itself: count it with that depthwise ("[+ M]").
+			 */
+			if (strstr(detail, " [in ") != NULL)
+				continue;
+			if (fused != NULL)
+				macs += cv_net_step_macs(net, atoi(fused + 4));
 			/* split CONV_2D into pointwise and windowed */
 			if (!strcmp(name, "CONV_2D"))
 				snprintf(key, sizeof(key), "CONV_2D %s", strncmp(detail, "1x1/1 ", 6) == 0 ?
 						 "1x1" : "KxK");
+			else if (fused != NULL)
+				snprintf(key, sizeof(key), "1x1 + %s", name);
 			else
 				snprintf(key, sizeof(key), "%s", name);
 			for (k = 0; k < nk; k++)
@@ -309,22 +321,30 @@ main(int argc, char **argv)
 			if (k == nk && nk < 64)
 				kinds[nk++] = strdup(key);
 			ksec[k] += sec[i] / runs;
-			kmacs[k] += cv_net_step_macs(net, i);
+			kmacs[k] += macs;
 			total += sec[i] / runs;
 		}
 		printf("by operator  (profiled, %d runs; total %.3f ms)\n", runs, total * 1e3);
 		for (int k = 0; k < nk; k++)
-			printf("  %-22s %8.3f ms %5.1f%%  %7.1f M MACs  %6.1f GFLOP/s\n", kinds[k],
+			printf("  %-26s %8.3f ms %5.1f%%  %7.1f M MACs  %6.1f GFLOP/s\n", kinds[k],
 				   ksec[k] * 1e3, 100 * ksec[k] / total, kmacs[k] / 1e6,
 				   ksec[k] > 0 ? 2 * kmacs[k] / ksec[k] / 1e9 : 0.0);
 		if (layers)
 		{
-			printf("by layer\n");
+			printf("by layer ([in N]: computed inside step N; [+ N]: includes step N)\n");
 			for (int i = 0; i < n; i++)
-				printf("  %3d %-18s %-34s %7.3f ms %6.1f GFLOP/s\n", i,
+			{
+				const char *fused = strstr(cv_net_step_detail(net, i), " [+ ");
+				double		macs = cv_net_step_macs(net, i);
+
+				if (fused != NULL)
+					macs += cv_net_step_macs(net, atoi(fused + 4));
+				if (strstr(cv_net_step_detail(net, i), " [in ") != NULL)
+					macs = 0;
+				printf("  %3d %-18s %-42s %7.3f ms %6.1f GFLOP/s\n", i,
 					   cv_net_step_name(net, i), cv_net_step_detail(net, i),
-					   sec[i] / runs * 1e3, sec[i] > 0 ?
-					   2 * cv_net_step_macs(net, i) / (sec[i] / runs) / 1e9 : 0.0);
+					   sec[i] / runs * 1e3, sec[i] > 0 ? 2 * macs / (sec[i] / runs) / 1e9 : 0.0);
+			}
 		}
 	}
 
