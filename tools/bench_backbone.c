@@ -54,6 +54,23 @@ read_all(const char *path, size_t *len)
 	return b;
 }
 
+/* Multiply-adds of a step plus those of the steps fused into it ("[+ N]"). */
+static double
+step_macs_fused(const cv_net *net, int step)
+{
+	const char *d = cv_net_step_detail(net, step);
+	double		macs = cv_net_step_macs(net, step);
+
+	if (strstr(d, " [in ") != NULL)
+		return 0;				/* counted with the step that computes it */
+	while ((d = strstr(d, " [+ ")) != NULL)
+	{
+		d += 4;
+		macs += cv_net_step_macs(net, atoi(d));
+	}
+	return macs;
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -297,22 +314,20 @@ main(int argc, char **argv)
 			const char *fused = strstr(detail, " [+ ");
 			char		key[64];
 			int			k;
-			double		macs = cv_net_step_macs(net, i);
+			double		macs = step_macs_fused(net, i);
 
 			/*
-			 * A 1x1 expansion fused into the depthwise after it ("[in N]")
-			 * takes no time itself: count it with that depthwise ("[+ M]").
+			 * A 1x1 fused into a depthwise ("[in N]") takes no time itself:
+			 * it is counted with that depthwise ("[+ M]").
 			 */
 			if (strstr(detail, " [in ") != NULL)
 				continue;
-			if (fused != NULL)
-				macs += cv_net_step_macs(net, atoi(fused + 4));
 			/* split CONV_2D into pointwise and windowed */
 			if (!strcmp(name, "CONV_2D"))
 				snprintf(key, sizeof(key), "CONV_2D %s", strncmp(detail, "1x1/1 ", 6) == 0 ?
 						 "1x1" : "KxK");
 			else if (fused != NULL)
-				snprintf(key, sizeof(key), "1x1 + %s", name);
+				snprintf(key, sizeof(key), "%s + 1x1 (fused)", name);
 			else
 				snprintf(key, sizeof(key), "%s", name);
 			for (k = 0; k < nk; k++)
@@ -334,13 +349,8 @@ main(int argc, char **argv)
 			printf("by layer ([in N]: computed inside step N; [+ N]: includes step N)\n");
 			for (int i = 0; i < n; i++)
 			{
-				const char *fused = strstr(cv_net_step_detail(net, i), " [+ ");
-				double		macs = cv_net_step_macs(net, i);
+				double		macs = step_macs_fused(net, i);
 
-				if (fused != NULL)
-					macs += cv_net_step_macs(net, atoi(fused + 4));
-				if (strstr(cv_net_step_detail(net, i), " [in ") != NULL)
-					macs = 0;
 				printf("  %3d %-18s %-42s %7.3f ms %6.1f GFLOP/s\n", i,
 					   cv_net_step_name(net, i), cv_net_step_detail(net, i),
 					   sec[i] / runs * 1e3, sec[i] > 0 ? 2 * macs / (sec[i] / runs) / 1e9 : 0.0);

@@ -249,7 +249,10 @@ dwconv(net_builder *nb, int x, int h, int wd, int c, int s, int *oh, int *ow)
 	return y;
 }
 
-/* An inverted-residual block: 1x1 expand, 3x3 depthwise, 1x1 project (+ x). */
+/*
+ * An inverted-residual block: 1x1 expand (none for expand 1, as in
+ * MobileNet V2's first block), 3x3 depthwise, 1x1 project (+ x).
+ */
 static int
 block(net_builder *nb, int x, int *h, int *w, int *c, int expand, int oc, int s)
 {
@@ -263,7 +266,14 @@ block(net_builder *nb, int x, int *h, int *w, int *c, int expand, int oc, int s)
 				d,
 				p;
 
-	e = conv(nb, x, *h, *w, *c, *c * expand, 1, 1, 3, -1, &eh, &ew);
+	if (expand > 1)
+		e = conv(nb, x, *h, *w, *c, *c * expand, 1, 1, 3, -1, &eh, &ew);
+	else
+	{
+		e = x;
+		eh = *h;
+		ew = *w;
+	}
 	d = dwconv(nb, e, eh, ew, *c * expand, s, &dh, &dw);
 	p = conv(nb, d, dh, dw, *c * expand, oc, 1, 1, 0, -1, &ph, &pw);
 	if (s == 1 && oc == *c)

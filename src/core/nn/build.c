@@ -821,44 +821,82 @@ prepare_gemm_convs(cv_net *net, cv_error *err)
 	return CV_OK;
 }
 
+/* The only step that reads value v (its storage), or -1. */
+static int
+sole_reader(const cv_net *net, int v)
+{
+	int			st = net->values[v].storage,
+				reader = -1;
+
+	if (st < 0 || st == net->values[net->output_value].storage ||
+		(net->feature_value >= 0 && st == net->values[net->feature_value].storage))
+		return -1;
+	for (int j = 0; j < net->nsteps; j++)
+		for (int k = 0; k < net->steps[j].ninputs; k++)
+		{
+			int			u = net->steps[j].inputs[k];
+
+			if (u >= 0 && net->values[u].storage == st)
+			{
+				if (reader >= 0)
+					return -1;
+				reader = j;
+			}
+		}
+	return reader;
+}
+
+static void
+append_detail(nn_step *s, const char *fmt, int step)
+{
+	size_t		len = strlen(s->detail);
+
+	snprintf(s->detail + len, sizeof(s->detail) - len, fmt, step);
+}
+
 /*
- * Inverted-residual fusion: a packed 1x1 convolution whose output is read
- * only by the depthwise step right after it is computed by that step
- * (nn_depthwise_fused), when the depthwise runs on the AVX-512 path.
+ * Inverted-residual fusion (nn_depthwise_fused), when the depthwise runs on
+ * the AVX-512 path: the packed 1x1 convolution right before it, if its
+ * output is read by this depthwise only, and the packed 1x1 right after
+ * it, if it alone reads the depthwise's output.
  */
 static void
 prepare_fusion(cv_net *net)
 {
-	for (int i = 0; i + 1 < net->nsteps; i++)
+	for (int i = 0; i < net->nsteps; i++)
 	{
-		nn_step    *e = &net->steps[i],
-				   *d = &net->steps[i + 1];
-		int			st,
-					readers = 0;
+		nn_step    *d = &net->steps[i];
 
-		if (e->kind != NN_K_CONV || d->kind != NN_K_DEPTHWISE || d->ninputs < 1 ||
-			d->inputs[0] != e->output || !nn_depthwise_can_fuse(&e->conv, &d->conv))
+		if (d->kind != NN_K_DEPTHWISE || d->ninputs < 1 || d->inputs[0] < 0)
 			continue;
-		st = net->values[e->output].storage;
-		if (st < 0 || st == net->values[net->output_value].storage ||
-			(net->feature_value >= 0 && st == net->values[net->feature_value].storage))
-			continue;
-		for (int j = 0; j < net->nsteps; j++)
-			for (int k = 0; k < net->steps[j].ninputs; k++)
+		if (i > 0)
+		{
+			nn_step    *e = &net->steps[i - 1];
+
+			if (e->kind == NN_K_CONV && !e->fused_away && d->inputs[0] == e->output &&
+				nn_depthwise_can_fuse_expand(&e->conv, &d->conv) &&
+				sole_reader(net, e->output) == i)
 			{
-				int			v = net->steps[j].inputs[k];
-
-				if (v >= 0 && net->values[v].storage == st)
-					readers++;
+				d->expand = e;
+				e->fused_away = true;
+				append_detail(e, " [in %d]", i);
+				append_detail(d, " [+ %d]", i - 1);
 			}
-		if (readers != 1)
-			continue;
-		d->expand = e;
-		e->fused_away = true;
-		snprintf(e->detail + strlen(e->detail), sizeof(e->detail) - strlen(e->detail),
-				 " [in %d]", i + 1);
-		snprintf(d->detail + strlen(d->detail), sizeof(d->detail) - strlen(d->detail),
-				 " [+ %d]", i);
+		}
+		if (i + 1 < net->nsteps)
+		{
+			nn_step    *q = &net->steps[i + 1];
+
+			if (q->kind == NN_K_CONV && q->ninputs >= 1 && q->inputs[0] == d->output &&
+				nn_depthwise_can_fuse_project(&d->conv, &q->conv) &&
+				sole_reader(net, d->output) == i + 1)
+			{
+				d->project = q;
+				q->fused_away = true;
+				append_detail(q, " [in %d]", i);
+				append_detail(d, " [+ %d]", i + 1);
+			}
+		}
 	}
 }
 

@@ -356,16 +356,19 @@ dw512_rows(const nn_conv_params *p, const float *in, float *out, const int KW, c
 }
 
 /*
- * The expansion fused in: input rows are expanded (nn_gemm, one row of
- * in_w pixels at a time, in order) into a ring of KW rows just before the
- * first output row that needs them; each expanded row is computed once.
+ * A block fused around the depthwise (nn_depthwise_fused): input rows are
+ * expanded (nn_gemm, one row of in_w pixels at a time, in order) into a
+ * ring of KW rows just before the first output row that needs them, so
+ * each is computed once; each output row is then projected while in cache.
  */
 DW512_TARGET ALWAYS_INLINE void
-dw512_fused_rows(const nn_conv_params *e, const nn_conv_params *p, const float *in,
-				 float *out, float *ring, const int KW, const int S)
+dw512_fused_rows(const nn_conv_params *e, const nn_conv_params *p, const nn_conv_params *q,
+				 const float *in, float *out, float *scratch, const int KW, const int S)
 {
 	int			c = p->in_c;
 	size_t		rowf = (size_t) p->in_w * c;
+	float	   *ring = scratch;
+	float	   *dwrow = e ? scratch + (size_t) KW * rowf : scratch;
 	int			done = 0;
 	int			ox_lo,
 				ox_hi,
@@ -383,7 +386,7 @@ dw512_fused_rows(const nn_conv_params *e, const nn_conv_params *p, const float *
 	for (int oy = 0; oy < p->out_h; oy++)
 	{
 		int			iy0 = oy * S - p->pad_top;
-		float	   *orow = out + (size_t) oy * p->out_w * c;
+		float	   *orow = q ? dwrow : out + (size_t) oy * p->out_w * c;
 		const float *rows[5];
 		bool		inside = true;
 		int			ch = 0;
@@ -398,6 +401,11 @@ dw512_fused_rows(const nn_conv_params *e, const nn_conv_params *p, const float *
 				inside = false;
 				continue;
 			}
+			if (e == NULL)
+			{
+				rows[ky] = in + (size_t) iy * rowf;
+				continue;
+			}
 			for (; done <= iy; done++)
 				nn_gemm(p->in_w, e->in_c, c, in + (size_t) done * p->in_w * e->in_c, e->in_c,
 						e->weights, e->bias, e->act_min, e->act_max,
@@ -408,22 +416,25 @@ dw512_fused_rows(const nn_conv_params *e, const nn_conv_params *p, const float *
 			dw512_block(p, rows, inside, orow, ch, ox_lo, ox_hi, true, KW, S);
 		if (ch < c)
 			dw512_block(p, rows, inside, orow, ch, ox_lo, ox_hi, false, KW, S);
+		if (q)
+			nn_gemm(p->out_w, c, q->out_c, dwrow, c, q->weights, q->bias, q->act_min,
+					q->act_max, out + (size_t) oy * p->out_w * q->out_c, q->out_c);
 	}
 }
 
 DW512_TARGET
 void
-nn_depthwise_fused(const nn_conv_params *e, const nn_conv_params *p, const float *in,
-				   float *out, float *scratch)
+nn_depthwise_fused(const nn_conv_params *e, const nn_conv_params *p, const nn_conv_params *q,
+				   const float *in, float *out, float *scratch)
 {
 	if (p->k_w == 3 && p->stride_w == 1)
-		dw512_fused_rows(e, p, in, out, scratch, 3, 1);
+		dw512_fused_rows(e, p, q, in, out, scratch, 3, 1);
 	else if (p->k_w == 3)
-		dw512_fused_rows(e, p, in, out, scratch, 3, 2);
+		dw512_fused_rows(e, p, q, in, out, scratch, 3, 2);
 	else if (p->stride_w == 1)
-		dw512_fused_rows(e, p, in, out, scratch, 5, 1);
+		dw512_fused_rows(e, p, q, in, out, scratch, 5, 1);
 	else
-		dw512_fused_rows(e, p, in, out, scratch, 5, 2);
+		dw512_fused_rows(e, p, q, in, out, scratch, 5, 2);
 }
 
 static bool
@@ -466,8 +477,8 @@ dw512(const nn_conv_params *p, const float *in, float *out)
 }
 
 void
-nn_depthwise_fused(const nn_conv_params *e, const nn_conv_params *p, const float *in,
-				   float *out, float *scratch)
+nn_depthwise_fused(const nn_conv_params *e, const nn_conv_params *p, const nn_conv_params *q,
+				   const float *in, float *out, float *scratch)
 {
 	abort();					/* never fused without AVX-512 */
 }
@@ -475,20 +486,35 @@ nn_depthwise_fused(const nn_conv_params *e, const nn_conv_params *p, const float
 
 size_t		nn_fuse_min_floats = 256 * 1024;
 
-bool
-nn_depthwise_can_fuse(const nn_conv_params *e, const nn_conv_params *p)
+static bool
+is_packed_pointwise(const nn_conv_params *e)
 {
-	return dw512_applies(p) && e->packed && e->k_h == 1 && e->k_w == 1 &&
-		e->stride_h == 1 && e->stride_w == 1 && e->pad_top == 0 && e->pad_left == 0 &&
-		e->out_h == p->in_h && e->out_w == p->in_w && e->out_c == p->in_c &&
+	return e->packed && e->k_h == 1 && e->k_w == 1 && e->stride_h == 1 && e->stride_w == 1 &&
+		e->pad_top == 0 && e->pad_left == 0 && e->out_h == e->in_h && e->out_w == e->in_w;
+}
+
+bool
+nn_depthwise_can_fuse_expand(const nn_conv_params *e, const nn_conv_params *p)
+{
+	return dw512_applies(p) && is_packed_pointwise(e) && e->out_c == p->in_c &&
 		e->in_h == p->in_h && e->in_w == p->in_w &&
 		(size_t) p->in_h * p->in_w * p->in_c >= nn_fuse_min_floats;
 }
 
-size_t
-nn_depthwise_fused_scratch(const nn_conv_params *p)
+bool
+nn_depthwise_can_fuse_project(const nn_conv_params *p, const nn_conv_params *q)
 {
-	return (size_t) p->k_h * p->in_w * p->in_c;
+	return dw512_applies(p) && is_packed_pointwise(q) && q->in_c == p->out_c &&
+		q->in_h == p->out_h && q->in_w == p->out_w &&
+		(size_t) p->out_h * p->out_w * p->out_c >= nn_fuse_min_floats;
+}
+
+size_t
+nn_depthwise_fused_scratch(const nn_conv_params *e, const nn_conv_params *p,
+						   const nn_conv_params *q)
+{
+	return (e ? (size_t) p->k_h * p->in_w * p->in_c : 0) +
+		(q ? (size_t) p->out_w * p->out_c : 0);
 }
 
 NN_MULTIVERSION

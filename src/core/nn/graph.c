@@ -107,8 +107,10 @@ cv_net_load(const uint8_t *data, size_t len, cv_net **out, cv_error *err)
 
 		if (net->steps[i].kind == NN_K_CONV)
 			s = nn_conv2d_scratch(&net->steps[i].conv);
-		else if (net->steps[i].expand != NULL)
-			s = nn_depthwise_fused_scratch(&net->steps[i].conv);
+		else if (net->steps[i].expand != NULL || net->steps[i].project != NULL)
+			s = nn_depthwise_fused_scratch(net->steps[i].expand ? &net->steps[i].expand->conv : NULL,
+										   &net->steps[i].conv,
+										   net->steps[i].project ? &net->steps[i].project->conv : NULL);
 		if (s > net->scratch_floats)
 			net->scratch_floats = s;
 	}
@@ -195,9 +197,11 @@ run_step(const cv_net *net, cv_net_workspace *ws, const nn_step *s)
 				nn_conv2d(&s->conv, in0, out, ws->scratch);
 			break;
 		case NN_K_DEPTHWISE:
-			if (s->expand != NULL)
-				nn_depthwise_fused(&s->expand->conv, &s->conv,
-								   value_data(net, ws, s->expand->inputs[0]), out,
+			if (s->expand != NULL || s->project != NULL)
+				nn_depthwise_fused(s->expand ? &s->expand->conv : NULL, &s->conv,
+								   s->project ? &s->project->conv : NULL,
+								   s->expand ? value_data(net, ws, s->expand->inputs[0]) : in0,
+								   s->project ? value_data(net, ws, s->project->output) : out,
 								   ws->scratch);
 			else
 				nn_depthwise(&s->conv, in0, out);

@@ -74,12 +74,13 @@ typedef struct nn_step
 	double		macs;
 	char		detail[80];
 	/*
-	 * Inverted-residual fusion (build.c): a depthwise step that computes
-	 * its 1x1 expansion itself, a few rows at a time, reading the
-	 * expansion's input; the expansion step then does nothing (fused_away)
-	 * and its output tensor takes no arena space.
+	 * Inverted-residual fusion (build.c, nn_depthwise_fused): a depthwise
+	 * step that also computes the 1x1 expansion before it and / or the 1x1
+	 * projection after it, row by row.  Those steps then do nothing
+	 * (fused_away), and the tensors between them take no arena space.
 	 */
 	const struct nn_step *expand;
+	const struct nn_step *project;
 	bool		fused_away;
 } nn_step;
 

@@ -98,19 +98,27 @@ void		nn_fully_connected(int rows, int k, int n, const float *in, const float *w
 void		nn_depthwise(const nn_conv_params *p, const float *in, float *out);
 
 /*
- * A 1x1 expansion (packed, nn_gemm) followed by this depthwise, fused: the
- * expanded rows are computed into a ring of k_h rows in scratch
- * (nn_depthwise_fused_scratch floats) just before the depthwise needs them,
- * so the expanded tensor never goes to memory.  in is the expansion's
- * input.  Same floats as the two steps run apart.  Only on the AVX-512
- * path, and only for expanded tensors of at least nn_fuse_min_floats
- * (small maps gain nothing; tests lower it).
+ * An inverted-residual block fused around a depthwise on the AVX-512 path:
+ * expand (a packed 1x1 before it, or NULL) and project (a packed 1x1 after
+ * it, or NULL), row by row.  Expanded rows are computed into a ring of k_h
+ * rows in scratch just before the depthwise needs them, and each depthwise
+ * output row goes to scratch and is projected at once, so neither tensor
+ * goes to memory.  in is the block's input (the expansion's, else the
+ * depthwise's), out its output (the projection's, else the depthwise's).
+ * Same floats as the steps run apart.  Fused only when the tensor that
+ * stays in cache has at least nn_fuse_min_floats (small maps gain nothing;
+ * tests lower it).
  */
 extern size_t nn_fuse_min_floats;
-bool		nn_depthwise_can_fuse(const nn_conv_params *expand, const nn_conv_params *dw);
-size_t		nn_depthwise_fused_scratch(const nn_conv_params *dw);
+bool		nn_depthwise_can_fuse_expand(const nn_conv_params *expand,
+										 const nn_conv_params *dw);
+bool		nn_depthwise_can_fuse_project(const nn_conv_params *dw,
+										  const nn_conv_params *project);
+size_t		nn_depthwise_fused_scratch(const nn_conv_params *expand, const nn_conv_params *dw,
+									   const nn_conv_params *project);
 void		nn_depthwise_fused(const nn_conv_params *expand, const nn_conv_params *dw,
-							   const float *in, float *out, float *scratch);
+							   const nn_conv_params *project, const float *in, float *out,
+							   float *scratch);
 
 void		nn_avg_pool(const nn_conv_params *p, const float *in, float *out);
 void		nn_max_pool(const nn_conv_params *p, const float *in, float *out);

@@ -73,17 +73,28 @@ nn_plan(cv_net *net, cv_error *err)
 		const nn_step *st = &net->steps[i];
 		int			o = net->values[st->output].storage;
 
-		/* a fused expansion's output is never written: no bytes for it */
-		if (st->fused_away && o >= 0)
-			net->storages[o].floats = 0;
-		/* a fused depthwise reads the expansion's input */
+		/*
+		 * A fused block (nn_depthwise_fused) runs at its depthwise step:
+		 * it reads the expansion's input there and writes the projection's
+		 * output there; the tensors in between are never written.
+		 */
 		if (st->expand != NULL)
 		{
 			int			v = st->expand->inputs[0];
 
+			net->storages[net->values[st->expand->output].storage].floats = 0;
 			if (v >= 0 && net->values[v].storage >= 0 &&
 				net->storages[net->values[v].storage].last < i)
 				net->storages[net->values[v].storage].last = i;
+		}
+		if (st->project != NULL)
+		{
+			int			po = net->values[st->project->output].storage;
+
+			if (o >= 0)
+				net->storages[o].floats = 0;
+			if (po >= 0 && net->storages[po].first > i)
+				net->storages[po].first = i;
 		}
 
 		for (int k = 0; k < st->ninputs; k++)
