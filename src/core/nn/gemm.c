@@ -237,14 +237,22 @@ nn_gemm(int m, int k, int n, const float *a, size_t lda, const float *packed,
 			__mmask16	m0 = bw >= 16 ? 0xFFFF : (__mmask16) ((1u << bw) - 1);
 			__mmask16	m1 = bw >= 32 ? 0xFFFF :
 				(bw > 16 ? (__mmask16) ((1u << (bw - 16)) - 1) : 0);
-			int			r = 0;
+			/*
+			 * Tiles of equal height (49 rows: 10, 10, 10, 10, 9 rather than
+			 * 4 x 12 + 1, whose single-row tile runs at FMA latency).
+			 */
+			int			tiles = (rows + GEMM_MR - 1) / GEMM_MR;
+			int			base = rows / tiles,
+						extra = rows % tiles;
 
-			for (; r + GEMM_MR <= rows; r += GEMM_MR)
-				gemm_kernels[mode][GEMM_MR] (k, ar + r * lda, lda, b, bw, bj, act,
-											 cr + r * ldc + j0, ldc, m0, m1);
-			if (r < rows)
-				gemm_kernels[mode][rows - r] (k, ar + r * lda, lda, b, bw, bj, act,
-											  cr + r * ldc + j0, ldc, m0, m1);
+			for (int t = 0, r = 0; t < tiles; t++)
+			{
+				int			h = base + (t < extra ? 1 : 0);
+
+				gemm_kernels[mode][h] (k, ar + r * lda, lda, b, bw, bj, act,
+									   cr + r * ldc + j0, ldc, m0, m1);
+				r += h;
+			}
 			b += (size_t) bw * k;
 		}
 	}

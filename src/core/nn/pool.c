@@ -48,8 +48,14 @@ pool(const nn_conv_params *p, const float *in, float *out, bool is_max)
 						for (int ch = 0; ch < c; ch++)
 							o[ch] = src[ch] > o[ch] ? src[ch] : o[ch];
 					else
-						for (int ch = 0; ch < c; ch++)
+					{
+						int			ch = 0;
+
+						for (; ch + 8 <= c; ch += 8)
+							*(nn_v8 *) (o + ch) += *(const nn_v8 *) (src + ch);
+						for (; ch < c; ch++)
 							o[ch] += src[ch];
+					}
 					n++;
 				}
 			/* an empty window cannot happen with TFLite's output sizes */
