@@ -92,6 +92,52 @@ test_gemm_kernel(void)
 			}
 }
 
+/* nn_gemv (a classifier on one pooled row) against a double reference. */
+static void
+test_gemv_kernel(void)
+{
+	static const int shapes[][2] = {{1, 1}, {3, 16}, {4, 17}, {7, 40}, {1001, 1280}, {10, 5}};
+
+	if (!nn_gemm_available())
+		return;
+	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++)
+	{
+		int			n = shapes[t][0],
+					k = shapes[t][1];
+		float	   *w = malloc(sizeof(float) * n * k),
+				   *x = malloc(sizeof(float) * k),
+				   *bias = malloc(sizeof(float) * n),
+				   *y = malloc(sizeof(float) * (n + 1));
+		float		lo = t % 2 ? 0.0f : -INFINITY,
+					hi = t % 2 ? 6.0f : INFINITY;
+		double		md = 0;
+
+		for (int i = 0; i < n * k; i++)
+			w[i] = (float) ((i * 31) % 17) / 8.0f - 1.0f;
+		for (int i = 0; i < k; i++)
+			x[i] = (float) ((i * 7919) % 101) / 50.0f - 1.0f;
+		for (int i = 0; i < n; i++)
+			bias[i] = 0.25f * (i % 5) - 0.5f;
+		y[n] = 12345.0f;
+		nn_gemv(n, k, w, x, t % 3 ? bias : NULL, lo, hi, y);
+		for (int j = 0; j < n; j++)
+		{
+			double		acc = t % 3 ? bias[j] : 0.0;
+
+			for (int i = 0; i < k; i++)
+				acc += (double) w[(size_t) j * k + i] * x[i];
+			acc = acc < lo ? lo : (acc > hi ? hi : acc);
+			md = fmax(md, fabs(y[j] - acc));
+		}
+		CHECK_MSG(md < 1e-3, "n %d k %d: max diff %g", n, k, md);
+		CHECK(y[n] == 12345.0f);
+		free(w);
+		free(x);
+		free(bias);
+		free(y);
+	}
+}
+
 /*
  * The AVX-512 depthwise path (p.simd512) against the portable one: same
  * windows, strides, channel tails (masked vectors), widths with and without
@@ -423,5 +469,6 @@ test_small_nets_fast_vs_portable(void)
 
 UNIT_MAIN("nn_fast",
 		  UNIT_CASE(test_gemm_kernel),
+		  UNIT_CASE(test_gemv_kernel),
 		  UNIT_CASE(test_depthwise_simd512),
 		  UNIT_CASE(test_small_nets_fast_vs_portable))

@@ -384,6 +384,11 @@ nn_conv2d(const nn_conv_params *p, const float *in, float *out, float *scratch)
 		return;
 	}
 
+	if (m == 1 && direct && p->simd512)
+	{
+		nn_gemv(n, k, p->weights, in, p->bias, p->act_min, p->act_max, out);
+		return;
+	}
 	for (int r0 = 0; r0 < m; r0 += step)
 	{
 		int			rows = m - r0 < step ? m - r0 : step;

@@ -86,6 +86,9 @@ void		nn_gemm_pack(int k, int n, const float *w, float *packed);
 void		nn_gemm(int m, int k, int n, const float *a, size_t lda, const float *packed,
 					const float *bias, float act_min, float act_max, float *c, size_t ldc);
 bool		nn_conv2d_wants_gemm(const nn_conv_params *p);
+/* y = clamp(w x + bias), w[n][k] as stored: a classifier (AVX-512 only). */
+void		nn_gemv(int n, int k, const float *w, const float *x, const float *bias,
+					float act_min, float act_max, float *y);
 
 /* Floats of scratch conv2d needs (im2col tiles); 0 for 1x1 stride 1. */
 size_t		nn_conv2d_scratch(const nn_conv_params *p);
