@@ -235,9 +235,10 @@ conv_direct(const nn_conv_params *p, const float *in, float *out)
  */
 C512_TARGET static inline __attribute__((always_inline)) void
 direct512_px(const nn_conv_params *p, const float *in, float *o, int oy, int ox,
-			 int ky0, int ky1, const int NV, const int P, const bool check)
+			 int ky0, int ky1, const int NV, const int P, const bool check,
+			 const int KW, const int C)
 {
-	int			c = p->in_c,
+	int			c = C,
 				n = p->out_c;
 	__m512		acc[6][4];
 	__m512		lo = _mm512_set1_ps(p->act_min),
@@ -257,14 +258,16 @@ direct512_px(const nn_conv_params *p, const float *in, float *o, int oy, int ox,
 		int			iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
 		const float *row = in + (size_t) iy * p->in_w * c;
 
-		for (int kx = 0; kx < p->k_w; kx++)
+#pragma GCC unroll 3
+		for (int kx = 0; kx < KW; kx++)
 		{
 			int			ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
 			const float *src = row + (size_t) ix * c;
-			const float *w = p->weights_kn + (size_t) ((ky * p->k_w + kx) * c) * n;
+			const float *w = p->weights_kn + (size_t) ((ky * KW + kx) * c) * n;
 
 			if (check && (ix < 0 || ix >= p->in_w))
 				continue;
+#pragma GCC unroll 4
 			for (int ci = 0; ci < c; ci++)
 			{
 				__m512		wv[4];
@@ -293,9 +296,10 @@ direct512_px(const nn_conv_params *p, const float *in, float *o, int oy, int ox,
 }
 
 C512_TARGET static inline __attribute__((always_inline)) void
-direct512_nv(const nn_conv_params *p, const float *in, float *out, const int NV)
+direct512_nv(const nn_conv_params *p, const float *in, float *out, const int NV,
+			 const int KW, const int C)
 {
-	const int	P = NV == 4 ? 3 : 6;	/* 12 to 18 accumulators */
+	const int	P = NV == 4 ? 3 : 6;	/* 6 to 12 accumulators */
 	int			n = p->out_c;
 	int			reach = p->in_w - 1 + p->pad_left - (p->k_w - 1) * p->dil_w;
 	int			ox_lo = (p->pad_left + p->stride_w - 1) / p->stride_w,
@@ -320,13 +324,13 @@ direct512_nv(const nn_conv_params *p, const float *in, float *out, const int NV)
 		while (ky1 > ky0 && iy0 + (ky1 - 1) * p->dil_h >= p->in_h)
 			ky1--;
 		for (; ox < ox_lo; ox++)
-			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, 1, true);
+			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, 1, true, KW, C);
 		for (; ox + P <= ox_hi; ox += P)
-			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, P, false);
+			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, P, false, KW, C);
 		for (; ox < ox_hi; ox++)
-			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, 1, false);
+			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, 1, false, KW, C);
 		for (; ox < p->out_w; ox++)
-			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, 1, true);
+			direct512_px(p, in, orow + (size_t) ox * n, oy, ox, ky0, ky1, NV, 1, true, KW, C);
 	}
 }
 
@@ -334,12 +338,15 @@ C512_TARGET
 static void
 conv_direct512(const nn_conv_params *p, const float *in, float *out)
 {
-	if (p->out_c == 16)
-		direct512_nv(p, in, out, 1);
+	/* the MobileNet stem (3x3 on RGB, 32 filters) with constant taps */
+	if (p->out_c == 32 && p->k_w == 3 && p->in_c == 3)
+		direct512_nv(p, in, out, 2, 3, 3);
+	else if (p->out_c == 16)
+		direct512_nv(p, in, out, 1, p->k_w, p->in_c);
 	else if (p->out_c == 32)
-		direct512_nv(p, in, out, 2);
+		direct512_nv(p, in, out, 2, p->k_w, p->in_c);
 	else
-		direct512_nv(p, in, out, 4);
+		direct512_nv(p, in, out, 4, p->k_w, p->in_c);
 }
 #else
 static void
