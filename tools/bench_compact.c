@@ -28,8 +28,7 @@
  * the features were computed in this run.
  *
  * usage: bench_compact [--backbone FILE] [--views N] [--predict-views N]
- *		  [--folds K] [--max-rows N] [--lambdas a,b,...] [--norm auto|std|power]
- *		  [--weights balanced|none] [--criterion loss|wloss|acc]
+ *		  [--folds K] [--max-rows N] [--lambdas a,b,...] [--norm none|power-l2]
  *		  [--size S] [--blocks colour,colour_fine,hog,hog_coarse,lbp,thumb]
  *		  [--nopower] [--jobs N] [--cache DIR] [--quiet] DATASET_DIR...
  */
@@ -541,9 +540,10 @@ run_set(const char *dir, const bench_opts *bo)
 
 	/* cross-validated figures, as the service would report them */
 	cv_metrics_compute(s.task, res.holdout, lab, NULL, n_train, s.n_tags, 0.5, tm, &om, &err);
-	printf("== %s (%s, %d tags, domain %s dim %d, %d train views, predict views %d)\n", s.name,
-		   s.task == CV_TASK_MULTICLASS ? "multiclass" : "multilabel", s.n_tags, fx->name,
-		   fx->dim, views, res.head->predict_views);
+	printf("== %s (%s, %d tags, domain %s dim %d, %d train views, predict views %d, norm %s)\n",
+		   s.name, s.task == CV_TASK_MULTICLASS ? "multiclass" : "multilabel", s.n_tags,
+		   fx->name, fx->dim, views, res.head->predict_views,
+		   res.head->norm == CV_NORM_POWER_L2 ? "power-l2" : "none");
 	printf("train %d images, test %d images; folds %d, lambda %g (loss:", n_train, n_test,
 		   res.n_folds, res.lambda);
 	for (int l = 0; l < res.n_lambdas; l++)
@@ -654,6 +654,8 @@ main(int argc, char **argv)
 				return 2;
 			}
 		}
+		else if (strcmp(o, "--norm") == 0 && v && ++a)
+			bo.train.norm = strcmp(v, "none") == 0 ? CV_NORM_NONE : CV_NORM_POWER_L2;
 		else if (strcmp(o, "--backbone") == 0 && v && ++a)
 			bo.backbone = v;
 		else if (strcmp(o, "--cache") == 0 && v && ++a)

@@ -497,6 +497,111 @@ test_predict_views_average(void)
 	cv_head_free(h);
 }
 
+/* Signed square root then L2 normalisation, by hand. */
+static void
+test_norm_apply(void)
+{
+	float		x[4] = {4.0f, -9.0f, 0.0f, 0.0f};
+	float		y[4];
+	float		zero[3] = {0, 0, 0};
+
+	cv_norm_apply(CV_NORM_POWER_L2, x, 4, y);
+	CHECK_NEAR(y[0], 2.0 / sqrt(13.0), 1e-7);
+	CHECK_NEAR(y[1], -3.0 / sqrt(13.0), 1e-7);
+	CHECK(y[2] == 0.0f && y[3] == 0.0f);
+	cv_norm_apply(CV_NORM_POWER_L2, x, 4, x);	/* in place */
+	CHECK(memcmp(x, y, sizeof(y)) == 0);
+	cv_norm_apply(CV_NORM_POWER_L2, zero, 3, zero);
+	CHECK(zero[0] == 0.0f && zero[1] == 0.0f && zero[2] == 0.0f);
+	x[0] = 4.0f;
+	cv_norm_apply(CV_NORM_NONE, x, 1, y);
+	CHECK(y[0] == 4.0f);
+}
+
+/*
+ * A head with CV_NORM_POWER_L2 sees only the direction of the square-rooted
+ * vector: x and 9x get the same probabilities, which a head without
+ * normalisation does not give.  The trainer stores its normalisation in the
+ * head and fits on normalised rows: images whose features are scaled by
+ * arbitrary per-image factors give the same held-out probabilities.
+ */
+static void
+test_norm_in_head_and_trainer(void)
+{
+	enum {N = 45, D = 6, T = 3};
+	float		x[N * D],
+				xs[N * D];
+	uint8_t		l[N * T];
+	cv_dataset	d = {CV_TASK_MULTICLASS, N, 1, D, T, x, l, NULL};
+	cv_dataset	ds = {CV_TASK_MULTICLASS, N, 1, D, T, xs, l, NULL};
+	cv_train_options opt;
+	cv_train_result a,
+				b;
+	cv_error	err;
+	float		v[D] = {1, 2, 0.5f, 0, 3, 1},
+				v9[D],
+				p1[T],
+				p9[T];
+	double		maxdiff = 0.0;
+
+	make_three_blobs(x, l, N, D);
+	for (int i = 0; i < N * D; i++)
+		x[i] = fabsf(x[i]);		/* pooled activations are >= 0 */
+	for (int i = 0; i < N; i++)
+		for (int k = 0; k < D; k++)
+			xs[i * D + k] = x[i * D + k] * (float) (1 + i % 7);
+	for (int k = 0; k < D; k++)
+		v9[k] = 9.0f * v[k];
+
+	CHECK(cv_train(&d, NULL, &a, &err) == CV_OK);
+	CHECK(cv_train(&ds, NULL, &b, &err) == CV_OK);
+	if (a.head == NULL || b.head == NULL)
+		return;
+	CHECK(a.head->norm == CV_NORM_POWER_L2);
+	CHECK(cv_head_predict(a.head, v, 1, p1, &err) == CV_OK);
+	CHECK(cv_head_predict(a.head, v9, 1, p9, &err) == CV_OK);
+	for (int k = 0; k < T; k++)
+		CHECK_NEAR(p1[k], p9[k], 1e-5);
+	for (int i = 0; i < N * T; i++)
+		maxdiff = fmax(maxdiff, fabs(a.holdout[i] - b.holdout[i]));
+	CHECK_MSG(maxdiff < 1e-3, "held-out difference %g", maxdiff);
+	CHECK(a.lambda == b.lambda);
+
+	/*
+	 * without the normalisation the scale matters: the normalised vector
+	 * (what the head was fitted on) and twice it score differently
+	 */
+	a.head->norm = CV_NORM_NONE;
+	cv_norm_apply(CV_NORM_POWER_L2, v, D, v);
+	for (int k = 0; k < D; k++)
+		v9[k] = 2.0f * v[k];
+	CHECK(cv_head_predict(a.head, v, 1, p1, &err) == CV_OK);
+	CHECK(cv_head_predict(a.head, v9, 1, p9, &err) == CV_OK);
+	CHECK_MSG(fabs(p1[0] - p9[0]) + fabs(p1[1] - p9[1]) > 0.01, "%g %g / %g %g",
+			  p1[0], p1[1], p9[0], p9[1]);
+	a.head->norm = (cv_norm) 9;
+	CHECK(cv_head_predict(a.head, v, 1, p1, &err) == CV_ERR_PARAM);
+	cv_train_result_free(&a);
+	cv_train_result_free(&b);
+
+	cv_train_options_init(&opt);
+	opt.norm = CV_NORM_NONE;
+	CHECK(cv_train(&d, &opt, &a, &err) == CV_OK);
+	CHECK(cv_train(&ds, &opt, &b, &err) == CV_OK);
+	if (a.head != NULL && b.head != NULL)
+	{
+		CHECK(a.head->norm == CV_NORM_NONE);
+		maxdiff = 0.0;
+		for (int i = 0; i < N * T; i++)
+			maxdiff = fmax(maxdiff, fabs(a.holdout[i] - b.holdout[i]));
+		CHECK_MSG(maxdiff > 0.01, "held-out difference %g", maxdiff);
+	}
+	cv_train_result_free(&a);
+	cv_train_result_free(&b);
+	opt.norm = 5;
+	CHECK(cv_train(&d, &opt, &a, &err) == CV_ERR_PARAM);
+}
+
 UNIT_MAIN("learn_head",
 		  UNIT_CASE(test_separable_multiclass),
 		  UNIT_CASE(test_imbalance_recovers_small_class),
@@ -507,4 +612,6 @@ UNIT_MAIN("learn_head",
 		  UNIT_CASE(test_progress_and_cancel),
 		  UNIT_CASE(test_deterministic),
 		  UNIT_CASE(test_data_checks),
-		  UNIT_CASE(test_predict_views_average))
+		  UNIT_CASE(test_predict_views_average),
+		  UNIT_CASE(test_norm_apply),
+		  UNIT_CASE(test_norm_in_head_and_trainer))

@@ -68,7 +68,7 @@ test_round_trip(void)
 			return;
 		CHECK(cv_model_serialize(m, &bytes, &len, &err) == CV_OK);
 		CHECK(memcmp(bytes, "CVMODEL\0", 8) == 0);
-		CHECK(bytes[8] == 1 && bytes[9] == 0);	/* version 1, little-endian */
+		CHECK(bytes[8] == 2 && bytes[9] == 0);	/* version 2, little-endian */
 		CHECK(bytes[16] == (len & 0xFF));
 		CHECK(cv_model_parse(bytes, len, &back, &err) == CV_OK);
 		if (back == NULL)
@@ -83,6 +83,8 @@ test_round_trip(void)
 		CHECK(strcmp(back->tag_names[1], "banana \xc3\xa9") == 0);
 		CHECK(!back->head->negative[0] && back->head->negative[2]);
 		CHECK(back->head->predict_views == m->head->predict_views);
+		CHECK(m->head->norm == CV_NORM_POWER_L2);	/* the trainer's default */
+		CHECK(back->head->norm == m->head->norm);
 		CHECK(back->head->lambda == m->head->lambda);
 		CHECK(memcmp(back->head->weights, m->head->weights, sizeof(float) * 24) == 0);
 		CHECK(memcmp(back->head->mean, m->head->mean, sizeof(float) * 8) == 0);
@@ -231,8 +233,8 @@ test_checksum_valid_lies(void)
 	size_t		len = 0;
 	cv_error	err;
 	/* body offsets: task 32, name len 36, "fake" 40, hash 44, version 76,
-	 * width 80, height 84, dim 88, views 92, threshold 96, lambda 100,
-	 * n_tags 104, first tag flags 108 */
+	 * width 80, height 84, dim 88, views 92, normalisation 96, threshold
+	 * 100, lambda 104, n_tags 108, first tag flags 112 */
 	struct
 	{
 		size_t		off;
@@ -247,12 +249,14 @@ test_checksum_valid_lies(void)
 		{88, 9},				/* off by one */
 		{92, 0},				/* no prediction view */
 		{92, 99},
-		{96, 0x7FC00000u},		/* NaN threshold */
-		{96, 0x40000000u},		/* threshold 2 */
-		{104, 1024},			/* the most tags: cannot fit */
-		{104, 0},
-		{108, 2},				/* unknown tag flag */
-		{112, 100000},			/* tag name longer than the bytes */
+		{96, 0},				/* unknown normalisation */
+		{96, 3},
+		{100, 0x7FC00000u},		/* NaN threshold */
+		{100, 0x40000000u},		/* threshold 2 */
+		{108, 1024},			/* the most tags: cannot fit */
+		{108, 0},
+		{112, 2},				/* unknown tag flag */
+		{116, 100000},			/* tag name longer than the bytes */
 	};
 
 	if (m == NULL || cv_model_serialize(m, &bytes, &len, &err) != CV_OK)
@@ -300,11 +304,76 @@ test_checksum_valid_lies(void)
 		CHECK(cv_model_parse(longer, len + 1, &out, &err) == CV_ERR_CORRUPT);
 		free(longer);
 		memcpy(copy, bytes, len);
-		copy[8] = 2;
+		copy[8] = 3;
 		CHECK(cv_model_parse(copy, len, &out, &err) == CV_ERR_UNSUPPORTED);
 		CHECK(cv_model_parse(NULL, 0, &out, &err) == CV_ERR_CORRUPT);
 	}
 	free(copy);
+	cv_free(bytes);
+	cv_model_free(m);
+}
+
+/*
+ * Version 1 (no normalisation field) is still read, as CV_NORM_NONE: made
+ * here from version 2 bytes of a head without normalisation by cutting the
+ * field out.  The same cut with version 2 left in the header is corrupt.
+ */
+static void
+test_reads_version_1(void)
+{
+	cv_model   *m = small_model(CV_TASK_MULTICLASS);
+	uint8_t    *bytes = NULL,
+			   *v1;
+	size_t		len = 0;
+	cv_model   *out = NULL;
+	cv_error	err;
+
+	if (m == NULL)
+	{
+		CHECK(false);
+		return;
+	}
+	m->head->norm = CV_NORM_NONE;
+	if (cv_model_serialize(m, &bytes, &len, &err) != CV_OK)
+	{
+		CHECK(false);
+		cv_model_free(m);
+		return;
+	}
+	CHECK(bytes[96] == CV_NORM_NONE && bytes[97] == 0);
+	v1 = malloc(len - 4);
+	memcpy(v1, bytes, 96);
+	memcpy(v1 + 96, bytes + 100, len - 100);
+	v1[16] = (uint8_t) ((len - 4) & 0xFF);
+	v1[17] = (uint8_t) (((len - 4) >> 8) & 0xFF);
+	poke_u32(v1, len - 4, 32, 1);	/* re-checksum (task stays multiclass) */
+	CHECK(cv_model_parse(v1, len - 4, &out, &err) == CV_ERR_CORRUPT);	/* still says 2 */
+	v1[8] = 1;
+	poke_u32(v1, len - 4, 32, 1);
+	CHECK(cv_model_parse(v1, len - 4, &out, &err) == CV_OK);
+	if (out != NULL)
+	{
+		float		f[8] = {1, 0, 0.5f, 0.2f, 0, 1, 0.3f, 0.9f};
+		float		p1[3],
+					p2[3];
+
+		CHECK(out->head->norm == CV_NORM_NONE);
+		CHECK(memcmp(out->head->weights, m->head->weights, sizeof(float) * 24) == 0);
+		CHECK(cv_head_predict(m->head, f, 1, p1, &err) == CV_OK);
+		CHECK(cv_head_predict(out->head, f, 1, p2, &err) == CV_OK);
+		CHECK(memcmp(p1, p2, sizeof(p1)) == 0);
+		cv_model_free(out);
+	}
+	/* a model cannot be built from a head with an unknown normalisation */
+	m->head->norm = (cv_norm) 7;
+	{
+		const char *names[3] = {"a", "b", "c"};
+		cv_model   *bad = NULL;
+
+		CHECK(cv_model_build(&fake_fx, names, m->head, 0.5f, &bad, &err) == CV_ERR_PARAM);
+		CHECK(bad == NULL);
+	}
+	free(v1);
 	cv_free(bytes);
 	cv_model_free(m);
 }
@@ -379,5 +448,6 @@ UNIT_MAIN("model_format",
 		  UNIT_CASE(test_every_truncation),
 		  UNIT_CASE(test_every_bit_flip),
 		  UNIT_CASE(test_checksum_valid_lies),
+		  UNIT_CASE(test_reads_version_1),
 		  UNIT_CASE(test_build_checks_and_extractor_match),
 		  UNIT_CASE(test_predict_image_compact))

@@ -20,6 +20,7 @@ cv_head_alloc(cv_task task, int n_tags, int dim)
 	if (h == NULL)
 		return NULL;
 	h->task = task;
+	h->norm = CV_NORM_NONE;
 	h->n_tags = n_tags;
 	h->dim = dim;
 	h->predict_views = 1;
@@ -57,6 +58,7 @@ cv_head_copy(const cv_head *src)
 
 	if (h == NULL)
 		return NULL;
+	h->norm = src->norm;
 	h->predict_views = src->predict_views;
 	h->lambda = src->lambda;
 	memcpy(h->negative, src->negative, sizeof(bool) * src->n_tags);
@@ -65,6 +67,33 @@ cv_head_copy(const cv_head *src)
 	memcpy(h->weights, src->weights, sizeof(float) * src->n_tags * (size_t) src->dim);
 	memcpy(h->bias, src->bias, sizeof(float) * src->n_tags);
 	return h;
+}
+
+void
+cv_norm_apply(cv_norm norm, const float *in, int dim, float *out)
+{
+	double		ss = 0.0;
+
+	if (norm != CV_NORM_POWER_L2)
+	{
+		if (out != in)
+			memcpy(out, in, sizeof(float) * dim);
+		return;
+	}
+	for (int d = 0; d < dim; d++)
+	{
+		double		r = sqrt(fabs((double) in[d]));
+
+		ss += fabs((double) in[d]);	/* r * r */
+		out[d] = (float) (in[d] < 0.0f ? -r : r);
+	}
+	if (ss > 0.0)
+	{
+		double		inv = 1.0 / sqrt(ss);
+
+		for (int d = 0; d < dim; d++)
+			out[d] = (float) (out[d] * inv);
+	}
 }
 
 cv_status
@@ -227,6 +256,7 @@ cv_head_predict(const cv_head *h, const float *features, int n_views,
 	double		z[CV_MAX_TAGS];
 	double		p[CV_MAX_TAGS];
 	double		acc[CV_MAX_TAGS];
+	float	   *normed = NULL;
 	int			views;
 
 	if (h == NULL || features == NULL || probs == NULL || n_views < 1)
@@ -237,14 +267,30 @@ cv_head_predict(const cv_head *h, const float *features, int n_views,
 	for (size_t j = 0; j < (size_t) views * h->dim; j++)
 		if (!isfinite(features[j]))
 			return cv_fail(err, CV_ERR_DATA, "feature %zu is not finite", j % h->dim);
+	if (h->norm != CV_NORM_NONE)
+	{
+		if (h->norm != CV_NORM_POWER_L2)
+			return cv_fail(err, CV_ERR_PARAM, "unknown feature normalisation %d", (int) h->norm);
+		normed = cv_malloc(sizeof(float) * (size_t) h->dim);
+		if (normed == NULL)
+			return cv_fail(err, CV_ERR_NOMEM, "out of memory for prediction");
+	}
 	for (int k = 0; k < h->n_tags; k++)
 		acc[k] = 0.0;
 	for (int v = 0; v < views; v++)
 	{
-		predict_view(h, features + (size_t) v * h->dim, z, p);
+		const float *x = features + (size_t) v * h->dim;
+
+		if (normed != NULL)
+		{
+			cv_norm_apply(h->norm, x, h->dim, normed);
+			x = normed;
+		}
+		predict_view(h, x, z, p);
 		for (int k = 0; k < h->n_tags; k++)
 			acc[k] += p[k];
 	}
+	cv_free(normed);
 	for (int k = 0; k < h->n_tags; k++)
 		probs[k] = (float) (acc[k] / views);
 	return CV_OK;

@@ -3,8 +3,9 @@
  *	  Linear classification heads over a domain's features: softmax for
  *	  multiclass, independent sigmoids for multilabel (task.h).
  *
- * A head holds everything prediction needs besides the features: the
- * standardisation learnt from the training set (x' = (x - mean) * scale),
+ * A head holds everything prediction needs besides the features: a fixed
+ * normalisation of the feature vector (cv_norm), the standardisation
+ * learnt from the training set (x' = (n(x) - mean) * scale),
  * one weight row and bias per tag, and how many augmentation views
  * prediction averages.  In multilabel the negative tag's row is all zero and
  * its probability is derived (prod_k (1 - p_k)).
@@ -41,9 +42,31 @@ typedef struct cv_dataset
 	const bool *negative;
 } cv_dataset;
 
+/*
+ * Normalisation of a feature vector before the standardisation.  Pooled
+ * CNN activations are bursty (a few large channels dominate the vector and
+ * its length varies with the image's contrast); the signed square root
+ * evens the channels out and the L2 normalisation removes the length, the
+ * usual treatment for linear probes on such features (docs/heads.md).
+ * The values are stored in cv_model bytes: never renumber.
+ */
+typedef enum cv_norm
+{
+	CV_NORM_NONE = 1,			/* the features as extracted */
+	CV_NORM_POWER_L2 = 2		/* x_j -> sign(x_j) sqrt|x_j|, then x / |x|_2 */
+} cv_norm;
+
+/*
+ * Apply a normalisation: out may be in; dim floats.  Computed in double
+ * in index order, so the result is the same on every machine.  A zero
+ * vector stays zero.
+ */
+void		cv_norm_apply(cv_norm norm, const float *in, int dim, float *out);
+
 typedef struct cv_head
 {
 	cv_task		task;
+	cv_norm		norm;			/* applied to every view's features first */
 	int			n_tags;
 	int			dim;
 	int			predict_views;	/* average over views 0..predict_views-1 */
@@ -58,7 +81,10 @@ typedef struct cv_head
 /* Validate shapes and label rules; CV_ERR_PARAM / CV_ERR_DATA (NaN, Inf). */
 cv_status	cv_dataset_check(const cv_dataset *data, cv_error *err);
 
-/* A zeroed head with its arrays allocated; NULL on allocation failure. */
+/*
+ * A zeroed head (norm CV_NORM_NONE) with its arrays allocated; NULL on
+ * allocation failure.
+ */
 cv_head    *cv_head_alloc(cv_task task, int n_tags, int dim);
 void		cv_head_free(cv_head *head);	/* accepts NULL */
 
@@ -68,8 +94,8 @@ cv_head    *cv_head_copy(const cv_head *head);
 /*
  * Fit a head with L2 strength lambda on the images listed in images (NULL:
  * all n_images), every view of each image a training row, each image
- * weighted by inverse tag frequency (see head_fit.c).  predict_views is
- * stored in the head.  progress may be NULL; when it returns false the fit
+ * weighted by inverse tag frequency (see linear.c), on the features as
+ * they are (CV_NORM_NONE).  predict_views is stored in the head.  progress may be NULL; when it returns false the fit
  * stops with CV_ERR_CANCELED.
  */
 cv_status	cv_head_fit(const cv_dataset *data, const int *images, int n_images,
@@ -80,8 +106,8 @@ cv_status	cv_head_fit(const cv_dataset *data, const int *images, int n_images,
 /*
  * Probabilities of one image: features holds n_views x dim floats (view 0
  * first, as cv_augment_features writes them); the first
- * min(n_views, head->predict_views) views are scored and their
- * probabilities averaged.  probs receives n_tags values in tag order.
+ * min(n_views, head->predict_views) views are normalised (head->norm),
+ * scored and their probabilities averaged.  probs receives n_tags values in tag order.
  * CV_ERR_DATA on NaN features.
  */
 cv_status	cv_head_predict(const cv_head *head, const float *features,

@@ -166,6 +166,8 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 	double	  **fold_theta = NULL;
 	cv_linear_problem *p = NULL;
 	cv_head    *h = NULL;
+	float	   *normed = NULL;
+	cv_dataset	nd;				/* d with normalised features */
 	progress_state ps;
 	int			min_count = -1;
 	int			k = 0;
@@ -186,6 +188,10 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 		opt.predict_views = CV_TRAIN_PREDICT_VIEWS;
 	if (opt.max_rows == 0)
 		opt.max_rows = CV_TRAIN_MAX_ROWS;
+	if (opt.norm == 0)
+		opt.norm = CV_TRAIN_NORM;
+	if (opt.norm != CV_NORM_NONE && opt.norm != CV_NORM_POWER_L2)
+		return cv_fail(err, CV_ERR_PARAM, "unknown feature normalisation %d", opt.norm);
 	if (opt.n_lambdas == 0)
 	{
 		opt.n_lambdas = (int) (sizeof(default_lambdas) / sizeof(default_lambdas[0]));
@@ -205,12 +211,28 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 		return cv_fail(err, CV_ERR_PARAM, "prediction views must be between 1 and %d", d->n_views);
 	t = d->n_tags;
 	n_lambdas = opt.n_lambdas;
+	nd = *d;
+	if (opt.norm != CV_NORM_NONE)
+	{
+		size_t		rows = (size_t) d->n_images * d->n_views;
+
+		normed = cv_malloc(sizeof(float) * rows * d->dim);
+		if (normed == NULL)
+			return cv_fail(err, CV_ERR_NOMEM, "out of memory normalising features");
+		for (size_t r = 0; r < rows; r++)
+			cv_norm_apply((cv_norm) opt.norm, d->features + r * d->dim, d->dim,
+						  normed + r * d->dim);
+		nd.features = normed;
+	}
 	/* the first views are the most useful (whole, mirror, centre crop) */
 	views = views_for(d->n_images, d->n_views, opt.max_rows);
 
 	counts = cv_calloc((size_t) t, sizeof(int));
 	if (counts == NULL)
+	{
+		cv_free(normed);
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory counting tags");
+	}
 	for (int i = 0; i < d->n_images; i++)
 		for (int c = 0; c < t; c++)
 			counts[c] += d->labels[(size_t) i * t + c] != 0;
@@ -284,7 +306,7 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 		for (int i = 0; i < d->n_images; i++)
 			if (res->fold[i] != f)
 				train_idx[n_train++] = i;
-		st = cv_linear_make(d, train_idx, n_train, views, &fold_p[f], err);
+		st = cv_linear_make(&nd, train_idx, n_train, views, &fold_p[f], err);
 		if (st != CV_OK)
 			goto done;
 		fold_theta[f] = cv_calloc((size_t) cv_linear_param_count(fold_p[f]), sizeof(double));
@@ -314,6 +336,7 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 									   opt.predict_views, &h, err);
 			if (st != CV_OK)
 				goto done;
+			h->norm = (cv_norm) opt.norm;
 			for (int i = 0; i < d->n_images; i++)
 			{
 				if (res->fold[i] != f)
@@ -344,7 +367,7 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 	}
 
 	/* final fit on everything, along the same path down to the winner */
-	st = cv_linear_make(d, NULL, d->n_images, views, &p, err);
+	st = cv_linear_make(&nd, NULL, d->n_images, views, &p, err);
 	if (st != CV_OK)
 		goto done;
 	theta = cv_calloc((size_t) cv_linear_param_count(p), sizeof(double));
@@ -362,6 +385,8 @@ cv_train(const cv_dataset *d, const cv_train_options *opt_in,
 			goto done;
 	}
 	st = cv_linear_to_head(p, theta, res->lambda, opt.predict_views, &res->head, err);
+	if (st == CV_OK)
+		res->head->norm = (cv_norm) opt.norm;
 	if (st == CV_OK && ps.fn != NULL && !ps.fn(ps.arg, 1.0))
 		st = cv_fail(err, CV_ERR_CANCELED, "training canceled");
 
@@ -381,6 +406,7 @@ done:
 	cv_free(train_idx);
 	cv_free(probs_by_lambda);
 	cv_free(weights);
+	cv_free(normed);
 	if (st != CV_OK)
 		cv_train_result_free(res);
 	return st;

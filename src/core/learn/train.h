@@ -5,6 +5,9 @@
  *	  final head fitted on every image.
  *
  * The user sets nothing.  Steps:
+ *	 0. the features are normalised as the head will (CV_TRAIN_NORM: signed
+ *		square root and L2 normalisation of each view's vector); the
+ *		standardisation statistics of every fit come from normalised rows.
  *	 1. cv_dataset_check; every tag the model learns needs at least 2 images
  *		(CV_ERR_PARAM otherwise; a multilabel negative tag may have none).
  *	 2. folds: k = min(max_folds, smallest tag count), at least 2, assigned
@@ -34,6 +37,12 @@
 
 #define CV_TRAIN_MAX_LAMBDAS 16
 
+/*
+ * Feature normalisation of the heads (head.h; measured with
+ * tools/bench_compact, docs/heads.md).
+ */
+#define CV_TRAIN_NORM CV_NORM_POWER_L2
+
 /* Views averaged at prediction (measured with tools/bench_compact). */
 #define CV_TRAIN_PREDICT_VIEWS 1
 
@@ -51,6 +60,7 @@ typedef struct cv_train_options
 	int			max_folds;		/* 0: 5 */
 	int			predict_views;	/* 0: CV_TRAIN_PREDICT_VIEWS */
 	int			max_rows;		/* 0: CV_TRAIN_MAX_ROWS */
+	int			norm;			/* 0: CV_TRAIN_NORM; else a cv_norm */
 	int			n_lambdas;		/* 0: the default grid */
 	double		lambdas[CV_TRAIN_MAX_LAMBDAS];	/* strongest first */
 } cv_train_options;

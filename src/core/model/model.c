@@ -40,6 +40,8 @@ cv_model_build(const cv_feature_extractor *fx, const char *const *tag_names,
 	if (head->predict_views < 1 || head->predict_views > CV_AUGMENT_MAX_VIEWS)
 		return cv_fail(err, CV_ERR_PARAM, "head averages %d views; at most %d are possible",
 					   head->predict_views, CV_AUGMENT_MAX_VIEWS);
+	if (head->norm != CV_NORM_NONE && head->norm != CV_NORM_POWER_L2)
+		return cv_fail(err, CV_ERR_PARAM, "unknown feature normalisation %d", (int) head->norm);
 	for (int k = 0; k < head->n_tags; k++)
 	{
 		size_t		len = tag_names[k] ? strlen(tag_names[k]) : 0;

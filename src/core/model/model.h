@@ -6,7 +6,8 @@
  * A model holds everything prediction needs except the backbone weights,
  * which it names by domain name, extractor version and content hash (the
  * SHA-256 of the weights file; zeros for the built-in `compact` domain):
- * the task, the tag list, the input size, the standardisation, the head
+ * the task, the tag list, the input size, the feature normalisation, the
+ * standardisation, the head
  * weights and the decision threshold.  The byte layout is in
  * docs/model-format.md.
  *
@@ -25,7 +26,7 @@
 #include "../learn/head.h"
 
 #define CV_MODEL_MAGIC "CVMODEL"	/* 8 bytes with the final NUL */
-#define CV_MODEL_FORMAT_VERSION 1
+#define CV_MODEL_FORMAT_VERSION 2	/* written; version 1 is still read */
 #define CV_MODEL_HEADER_SIZE 32
 #define CV_MODEL_TAG_NAME_MAX 256	/* bytes of a tag name */
 

@@ -106,6 +106,7 @@ put_body(writer *w, const cv_model *m)
 	put_u32(w, (uint32_t) m->input_height);
 	put_u32(w, (uint32_t) h->dim);
 	put_u32(w, (uint32_t) h->predict_views);
+	put_u32(w, (uint32_t) h->norm);
 	put_f32(w, m->threshold);
 	put_f32(w, h->lambda);
 	put_u32(w, (uint32_t) h->n_tags);
@@ -262,6 +263,7 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 				task,
 				dim,
 				views,
+				norm = CV_NORM_NONE,
 				n_tags,
 				u;
 	uint64_t	total;
@@ -280,7 +282,7 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 	total = get_u64(&r);
 	crc = get_u32(&r);
 	u = get_u32(&r);
-	if (version != CV_MODEL_FORMAT_VERSION)
+	if (version != CV_MODEL_FORMAT_VERSION && version != 1)
 		return cv_fail(err, CV_ERR_UNSUPPORTED, "model format version %u is not supported", version);
 	if (header_size != CV_MODEL_HEADER_SIZE || u != 0)
 		return cv_fail(err, CV_ERR_CORRUPT, "model bytes are corrupt: bad header");
@@ -315,6 +317,8 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 		return corrupt(m, err, "bad input height");
 	dim = get_u32(&r);
 	views = get_u32(&r);
+	if (version >= 2)			/* version 1 had no normalisation */
+		norm = get_u32(&r);
 	threshold = get_f32(&r);
 	lambda = get_f32(&r);
 	n_tags = get_u32(&r);
@@ -324,6 +328,8 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 		return corrupt(m, err, "bad feature dimension");
 	if (views == 0 || views > CV_AUGMENT_MAX_VIEWS)
 		return corrupt(m, err, "bad view count");
+	if (norm != CV_NORM_NONE && norm != CV_NORM_POWER_L2)
+		return corrupt(m, err, "unknown feature normalisation");
 	if (!(threshold >= 0.0f && threshold <= 1.0f))
 		return corrupt(m, err, "bad threshold");
 	if (!(lambda >= 0.0f) || !isfinite(lambda))
@@ -348,6 +354,7 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory reading a model");
 	}
 	m->head->predict_views = (int) views;
+	m->head->norm = (cv_norm) norm;
 	m->head->lambda = lambda;
 	for (uint32_t k = 0; k < n_tags; k++)
 	{
