@@ -274,9 +274,9 @@ conv(net_builder *nb, int x, int h, int wd, int c, int oc, int k, int s, int act
 }
 
 static int
-dwconv(net_builder *nb, int x, int h, int wd, int c, int s, int *oh, int *ow)
+dwconv(net_builder *nb, int x, int h, int wd, int c, int k, int s, int *oh, int *ow)
 {
-	int32_t		wdim[4] = {1, 3, 3, c},
+	int32_t		wdim[4] = {1, k, k, c},
 				bdim[1] = {c};
 	int			w = constant(nb, 4, wdim, 0.4f),
 				b = constant(nb, 1, bdim, 0.2f),
@@ -300,7 +300,7 @@ dwconv(net_builder *nb, int x, int h, int wd, int c, int s, int *oh, int *ow)
  * MobileNet V2's first block), 3x3 depthwise, 1x1 project (+ x).
  */
 static int
-block(net_builder *nb, int x, int *h, int *w, int *c, int expand, int oc, int s)
+block(net_builder *nb, int x, int *h, int *w, int *c, int expand, int oc, int k, int s)
 {
 	int			eh,
 				ew,
@@ -320,7 +320,7 @@ block(net_builder *nb, int x, int *h, int *w, int *c, int expand, int oc, int s)
 		eh = *h;
 		ew = *w;
 	}
-	d = dwconv(nb, e, eh, ew, *c * expand, s, &dh, &dw);
+	d = dwconv(nb, e, eh, ew, *c * expand, k, s, &dh, &dw);
 	p = conv(nb, d, dh, dw, *c * expand, oc, 1, 1, 0, -1, &ph, &pw);
 	if (s == 1 && oc == *c)
 	{
@@ -362,6 +362,15 @@ run_built(net_builder *nb, bool portable, bool fuse_all, const uint8_t *px, floa
 	CHECK_MSG(ok, "load: %s", err.message);
 	if (!ok)
 		return false;
+	if (fuse_all && !portable && nn_gemm_available())
+	{
+		int			fused = 0;
+
+		for (int i = 0; i < cv_net_num_steps(net); i++)
+			fused += strstr(cv_net_step_detail(net, i), " [+ ") != NULL;
+		/* 1x1 maps (M = 1) stay unfused: their 1x1 convolutions are GEMVs */
+		CHECK_MSG(fused >= 4, "only %d fused depthwise steps", fused);
+	}
 	ok = cv_net_get_info(net)->num_outputs == (int) count &&
 		cv_net_workspace_create(net, &ws, &err) == CV_OK &&
 		cv_net_run(net, ws, px, out, NULL, &err) == CV_OK;
@@ -375,7 +384,7 @@ run_built(net_builder *nb, bool portable, bool fuse_all, const uint8_t *px, floa
  * A MobileNet V2 in miniature, loaded three ways: portable, AVX-512 with
  * only large maps fused (none here), AVX-512 with every block fused: stem (3x3 stride 2 on RGB, 24 filters
  * through im2col or 32 through the direct stem), blocks with and without
- * residual, stride 1 and 2, channel counts that are not multiples of 16,
+ * residual, 3x3 and 5x5, stride 1 and 2, channel counts that are not multiples of 16,
  * and two 1x1 convolutions sharing one filter tensor.
  */
 static void
@@ -420,11 +429,12 @@ test_small_nets_fast_vs_portable(void)
 		y = conv(&nb, x, h, w, 3, c, 3, 2, 3, -1, &oh, &ow);
 		h = oh;
 		w = ow;
-		y = block(&nb, y, &h, &w, &c, 1, 16, 1);
-		y = block(&nb, y, &h, &w, &c, 6, 24, 2);
-		y = block(&nb, y, &h, &w, &c, 6, 24, 1);
-		y = block(&nb, y, &h, &w, &c, 4, 40, 2);
-		y = block(&nb, y, &h, &w, &c, 6, 40, 1);
+		y = block(&nb, y, &h, &w, &c, 1, 16, 3, 1);
+		y = block(&nb, y, &h, &w, &c, 6, 24, 3, 2);
+		y = block(&nb, y, &h, &w, &c, 6, 24, 3, 1);
+		y = block(&nb, y, &h, &w, &c, 3, 24, 5, 1);
+		y = block(&nb, y, &h, &w, &c, 4, 40, 5, 2);
+		y = block(&nb, y, &h, &w, &c, 6, 40, 3, 1);
 		y = conv(&nb, y, h, w, c, 20, 1, 1, 3, -1, &oh, &ow);
 		shared = constant(&nb, 4, sd, 0.3f);
 		y = conv(&nb, y, h, w, 20, 20, 1, 1, 3, shared, &oh, &ow);
