@@ -384,6 +384,73 @@ test_render(void)
 	free(src.pixels);
 }
 
+/* A 1-float extractor: the mean red value of the 8 x 8 input. */
+static cv_status
+mean_red(const cv_feature_extractor *self, const cv_rgb_image *img, float *out,
+		 cv_error *err)
+{
+	double		s = 0.0;
+
+	for (int i = 0; i < img->width * img->height; i++)
+		s += img->pixels[i * 3];
+	out[0] = (float) (s / (img->width * img->height));
+	return CV_OK;
+}
+
+/*
+ * square_views: each view is the centred square of its rectangle.  A 40 x 20
+ * image red (255) only in its outer 10 columns on each side: the stretched
+ * whole image is half red, its centred square (columns 10..29) has none;
+ * a tall image is cut at top and bottom the same way.
+ */
+static void
+test_square_views(void)
+{
+	cv_feature_extractor fx = {.name = "red", .version = 1, .input_width = 8,
+	.input_height = 8, .dim = 1, .extract = mean_red};
+	cv_rgb_image wide = make_image(40, 20),
+				tall = make_image(20, 40);
+	cv_view		v;
+	float		f[4];
+	cv_error	err;
+
+	memset(wide.pixels, 0, 40 * 20 * 3);
+	memset(tall.pixels, 0, 20 * 40 * 3);
+	for (int y = 0; y < 20; y++)
+		for (int x = 0; x < 40; x++)
+			if (x < 10 || x >= 30)
+			{
+				wide.pixels[(y * 40 + x) * 3] = 255;
+				tall.pixels[(x * 20 + y) * 3] = 255;	/* transposed */
+			}
+	CHECK(cv_augment_features(&fx, &wide, 1, f, &err) == CV_OK);
+	CHECK_NEAR(f[0], 127.5, 0.5);
+	fx.square_views = true;
+	CHECK(cv_augment_features(&fx, &wide, 4, f, &err) == CV_OK);
+	CHECK(f[0] == 0.0f && f[1] == 0.0f);	/* whole and mirror: the centre */
+	CHECK(f[2] == 0.0f && f[3] == 0.0f);	/* 80% crop: still inside it */
+	CHECK(cv_augment_features(&fx, &tall, 1, f, &err) == CV_OK);
+	CHECK(f[0] == 0.0f);
+	CHECK(cv_augment_view_for(&fx, &wide, 0, &v));
+	CHECK_NEAR(v.left, 0.25, 1e-6);
+	CHECK_NEAR(v.width, 0.5, 1e-6);
+	CHECK(v.top == 0.0f && v.height == 1.0f && !v.flip);
+	CHECK(cv_augment_view_for(&fx, &wide, 2, &v));	/* 80% centre crop */
+	CHECK_NEAR(v.left, 0.3, 1e-6);
+	CHECK_NEAR(v.width, 0.4, 1e-6);
+	CHECK_NEAR(v.top, 0.1, 1e-6);
+	CHECK_NEAR(v.height, 0.8, 1e-6);
+	CHECK(cv_augment_view_for(&fx, &tall, 1, &v));
+	CHECK(v.left == 0.0f && v.width == 1.0f && v.flip);
+	CHECK_NEAR(v.top, 0.25, 1e-6);
+	CHECK(!cv_augment_view_for(&fx, &wide, CV_AUGMENT_MAX_VIEWS, &v));
+	fx.square_views = false;
+	CHECK(cv_augment_view_for(&fx, &wide, 2, &v));
+	CHECK(memcmp(&v, cv_augment_view(2), sizeof(v)) == 0);
+	free(wide.pixels);
+	free(tall.pixels);
+}
+
 UNIT_MAIN("learn_features",
 		  UNIT_CASE(test_compact_dimension_and_blocks),
 		  UNIT_CASE(test_levels_are_normalised),
@@ -391,4 +458,5 @@ UNIT_MAIN("learn_features",
 		  UNIT_CASE(test_hog_contrast_invariance),
 		  UNIT_CASE(test_flat_colours),
 		  UNIT_CASE(test_deterministic_and_checks),
-		  UNIT_CASE(test_render))
+		  UNIT_CASE(test_render),
+		  UNIT_CASE(test_square_views))

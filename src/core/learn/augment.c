@@ -230,6 +230,34 @@ done:
 	return st;
 }
 
+bool
+cv_augment_view_for(const cv_feature_extractor *fx, const cv_rgb_image *src,
+					int index, cv_view *out)
+{
+	const cv_view *v = cv_augment_view(index);
+	double		w_px,
+				h_px,
+				side;
+
+	if (v == NULL || fx == NULL || src == NULL || src->width <= 0 || src->height <= 0)
+		return false;
+	*out = *v;
+	if (!fx->square_views)
+		return true;
+	w_px = (double) v->width * src->width;
+	h_px = (double) v->height * src->height;
+	side = w_px < h_px ? w_px : h_px;
+	out->width = (float) (side / src->width);
+	out->height = (float) (side / src->height);
+	if (out->width > v->width)	/* float rounding */
+		out->width = v->width;
+	if (out->height > v->height)
+		out->height = v->height;
+	out->left = v->left + (v->width - out->width) / 2.0f;
+	out->top = v->top + (v->height - out->height) / 2.0f;
+	return true;
+}
+
 cv_status
 cv_augment_features(const cv_feature_extractor *fx, const cv_rgb_image *src,
 					int n_views, float *out, cv_error *err)
@@ -242,9 +270,12 @@ cv_augment_features(const cv_feature_extractor *fx, const cv_rgb_image *src,
 	for (int v = 0; v < n_views; v++)
 	{
 		cv_rgb_image view;
+		cv_view		rect;
 		cv_status	st;
 
-		st = cv_augment_render(src, &standard_views[v], fx->input_width,
+		if (!cv_augment_view_for(fx, src, v, &rect))
+			return cv_fail(err, CV_ERR_PARAM, "cannot render a view of an empty image");
+		st = cv_augment_render(src, &rect, fx->input_width,
 							   fx->input_height, &view, err);
 		if (st != CV_OK)
 			return st;

@@ -13,6 +13,13 @@
  * height) onto width x height pixels with area averaging where it shrinks
  * and linear interpolation where it grows; the aspect ratio is not kept (the
  * whole photo is seen, as the hosted services do).  Deterministic.
+ *
+ * Extractors with square_views (the imported backbones) see each view's
+ * rectangle cut down to its centred square in pixels instead (for a
+ * 400 x 533 photo, view 0 is the middle 400 x 400): ImageNet networks were
+ * trained and evaluated on aspect-preserving crops, and stretched inputs
+ * cost them accuracy (clothing-small with mobilenet_v2: 84.4% top-1
+ * stretched, 87% centre square; docs/heads.md).
  */
 #ifndef CV_LEARN_AUGMENT_H
 #define CV_LEARN_AUGMENT_H
@@ -54,8 +61,17 @@ cv_status	cv_augment_render(const cv_rgb_image *src, const cv_view *view,
 							  cv_error *err);
 
 /*
- * Features of the first n_views standard views of src: out receives
- * n_views * fx->dim floats, view after view (view 0 first).
+ * The rectangle view index of src becomes for fx: the standard view, or
+ * with fx->square_views its centred square.  false for a bad index or an
+ * empty image.
+ */
+bool		cv_augment_view_for(const cv_feature_extractor *fx,
+								const cv_rgb_image *src, int index,
+								cv_view *out);
+
+/*
+ * Features of the first n_views views of src (cv_augment_view_for): out
+ * receives n_views * fx->dim floats, view after view (view 0 first).
  */
 cv_status	cv_augment_features(const cv_feature_extractor *fx,
 								const cv_rgb_image *src, int n_views,

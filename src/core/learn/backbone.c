@@ -111,7 +111,9 @@ cv_features_backbone_create(const char *name, const uint8_t *file, size_t len,
 					   "the network has no classifier whose input could serve as features");
 	}
 	strcpy(fx->name, name);
-	fx->version = 1;
+	/* 2: views are centred squares (augment.h); 1 stretched them */
+	fx->version = 2;
+	fx->square_views = true;
 	fx->input_width = info->input_width;
 	fx->input_height = info->input_height;
 	fx->dim = info->feature_dim;

@@ -37,6 +37,9 @@ struct cv_feature_extractor
 	int			dim;			/* floats extract() writes */
 	uint8_t		content_hash[32];	/* SHA-256 of the weights file; zero
 									 * for built-in domains */
+	bool		square_views;	/* views keep the aspect ratio: each is
+								 * the centred square of its rectangle
+								 * (augment.h); false: stretched */
 
 	cv_status	(*extract) (const cv_feature_extractor *self,
 							const cv_rgb_image *img, float *out,
