@@ -35,61 +35,69 @@ test_gemm_kernel(void)
 
 	if (!nn_gemm_available())
 	{
-		printf("     (no AVX-512: nn_gemm is not used on this CPU)\n");
+		printf("     (no AVX2 / AVX-512: nn_gemm is not used on this CPU)\n");
 		return;
 	}
-	for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); mi++)
-		for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
-			for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++)
-			{
-				int			m = ms[mi],
-							k = ks[ki],
-							n = ns[ni];
-				int			lda = k + (int) (mi % 2) * 3,
-							ldc = n + (int) (ni % 2) * 5;
-				bool		with_bias = (mi + ni) % 3 != 0;
-				float		lo = (ki % 2) ? 0.0f : -INFINITY,
-							hi = (ki % 2) ? 6.0f : INFINITY;
-				float	   *a = malloc(sizeof(float) * m * lda),
-						   *w = malloc(sizeof(float) * n * k),
-						   *packed = malloc(sizeof(float) * n * k),
-						   *bias = malloc(sizeof(float) * n),
-						   *c = malloc(sizeof(float) * m * ldc);
-				double		md = 0;
-				bool		guard_ok = true;
-
-				for (int i = 0; i < m * lda; i++)
-					a[i] = (float) ((i * 7919) % 101) / 25.0f - 2.0f;
-				for (int i = 0; i < n * k; i++)
-					w[i] = (float) ((i * 31) % 17) / 8.0f - 1.0f;
-				for (int i = 0; i < n; i++)
-					bias[i] = 0.25f * (i % 5) - 0.5f;
-				for (int i = 0; i < m * ldc; i++)
-					c[i] = 12345.0f;	/* the gaps between rows must survive */
-				nn_gemm_pack(k, n, w, packed);
-				nn_gemm(m, k, n, a, lda, packed, with_bias ? bias : NULL, lo, hi, c, ldc);
-				for (int r = 0; r < m; r++)
+	for (int level = 0; level < 2; level++)
+	{
+		/* level 0: the AVX2 kernel (forced on AVX-512 CPUs), 1: AVX-512 */
+		if (level == 1 && !nn_simd512_available())
+			break;
+		nn_force_avx2 = level == 0;
+		for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); mi++)
+			for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
+				for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++)
 				{
-					for (int j = 0; j < n; j++)
-					{
-						double		acc = with_bias ? bias[j] : 0.0;
+					int			m = ms[mi],
+								k = ks[ki],
+								n = ns[ni];
+					int			lda = k + (int) (mi % 2) * 3,
+								ldc = n + (int) (ni % 2) * 5;
+					bool		with_bias = (mi + ni) % 3 != 0;
+					float		lo = (ki % 2) ? 0.0f : -INFINITY,
+								hi = (ki % 2) ? 6.0f : INFINITY;
+					float	   *a = malloc(sizeof(float) * m * lda),
+							   *w = malloc(sizeof(float) * n * k),
+							   *packed = malloc(sizeof(float) * n * k),
+							   *bias = malloc(sizeof(float) * n),
+							   *c = malloc(sizeof(float) * m * ldc);
+					double		md = 0;
+					bool		guard_ok = true;
 
-						for (int kk = 0; kk < k; kk++)
-							acc += (double) a[r * lda + kk] * w[j * k + kk];
-						acc = acc < lo ? lo : (acc > hi ? hi : acc);
-						md = fmax(md, fabs(c[r * ldc + j] - acc));
+					for (int i = 0; i < m * lda; i++)
+						a[i] = (float) ((i * 7919) % 101) / 25.0f - 2.0f;
+					for (int i = 0; i < n * k; i++)
+						w[i] = (float) ((i * 31) % 17) / 8.0f - 1.0f;
+					for (int i = 0; i < n; i++)
+						bias[i] = 0.25f * (i % 5) - 0.5f;
+					for (int i = 0; i < m * ldc; i++)
+						c[i] = 12345.0f;	/* the gaps between rows must survive */
+					nn_gemm_pack(k, n, w, packed);
+					nn_gemm(m, k, n, a, lda, packed, with_bias ? bias : NULL, lo, hi, c, ldc);
+					for (int r = 0; r < m; r++)
+					{
+						for (int j = 0; j < n; j++)
+						{
+							double		acc = with_bias ? bias[j] : 0.0;
+
+							for (int kk = 0; kk < k; kk++)
+								acc += (double) a[r * lda + kk] * w[j * k + kk];
+							acc = acc < lo ? lo : (acc > hi ? hi : acc);
+							md = fmax(md, fabs(c[r * ldc + j] - acc));
+						}
+						for (int j = n; j < ldc; j++)
+							guard_ok = guard_ok && c[r * ldc + j] == 12345.0f;
 					}
-					for (int j = n; j < ldc; j++)
-						guard_ok = guard_ok && c[r * ldc + j] == 12345.0f;
+					CHECK_MSG(md < 1e-4, "m %d k %d n %d: max diff %g", m, k, n, md);
+					CHECK_MSG(guard_ok, "m %d k %d n %d: wrote outside the rows", m, k, n);
+					free(a);
+					free(w);
+					free(packed);
+					free(bias);
+					free(c);
 				}
-				CHECK_MSG(md < 1e-4, "m %d k %d n %d: max diff %g", m, k, n, md);
-				CHECK_MSG(guard_ok, "m %d k %d n %d: wrote outside the rows", m, k, n);
-				free(a);
-				free(w);
-				free(packed);
-				free(bias);
-				free(c);
-			}
+		nn_force_avx2 = false;
+	}
 }
 
 /* nn_gemv (a classifier on one pooled row) against a double reference. */
@@ -98,7 +106,7 @@ test_gemv_kernel(void)
 {
 	static const int shapes[][2] = {{1, 1}, {3, 16}, {4, 17}, {7, 40}, {1001, 1280}, {10, 5}};
 
-	if (!nn_gemm_available())
+	if (!nn_simd512_available())
 		return;
 	for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++)
 	{
@@ -197,7 +205,7 @@ test_depthwise_simd512(void)
 		p.weights = wt;
 		p.bias = (t % 3) ? bias : NULL;
 		nn_depthwise(&p, in, slow);
-		p.simd512 = nn_gemm_available();
+		p.simd512 = nn_simd512_available();
 		nn_depthwise(&p, in, fast);
 		for (int i = 0; i < oh * ow * c; i++)
 			md = fmax(md, fabs(fast[i] - slow[i]));
@@ -362,7 +370,7 @@ run_built(net_builder *nb, bool portable, bool fuse_all, const uint8_t *px, floa
 	CHECK_MSG(ok, "load: %s", err.message);
 	if (!ok)
 		return false;
-	if (fuse_all && !portable && nn_gemm_available())
+	if (fuse_all && !portable && nn_simd512_available())
 	{
 		int			fused = 0;
 
@@ -454,6 +462,26 @@ test_small_nets_fast_vs_portable(void)
 				same = same && fast[i] == slow[i];
 			CHECK_MSG(same, "%dx%d input: fused and unfused blocks differ",
 					  sizes[t][0], sizes[t][1]);
+		}
+		/* the AVX2 GEMM (forced): same floats as the AVX-512 one, unfused */
+		if (nn_simd512_available())
+		{
+			float	   *avx2 = malloc(count * sizeof(float));
+			bool		ok;
+
+			nn_force_avx2 = true;
+			ok = run_built(&nb, false, false, px, avx2, count);
+			nn_force_avx2 = false;
+			if (ok && run_built(&nb, false, false, px, fast, count))
+			{
+				double		d = 0;
+
+				for (size_t i = 0; i < count; i++)
+					d = fmax(d, fabs(avx2[i] - fast[i]));
+				CHECK_MSG(d <= 1e-6, "%dx%d input: AVX2 path differs by %g",
+						  sizes[t][0], sizes[t][1], d);
+			}
+			free(avx2);
 		}
 		if (run_built(&nb, false, true, px, fast, count) &&
 			run_built(&nb, true, false, px, slow, count))

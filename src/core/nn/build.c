@@ -768,7 +768,7 @@ prepare_gemm_convs(cv_net *net, cv_error *err)
 
 	for (int i = 0; i < net->nsteps; i++)
 		if (net->steps[i].kind == NN_K_CONV || net->steps[i].kind == NN_K_DEPTHWISE)
-			net->steps[i].conv.simd512 = nn_gemm_available();
+			net->steps[i].conv.simd512 = nn_simd512_available();
 	for (int i = 0; i < net->nsteps; i++)
 	{
 		nn_conv_params *p = &net->steps[i].conv;

@@ -1,9 +1,9 @@
 /*
  * gemm.c
  *	  Our own matrix product for the convolutions, C = clamp(A B + bias), on
- *	  x86-64 CPUs with AVX-512: the 1x1 convolutions of MobileNets (A is the
- *	  NHWC input, M = H * W rows by K = in_c) and the im2col tiles of other
- *	  windows.  Other CPUs keep OpenBLAS (conv.c).
+ *	  x86-64 CPUs with AVX-512 or with AVX2 and FMA: the 1x1 convolutions of
+ *	  MobileNets (A is the NHWC input, M = H * W rows by K = in_c) and the
+ *	  im2col tiles of other windows.  Other CPUs keep OpenBLAS (conv.c).
  *
  * Why not sgemm: the shapes are small and skinny (K = 16..960, N = 16..1280,
  * M = 49..12544).  OpenBLAS repacks the filters on every call, and its
@@ -18,12 +18,14 @@
  * has exactly n * k floats, so build.c can pack in place.
  *
  * Micro-kernel: 12 rows x 32 columns in 24 zmm accumulators (about 200
- * GFLOP/s on one Zen 5 core, against 70 for OpenBLAS on these shapes).  For each kk,
- * two vectors of B and one broadcast of A per row (read from A in place:
- * rows are contiguous, so packing A would only cost a copy); the last block
- * uses masked loads and stores.  The summation order over K is fixed, so
- * results are deterministic on a given machine; they differ from OpenBLAS
- * (and from a machine without AVX-512, which runs OpenBLAS) in the last bits.
+ * GFLOP/s on one Zen 5 core, against 26-75 for OpenBLAS on these shapes).
+ * For each kk, two vectors of B and one broadcast of A per row (read from A
+ * in place: rows are contiguous, so packing A would only cost a copy); the
+ * last block uses masked loads and stores.  The AVX2 kernel does the same
+ * with 6 rows x 16 columns in 12 ymm registers (about 110 GFLOP/s here).
+ * Every output is one chain of FMAs from the bias over kk in order, in both
+ * kernels: the results are deterministic and the same with either kernel;
+ * they differ from OpenBLAS (the portable path) in the last bits.
  */
 #include "nn.h"
 #include "nn_kernels.h"
@@ -66,21 +68,41 @@ nn_gemm_pack(int k, int n, const float *w, float *packed)
 #define GEMM_INLINE static inline __attribute__((always_inline))
 #define GEMM_MR 12
 
+bool		nn_force_avx2 = false;
+
+/* 2: AVX-512 (and FMA), 1: AVX2 and FMA, 0: neither, or portable asked. */
+static int
+simd_level(void)
+{
+	static int	level = -1;
+
+	if (nn_portable)
+		return 0;
+	if (level < 0)
+	{
+		__builtin_cpu_init();
+		if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+			__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+			__builtin_cpu_supports("fma"))
+			level = 2;
+		else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+			level = 1;
+		else
+			level = 0;
+	}
+	return nn_force_avx2 && level > 1 ? 1 : level;
+}
+
 bool
 nn_gemm_available(void)
 {
-	static int	avail = -1;
+	return simd_level() >= 1;
+}
 
-	if (nn_portable)
-		return false;
-	if (avail < 0)
-	{
-		__builtin_cpu_init();
-		avail = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-			__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-			__builtin_cpu_supports("fma") ? 1 : 0;
-	}
-	return avail == 1;
+bool
+nn_simd512_available(void)
+{
+	return simd_level() == 2;
 }
 
 /*
@@ -210,9 +232,9 @@ static const gemm_kernel gemm_kernels[3][GEMM_MR + 1] = {
 };
 
 GEMM_TARGET
-void
-nn_gemm(int m, int k, int n, const float *a, size_t lda, const float *packed,
-		const float *bias, float act_min, float act_max, float *c, size_t ldc)
+static void
+gemm_avx512(int m, int k, int n, const float *a, size_t lda, const float *packed,
+			const float *bias, float act_min, float act_max, float *c, size_t ldc)
 {
 	const float act[2] = {act_min, act_max};
 
@@ -256,6 +278,176 @@ nn_gemm(int m, int k, int n, const float *a, size_t lda, const float *packed,
 			b += (size_t) bw * k;
 		}
 	}
+}
+
+/*
+ * The AVX2 + FMA kernel, for CPUs without AVX-512: the same packed filters,
+ * each 32-column block taken as two halves of 16 columns, tiles of up to 6
+ * rows x 16 columns in 12 ymm accumulators.  Each output is the same chain
+ * of FMAs over K as in the AVX-512 kernel (from the bias, kk in order), so
+ * both give the same floats.
+ */
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define GEMM2_MR 6
+
+AVX2_TARGET GEMM_INLINE void
+gemm2_tile(const int R, const bool full, int k, const float *a, size_t lda,
+		   const float *b, int bw, const float *bias, const float *act,
+		   float *c, size_t ldc, __m256i m0, __m256i m1)
+{
+	__m256		acc[GEMM2_MR][2];
+
+	{
+		__m256		z0 = _mm256_setzero_ps(),
+					z1 = _mm256_setzero_ps();
+
+		if (bias != NULL && full)
+		{
+			z0 = _mm256_loadu_ps(bias);
+			z1 = _mm256_loadu_ps(bias + 8);
+		}
+		else if (bias != NULL)
+		{
+			z0 = _mm256_maskload_ps(bias, m0);
+			z1 = _mm256_maskload_ps(bias + 8, m1);
+		}
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++)
+		{
+			acc[r][0] = z0;
+			acc[r][1] = z1;
+		}
+	}
+	for (int kk = 0; kk < k; kk++)
+	{
+		const float *bk = b + (size_t) kk * bw;
+		__m256		b0 = full ? _mm256_loadu_ps(bk) : _mm256_maskload_ps(bk, m0);
+		__m256		b1 = full ? _mm256_loadu_ps(bk + 8) : _mm256_maskload_ps(bk + 8, m1);
+
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++)
+		{
+			__m256		x = _mm256_broadcast_ss(a + r * lda + kk);
+
+			acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+			acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+		}
+	}
+	{
+		__m256		lo = _mm256_broadcast_ss(act),
+					hi = _mm256_broadcast_ss(act + 1);
+
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++)
+		{
+			__m256		v0 = _mm256_min_ps(_mm256_max_ps(acc[r][0], lo), hi);
+			__m256		v1 = _mm256_min_ps(_mm256_max_ps(acc[r][1], lo), hi);
+
+			if (full)
+			{
+				_mm256_storeu_ps(c + r * ldc, v0);
+				_mm256_storeu_ps(c + r * ldc + 8, v1);
+			}
+			else
+			{
+				_mm256_maskstore_ps(c + r * ldc, m0, v0);
+				_mm256_maskstore_ps(c + r * ldc + 8, m1, v1);
+			}
+		}
+	}
+}
+
+typedef void (*gemm2_kernel) (int k, const float *a, size_t lda, const float *b, int bw,
+							  const float *bias, const float *act, float *c, size_t ldc,
+							  __m256i m0, __m256i m1);
+
+#define GEMM2_KERNEL(R, FULL) \
+	AVX2_TARGET __attribute__((noinline)) static void \
+	gemm2_k##R##_##FULL(int k, const float *a, size_t lda, const float *b, int bw, \
+						const float *bias, const float *act, float *c, size_t ldc, \
+						__m256i m0, __m256i m1) \
+	{ \
+		gemm2_tile(R, FULL, k, a, lda, b, bw, bias, act, c, ldc, m0, m1); \
+	}
+#define GEMM2_KERNELS(FULL) \
+	GEMM2_KERNEL(1, FULL) GEMM2_KERNEL(2, FULL) GEMM2_KERNEL(3, FULL) \
+	GEMM2_KERNEL(4, FULL) GEMM2_KERNEL(5, FULL) GEMM2_KERNEL(6, FULL)
+#define GEMM2_ROW(FULL) \
+	{NULL, gemm2_k1_##FULL, gemm2_k2_##FULL, gemm2_k3_##FULL, gemm2_k4_##FULL, \
+	 gemm2_k5_##FULL, gemm2_k6_##FULL}
+
+GEMM2_KERNELS(0)
+GEMM2_KERNELS(1)
+
+static const gemm2_kernel gemm2_kernels[2][GEMM2_MR + 1] = {
+	GEMM2_ROW(0), GEMM2_ROW(1)
+};
+
+/* lanes [0, count) of a mask vector */
+AVX2_TARGET static __m256i
+lanes(int count)
+{
+	static const int32_t ones[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+	count = count < 0 ? 0 : (count > 8 ? 8 : count);
+	return _mm256_loadu_si256((const __m256i *) (ones + 8 - count));
+}
+
+AVX2_TARGET
+static void
+gemm_avx2(int m, int k, int n, const float *a, size_t lda, const float *packed,
+		  const float *bias, float act_min, float act_max, float *c, size_t ldc)
+{
+	const float act[2] = {act_min, act_max};
+	int			mc = 24576 / (k > 0 ? k : 1);
+
+	mc = mc / GEMM2_MR * GEMM2_MR;
+	if (mc < GEMM2_MR)
+		mc = GEMM2_MR;
+	for (int r0 = 0; r0 < m; r0 += mc)
+	{
+		int			rows = m - r0 < mc ? m - r0 : mc;
+		const float *b = packed;
+		const float *ar = a + (size_t) r0 * lda;
+		float	   *cr = c + (size_t) r0 * ldc;
+		int			tiles = (rows + GEMM2_MR - 1) / GEMM2_MR;
+		int			base = rows / tiles,
+					extra = rows % tiles;
+
+		for (int j0 = 0; j0 < n; j0 += 32)
+		{
+			int			bw = n - j0 < 32 ? n - j0 : 32;
+
+			for (int h = 0; h < bw; h += 16)
+			{
+				int			cols = bw - h < 16 ? bw - h : 16;
+				int			full = cols == 16;
+				__m256i		m0 = lanes(cols),
+							m1 = lanes(cols - 8);
+				const float *bj = bias ? bias + j0 + h : NULL;
+
+				for (int t = 0, r = 0; t < tiles; t++)
+				{
+					int			ht = base + (t < extra ? 1 : 0);
+
+					gemm2_kernels[full][ht] (k, ar + r * lda, lda, b + h, bw, bj, act,
+											 cr + r * ldc + j0 + h, ldc, m0, m1);
+					r += ht;
+				}
+			}
+			b += (size_t) bw * k;
+		}
+	}
+}
+
+void
+nn_gemm(int m, int k, int n, const float *a, size_t lda, const float *packed,
+		const float *bias, float act_min, float act_max, float *c, size_t ldc)
+{
+	if (simd_level() == 2)
+		gemm_avx512(m, k, n, a, lda, packed, bias, act_min, act_max, c, ldc);
+	else
+		gemm_avx2(m, k, n, a, lda, packed, bias, act_min, act_max, c, ldc);
 }
 
 /*
@@ -314,8 +506,16 @@ nn_gemv(int n, int k, const float *w, const float *x, const float *bias, float a
 
 #else							/* no AVX-512 kernel on this platform */
 
+bool		nn_force_avx2 = false;
+
 bool
 nn_gemm_available(void)
+{
+	return false;
+}
+
+bool
+nn_simd512_available(void)
 {
 	return false;
 }

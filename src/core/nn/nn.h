@@ -96,9 +96,9 @@ int			cv_nn_get_threads(void);
 
 /*
  * Portable kernels only (process-wide, default false): nets loaded while
- * this is on use OpenBLAS for every convolution even on CPUs with AVX-512,
- * whose own kernels give results that differ in the last bits.  For tests
- * and benchmarks comparing the two paths.
+ * this is on use OpenBLAS for every convolution even on CPUs with AVX-512
+ * or AVX2, whose own kernels give results that differ in the last bits.
+ * For tests and benchmarks comparing the paths.
  */
 void		cv_nn_set_portable(bool on);
 bool		cv_nn_get_portable(void);

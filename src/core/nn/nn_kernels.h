@@ -75,13 +75,15 @@ typedef struct nn_conv_params
 bool		nn_conv2d_wants_direct(const nn_conv_params *p);
 
 /*
- * Our matrix product (gemm.c), for the CPUs that have AVX-512 unless
- * cv_nn_set_portable(true): c[m][n] = clamp(a[m][k] B + bias) with B the
- * filters w[n][k] packed by nn_gemm_pack (exactly n * k floats, may not be
- * in place).  Rows of a and c are lda and ldc floats apart.  build.c packs
+ * Our matrix product (gemm.c), for the CPUs that have AVX-512 or AVX2 + FMA,
+ * unless cv_nn_set_portable(true): c[m][n] = clamp(a[m][k] B + bias) with B
+ * the filters w[n][k] packed by nn_gemm_pack (exactly n * k floats, may not
+ * be in place).  Rows of a and c are lda and ldc floats apart.  build.c packs
  * the filters of the convolutions it runs this way (nn_conv_wants_gemm).
  */
-bool		nn_gemm_available(void);
+bool		nn_gemm_available(void);		/* AVX-512, or AVX2 and FMA */
+bool		nn_simd512_available(void); /* the other AVX-512 kernels too */
+extern bool nn_force_avx2;		/* tests: use the AVX2 kernels on AVX-512 CPUs */
 void		nn_gemm_pack(int k, int n, const float *w, float *packed);
 void		nn_gemm(int m, int k, int n, const float *a, size_t lda, const float *packed,
 					const float *bias, float act_min, float act_max, float *c, size_t ldc);
