@@ -24,6 +24,18 @@ RaiseImageError(const cv_error *err)
 	CoreRaise(err, ERRCODE_INVALID_BINARY_REPRESENTATION);
 }
 
+/* The byte cap applies before anything is decoded. */
+static void
+CheckImageSize(Size len)
+{
+	if (len > (Size) pgvision_max_image_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("image of %zu bytes exceeds the limit of %d bytes", len,
+						pgvision_max_image_bytes),
+				 errhint("The limit is set by pgvision.max_image_bytes.")));
+}
+
 CvImage *
 CvImageFromBytes(const char *data, Size len)
 {
@@ -35,12 +47,7 @@ CvImageFromBytes(const char *data, Size len)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("image is empty")));
-	if (len > (Size) pgvision_max_image_bytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("image of %zu bytes exceeds the limit of %d bytes", len,
-						pgvision_max_image_bytes),
-				 errhint("The limit is set by pgvision.max_image_bytes.")));
+	CheckImageSize(len);
 
 	cv_error_clear(&err);
 	if (cv_image_validate((const uint8_t *) data, len,
@@ -64,12 +71,7 @@ CvImageDecodeFor(const char *data, Size len, int min_width, int min_height,
 {
 	cv_error	err;
 
-	if (len > (Size) pgvision_max_image_bytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("image of %zu bytes exceeds the limit of %d bytes", len,
-						pgvision_max_image_bytes),
-				 errhint("The limit is set by pgvision.max_image_bytes.")));
+	CheckImageSize(len);
 	cv_error_clear(&err);
 	if (cv_image_decode((const uint8_t *) data, len, (uint64_t) pgvision_max_image_pixels,
 						min_width, min_height, out, &err) != CV_OK)
