@@ -109,6 +109,9 @@ struct cv_net
 /* build.c: steps, values and weights from a parsed model. */
 cv_status	nn_build(const tfl_model *m, cv_net *net, cv_error *err);
 
+/* prepare.c: per-kernel weight layouts and block fusion, once at load. */
+cv_status	nn_prepare_kernels(cv_net *net, cv_error *err);
+
 /* plan.c: storage lifetimes and arena offsets; fills net->arena_floats. */
 cv_status	nn_plan(cv_net *net, cv_error *err);
 
