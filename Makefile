@@ -24,6 +24,10 @@ TAP_TESTS    = 1
 OPENBLAS_INC = $(firstword $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/aarch64-linux-gnu/openblas-pthread /usr/include/openblas))
 PG_CPPFLAGS  = -Isrc/core -Isrc/pg $(if $(OPENBLAS_INC),-I$(OPENBLAS_INC))
 PG_CFLAGS    = -std=gnu11 -Wall -Wno-declaration-after-statement
+# tools/test.sh builds with WERROR=1: a warning fails the tests.
+ifdef WERROR
+PG_CFLAGS   += -Werror
+endif
 SHLIB_LINK   = -ljpeg -lpng -lopenblas -lm -lpthread
 
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql

@@ -8,7 +8,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 
 [ "${PGV_SKIP_PACKAGES:-0}" = 1 ] || pgv_install_packages
-pgv_build_install
+make -C "$PGV_ROOT" -s clean
+pgv_build_install WERROR=1
 SHARED=$(pgv_shared_dir)
 
 SCRATCH=$(mktemp -d /tmp/pgvision-test.XXXXXX)

@@ -35,11 +35,12 @@ pgv_pg_config() {
 	echo "$c"
 }
 
+# pgv_build_install [MAKE_VARIABLE=value ...]
 pgv_build_install() {
 	pgv_log "building and installing pgvision"
 	local pgc; pgc=$(pgv_pg_config)
-	make -C "$PGV_ROOT" -s PG_CONFIG="$pgc" -j"$(nproc)"
-	pgv_sudo make -C "$PGV_ROOT" -s PG_CONFIG="$pgc" install
+	make -C "$PGV_ROOT" -s PG_CONFIG="$pgc" -j"$(nproc)" "$@"
+	pgv_sudo make -C "$PGV_ROOT" -s PG_CONFIG="$pgc" "$@" install
 }
 
 pgv_as_user() {
