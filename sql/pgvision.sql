@@ -779,6 +779,26 @@ END;
 $$;
 COMMENT ON FUNCTION cv_reap_iterations() IS 'record trainings whose process is gone as failed or canceled; returns how many';
 
+-- Queued jobs wait for a worker, and workers are only started by cv_train.
+-- After a server restart (or a launch that found no free worker slot) the
+-- queue would sit until the next cv_train: this starts a worker for it.
+CREATE FUNCTION cv_resume_training() RETURNS integer
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_first bigint;
+	v_queued integer;
+BEGIN
+	PERFORM cv_reap_iterations();
+	SELECT min(s.id), count(*) INTO v_first, v_queued
+	  FROM cv_iteration_store s WHERE s.status = 'queued';
+	IF v_queued > 0 THEN
+		PERFORM cv_train_launch(v_first);
+	END IF;
+	RETURN v_queued;
+END;
+$$;
+COMMENT ON FUNCTION cv_resume_training() IS 'start a background worker for iterations left queued (after a restart); returns how many are queued';
+
 -- The hosted services' minimums: at least 2 tags with at least 5 images each
 -- (for detection: 5 images with boxes of the tag).
 CREATE FUNCTION cv_check_trainable(v_project cv_projects) RETURNS void

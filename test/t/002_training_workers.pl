@@ -154,6 +154,21 @@ is(status($first) . ' ' . status($second), 'completed completed', 'both training
 is($max_running, 1, 'never more than pgvision.max_training_workers at once');
 ok($second_waited, 'the second waited queued while the first trained');
 
+# 5b. A job still queued when the server restarts stays queued (no worker
+# exists for it) until cv_resume_training() starts one.
+$node->safe_psql('postgres', q{DELETE FROM cv_features});
+$first = $node->safe_psql('postgres', q{SELECT cv_train('a')});
+$second = $node->safe_psql('postgres', q{SELECT cv_train('b')});
+ok(wait_training($first), 'first training started');
+is(status($second), 'queued', 'second queued behind it');
+$node->restart;
+is(status($first) . ' ' . status($second), 'failed queued', 'after the restart: first failed, second still queued');
+is($node->safe_psql('postgres', 'SELECT cv_resume_training()'), '1', 'cv_resume_training() reports one queued job');
+ok(wait_status($second, 'completed'), 'and the queued job then trains to completion');
+is($node->safe_psql('postgres', "SELECT status FROM cv_iteration_store WHERE id = $first"), 'failed',
+	'the interrupted one is recorded failed');
+is($node->safe_psql('postgres', 'SELECT cv_resume_training()'), '0', 'nothing left queued');
+
 # 6. With two slots, two trainings run side by side.
 $node->safe_psql('postgres', q{LOAD 'pgvision'; ALTER SYSTEM SET pgvision.max_training_workers = 2; SELECT pg_reload_conf()});
 $node->safe_psql('postgres', q{DELETE FROM cv_features});
