@@ -73,7 +73,7 @@ typedef struct set
 
 typedef struct bench_opts
 {
-	int			views;			/* 0: cv_train_views(n_train) */
+	int			views;			/* 0: cv_train_views(fx, n_train) */
 	const char *backbone;		/* weights file, NULL: compact */
 	const char *cache;
 	int			jobs;
@@ -500,7 +500,7 @@ run_set(const char *dir, const bench_opts *bo)
 	per_image = (size_t) CACHE_VIEWS * fx->dim;
 
 	/* the views the binding would extract, unless asked otherwise */
-	views = bo->views > 0 ? bo->views : cv_train_views(n_train);
+	views = bo->views > 0 ? bo->views : cv_train_views(fx, n_train);
 	if (views > CACHE_VIEWS)
 		views = CACHE_VIEWS;
 	if (opt.predict_views > views)

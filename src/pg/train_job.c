@@ -552,7 +552,7 @@ TrainIteration(int64 iteration_id, bool own_transactions)
 		LoadJob(job);
 		MemoryContextSwitchTo(context);
 		/* Large projects train on fewer views per image (train.h). */
-		job->views = cv_train_views(job->n_images);
+		job->views = cv_train_views(job->fx, job->n_images);
 		job->features = MemoryContextAllocHuge(context,
 											   mul_size(mul_size(Max(job->n_images, 1), job->views),
 														mul_size(job->fx->dim, sizeof(float))));

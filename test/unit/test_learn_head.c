@@ -6,11 +6,13 @@
  *	  and the data checks.
  */
 #include "unit.h"
+#include "learn/augment.h"
 #include "learn/head.h"
 #include "learn/train.h"
 #include "learn/metrics.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Deterministic normal samples (xorshift64 + Box-Muller). */
 static uint64_t rng_state;
@@ -348,6 +350,32 @@ log_progress(void *arg, double f)
 	return pl->cancel_at == 0 || pl->calls < pl->cancel_at;
 }
 
+/*
+ * Views per image by domain: the compact domain's default (4), a backbone's
+ * 2, an out-of-range setting falling back to the default, and the row
+ * budget lowering the count for large projects but never below 1.
+ */
+static void
+test_train_views_by_domain(void)
+{
+	cv_feature_extractor compact_like;
+	cv_feature_extractor backbone_like;
+
+	memset(&compact_like, 0, sizeof(compact_like));
+	memset(&backbone_like, 0, sizeof(backbone_like));
+	backbone_like.train_views = CV_AUGMENT_BACKBONE_VIEWS;
+	CHECK(cv_train_views(&compact_like, 100) == CV_AUGMENT_TRAIN_VIEWS);
+	CHECK(cv_train_views(&backbone_like, 100) == 2);
+	backbone_like.train_views = CV_AUGMENT_MAX_VIEWS + 1;
+	CHECK(cv_train_views(&backbone_like, 100) == CV_AUGMENT_TRAIN_VIEWS);
+	backbone_like.train_views = CV_AUGMENT_BACKBONE_VIEWS;
+	/* 8192 rows: 4096 images fit 2 views, 4097 only 1 */
+	CHECK(cv_train_views(&backbone_like, CV_TRAIN_MAX_ROWS / 2) == 2);
+	CHECK(cv_train_views(&backbone_like, CV_TRAIN_MAX_ROWS / 2 + 1) == 1);
+	CHECK(cv_train_views(&compact_like, CV_TRAIN_MAX_ROWS / 3) == 3);
+	CHECK(cv_train_views(&compact_like, 100000) == 1);
+}
+
 static void
 make_three_blobs(float *x, uint8_t *l, int n, int dim)
 {
@@ -609,6 +637,7 @@ UNIT_MAIN("learn_head",
 		  UNIT_CASE(test_multiclass_negative_is_an_answer),
 		  UNIT_CASE(test_holdout_is_held_out),
 		  UNIT_CASE(test_folds_and_views),
+		  UNIT_CASE(test_train_views_by_domain),
 		  UNIT_CASE(test_progress_and_cancel),
 		  UNIT_CASE(test_deterministic),
 		  UNIT_CASE(test_data_checks),

@@ -10,6 +10,7 @@
  * its own.  The flag is not atomic: a host that calls one extractor from
  * several threads at once creates one extractor per thread.
  */
+#include "augment.h"
 #include "features.h"
 
 #include <string.h>
@@ -114,6 +115,7 @@ cv_features_backbone_create(const char *name, const uint8_t *file, size_t len,
 	/* 2: views are centred squares (augment.h); 1 stretched them */
 	fx->version = 2;
 	fx->square_views = true;
+	fx->train_views = CV_AUGMENT_BACKBONE_VIEWS;
 	fx->input_width = info->input_width;
 	fx->input_height = info->input_height;
 	fx->dim = info->feature_dim;

@@ -40,6 +40,9 @@ struct cv_feature_extractor
 	bool		square_views;	/* views keep the aspect ratio: each is
 								 * the centred square of its rectangle
 								 * (augment.h); false: stretched */
+	int			train_views;	/* views per image the trainer uses at
+								 * most (1..CV_AUGMENT_MAX_VIEWS; 0 means
+								 * CV_AUGMENT_TRAIN_VIEWS): see augment.h */
 
 	cv_status	(*extract) (const cv_feature_extractor *self,
 							const cv_rgb_image *img, float *out,

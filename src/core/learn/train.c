@@ -67,9 +67,13 @@ views_for(int n_images, int available, int max_rows)
 }
 
 int
-cv_train_views(int n_images)
+cv_train_views(const cv_feature_extractor *fx, int n_images)
 {
-	return views_for(n_images, CV_AUGMENT_TRAIN_VIEWS, CV_TRAIN_MAX_ROWS);
+	int			available = fx->train_views;
+
+	if (available <= 0 || available > CV_AUGMENT_MAX_VIEWS)
+		available = CV_AUGMENT_TRAIN_VIEWS;
+	return views_for(n_images, available, CV_TRAIN_MAX_ROWS);
 }
 
 void

@@ -33,6 +33,7 @@
 #ifndef CV_LEARN_TRAIN_H
 #define CV_LEARN_TRAIN_H
 
+#include "features.h"
 #include "head.h"
 
 #define CV_TRAIN_MAX_LAMBDAS 16
@@ -79,10 +80,10 @@ typedef struct cv_train_result
 
 /*
  * How many augmentation views per image cv_train will use for n_images
- * images with the default max_rows: the binding extracts (and caches) only
- * those, at most CV_AUGMENT_TRAIN_VIEWS.
+ * images of a domain with the default max_rows: the binding extracts (and
+ * caches) only those, at most the domain's train_views (features.h).
  */
-int			cv_train_views(int n_images);
+int			cv_train_views(const cv_feature_extractor *fx, int n_images);
 
 /* Options with every field at its default. */
 void		cv_train_options_init(cv_train_options *opt);
