@@ -61,6 +61,8 @@ SELECT count(*) AS cached, min(views) AS views, min(dim) > 0 AS has_dim
 SELECT cv_train('trees', wait => true) AS it2 \gset
 SELECT a.model::bytea = b.model::bytea AS deterministic
   FROM cv_iterations a, cv_iterations b WHERE a.id = :it AND b.id = :it2;
+-- Nothing is left queued, so there is no worker to start.
+SELECT cv_resume_training() AS queued;
 
 -- Predicting by project name needs a published iteration.
 SELECT pg_temp.expect_error(format('SELECT * FROM cv_predict(%L, pg_read_binary_file(%L))', 'trees', :'trees' || 'images/Hemlock/hemlock_10.jpg'));
