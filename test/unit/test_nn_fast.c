@@ -12,6 +12,7 @@
 #include "nn/nn.h"
 #include "nn/nn_kernels.h"
 #include "tflite_builder.c"
+#include "test_nn_util.h"
 
 enum
 {
@@ -165,54 +166,29 @@ test_depthwise_simd512(void)
 
 	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++)
 	{
-		int			h = cases[t][0],
-					w = cases[t][1],
-					c = cases[t][2],
-					k = cases[t][3],
-					s = cases[t][4];
-		int			oh = (h + s - 1) / s,
-					ow = (w + s - 1) / s;
-		int			tp = ((oh - 1) * s + k - h) / 2,
-					lp = ((ow - 1) * s + k - w) / 2;
-		float	   *in = malloc(sizeof(float) * h * w * c);
-		float	   *wt = malloc(sizeof(float) * k * k * c);
-		float	   *bias = malloc(sizeof(float) * c);
-		float	   *fast = malloc(sizeof(float) * oh * ow * c);
-		float	   *slow = malloc(sizeof(float) * oh * ow * c);
-		nn_conv_params p = {0};
+		dw_case		dc;
+		nn_conv_params *p = &dc.p;
+		float	   *fast,
+				   *slow;
 		double		md = 0;
 
-		for (int i = 0; i < h * w * c; i++)
-			in[i] = (float) ((i * 7919) % 101) / 50.0f - 1.0f;
-		for (int i = 0; i < k * k * c; i++)
-			wt[i] = (float) ((i * 31) % 17) / 8.0f - 1.0f;
-		for (int i = 0; i < c; i++)
-			bias[i] = 0.1f * i;
-		p.in_h = h;
-		p.in_w = w;
-		p.in_c = c;
-		p.out_h = oh;
-		p.out_w = ow;
-		p.out_c = c;
-		p.k_h = p.k_w = k;
-		p.stride_h = p.stride_w = s;
-		p.dil_h = p.dil_w = 1;
-		p.pad_top = tp > 0 ? tp : 0;
-		p.pad_left = lp > 0 ? lp : 0;
-		p.depth_multiplier = 1;
-		p.act_min = (t % 2) ? 0.0f : -INFINITY;
-		p.act_max = (t % 2) ? 6.0f : INFINITY;
-		p.weights = wt;
-		p.bias = (t % 3) ? bias : NULL;
-		nn_depthwise(&p, in, slow);
-		p.simd512 = nn_simd512_available();
-		nn_depthwise(&p, in, fast);
-		for (int i = 0; i < oh * ow * c; i++)
+		dw_case_make(&dc, cases[t][0], cases[t][1], cases[t][2], cases[t][3], cases[t][4], 1);
+		fast = malloc(sizeof(float) * dc.out_count);
+		slow = malloc(sizeof(float) * dc.out_count);
+		if (t % 2)
+		{
+			p->act_min = 0.0f;
+			p->act_max = 6.0f;
+		}
+		if (t % 3 == 0)
+			p->bias = NULL;
+		nn_depthwise(p, dc.in, slow);
+		p->simd512 = nn_simd512_available();
+		nn_depthwise(p, dc.in, fast);
+		for (int i = 0; i < dc.out_count; i++)
 			md = fmax(md, fabs(fast[i] - slow[i]));
 		CHECK_MSG(md < 1e-5, "case %zu: max diff %g", t, md);
-		free(in);
-		free(wt);
-		free(bias);
+		dw_case_free(&dc);
 		free(fast);
 		free(slow);
 	}

@@ -11,6 +11,7 @@
 #include "nn/nn.h"
 #include "nn/nn_kernels.h"
 #include "tflite_builder.c"
+#include "test_nn_util.h"
 
 /* TensorType, BuiltinOperator and BuiltinOptions values of schema.fbs */
 enum
@@ -395,56 +396,24 @@ test_depthwise_kernel_paths(void)
 
 	for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++)
 	{
-		int			h = cases[t][0],
-					w = cases[t][1],
-					c = cases[t][2],
-					k = cases[t][3],
-					s = cases[t][4],
-					d = cases[t][5];
-		int			eff = (k - 1) * d + 1;
-		int			oh = (h + s - 1) / s,
-					ow = (w + s - 1) / s;
-		int			tp = ((oh - 1) * s + eff - h) / 2,
-					lp = ((ow - 1) * s + eff - w) / 2;
-		float	   *in = malloc(sizeof(float) * h * w * c);
-		float	   *wt = malloc(sizeof(float) * k * k * c);
-		float	   *bias = malloc(sizeof(float) * c);
-		float	   *out = malloc(sizeof(float) * oh * ow * c);
-		float	   *ref = malloc(sizeof(float) * oh * ow * c);
-		nn_conv_params p = {0};
+		int			c = cases[t][2],
+					k = cases[t][3];
+		dw_case		dc;
+		const nn_conv_params *p = &dc.p;
+		float	   *out,
+				   *ref;
 		double		maxdiff = 0;
 
-		for (int i = 0; i < h * w * c; i++)
-			in[i] = (float) ((i * 7919) % 101) / 50.0f - 1.0f;
-		for (int i = 0; i < k * k * c; i++)
-			wt[i] = (float) ((i * 31) % 17) / 8.0f - 1.0f;
-		for (int i = 0; i < c; i++)
-			bias[i] = 0.1f * i;
-		p.in_h = h;
-		p.in_w = w;
-		p.in_c = c;
-		p.out_h = oh;
-		p.out_w = ow;
-		p.out_c = c;
-		p.k_h = p.k_w = k;
-		p.stride_h = p.stride_w = s;
-		p.dil_h = p.dil_w = d;
-		p.pad_top = tp > 0 ? tp : 0;
-		p.pad_left = lp > 0 ? lp : 0;
-		p.depth_multiplier = 1;
-		p.act_min = -INFINITY;
-		p.act_max = INFINITY;
-		p.weights = wt;
-		p.bias = bias;
-		nn_depthwise(&p, in, out);
-		ref_conv(in, h, w, c, wt, bias, c, k, k, s, d, p.pad_top, p.pad_left, oh, ow,
-				 true, 1, ref);
-		for (int i = 0; i < oh * ow * c; i++)
+		dw_case_make(&dc, cases[t][0], cases[t][1], c, k, cases[t][4], cases[t][5]);
+		out = malloc(sizeof(float) * dc.out_count);
+		ref = malloc(sizeof(float) * dc.out_count);
+		nn_depthwise(p, dc.in, out);
+		ref_conv(dc.in, p->in_h, p->in_w, c, dc.weights, dc.bias, c, k, k, p->stride_h,
+				 p->dil_h, p->pad_top, p->pad_left, p->out_h, p->out_w, true, 1, ref);
+		for (int i = 0; i < dc.out_count; i++)
 			maxdiff = fmax(maxdiff, fabs(out[i] - ref[i]));
 		CHECK_MSG(maxdiff < 1e-4, "case %zu: max diff %g", t, maxdiff);
-		free(in);
-		free(wt);
-		free(bias);
+		dw_case_free(&dc);
 		free(out);
 		free(ref);
 	}
