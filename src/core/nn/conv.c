@@ -301,16 +301,10 @@ direct512_nv(const nn_conv_params *p, const float *in, float *out, const int NV,
 {
 	const int	P = NV == 4 ? 3 : 6;	/* 6 to 12 accumulators */
 	int			n = p->out_c;
-	int			reach = p->in_w - 1 + p->pad_left - (p->k_w - 1) * p->dil_w;
-	int			ox_lo = (p->pad_left + p->stride_w - 1) / p->stride_w,
-				ox_hi = reach < 0 ? 0 : reach / p->stride_w + 1;
+	int			ox_lo,
+				ox_hi;
 
-	if (ox_lo > p->out_w)
-		ox_lo = p->out_w;
-	if (ox_hi > p->out_w)
-		ox_hi = p->out_w;
-	if (ox_hi < ox_lo)
-		ox_hi = ox_lo;
+	nn_interior_columns(p, &ox_lo, &ox_hi);
 	for (int oy = 0; oy < p->out_h; oy++)
 	{
 		int			iy0 = oy * p->stride_h - p->pad_top;

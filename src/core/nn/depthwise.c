@@ -133,18 +133,9 @@ ALWAYS_INLINE void
 dw_rows(const nn_conv_params *p, const float *in, float *out, const int kw)
 {
 	int			ox_lo,
-				ox_hi,
-				reach = p->in_w - 1 + p->pad_left - (kw - 1) * p->dil_w;
+				ox_hi;
 
-	/* interior: ox * sw - pad_left >= 0 and the last tap < in_w */
-	ox_lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
-	ox_hi = reach < 0 ? 0 : reach / p->stride_w + 1;
-	if (ox_lo > p->out_w)
-		ox_lo = p->out_w;
-	if (ox_hi > p->out_w)
-		ox_hi = p->out_w;
-	if (ox_hi < ox_lo)
-		ox_hi = ox_lo;
+	nn_interior_columns(p, &ox_lo, &ox_hi);
 
 	for (int oy = 0; oy < p->out_h; oy++)
 	{
@@ -321,17 +312,10 @@ dw512_rows(const nn_conv_params *p, const float *in, float *out, const int KW, c
 {
 	int			c = p->in_c;
 	int			ox_lo,
-				ox_hi,
-				reach = p->in_w - 1 + p->pad_left - (KW - 1);
+				ox_hi;
 
-	ox_lo = (p->pad_left + S - 1) / S;
-	ox_hi = reach < 0 ? 0 : reach / S + 1;
-	if (ox_lo > p->out_w)
-		ox_lo = p->out_w;
-	if (ox_hi > p->out_w)
-		ox_hi = p->out_w;
-	if (ox_hi < ox_lo)
-		ox_hi = ox_lo;
+	/* KW == p->k_w, S == p->stride_w, no dilation (dw512_applies) */
+	nn_interior_columns(p, &ox_lo, &ox_hi);
 
 	for (int oy = 0; oy < p->out_h; oy++)
 	{
@@ -371,17 +355,10 @@ dw512_fused_rows(const nn_conv_params *e, const nn_conv_params *p, const nn_conv
 	float	   *dwrow = e ? scratch + (size_t) KW * rowf : scratch;
 	int			done = 0;
 	int			ox_lo,
-				ox_hi,
-				reach = p->in_w - 1 + p->pad_left - (KW - 1);
+				ox_hi;
 
-	ox_lo = (p->pad_left + S - 1) / S;
-	ox_hi = reach < 0 ? 0 : reach / S + 1;
-	if (ox_lo > p->out_w)
-		ox_lo = p->out_w;
-	if (ox_hi > p->out_w)
-		ox_hi = p->out_w;
-	if (ox_hi < ox_lo)
-		ox_hi = ox_lo;
+	/* KW == p->k_w, S == p->stride_w, no dilation (dw512_applies) */
+	nn_interior_columns(p, &ox_lo, &ox_hi);
 
 	for (int oy = 0; oy < p->out_h; oy++)
 	{

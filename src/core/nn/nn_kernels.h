@@ -68,6 +68,29 @@ typedef struct nn_conv_params
 } nn_conv_params;
 
 /*
+ * The interior output columns [*lo, *hi) of a windowed operator: those
+ * whose every tap lies inside the input row (ox * stride_w - pad_left >= 0
+ * and the last tap < in_w), so the kernels skip the border checks there.
+ * Empty (lo == hi) when no column qualifies.
+ */
+static inline void
+nn_interior_columns(const nn_conv_params *p, int *lo, int *hi)
+{
+	int			reach = p->in_w - 1 + p->pad_left - (p->k_w - 1) * p->dil_w;
+	int			l = (p->pad_left + p->stride_w - 1) / p->stride_w,
+				h = reach < 0 ? 0 : reach / p->stride_w + 1;
+
+	if (l > p->out_w)
+		l = p->out_w;
+	if (h > p->out_w)
+		h = p->out_w;
+	if (h < l)
+		h = l;
+	*lo = l;
+	*hi = h;
+}
+
+/*
  * A convolution with so few input channels (the RGB stem) that sgemm's K
  * is tiny is computed directly from weights_kn instead: build.c prepares
  * the transposed copy when this says so.
