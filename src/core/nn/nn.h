@@ -125,4 +125,64 @@ int			cv_net_workspace_profiled_runs(const cv_net_workspace *ws);
  */
 int			cv_net_feature_tensor(const cv_net *net, const char **name);
 
+
+/*
+ * Loading a network cut at chosen tensors and at another input size: the
+ * detector's feature maps (src/core/detect).  With n_outputs = 0 and input
+ * sizes 0 this is cv_net_load.
+ *
+ *	 input_width, input_height: run at this size instead of the file's
+ *		(0: the file's).  Every operator's shape is inferred from the new
+ *		input; the file's declared shapes are checked only at the file's own
+ *		size (and are optional: a tensor without a stored shape is inferred,
+ *		as the MobileNet-EdgeTPU file needs).
+ *	 outputs[0..n_outputs-1]: tensor indices of the file's subgraph 0 whose
+ *		values cv_net_run_outputs copies out.  Only the operators these
+ *		depend on are built and run; nothing after them is read, so an
+ *		unsupported operator (such as the SSD detector's custom
+ *		TFLite_Detection_PostProcess) or one that cannot take the new size
+ *		(a RESHAPE to a fixed shape) is harmless there.  A requested tensor
+ *		is never fused away.  info->num_outputs and feature_dim are 0 then.
+ *	 prefix_only: instead of failing on the first operator we cannot run
+ *		(CV_ERR_UNSUPPORTED), keep the operators before it and stop there:
+ *		for listing the activations of a file (cv_net_activation) whose
+ *		last operators are not ours.  Ignored when n_outputs > 0.
+ */
+#define CV_NET_MAX_OUTPUTS 8
+
+typedef struct cv_net_options
+{
+	int			input_width;
+	int			input_height;
+	int			n_outputs;
+	int			outputs[CV_NET_MAX_OUTPUTS];
+	bool		prefix_only;
+} cv_net_options;
+
+cv_status	cv_net_load_with(const uint8_t *data, size_t len,
+							 const cv_net_options *options, cv_net **out,
+							 cv_error *err);
+
+/*
+ * The activations of a loaded net, in the order the operators compute them
+ * (graph input excluded): tensor index, its NHWC shape (rank-4 padded with
+ * leading 1s) and its name in the file.  cv_net_num_activations counts
+ * them; index runs over 0..count-1.  false for an index out of range.
+ */
+int			cv_net_num_activations(const cv_net *net);
+bool		cv_net_activation(const cv_net *net, int index, int *tensor,
+							  int dims[4], const char **name);
+
+/* Shape (NHWC) of requested output k of a net loaded with outputs. */
+bool		cv_net_output_shape(const cv_net *net, int k, int dims[4]);
+
+/*
+ * Run on rgb (input_height x input_width x 3 uint8 of the size the net was
+ * loaded for) and copy requested output k into outs[k] (its h*w*c floats,
+ * NHWC); an outs[k] of NULL is skipped.  Allocates nothing.
+ */
+cv_status	cv_net_run_outputs(const cv_net *net, cv_net_workspace *ws,
+							   const uint8_t *rgb, float *const *outs,
+							   cv_error *err);
+
 #endif							/* CV_NN_H */
