@@ -45,7 +45,7 @@ cv_box		cv_box_clip(cv_box b);
  * stable order, so the result never depends on qsort); then, in that order,
  * a detection is dropped when its IoU with an already kept detection of the
  * same tag is above overlap (strictly: IoU == overlap is kept).  Detections
- * with a score below min_score are dropped first.  At most max_keep are
+ * with a score below min_score (or a NaN score) are dropped first.  At most max_keep are
  * kept (max_keep <= 0: no limit).  Returns the number kept, which are
  * dets[0..kept-1], most probable first.  -1 with err set when scratch
  * memory cannot be had (CV_ERR_NOMEM) or an argument is bad (CV_ERR_PARAM:
@@ -65,7 +65,8 @@ int			cv_detect_nms(cv_detection *dets, int n, float min_score,
  * where l = cx - left, t = cy - top, r = left + width - cx, b = top +
  * height - cy.  Encoding needs the centre inside the box: every distance is
  * first raised to at least min_distance (a fraction of the cell size, e.g.
- * 0.05) so the log is finite.
+ * 0.05) so the log is finite, and each code is clamped to [-10, 10] as
+ * decoding does (so a min_distance <= 0 still gives finite codes).
  */
 void		cv_box_encode(const cv_box *box, float cx, float cy, float cell_w,
 						  float cell_h, float min_distance, float code[4]);
