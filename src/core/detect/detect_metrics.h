@@ -11,7 +11,8 @@
  * Matching, per image and per tag: the image's detections of the tag are
  * taken by score, highest first (ties: the lower index in the input first);
  * each is matched to the unmatched true box of its tag with the highest IoU
- * (ties: the lower box index) if that IoU is >= overlap: a true positive.
+ * (ties: the lower box index) if that IoU is >= overlap and > 0 (a box it
+ * does not intersect never matches, even at overlap 0): a true positive.
  * Otherwise (no true box reaches the overlap, or every box it reaches is
  * already matched) it is a false positive: a box matched twice counts once.
  * Unmatched true boxes are false negatives.
