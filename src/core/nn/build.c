@@ -7,9 +7,17 @@
  * Each operator's output shape is computed from its inputs and options and
  * compared with the shape the file declares: the kernels then run on shapes
  * we derived ourselves, so a lying file is an error here rather than an
- * out-of-bounds access later.  Operators must come in execution order (the
+ * out-of-bounds access later.  The declared shapes are checked only when the
+ * net runs at the file's own input size, and only where the file stores one
+ * (MobileNet-EdgeTPU stores none for most activations); otherwise the
+ * computed shape is taken.  Operators must come in execution order (the
  * schema's rule for SubGraph.operators): reading a tensor before any
  * operator produced it is an error.
+ *
+ * With requested outputs (cv_net_options) only the operators they depend on
+ * are built, found by walking back from them; with prefix_only the build
+ * stops, without failing, at the first operator we cannot run.  Either way
+ * the operators left out are never validated nor their weights read.
  */
 #include "nn_internal.h"
 
@@ -21,8 +29,12 @@ typedef struct build_state
 {
 	const tfl_model *m;
 	cv_net	   *net;
+	const cv_net_options *opt;
+	bool		check_shapes;	/* at the file's input size: declared shapes hold */
 	bool	   *defined;		/* value computed so far (or input/constant) */
 	bool	   *need_float;		/* constant needed as float weights */
+	bool	   *needed;			/* operator to build */
+	int			last_op;		/* prefix_only: no operator after this one is tried */
 	int			op;				/* operator being built, for messages */
 	cv_error   *err;
 } build_state;
@@ -95,6 +107,38 @@ weight(build_state *b, int t, nn_value **out)
 	return operand(b, t, true, out);
 }
 
+/*
+ * Whether tensor t has a shape the file vouches for: one is stored (an empty
+ * shape means unknown in the files that omit them) and the net runs at the
+ * file's input size.
+ */
+static bool
+declared(const build_state *b, int t)
+{
+	return b->check_shapes && b->m->tensors[t].rank > 0;
+}
+
+/* Give value t a computed shape (rank <= 4, padded to 4 with leading 1s). */
+static cv_status
+set_shape(build_state *b, int t, int rank, const int dims[4])
+{
+	nn_value   *v = &b->net->values[t];
+	size_t		count = 1;
+
+	for (int d = 0; d < 4; d++)
+	{
+		if (dims[d] < 1)
+			return op_fail(b, CV_ERR_CORRUPT, "computes an empty output");
+		count *= (size_t) dims[d];
+		if (count > TFL_MAX_ELEMENTS)
+			return op_fail(b, CV_ERR_LIMIT, "the output is too large at this input size");
+	}
+	v->rank = rank;
+	memcpy(v->dims, dims, sizeof(v->dims));
+	v->count = count;
+	return CV_OK;
+}
+
 /* Check the declared output shape against the computed one (rank-4 padded). */
 static cv_status
 check_output(build_state *b, int t, int rank, const int dims[4])
@@ -114,6 +158,19 @@ check_output(build_state *b, int t, int rank, const int dims[4])
 			return op_fail(b, CV_ERR_CORRUPT, msg);
 		}
 	return CV_OK;
+}
+
+/*
+ * The output shape of an operator that computes all of it: checked against
+ * the declared shape where there is one (rank too, unless rank_free), taken
+ * as is otherwise.
+ */
+static cv_status
+set_output(build_state *b, int t, int rank, const int dims[4], bool rank_free)
+{
+	if (declared(b, t))
+		return check_output(b, t, rank_free ? -1 : rank, dims);
+	return set_shape(b, t, rank, dims);
 }
 
 /* Output size and leading padding of one spatial dimension (TFLite rules). */
@@ -233,7 +290,7 @@ build_window_op(build_state *b, nn_step *s, const tfl_op *op)
 	dims[1] = p->out_h;
 	dims[2] = p->out_w;
 	dims[3] = oc;
-	if ((st = check_output(b, op->outputs[0], 4, dims)) != CV_OK)
+	if ((st = set_output(b, op->outputs[0], 4, dims, false)) != CV_OK)
 		return st;
 	if (s->kind == NN_K_CONV)
 		s->macs = (double) p->out_h * p->out_w * oc * kh * kw * p->in_c;
@@ -273,9 +330,28 @@ build_fc(build_state *b, nn_step *s, const tfl_op *op)
 	s->fc_rows = (int) (in->count / (size_t) s->fc_k);
 	if (bias != NULL && bias->count != (size_t) s->fc_n)
 		return op_fail(b, CV_ERR_CORRUPT, "bias size differs from the output size");
-	if (out->rank > 4 || out->count != (size_t) s->fc_rows * s->fc_n ||
-		out->dims[3] != s->fc_n)
-		return op_fail(b, CV_ERR_CORRUPT, "output shape differs from the computed one");
+	if (declared(b, op->outputs[0]))
+	{
+		if (out->rank > 4 || out->count != (size_t) s->fc_rows * s->fc_n ||
+			out->dims[3] != s->fc_n)
+			return op_fail(b, CV_ERR_CORRUPT, "output shape differs from the computed one");
+	}
+	else
+	{
+		int			dims[4] = {1, 1, s->fc_rows, s->fc_n},
+					rank = 2;
+
+		if (op->opt.fc_keep_num_dims)
+		{
+			if (in->dims[3] != s->fc_k)
+				return op_fail(b, CV_ERR_CORRUPT, "keep_num_dims with an input depth other than the weights'");
+			memcpy(dims, in->dims, sizeof(dims));
+			dims[3] = s->fc_n;
+			rank = in->rank;
+		}
+		if ((st = set_shape(b, op->outputs[0], rank, dims)) != CV_OK)
+			return st;
+	}
 	s->fc_weights = w->cdata;
 	s->fc_bias = bias ? bias->cdata : NULL;
 	act_range(op->opt.activation, &s->act_min, &s->act_max);
@@ -307,7 +383,8 @@ build_binary(build_state *b, nn_step *s, const tfl_op *op)
 		s->b_dims[d] = y;
 		s->out_dims[d] = x > y ? x : y;
 	}
-	if ((st = check_output(b, op->outputs[0], -1, s->out_dims)) != CV_OK)
+	if ((st = set_output(b, op->outputs[0], a->rank > c->rank ? a->rank : c->rank,
+						 s->out_dims, true)) != CV_OK)
 		return st;
 	s->binop = op->code == TFL_OP_ADD ? NN_BIN_ADD : NN_BIN_MUL;
 	act_range(op->opt.activation, &s->act_min, &s->act_max);
@@ -347,8 +424,28 @@ build_mean(build_state *b, nn_step *s, const tfl_op *op)
 		if (!s->reduce[d])
 			kept *= (size_t) in->dims[d];
 	}
-	if (b->net->values[op->outputs[0]].count != kept)
-		return op_fail(b, CV_ERR_CORRUPT, "output size differs from the computed one");
+	if (declared(b, op->outputs[0]))
+	{
+		if (b->net->values[op->outputs[0]].count != kept)
+			return op_fail(b, CV_ERR_CORRUPT, "output size differs from the computed one");
+	}
+	else
+	{
+		/* keep_dims leaves the reduced axes as 1s, otherwise they go */
+		int			dims[4] = {1, 1, 1, 1},
+					rank = 0;
+
+		for (int d = 4 - in->rank; d < 4; d++)
+			if (!s->reduce[d] || op->opt.keep_dims)
+				rank++;
+		for (int d = 3, at = 3; d >= 4 - in->rank; d--)
+			if (!s->reduce[d])
+				dims[at--] = in->dims[d];
+			else if (op->opt.keep_dims)
+				at--;
+		if ((st = set_shape(b, op->outputs[0], rank, dims)) != CV_OK)
+			return st;
+	}
 	snprintf(s->detail, sizeof(s->detail), "%dx%dx%d -> %zu", in->dims[1], in->dims[2],
 			 in->dims[3], kept);
 	return CV_OK;
@@ -392,59 +489,177 @@ build_pad(build_state *b, nn_step *s, const tfl_op *op)
 	}
 	snprintf(s->detail, sizeof(s->detail), "%dx%dx%d -> %dx%dx%d", in->dims[1], in->dims[2],
 			 in->dims[3], s->out_dims[1], s->out_dims[2], s->out_dims[3]);
-	return check_output(b, op->outputs[0], in->rank, s->out_dims);
+	return set_output(b, op->outputs[0], in->rank, s->out_dims, false);
 }
 
 static cv_status
 build_concat(build_state *b, nn_step *s, const tfl_op *op, size_t *sizes)
 {
-	nn_value   *out = &b->net->values[op->outputs[0]];
+	nn_value   *first;
 	int			axis = op->opt.axis,
 				ax4,
-				total = 0;
+				dims[4];
+	int64_t		total = 0;
 	size_t		inner = 1;
 	cv_status	st;
 
+	/* the output's shape follows from the inputs: the first one but the axis */
 	if (op->ninputs < 1)
 		return op_fail(b, CV_ERR_CORRUPT, "no inputs");
-	if (out->rank > 4)
-		return op_fail(b, CV_ERR_UNSUPPORTED, "output rank above 4");
+	if ((st = operand(b, op->inputs[0], true, &first)) != CV_OK)
+		return st;
 	if (axis < 0)
-		axis += out->rank;
-	if (axis < 0 || axis >= out->rank)
+		axis += first->rank;
+	if (axis < 0 || axis >= first->rank)
 		return op_fail(b, CV_ERR_CORRUPT, "axis out of range");
-	ax4 = axis + 4 - out->rank;
+	ax4 = axis + 4 - first->rank;
 	for (int d = ax4 + 1; d < 4; d++)
-		inner *= (size_t) out->dims[d];
+		inner *= (size_t) first->dims[d];
 	s->outer = 1;
 	for (int d = 0; d < ax4; d++)
-		s->outer *= (size_t) out->dims[d];
+		s->outer *= (size_t) first->dims[d];
 	for (int i = 0; i < op->ninputs; i++)
 	{
 		nn_value   *in;
 
 		if ((st = operand(b, op->inputs[i], true, &in)) != CV_OK)
 			return st;
-		if (in->rank != out->rank)
+		if (in->rank != first->rank)
 			return op_fail(b, CV_ERR_CORRUPT, "inputs differ in rank");
 		for (int d = 0; d < 4; d++)
-			if (d != ax4 && in->dims[d] != out->dims[d])
+			if (d != ax4 && in->dims[d] != first->dims[d])
 				return op_fail(b, CV_ERR_CORRUPT, "inputs differ outside the axis");
 		total += in->dims[ax4];
+		if (total > INT32_MAX)
+			return op_fail(b, CV_ERR_LIMIT, "the output is too large");
 		sizes[i] = (size_t) in->dims[ax4] * inner;
 	}
-	if (total != out->dims[ax4])
-		return op_fail(b, CV_ERR_CORRUPT, "output size along the axis is not the sum");
+	memcpy(dims, first->dims, sizeof(dims));
+	dims[ax4] = (int) total;
+	if ((st = set_output(b, op->outputs[0], first->rank, dims, false)) != CV_OK)
+		return st;
 	s->concat_sizes = sizes;
 	act_range(op->opt.activation, &s->act_min, &s->act_max);
 	snprintf(s->detail, sizeof(s->detail), "%d inputs, axis %d", op->ninputs, axis);
 	return CV_OK;
 }
 
-/* Same element count in and out (unary ops, softmax, aliases). */
+/*
+ * The target of a RESHAPE whose output shape the file does not vouch for:
+ * its shape input, else ReshapeOptions.new_shape, else the output tensor's
+ * stored shape (a fixed shape, which a new input size may not fit).  One -1
+ * takes what is left of the input.
+ */
+static cv_status
+reshape_target(build_state *b, const tfl_op *op, const nn_value *in, int *rank,
+			   int dims[4])
+{
+	const tfl_tensor *ot = &b->m->tensors[op->outputs[0]];
+	int64_t		shape[TFL_MAX_RANK];
+	int			n,
+				wild = -1;
+	size_t		known = 1;
+	char		msg[128];
+	cv_status	st;
+
+	if (op->ninputs >= 2 && op->inputs[1] >= 0 && b->m->tensors[op->inputs[1]].data != NULL)
+	{
+		int			t = op->inputs[1];
+
+		if ((st = nn_const_ints(&b->m->tensors[t], t, shape, TFL_MAX_RANK, b->err)) != CV_OK)
+			return st;
+		n = (int) b->m->tensors[t].count;
+	}
+	else if (op->opt.nnew_shape >= 0)
+	{
+		n = op->opt.nnew_shape;
+		for (int d = 0; d < n; d++)
+			shape[d] = op->opt.new_shape[d];
+	}
+	else if (ot->rank > 0)
+	{
+		n = ot->rank;
+		for (int d = 0; d < n; d++)
+			shape[d] = ot->dims[d];
+	}
+	else
+		return op_fail(b, CV_ERR_CORRUPT, "no target shape");
+	for (int d = 0; d < n; d++)
+	{
+		if (shape[d] == -1 && wild < 0)
+			wild = d;
+		else if (shape[d] < 1 || shape[d] > (int64_t) TFL_MAX_ELEMENTS)
+			return op_fail(b, CV_ERR_CORRUPT, "bad target shape");
+		else
+			known *= (size_t) shape[d];
+		if (known > TFL_MAX_ELEMENTS)
+			return op_fail(b, CV_ERR_CORRUPT, "bad target shape");
+	}
+	if (wild >= 0 && in->count % known == 0)
+		shape[wild] = (int64_t) (in->count / known);
+	else if (wild >= 0 || known != in->count)
+	{
+		snprintf(msg, sizeof(msg), "cannot reshape %zu values to a fixed shape of %zu%s",
+				 in->count, known, b->check_shapes ? "" : " at this input size");
+		return op_fail(b, b->check_shapes ? CV_ERR_CORRUPT : CV_ERR_UNSUPPORTED, msg);
+	}
+	/* leading 1s carry nothing: drop them to stay within rank 4 */
+	while (n > 4 && shape[0] == 1)
+	{
+		memmove(shape, shape + 1, (size_t) (n - 1) * sizeof(int64_t));
+		n--;
+	}
+	if (n > 4)
+		return op_fail(b, CV_ERR_UNSUPPORTED, "output rank above 4");
+	*rank = n;
+	for (int d = 0; d < 4; d++)
+		dims[d] = d < 4 - n ? 1 : (int) shape[d - (4 - n)];
+	return CV_OK;
+}
+
+/* SQUEEZE: the listed size-1 dimensions go, or all of them if none listed. */
+static cv_status
+squeeze_target(build_state *b, const tfl_op *op, const nn_value *in, int *rank,
+			   int dims[4])
+{
+	bool		drop[4] = {false, false, false, false};
+	int			n = 0;
+
+	for (int i = 0; i < op->opt.nsqueeze; i++)
+	{
+		int			d = op->opt.squeeze_dims[i];
+
+		if (d < 0)
+			d += in->rank;
+		if (d < 0 || d >= in->rank || in->dims[d + 4 - in->rank] != 1)
+			return op_fail(b, CV_ERR_CORRUPT, "squeezes a dimension that is not 1");
+		drop[d + 4 - in->rank] = true;
+	}
+	for (int d = 0; d < 4; d++)
+		dims[d] = 1;
+	for (int d = 3, at = 3; d >= 4 - in->rank; d--)
+	{
+		if (op->opt.nsqueeze == 0 ? in->dims[d] == 1 : drop[d])
+			continue;
+		dims[at--] = in->dims[d];
+		n++;
+	}
+	*rank = n;
+	return CV_OK;
+}
+
+/*
+ * Same element count in and out (unary ops, softmax, aliases).  Where the
+ * file vouches for the output shape it must hold as many values as the
+ * input; otherwise the shape is computed: the input's, or the target of a
+ * RESHAPE or SQUEEZE.
+ */
 static cv_status
 build_same_size(build_state *b, const tfl_op *op, nn_value **in)
 {
+	int			out = op->outputs[0],
+				rank = 0,
+				dims[4];
 	cv_status	st;
 
 	if (op->ninputs < 1)
@@ -452,9 +667,24 @@ build_same_size(build_state *b, const tfl_op *op, nn_value **in)
 	if ((st = operand(b, op->inputs[0], op->code == TFL_OP_DEQUANTIZE ||
 						op->code == TFL_OP_RESHAPE || op->code == TFL_OP_SQUEEZE, in)) != CV_OK)
 		return st;
-	if ((*in)->count != b->net->values[op->outputs[0]].count)
-		return op_fail(b, CV_ERR_CORRUPT, "output size differs from the input size");
-	return CV_OK;
+	if (declared(b, out))
+	{
+		if ((*in)->count != b->net->values[out].count)
+			return op_fail(b, CV_ERR_CORRUPT, "output size differs from the input size");
+		return CV_OK;
+	}
+	if (op->code == TFL_OP_RESHAPE)
+		st = reshape_target(b, op, *in, &rank, dims);
+	else if (op->code == TFL_OP_SQUEEZE)
+		st = squeeze_target(b, op, *in, &rank, dims);
+	else
+	{
+		rank = (*in)->rank;
+		memcpy(dims, (*in)->dims, sizeof(dims));
+	}
+	if (st != CV_OK)
+		return st;
+	return set_shape(b, out, rank, dims);
 }
 
 static cv_status
@@ -550,6 +780,8 @@ mark_float_constants(build_state *b)
 		int			first = 0,
 					last = op->ninputs - 1;
 
+		if (!b->needed[i] || op->bad != CV_OK)
+			continue;
 		switch (op->code)
 		{
 			case TFL_OP_CONV_2D:
@@ -593,7 +825,8 @@ find_features(build_state *b)
 	int			v = net->output_value;
 	int			guard = 0;
 
-	net->feature_value = -1;
+	if (v < 0)
+		return;
 	while (v >= 0 && net->values[v].producer >= 0 && guard++ < net->nsteps)
 	{
 		const nn_step *s = &net->steps[net->values[v].producer];
@@ -642,8 +875,16 @@ setup_input(build_state *b)
 	if (t->dims[1] > 8192 || t->dims[2] > 8192)
 		return cv_fail(b->err, CV_ERR_LIMIT, "tflite input is larger than 8192x8192");
 	net->input_value = in;
-	net->info.input_height = t->dims[1];
-	net->info.input_width = t->dims[2];
+	net->info.input_height = b->opt->input_height > 0 ? b->opt->input_height : t->dims[1];
+	net->info.input_width = b->opt->input_width > 0 ? b->opt->input_width : t->dims[2];
+	if (net->info.input_height > 8192 || net->info.input_width > 8192)
+		return cv_fail(b->err, CV_ERR_LIMIT, "input size %dx%d is larger than 8192x8192",
+					   net->info.input_width, net->info.input_height);
+	b->check_shapes = net->info.input_height == t->dims[1] &&
+		net->info.input_width == t->dims[2];
+	v->dims[1] = net->info.input_height;
+	v->dims[2] = net->info.input_width;
+	v->count = (size_t) v->dims[1] * v->dims[2] * 3;
 	net->info.input_channels = 3;
 	net->info.input_scale = 1.0f;
 	net->info.input_zero_point = 0;
@@ -686,12 +927,236 @@ setup_input(build_state *b)
 	}
 	new_storage(b, in);
 	b->defined[in] = true;
-	(void) v;
+	return CV_OK;
+}
+
+/* Operators build_step knows: anything else ends a prefix_only build. */
+static bool
+known_op(int code)
+{
+	switch (code)
+	{
+		case TFL_OP_CONV_2D:
+		case TFL_OP_DEPTHWISE_CONV_2D:
+		case TFL_OP_AVERAGE_POOL_2D:
+		case TFL_OP_MAX_POOL_2D:
+		case TFL_OP_FULLY_CONNECTED:
+		case TFL_OP_ADD:
+		case TFL_OP_MUL:
+		case TFL_OP_MEAN:
+		case TFL_OP_PAD:
+		case TFL_OP_CONCATENATION:
+		case TFL_OP_RESHAPE:
+		case TFL_OP_SQUEEZE:
+		case TFL_OP_QUANTIZE:
+		case TFL_OP_DEQUANTIZE:
+		case TFL_OP_SOFTMAX:
+		case TFL_OP_LOGISTIC:
+		case TFL_OP_RELU:
+		case TFL_OP_RELU6:
+		case TFL_OP_HARD_SWISH:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Which operators to build.  All of them by default.  With requested
+ * outputs, those the outputs depend on: walk back from each output to the
+ * operator that writes it, then to the writers of that operator's inputs.
+ * With prefix_only, those up to the first we surely cannot run (an unread
+ * or unknown operator); the build may stop earlier (nn_build).
+ */
+static cv_status
+select_ops(build_state *b)
+{
+	const tfl_model *m = b->m;
+	const cv_net_options *o = b->opt;
+	int		   *producer = NULL,
+			   *stack = NULL;
+	bool	   *seen = NULL;
+	int			top = 0;
+	cv_status	st = CV_OK;
+
+	b->last_op = m->nops - 1;
+	if (o->n_outputs == 0)
+	{
+		for (int i = 0; i < m->nops; i++)
+		{
+			if (o->prefix_only && b->last_op == m->nops - 1 &&
+				(m->ops[i].bad != CV_OK || !known_op(m->ops[i].code)))
+				b->last_op = i;
+			b->needed[i] = i <= b->last_op;
+		}
+		return CV_OK;
+	}
+
+	producer = cv_malloc((size_t) m->ntensors * sizeof(int));
+	stack = cv_malloc((size_t) m->ntensors * sizeof(int));
+	seen = cv_calloc((size_t) m->ntensors, sizeof(bool));
+	if (producer == NULL || stack == NULL || seen == NULL)
+	{
+		st = cv_fail(b->err, CV_ERR_NOMEM, "out of memory selecting operators");
+		goto done;
+	}
+	for (int t = 0; t < m->ntensors; t++)
+		producer[t] = -1;
+	for (int i = 0; i < m->nops; i++)
+		for (int k = 0; k < m->ops[i].noutputs; k++)
+			if (producer[m->ops[i].outputs[k]] < 0)
+				producer[m->ops[i].outputs[k]] = i;
+
+	for (int k = 0; k < o->n_outputs; k++)
+	{
+		int			t = o->outputs[k];
+
+		if (t < 0 || t >= m->ntensors)
+		{
+			st = cv_fail(b->err, CV_ERR_PARAM,
+						 "requested output tensor %d is not in the file (%d tensors)",
+						 t, m->ntensors);
+			goto done;
+		}
+		if (m->tensors[t].data != NULL || producer[t] < 0)
+		{
+			st = cv_fail(b->err, CV_ERR_PARAM,
+						 "requested output tensor %d is not computed by an operator", t);
+			goto done;
+		}
+		if (!seen[t])
+		{
+			seen[t] = true;
+			stack[top++] = t;
+		}
+	}
+	while (top > 0)
+	{
+		int			p = producer[stack[--top]];
+		const tfl_op *op;
+
+		if (p < 0 || b->needed[p])
+			continue;			/* the graph input, or already walked */
+		b->needed[p] = true;
+		op = &m->ops[p];
+		for (int k = 0; k < op->ninputs; k++)
+		{
+			int			u = op->inputs[k];
+
+			if (u >= 0 && !seen[u] && m->tensors[u].data == NULL)
+			{
+				seen[u] = true;
+				stack[top++] = u;
+			}
+		}
+	}
+
+done:
+	cv_free(producer);
+	cv_free(stack);
+	cv_free(seen);
+	return st;
+}
+
+/* Build operator i into step s (its inputs recorded by the caller). */
+static cv_status
+build_op(build_state *b, int i, nn_step *s, size_t *concat_sizes)
+{
+	const tfl_op *op = &b->m->ops[i];
+	int			out;
+	cv_status	st;
+
+	b->op = i;
+	if (op->bad != CV_OK)
+		return tfl_op_error(b->m, i, b->err);
+	if (op->noutputs != 1)
+	{
+		/* name unsupported operators before complaining about arity */
+		if ((st = build_step(b, s, op, concat_sizes)) != CV_OK)
+			return st;
+		return op_fail(b, CV_ERR_UNSUPPORTED, "operators with several outputs are not supported");
+	}
+	out = op->outputs[0];
+	if (b->m->tensors[out].data != NULL || b->defined[out] || b->net->values[out].cdata != NULL)
+		return op_fail(b, CV_ERR_CORRUPT, "writes a constant or an already computed tensor");
+	return build_step(b, s, op, concat_sizes);
+}
+
+/*
+ * The requested outputs, the graph output and the features: pinned (never
+ * fused away, alive to the end of a run).  A requested tensor must be an
+ * activation that the kernels address (rank <= 4).
+ */
+static cv_status
+pin_outputs(build_state *b)
+{
+	cv_net	   *net = b->net;
+
+	for (int k = 0; k < b->opt->n_outputs; k++)
+	{
+		int			t = b->opt->outputs[k];
+		const nn_value *v = &net->values[t];
+
+		if (v->storage < 0 || !b->defined[t])
+			return cv_fail(b->err, CV_ERR_PARAM,
+						   "requested output tensor %d is a constant", t);
+		if (v->rank > 4)
+			return cv_fail(b->err, CV_ERR_UNSUPPORTED,
+						   "requested output tensor %d has rank %d, at most 4 is supported",
+						   t, v->rank);
+		net->outputs[k] = t;
+		net->storages[v->storage].pinned = true;
+	}
+	net->n_outputs = b->opt->n_outputs;
+	if (net->output_value >= 0)
+		net->storages[net->values[net->output_value].storage].pinned = true;
+	if (net->feature_value >= 0 && net->values[net->feature_value].storage >= 0)
+		net->storages[net->values[net->feature_value].storage].pinned = true;
+	return CV_OK;
+}
+
+/*
+ * The activations in step order, with their names copied from the file
+ * (the net keeps no pointer into it): for cv_net_activation.
+ */
+static cv_status
+list_activations(build_state *b)
+{
+	cv_net	   *net = b->net;
+	size_t		bytes = 0,
+				at = 0;
+
+	net->activations = cv_calloc((size_t) net->nsteps + 1, sizeof(int));
+	net->activation_names = cv_calloc((size_t) net->nsteps + 1, sizeof(size_t));
+	if (net->activations == NULL || net->activation_names == NULL)
+		return cv_fail(b->err, CV_ERR_NOMEM, "out of memory listing activations");
+	for (int i = 0; i < net->nsteps; i++)
+		if (net->values[net->steps[i].output].storage >= 0)
+			bytes += (size_t) b->m->tensors[net->steps[i].output].name_len + 1;
+	net->names = cv_malloc(bytes + 1);
+	if (net->names == NULL)
+		return cv_fail(b->err, CV_ERR_NOMEM, "out of memory listing activations");
+	for (int i = 0; i < net->nsteps; i++)
+	{
+		int			t = net->steps[i].output;
+		const tfl_tensor *tt = &b->m->tensors[t];
+
+		if (net->values[t].storage < 0)
+			continue;			/* an alias of a constant */
+		net->activations[net->nactivations] = t;
+		net->activation_names[net->nactivations++] = at;
+		if (tt->name != NULL)
+		{
+			memcpy(net->names + at, tt->name, (size_t) tt->name_len);
+			at += (size_t) tt->name_len;
+		}
+		net->names[at++] = '\0';
+	}
 	return CV_OK;
 }
 
 cv_status
-nn_build(const tfl_model *m, cv_net *net, cv_error *err)
+nn_build(const tfl_model *m, const cv_net_options *opt, cv_net *net, cv_error *err)
 {
 	build_state b;
 	size_t		nfloats = 0,
@@ -699,14 +1164,18 @@ nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 				at = 0;
 	int		   *next_input;
 	size_t	   *next_size;
+	bool		cut = false;
 	cv_status	st = CV_OK;
 
 	memset(&b, 0, sizeof(b));
 	b.m = m;
 	b.net = net;
+	b.opt = opt;
 	b.err = err;
 	net->nvalues = m->ntensors;
-	net->nsteps = m->nops;
+	net->nsteps = 0;
+	net->output_value = -1;
+	net->feature_value = -1;
 	for (int i = 0; i < m->nops; i++)
 		nidx += (size_t) m->ops[i].ninputs;
 	net->values = cv_calloc((size_t) m->ntensors, sizeof(nn_value));
@@ -716,8 +1185,9 @@ nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 	net->concat_sizes = cv_calloc(nidx + 1, sizeof(size_t));
 	b.defined = cv_calloc((size_t) m->ntensors, sizeof(bool));
 	b.need_float = cv_calloc((size_t) m->ntensors, sizeof(bool));
+	b.needed = cv_calloc((size_t) m->nops + 1, sizeof(bool));
 	if (!net->values || !net->steps || !net->storages || !net->step_inputs ||
-		!net->concat_sizes || !b.defined || !b.need_float)
+		!net->concat_sizes || !b.defined || !b.need_float || !b.needed)
 	{
 		st = cv_fail(err, CV_ERR_NOMEM, "out of memory building a network");
 		goto done;
@@ -738,6 +1208,8 @@ nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 			for (int d = 0; d < t->rank; d++)
 				v->dims[4 - t->rank + d] = t->dims[d];
 	}
+	if ((st = select_ops(&b)) != CV_OK)
+		goto done;
 
 	/* dequantize every constant read as float, into one block */
 	mark_float_constants(&b);
@@ -763,7 +1235,26 @@ nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 		if (b.need_float[i])
 		{
 			if ((st = nn_dequantize(&m->tensors[i], i, net->weights + at, err)) != CV_OK)
-				goto done;
+			{
+				int			reader = m->nops;
+
+				/*
+				 * prefix_only: a constant of a type we do not read ends the
+				 * prefix before its first reader (which then never sees it).
+				 */
+				for (int j = 0; j < m->nops && reader == m->nops; j++)
+					for (int k = 0; k < m->ops[j].ninputs; k++)
+						if (b.needed[j] && m->ops[j].inputs[k] == i)
+							reader = j;
+				if (!opt->prefix_only || opt->n_outputs > 0 || st != CV_ERR_UNSUPPORTED ||
+					reader == 0)
+					goto done;
+				if (reader - 1 < b.last_op)
+					b.last_op = reader - 1;
+				cv_error_clear(err);
+				st = CV_OK;
+				continue;
+			}
 			net->values[i].cdata = net->weights + at;
 			at += m->tensors[i].count;
 		}
@@ -773,29 +1264,34 @@ nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 
 	next_input = net->step_inputs;
 	next_size = net->concat_sizes;
-	for (int i = 0; i < m->nops; i++)
+	for (int i = 0; i < m->nops && !cut; i++)
 	{
 		const tfl_op *op = &m->ops[i];
-		nn_step    *s = &net->steps[i];
+		nn_step    *s = &net->steps[net->nsteps];
 		int			out;
 
-		b.op = i;
-		if (op->noutputs != 1)
+		if (opt->prefix_only && opt->n_outputs == 0 && i > b.last_op)
 		{
-			/* name unsupported operators before complaining about arity */
-			if ((st = build_step(&b, s, op, next_size)) != CV_OK)
-				goto done;
-			st = op_fail(&b, CV_ERR_UNSUPPORTED, "operators with several outputs are not supported");
+			cut = true;
+			break;
+		}
+		if (!b.needed[i])
+			continue;
+		if ((st = build_op(&b, i, s, next_size)) != CV_OK)
+		{
+			/* prefix_only: keep what comes before, if anything */
+			if (opt->prefix_only && opt->n_outputs == 0 &&
+				st == CV_ERR_UNSUPPORTED && net->nsteps > 0)
+			{
+				memset(s, 0, sizeof(*s));
+				cv_error_clear(err);
+				st = CV_OK;
+				cut = true;
+				break;
+			}
 			goto done;
 		}
 		out = op->outputs[0];
-		if (m->tensors[out].data != NULL || b.defined[out] || net->values[out].cdata != NULL)
-		{
-			st = op_fail(&b, CV_ERR_CORRUPT, "writes a constant or an already computed tensor");
-			goto done;
-		}
-		if ((st = build_step(&b, s, op, next_size)) != CV_OK)
-			goto done;
 		for (int k = 0; k < op->ninputs; k++)
 			next_input[k] = op->inputs[k];
 		s->inputs = next_input;
@@ -813,28 +1309,37 @@ nn_build(const tfl_model *m, cv_net *net, cv_error *err)
 		}
 		else
 			new_storage(&b, out);
-		net->values[out].producer = i;
+		net->values[out].producer = net->nsteps;
 		b.defined[out] = true;
+		net->nsteps++;
 	}
 
-	if (m->noutputs < 1 || !b.defined[m->outputs[0]] ||
-		net->values[m->outputs[0]].cdata != NULL)
+	if (opt->n_outputs == 0 && !cut)
 	{
-		st = cv_fail(err, CV_ERR_CORRUPT, "tflite file is corrupt: the output is never computed");
-		goto done;
+		/* the whole graph: its output gives the scores */
+		if (m->noutputs < 1 || !b.defined[m->outputs[0]] ||
+			net->values[m->outputs[0]].cdata != NULL)
+		{
+			st = cv_fail(err, CV_ERR_CORRUPT, "tflite file is corrupt: the output is never computed");
+			goto done;
+		}
+		net->output_value = m->outputs[0];
+		if (net->values[net->output_value].count > INT32_MAX)
+		{
+			st = cv_fail(err, CV_ERR_LIMIT, "tflite output too large");
+			goto done;
+		}
+		net->info.num_outputs = (int) net->values[net->output_value].count;
+		find_features(&b);
 	}
-	net->output_value = m->outputs[0];
-	if (net->values[net->output_value].count > INT32_MAX)
-	{
-		st = cv_fail(err, CV_ERR_LIMIT, "tflite output too large");
+	if ((st = pin_outputs(&b)) != CV_OK ||
+		(st = list_activations(&b)) != CV_OK)
 		goto done;
-	}
-	net->info.num_outputs = (int) net->values[net->output_value].count;
-	find_features(&b);
 	st = nn_prepare_kernels(net, err);
 
 done:
 	cv_free(b.defined);
 	cv_free(b.need_float);
+	cv_free(b.needed);
 	return st;
 }

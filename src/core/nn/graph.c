@@ -69,12 +69,24 @@ cv_net_free(cv_net *net)
 	cv_free(net->weights);
 	cv_free(net->weights_kn);
 	cv_free(net->weights_packed);
+	cv_free(net->activations);
+	cv_free(net->activation_names);
+	cv_free(net->names);
 	cv_free(net);
 }
 
 cv_status
 cv_net_load(const uint8_t *data, size_t len, cv_net **out, cv_error *err)
 {
+	return cv_net_load_with(data, len, NULL, out, err);
+}
+
+cv_status
+cv_net_load_with(const uint8_t *data, size_t len, const cv_net_options *options,
+				 cv_net **out, cv_error *err)
+{
+	static const cv_net_options whole = {0};
+	const cv_net_options *o = options ? options : &whole;
 	tfl_model	m;
 	cv_net	   *net;
 	cv_status	st;
@@ -84,7 +96,18 @@ cv_net_load(const uint8_t *data, size_t len, cv_net **out, cv_error *err)
 	*out = NULL;
 	if (data == NULL && len > 0)
 		return cv_fail(err, CV_ERR_PARAM, "no model bytes");
-	if ((st = tfl_parse(data, len, &m, err)) != CV_OK)
+	if (o->n_outputs < 0 || o->n_outputs > CV_NET_MAX_OUTPUTS)
+		return cv_fail(err, CV_ERR_PARAM, "%d requested outputs, at most %d",
+					   o->n_outputs, CV_NET_MAX_OUTPUTS);
+	if (o->input_width < 0 || o->input_height < 0)
+		return cv_fail(err, CV_ERR_PARAM, "negative input size %dx%d",
+					   o->input_width, o->input_height);
+
+	/*
+	 * A net cut at outputs or at its first foreign operator must not fail on
+	 * the operators it leaves out: their errors wait for the build.
+	 */
+	if ((st = tfl_parse(data, len, o->n_outputs > 0 || o->prefix_only, &m, err)) != CV_OK)
 		return st;
 	net = cv_calloc(1, sizeof(cv_net));
 	if (net == NULL)
@@ -92,7 +115,7 @@ cv_net_load(const uint8_t *data, size_t len, cv_net **out, cv_error *err)
 		tfl_model_free(&m);
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory loading a network");
 	}
-	st = nn_build(&m, net, err);
+	st = nn_build(&m, o, net, err);
 	if (st == CV_OK)
 		st = nn_plan(net, err);
 	tfl_model_free(&m);
@@ -272,22 +295,15 @@ run_step(const cv_net *net, cv_net_workspace *ws, const nn_step *s)
 	}
 }
 
-cv_status
-cv_net_run(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb,
-		   float *scores, float *features, cv_error *err)
+/* Every step on rgb; the values are then in ws's arena. */
+static void
+run_steps(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb)
 {
 	float	   *in;
 	size_t		n;
 	float		scale,
 				zp;
 
-	if (net == NULL || ws == NULL || rgb == NULL)
-		return cv_fail(err, CV_ERR_PARAM, "no network, workspace or pixels");
-	if (ws->net != net)
-		return cv_fail(err, CV_ERR_PARAM, "the workspace belongs to another network");
-	if (features != NULL && net->feature_value < 0)
-		return cv_fail(err, CV_ERR_UNSUPPORTED,
-					   "this network has no recognisable feature tensor");
 	if (openblas_get_num_threads() != nn_thread_count)
 		openblas_set_num_threads(nn_thread_count);
 
@@ -313,7 +329,33 @@ cv_net_run(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb,
 	}
 	if (ws->profiling)
 		ws->runs++;
+}
 
+static cv_status
+check_run(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb, cv_error *err)
+{
+	if (net == NULL || ws == NULL || rgb == NULL)
+		return cv_fail(err, CV_ERR_PARAM, "no network, workspace or pixels");
+	if (ws->net != net)
+		return cv_fail(err, CV_ERR_PARAM, "the workspace belongs to another network");
+	return CV_OK;
+}
+
+cv_status
+cv_net_run(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb,
+		   float *scores, float *features, cv_error *err)
+{
+	cv_status	st;
+
+	if ((st = check_run(net, ws, rgb, err)) != CV_OK)
+		return st;
+	if (scores != NULL && net->output_value < 0)
+		return cv_fail(err, CV_ERR_UNSUPPORTED,
+					   "this network was cut before its output: use cv_net_run_outputs");
+	if (features != NULL && net->feature_value < 0)
+		return cv_fail(err, CV_ERR_UNSUPPORTED,
+					   "this network has no recognisable feature tensor");
+	run_steps(net, ws, rgb);
 	if (scores != NULL)
 		memcpy(scores, value_data(net, ws, net->output_value),
 			   (size_t) net->info.num_outputs * sizeof(float));
@@ -321,6 +363,57 @@ cv_net_run(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb,
 		memcpy(features, value_data(net, ws, net->feature_value),
 			   (size_t) net->info.feature_dim * sizeof(float));
 	return CV_OK;
+}
+
+cv_status
+cv_net_run_outputs(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb,
+				   float *const *outs, cv_error *err)
+{
+	cv_status	st;
+
+	if ((st = check_run(net, ws, rgb, err)) != CV_OK)
+		return st;
+	if (outs == NULL && net->n_outputs > 0)
+		return cv_fail(err, CV_ERR_PARAM, "no output buffers");
+	run_steps(net, ws, rgb);
+	for (int k = 0; k < net->n_outputs; k++)
+		if (outs[k] != NULL)
+			memcpy(outs[k], value_data(net, ws, net->outputs[k]),
+				   net->values[net->outputs[k]].count * sizeof(float));
+	return CV_OK;
+}
+
+int
+cv_net_num_activations(const cv_net *net)
+{
+	return net->nactivations;
+}
+
+bool
+cv_net_activation(const cv_net *net, int index, int *tensor, int dims[4],
+				  const char **name)
+{
+	const nn_value *v;
+
+	if (index < 0 || index >= net->nactivations)
+		return false;
+	v = &net->values[net->activations[index]];
+	if (tensor != NULL)
+		*tensor = net->activations[index];
+	if (dims != NULL)
+		memcpy(dims, v->dims, 4 * sizeof(int));
+	if (name != NULL)
+		*name = net->names + net->activation_names[index];
+	return true;
+}
+
+bool
+cv_net_output_shape(const cv_net *net, int k, int dims[4])
+{
+	if (k < 0 || k >= net->n_outputs)
+		return false;
+	memcpy(dims, net->values[net->outputs[k]].dims, 4 * sizeof(int));
+	return true;
 }
 
 int

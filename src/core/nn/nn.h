@@ -5,9 +5,10 @@
  *
  * Loading (cv_net_load) parses and validates the whole flatbuffer (every
  * offset, length, tensor shape and buffer size), checks that every operator
- * is one we run and that each declared output shape is the one the operator
- * computes, dequantizes every weight to float once, and plans one activation
- * arena with liveness-based reuse.  A truncated, hostile or unsupported file
+ * is one we run, infers every output shape from the operator and checks it
+ * against the shape the file declares (a file may leave it out), dequantizes
+ * every weight to float once, and plans one activation arena with
+ * liveness-based reuse.  A truncated, hostile or unsupported file
  * is an error (CV_ERR_CORRUPT, CV_ERR_UNSUPPORTED, CV_ERR_LIMIT), never a
  * crash.  The loaded cv_net does not point into the caller's bytes.
  *
@@ -128,25 +129,36 @@ int			cv_net_feature_tensor(const cv_net *net, const char **name);
 
 /*
  * Loading a network cut at chosen tensors and at another input size: the
- * detector's feature maps (src/core/detect).  With n_outputs = 0 and input
- * sizes 0 this is cv_net_load.
+ * detector's feature maps (src/core/detect).  With n_outputs = 0, input
+ * sizes 0 and prefix_only false (or options NULL) this is cv_net_load.
  *
  *	 input_width, input_height: run at this size instead of the file's
- *		(0: the file's).  Every operator's shape is inferred from the new
- *		input; the file's declared shapes are checked only at the file's own
- *		size (and are optional: a tensor without a stored shape is inferred,
- *		as the MobileNet-EdgeTPU file needs).
+ *		(each 0: the file's; at most 8192, else CV_ERR_LIMIT).  Every
+ *		operator's shape is inferred from the new input; the file's declared
+ *		shapes are checked only at the file's own size (and are optional: a
+ *		tensor without a stored shape is inferred, as the MobileNet-EdgeTPU
+ *		file needs).  info->input_width/height give the size loaded for.
  *	 outputs[0..n_outputs-1]: tensor indices of the file's subgraph 0 whose
- *		values cv_net_run_outputs copies out.  Only the operators these
- *		depend on are built and run; nothing after them is read, so an
- *		unsupported operator (such as the SSD detector's custom
- *		TFLite_Detection_PostProcess) or one that cannot take the new size
- *		(a RESHAPE to a fixed shape) is harmless there.  A requested tensor
- *		is never fused away.  info->num_outputs and feature_dim are 0 then.
+ *		values cv_net_run_outputs copies out, in this order (repeats
+ *		allowed).  Only the operators these depend on are built and run,
+ *		found by walking back from them; nothing else is validated or its
+ *		weights read, so an unsupported operator (such as the SSD detector's
+ *		custom TFLite_Detection_PostProcess) or one that cannot take the new
+ *		size (a RESHAPE to a fixed shape) is harmless after or beside them.
+ *		A requested tensor is never fused away and stays valid to the end of
+ *		the run.  A tensor out of range, constant, the graph input or
+ *		written by no operator is CV_ERR_PARAM; one behind an operator we
+ *		cannot run is that operator's error.  info->num_outputs and
+ *		feature_dim are 0 then, and cv_net_run refuses scores
+ *		(CV_ERR_UNSUPPORTED): use cv_net_run_outputs.
  *	 prefix_only: instead of failing on the first operator we cannot run
- *		(CV_ERR_UNSUPPORTED), keep the operators before it and stop there:
- *		for listing the activations of a file (cv_net_activation) whose
- *		last operators are not ours.  Ignored when n_outputs > 0.
+ *		(CV_ERR_UNSUPPORTED: not ours, a custom code, or one that cannot
+ *		take the new input size), keep the operators before it and stop
+ *		there: for listing the activations of a file (cv_net_activation)
+ *		whose last operators are not ours.  If it is the very first
+ *		operator, its error is returned.  A net so cut has no scores either
+ *		(num_outputs and feature_dim 0); one that needed no cut is exactly
+ *		cv_net_load's.  Corrupt files still fail.  Ignored when n_outputs > 0.
  */
 #define CV_NET_MAX_OUTPUTS 8
 
@@ -165,9 +177,13 @@ cv_status	cv_net_load_with(const uint8_t *data, size_t len,
 
 /*
  * The activations of a loaded net, in the order the operators compute them
- * (graph input excluded): tensor index, its NHWC shape (rank-4 padded with
- * leading 1s) and its name in the file.  cv_net_num_activations counts
- * them; index runs over 0..count-1.  false for an index out of range.
+ * (graph input excluded; one per built operator, so an identity such as
+ * RESHAPE lists its output too): tensor index, its NHWC shape (rank-4
+ * padded with leading 1s) at the size the net was loaded for, and its name
+ * in the file ("" if none; owned by the net).  cv_net_num_activations
+ * counts them; index runs over 0..count-1.  false for an index out of
+ * range.  Any listed tensor may be requested as an output.  Any out
+ * pointer may be NULL.
  */
 int			cv_net_num_activations(const cv_net *net);
 bool		cv_net_activation(const cv_net *net, int index, int *tensor,
@@ -178,8 +194,10 @@ bool		cv_net_output_shape(const cv_net *net, int k, int dims[4]);
 
 /*
  * Run on rgb (input_height x input_width x 3 uint8 of the size the net was
- * loaded for) and copy requested output k into outs[k] (its h*w*c floats,
- * NHWC); an outs[k] of NULL is skipped.  Allocates nothing.
+ * loaded for) and copy requested output k into outs[k] (its n*h*w*c
+ * floats, NHWC, as cv_net_output_shape gives); an outs[k] of NULL is
+ * skipped (outs itself may be NULL only for a net without requested
+ * outputs).  Allocates nothing; a workspace of the net as for cv_net_run.
  */
 cv_status	cv_net_run_outputs(const cv_net *net, cv_net_workspace *ws,
 							   const uint8_t *rgb, float *const *outs,

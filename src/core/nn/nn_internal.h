@@ -33,6 +33,8 @@ typedef struct nn_storage
 	int			first;			/* first step writing it (-1: graph input) */
 	int			last;			/* last step reading it (nsteps: kept to the end) */
 	size_t		offset;			/* in floats, from the arena start */
+	bool		pinned;			/* read after the run (an output): kept to the end,
+								 * never fused away */
 } nn_storage;
 
 typedef enum nn_kind
@@ -99,15 +101,25 @@ struct cv_net
 	float	   *weights_kn;		/* transposed filters of direct convolutions */
 	float	   *weights_packed;	/* packed copies of shared filters (nn_gemm) */
 	int			input_value;
-	int			output_value;
+	int			output_value;	/* the graph output, -1 when cut (cv_net_options) */
 	int			feature_value;	/* -1 when none */
 	char		feature_name[128];
+	int			n_outputs;		/* requested outputs (cv_net_run_outputs) */
+	int			outputs[CV_NET_MAX_OUTPUTS];
+	int			nactivations;	/* step outputs that are activations, in order */
+	int		   *activations;	/* their value indices */
+	size_t	   *activation_names;	/* offsets into names */
+	char	   *names;			/* NUL-terminated tensor names */
 	size_t		arena_floats;	/* activations */
 	size_t		scratch_floats; /* im2col tiles */
 };
 
-/* build.c: steps, values and weights from a parsed model. */
-cv_status	nn_build(const tfl_model *m, cv_net *net, cv_error *err);
+/*
+ * build.c: steps, values and weights from a parsed model, for the input
+ * size, outputs and prefix of opt (never NULL; all zero: the whole file).
+ */
+cv_status	nn_build(const tfl_model *m, const cv_net_options *opt, cv_net *net,
+					 cv_error *err);
 
 /* prepare.c: per-kernel weight layouts and block fusion, once at load. */
 cv_status	nn_prepare_kernels(cv_net *net, cv_error *err);

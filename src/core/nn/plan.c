@@ -4,8 +4,9 @@
  *	  network, in which storages whose lifetimes do not overlap share bytes.
  *
  * A storage lives from the step that writes it to the last step that reads
- * it (the graph input from before step 0; the scores and the features to
- * the end, since cv_net_run copies them out last).  A step's output never
+ * it (the graph input from before step 0; the pinned ones, the scores, the
+ * features and requested outputs, to the end, since the run copies them out
+ * last).  A step's output never
  * shares bytes with its inputs, since their lifetimes meet at that step.
  * Placement is TFLite's "greedy by size" idea: largest storage first, each
  * at the lowest offset that fits between the already placed storages it
@@ -117,9 +118,9 @@ nn_plan(cv_net *net, cv_error *err)
 				net->storages[o].last = i;
 		}
 	}
-	net->storages[net->values[net->output_value].storage].last = net->nsteps;
-	if (net->feature_value >= 0 && net->values[net->feature_value].storage >= 0)
-		net->storages[net->values[net->feature_value].storage].last = net->nsteps;
+	for (int s = 0; s < n; s++)
+		if (net->storages[s].pinned)
+			net->storages[s].last = net->nsteps;
 
 	order = cv_calloc((size_t) n + 1, sizeof(plan_item));
 	conflicts = cv_calloc((size_t) n + 1, sizeof(plan_item));

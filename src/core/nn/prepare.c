@@ -143,15 +143,18 @@ prepare_gemm_convs(cv_net *net, cv_error *err)
 	return CV_OK;
 }
 
-/* The only step that reads value v (its storage), or -1. */
+/*
+ * The only step that reads value v (its storage), or -1.  A pinned storage
+ * (the scores, the features, a requested output) is also read after the
+ * run, so it has no sole reader and is never fused away.
+ */
 static int
 sole_reader(const cv_net *net, int v)
 {
 	int			st = net->values[v].storage,
 				reader = -1;
 
-	if (st < 0 || st == net->values[net->output_value].storage ||
-		(net->feature_value >= 0 && st == net->values[net->feature_value].storage))
+	if (st < 0 || net->storages[st].pinned)
 		return -1;
 	for (int j = 0; j < net->nsteps; j++)
 		for (int k = 0; k < net->steps[j].ninputs; k++)

@@ -284,6 +284,7 @@ read_options(const fb_table *ot, int code, tfl_options *o, cv_error *err)
 	const char *name = tfl_op_name(code);
 
 	memset(o, 0, sizeof(*o));
+	o->nnew_shape = -1;
 	o->dilation_w = o->dilation_h = 1;
 	o->depth_multiplier = 1;
 	o->beta = 1.0f;
@@ -324,8 +325,26 @@ read_options(const fb_table *ot, int code, tfl_options *o, cv_error *err)
 		case TFL_OP_SQUEEZE:
 			want = OPT_SQUEEZE;
 			break;
+		case TFL_OP_RESHAPE:
+			{
+				/*
+				 * ReshapeOptions: new_shape:[int] (0).  Only a fallback for
+				 * the shape input and the output tensor's shape (build.c),
+				 * so a file whose options we cannot read loads as before.
+				 */
+				fb_vector	ns;
+
+				if (otype == OPT_RESHAPE && t.present &&
+					fb_get_vector(&t, 0, 4, &ns, name, NULL) == CV_OK &&
+					ns.present && ns.count <= TFL_MAX_RANK)
+				{
+					o->nnew_shape = (int) ns.count;
+					for (uint32_t i = 0; i < ns.count; i++)
+						o->new_shape[i] = fb_vector_i32(&ns, i);
+				}
+				return CV_OK;
+			}
 		default:
-			/* RESHAPE's new_shape duplicates the output tensor's shape */
 			return CV_OK;
 	}
 	if (!t.present)
@@ -453,7 +472,24 @@ read_opcode(const fb_table *ct, int *code, cv_error *err)
 }
 
 cv_status
-tfl_parse(const uint8_t *data, size_t len, tfl_model *m, cv_error *err)
+tfl_op_error(const tfl_model *m, int i, cv_error *err)
+{
+	const tfl_op *op = &m->ops[i];
+	fb_table	ct;
+	tfl_options opt;
+	int			code;
+	cv_status	st;
+
+	if ((st = fb_vector_table(&m->codes, op->code_index, &ct, "operator code", err)) != CV_OK ||
+		(st = read_opcode(&ct, &code, err)) != CV_OK ||
+		(st = read_options(&op->table, code, &opt, err)) != CV_OK)
+		return st;
+	return cv_fail(err, CV_ERR_INTERNAL, "tflite operator %d has no error to report", i);
+}
+
+cv_status
+tfl_parse(const uint8_t *data, size_t len, bool defer_op_errors, tfl_model *m,
+		  cv_error *err)
 {
 	fb_buf	   *buf = &m->buf;
 	fb_table	root,
@@ -592,14 +628,23 @@ tfl_parse(const uint8_t *data, size_t len, tfl_model *m, cv_error *err)
 						 i, ci, codes.count);
 			goto fail;
 		}
+		op->table = ot;
+		op->code_index = ci;
 		if (opcode[ci] < 0)
 		{
-			/* re-read to report the precise error */
-			if ((st = fb_vector_table(&codes, ci, &ct, "operator code", err)) != CV_OK ||
-				(st = read_opcode(&ct, &op->code, err)) != CV_OK)
-				goto fail;
+			/* re-read to report the precise error (CUSTOM keeps its code) */
+			op->code = -1;
+			if ((st = fb_vector_table(&codes, ci, &ct, "operator code",
+									  defer_op_errors ? NULL : err)) != CV_OK ||
+				(st = read_opcode(&ct, &op->code, defer_op_errors ? NULL : err)) != CV_OK)
+			{
+				if (!defer_op_errors)
+					goto fail;
+				op->bad = st;
+			}
 		}
-		op->code = opcode[ci];
+		else
+			op->code = opcode[ci];
 		if ((st = read_indices(&vin, m->ntensors, true, next, "operator input", err)) != CV_OK)
 			goto fail;
 		op->inputs = next;
@@ -610,9 +655,15 @@ tfl_parse(const uint8_t *data, size_t len, tfl_model *m, cv_error *err)
 		op->outputs = next;
 		op->noutputs = (int) vout.count;
 		next += vout.count;
-		if ((st = read_options(&ot, op->code, &op->opt, err)) != CV_OK)
-			goto fail;
+		if (op->bad == CV_OK &&
+			(st = read_options(&ot, op->code, &op->opt, defer_op_errors ? NULL : err)) != CV_OK)
+		{
+			if (!defer_op_errors)
+				goto fail;
+			op->bad = st;
+		}
 	}
+	m->codes = codes;
 	cv_free(opcode);
 	return CV_OK;
 

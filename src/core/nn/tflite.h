@@ -83,6 +83,8 @@ typedef struct tfl_options
 	int			squeeze_dims[TFL_MAX_RANK];
 	int			weights_format; /* FullyConnectedOptions.weights_format */
 	bool		fc_keep_num_dims;	/* FullyConnectedOptions.keep_num_dims */
+	int			nnew_shape;		/* ReshapeOptions.new_shape, -1 when absent */
+	int32_t		new_shape[TFL_MAX_RANK];
 } tfl_options;
 
 typedef struct tfl_op
@@ -93,6 +95,15 @@ typedef struct tfl_op
 	const int32_t *inputs;		/* into tfl_model.indices */
 	const int32_t *outputs;
 	tfl_options opt;
+	/*
+	 * CV_OK, or why the operator cannot be read (a custom code, options we
+	 * do not take) when tfl_parse was asked to defer such errors: then
+	 * code, inputs and outputs are valid but opt is not, and tfl_op_error
+	 * gives the message.
+	 */
+	cv_status	bad;
+	fb_table	table;			/* the Operator table, to re-read for messages */
+	uint32_t	code_index;
 } tfl_op;
 
 typedef struct tfl_model
@@ -107,6 +118,7 @@ typedef struct tfl_model
 	int			noutputs;
 	const int32_t *outputs;
 	int32_t    *indices;		/* all operator/subgraph tensor indices */
+	fb_vector	codes;			/* Model.operator_codes, for tfl_op_error */
 } tfl_model;
 
 /* Caps that bound load time and memory on hostile files (CV_ERR_LIMIT). */
@@ -114,8 +126,16 @@ typedef struct tfl_model
 #define TFL_MAX_OPS 10000
 #define TFL_MAX_ELEMENTS ((size_t) 1 << 28)
 
-cv_status	tfl_parse(const uint8_t *data, size_t len, tfl_model *model, cv_error *err);
+/*
+ * defer_op_errors: an operator whose code or options we cannot read does
+ * not fail the parse but is marked (tfl_op.bad), for callers that may never
+ * run it (a net cut before it).  Malformed indices still fail.
+ */
+cv_status	tfl_parse(const uint8_t *data, size_t len, bool defer_op_errors,
+					  tfl_model *model, cv_error *err);
 void		tfl_model_free(tfl_model *model);
+/* The error of an operator marked bad (its status, message in err). */
+cv_status	tfl_op_error(const tfl_model *model, int op, cv_error *err);
 
 /* "CONV_2D", ... or "UNKNOWN" for codes we have no name for. */
 const char *tfl_op_name(int code);
