@@ -10,6 +10,9 @@
  *	 probability row is derived, not learnt: the probability that none of the
  *	 tags applies, prod_k (1 - p_k).
  *
+ * detection: boxes with a tag and a probability each (src/core/detect); a
+ *	 detection model has a detector instead of a head.
+ *
  * The numeric values are stored in cv_model bytes: never renumber.
  */
 #ifndef CV_LEARN_TASK_H
@@ -20,7 +23,8 @@
 typedef enum cv_task
 {
 	CV_TASK_MULTICLASS = 1,
-	CV_TASK_MULTILABEL = 2
+	CV_TASK_MULTILABEL = 2,
+	CV_TASK_DETECTION = 3		/* boxes (src/core/detect), no classification head */
 } cv_task;
 
 /* Progress report: fraction in 0..1; return false to ask the work to stop. */

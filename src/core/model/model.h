@@ -24,9 +24,10 @@
 #include "../image/image.h"
 #include "../learn/features.h"
 #include "../learn/head.h"
+#include "../detect/detector.h"
 
 #define CV_MODEL_MAGIC "CVMODEL"	/* 8 bytes with the final NUL */
-#define CV_MODEL_FORMAT_VERSION 2	/* written; version 1 is still read */
+#define CV_MODEL_FORMAT_VERSION 3	/* written; versions 1 and 2 are still read */
 #define CV_MODEL_HEADER_SIZE 32
 #define CV_MODEL_TAG_NAME_MAX 256	/* bytes of a tag name */
 
@@ -39,8 +40,10 @@ typedef struct cv_model
 	int			input_width;
 	int			input_height;
 	float		threshold;		/* default decision threshold, 0..1 */
-	char	  **tag_names;		/* head->n_tags NUL-terminated names */
-	cv_head    *head;			/* n_tags, dim, negative flags, weights */
+	int			n_tags;
+	char	  **tag_names;		/* n_tags NUL-terminated names */
+	cv_head    *head;			/* classification: n_tags, dim, negative flags, weights */
+	cv_detector *detector;		/* detection (head NULL): detector.h */
 } cv_model;
 
 /*
@@ -51,6 +54,17 @@ typedef struct cv_model
 cv_status	cv_model_build(const cv_feature_extractor *fx,
 						   const char *const *tag_names, const cv_head *head,
 						   float threshold, cv_model **out, cv_error *err);
+
+/*
+ * A detection model: the detector and the backbone domain it reads maps of
+ * (name, extractor version of the maps, content hash), copied.
+ * CV_ERR_PARAM for a bad tag name or threshold.
+ */
+cv_status	cv_model_build_detection(const char *domain, const uint8_t domain_hash[32],
+									 uint32_t maps_version,
+									 const char *const *tag_names,
+									 const cv_detector *detector, float threshold,
+									 cv_model **out, cv_error *err);
 
 void		cv_model_free(cv_model *model);	/* accepts NULL */
 
@@ -72,7 +86,8 @@ cv_status	cv_model_check_extractor(const cv_model *model,
 									 cv_error *err);
 
 /*
- * Probabilities of a decoded image: the model's prediction views rendered
+ * Probabilities of a decoded image (classification models only:
+ * CV_ERR_PARAM for a detection model): the model's prediction views rendered
  * at the input size, features, head.  probs receives head->n_tags values.
  */
 cv_status	cv_model_predict_image(const cv_model *model,

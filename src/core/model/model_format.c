@@ -92,6 +92,38 @@ put_string(writer *w, const char *s)
 	put_bytes(w, s, len);
 }
 
+/* The detection body after the input size (docs/model-format.md). */
+static void
+put_detector(writer *w, const cv_model *m)
+{
+	const cv_detector *d = m->detector;
+	int			od = cv_detector_out_dim(d->n_tags);
+
+	put_f32(w, m->threshold);
+	put_u32(w, (uint32_t) d->n_tags);
+	for (int k = 0; k < d->n_tags; k++)
+	{
+		put_u32(w, 0);
+		put_string(w, m->tag_names[k]);
+	}
+	for (int k = 0; k < CV_DETECT_MAPS; k++)
+	{
+		put_u32(w, (uint32_t) d->map_tensor[k]);
+		put_u32(w, (uint32_t) d->map_height[k]);
+		put_u32(w, (uint32_t) d->map_width[k]);
+		put_u32(w, (uint32_t) d->map_channels[k]);
+	}
+	put_u32(w, (uint32_t) d->hidden);
+	put_f32(w, d->calib_a);
+	put_f32(w, d->calib_b);
+	put_f32s(w, d->mean, (size_t) d->in_dim);
+	put_f32s(w, d->scale, (size_t) d->in_dim);
+	put_f32s(w, d->w1, (size_t) d->in_dim * d->hidden);
+	put_f32s(w, d->b1, (size_t) d->hidden);
+	put_f32s(w, d->w2, (size_t) d->hidden * od);
+	put_f32s(w, d->b2, (size_t) od);
+}
+
 /* Everything after the header. */
 static void
 put_body(writer *w, const cv_model *m)
@@ -104,6 +136,11 @@ put_body(writer *w, const cv_model *m)
 	put_u32(w, m->extractor_version);
 	put_u32(w, (uint32_t) m->input_width);
 	put_u32(w, (uint32_t) m->input_height);
+	if (m->task == CV_TASK_DETECTION)
+	{
+		put_detector(w, m);
+		return;
+	}
 	put_u32(w, (uint32_t) h->dim);
 	put_u32(w, (uint32_t) h->predict_views);
 	put_u32(w, (uint32_t) h->norm);
@@ -131,7 +168,8 @@ cv_model_serialize(const cv_model *m, uint8_t **bytes, size_t *len,
 
 	*bytes = NULL;
 	*len = 0;
-	if (m == NULL || m->head == NULL || m->tag_names == NULL)
+	if (m == NULL || m->tag_names == NULL ||
+		(m->task == CV_TASK_DETECTION ? m->detector == NULL : m->head == NULL))
 		return cv_fail(err, CV_ERR_PARAM, "invalid model");
 	put_body(&w, m);
 	total = w.pos;
@@ -252,6 +290,126 @@ corrupt(cv_model *m, cv_error *err, const char *what)
 	return cv_fail(err, CV_ERR_CORRUPT, "model bytes are corrupt: %s", what);
 }
 
+/* n tags (flags must be 0 for detection) into m->tag_names. */
+static cv_status
+parse_tags(reader *r, cv_model *m, uint32_t n, bool *negative, cv_error *err)
+{
+	m->tag_names = cv_calloc(n, sizeof(char *));
+	if (m->tag_names == NULL)
+	{
+		cv_model_free(m);
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory reading a model");
+	}
+	m->n_tags = (int) n;
+	for (uint32_t k = 0; k < n; k++)
+	{
+		uint32_t	flags = get_u32(r);
+
+		if (!r->ok || (flags & ~(negative != NULL ? FLAG_NEGATIVE : 0u)) != 0)
+			return corrupt(m, err, "bad tag flags");
+		if (negative != NULL)
+			negative[k] = (flags & FLAG_NEGATIVE) != 0;
+		m->tag_names[k] = get_string(r, CV_MODEL_TAG_NAME_MAX, NULL);
+		if (m->tag_names[k] == NULL)
+		{
+			if (!r->ok)
+				return corrupt(m, err, "bad tag name");
+			cv_model_free(m);
+			return cv_fail(err, CV_ERR_NOMEM, "out of memory reading a model");
+		}
+	}
+	return CV_OK;
+}
+
+/* The detection body, from the threshold on (docs/model-format.md). */
+static cv_status
+parse_detector(reader *r, cv_model *m, cv_model **out, cv_error *err)
+{
+	cv_detector_shape s;
+	cv_detector *d;
+	uint32_t	n_tags;
+	float		threshold,
+				a,
+				b;
+	size_t		need;
+	int			od;
+	cv_status	st;
+
+	memset(&s, 0, sizeof(s));
+	threshold = get_f32(r);
+	n_tags = get_u32(r);
+	if (!r->ok)
+		return corrupt(m, err, "truncated");
+	if (!(threshold >= 0.0f && threshold <= 1.0f))
+		return corrupt(m, err, "bad threshold");
+	if (n_tags == 0 || n_tags > CV_DETECT_MAX_TAGS || (size_t) n_tags * 9 > r->len - r->pos)
+		return corrupt(m, err, "bad tag count");
+	m->threshold = threshold;
+	st = parse_tags(r, m, n_tags, NULL, err);
+	if (st != CV_OK)
+		return st;
+	s.n_tags = (int) n_tags;
+	s.input_width = m->input_width;
+	s.input_height = m->input_height;
+	for (int k = 0; k < CV_DETECT_MAPS; k++)
+	{
+		uint32_t	t = get_u32(r),
+					h = get_u32(r),
+					w = get_u32(r),
+					c = get_u32(r);
+
+		if (t > (1u << 30) || h > CV_DETECT_MAX_GRID || w > CV_DETECT_MAX_GRID ||
+			c > CV_DETECT_MAX_CHANNELS)
+			return corrupt(m, err, "bad feature map shape");
+		s.map_tensor[k] = (int) t;
+		s.map_height[k] = (int) h;
+		s.map_width[k] = (int) w;
+		s.map_channels[k] = (int) c;
+	}
+	{
+		uint32_t	hidden = get_u32(r);
+
+		if (hidden > CV_DETECT_MAX_HIDDEN)
+			return corrupt(m, err, "bad hidden width");
+		s.hidden = (int) hidden;
+	}
+	a = get_f32(r);
+	b = get_f32(r);
+	if (!r->ok)
+		return corrupt(m, err, "truncated");
+	if (!(a > 0.0f) || !isfinite(a) || !isfinite(b))
+		return corrupt(m, err, "bad calibration");
+	if (cv_detector_shape_check(&s, NULL) != CV_OK)
+		return corrupt(m, err, "bad detector shape");
+	/* caps above keep this well inside size_t */
+	od = cv_detector_out_dim(s.n_tags);
+	{
+		size_t		in_dim = (size_t) s.map_channels[0] + s.map_channels[1];
+
+		need = (2 * in_dim + in_dim * s.hidden + s.hidden + (size_t) s.hidden * od + od) * 4;
+	}
+	if (r->len - r->pos != need)
+		return corrupt(m, err, "array lengths do not match the counts");
+	st = cv_detector_alloc(&s, &d, err);
+	if (st != CV_OK)
+	{
+		cv_model_free(m);
+		return st;
+	}
+	m->detector = d;
+	d->calib_a = a;
+	d->calib_b = b;
+	if (!get_f32s(r, d->mean, (size_t) d->in_dim) ||
+		!get_f32s(r, d->scale, (size_t) d->in_dim) ||
+		!get_f32s(r, d->w1, (size_t) d->in_dim * d->hidden) ||
+		!get_f32s(r, d->b1, (size_t) d->hidden) ||
+		!get_f32s(r, d->w2, (size_t) d->hidden * od) ||
+		!get_f32s(r, d->b2, (size_t) od))
+		return corrupt(m, err, "non-finite weights");
+	*out = m;
+	return CV_OK;
+}
+
 cv_status
 cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 {
@@ -282,7 +440,7 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 	total = get_u64(&r);
 	crc = get_u32(&r);
 	u = get_u32(&r);
-	if (version != CV_MODEL_FORMAT_VERSION && version != 1)
+	if (version != CV_MODEL_FORMAT_VERSION && version != 2 && version != 1)
 		return cv_fail(err, CV_ERR_UNSUPPORTED, "model format version %u is not supported", version);
 	if (header_size != CV_MODEL_HEADER_SIZE || u != 0)
 		return cv_fail(err, CV_ERR_CORRUPT, "model bytes are corrupt: bad header");
@@ -297,7 +455,8 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 	if (m == NULL)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory reading a model");
 	task = get_u32(&r);
-	if (task != CV_TASK_MULTICLASS && task != CV_TASK_MULTILABEL)
+	if (task != CV_TASK_MULTICLASS && task != CV_TASK_MULTILABEL &&
+		!(task == CV_TASK_DETECTION && version >= 3))
 		return corrupt(m, err, "unknown task");
 	m->task = (cv_task) task;
 	if (get_string(&r, CV_DOMAIN_NAME_MAX, m->domain) == NULL)
@@ -315,6 +474,8 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 	m->input_height = (int) u;
 	if (u == 0 || u > 65536)
 		return corrupt(m, err, "bad input height");
+	if (m->task == CV_TASK_DETECTION)
+		return parse_detector(&r, m, out, err);
 	dim = get_u32(&r);
 	views = get_u32(&r);
 	if (version >= 2)			/* version 1 had no normalisation */
@@ -347,8 +508,7 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 
 	m->threshold = threshold;
 	m->head = cv_head_alloc(m->task, (int) n_tags, (int) dim);
-	m->tag_names = cv_calloc(n_tags, sizeof(char *));
-	if (m->head == NULL || m->tag_names == NULL)
+	if (m->head == NULL)
 	{
 		cv_model_free(m);
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory reading a model");
@@ -356,21 +516,11 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 	m->head->predict_views = (int) views;
 	m->head->norm = (cv_norm) norm;
 	m->head->lambda = lambda;
-	for (uint32_t k = 0; k < n_tags; k++)
 	{
-		uint32_t	flags = get_u32(&r);
+		cv_status	st = parse_tags(&r, m, n_tags, m->head->negative, err);
 
-		if (!r.ok || (flags & ~FLAG_NEGATIVE) != 0)
-			return corrupt(m, err, "bad tag flags");
-		m->head->negative[k] = (flags & FLAG_NEGATIVE) != 0;
-		m->tag_names[k] = get_string(&r, CV_MODEL_TAG_NAME_MAX, NULL);
-		if (m->tag_names[k] == NULL)
-		{
-			if (!r.ok)
-				return corrupt(m, err, "bad tag name");
-			cv_model_free(m);
-			return cv_fail(err, CV_ERR_NOMEM, "out of memory reading a model");
-		}
+		if (st != CV_OK)
+			return st;
 	}
 
 	/* the arrays must fill the rest exactly */

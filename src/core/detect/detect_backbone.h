@@ -1,0 +1,91 @@
+/*
+ * detect_backbone.h
+ *	  The feature maps a detector reads: an imported backbone network cut at
+ *	  its stride-16 and stride-32 maps and run at the detector's input size.
+ *
+ * Which maps: at each stride s in {16, 32}, the last activation the network
+ * computes whose spatial size is ceil(input / s) and that has at most
+ * CV_DETECT_MAP_MAX_CHANNELS channels.  For MobileNet V2 these are the
+ * outputs of the last inverted-residual block at each stride (96 and 320
+ * channels), not the wide expansions inside the blocks nor the final 1280
+ * 1x1 convolution: the adapter learns its own projection, and narrow maps
+ * keep the cached features and the adapter's cost small
+ * (docs/detection.md).  The choice is made once on the file at its own
+ * size and recorded in the model by tensor index.
+ *
+ * A detection backbone owns its cut network and one workspace, with the
+ * reentrancy rule of backbone.c: a call that finds the workspace busy runs
+ * on a workspace of its own.
+ */
+#ifndef CV_DETECT_BACKBONE_H
+#define CV_DETECT_BACKBONE_H
+
+#include "../common/cv_common.h"
+#include "../image/image.h"
+#include "detector.h"
+
+#define CV_DETECT_MAP_MAX_CHANNELS 512
+
+/*
+ * The input size detectors are trained at (square; the photo is stretched
+ * to it, boxes being fractions of the photo): measured at 224, 320 and 416
+ * in docs/detection.md.
+ */
+#define CV_DETECT_INPUT_SIZE 320
+
+/*
+ * Version of what the maps of a backbone are (the choice of tensors, the
+ * views, the rendering): cached maps of another version are recomputed.
+ */
+#define CV_DETECT_MAPS_VERSION 1
+
+typedef struct cv_detect_backbone cv_detect_backbone;
+
+/*
+ * The two map tensors of a TFLite file (the rule above), their names for
+ * messages (may be NULL).  CV_ERR_UNSUPPORTED when the file has no such
+ * maps (a network that is not convolutional at those strides); the errors
+ * of cv_net_load_with otherwise.
+ */
+cv_status	cv_detect_backbone_choose(const uint8_t *file, size_t len, int tensors[2],
+									  cv_error *err);
+
+/*
+ * The cut network at input_width x input_height (a multiple of 32 is best),
+ * reading the given tensors.  file is read only during the call.
+ */
+cv_status	cv_detect_backbone_create(const uint8_t *file, size_t len,
+									  int input_width, int input_height,
+									  const int tensors[2],
+									  cv_detect_backbone **out, cv_error *err);
+void		cv_detect_backbone_free(cv_detect_backbone *bb);	/* accepts NULL */
+
+/* The map part of a detector shape (tensors, sizes, channels, input). */
+void		cv_detect_backbone_shape(const cv_detect_backbone *bb,
+									 cv_detector_shape *shape);
+
+/*
+ * Maps of an image already rendered at the input size: writes
+ * cv_detector_map_floats(shape) floats (map 0 then map 1, NHWC).
+ */
+cv_status	cv_detect_backbone_maps(cv_detect_backbone *bb, const cv_rgb_image *img,
+									float *maps, cv_error *err);
+
+/*
+ * Maps of view view_index (detector.h) of a decoded image: renders, then
+ * runs.  maps as above.
+ */
+cv_status	cv_detect_backbone_view_maps(cv_detect_backbone *bb,
+										 const cv_rgb_image *src, int view_index,
+										 float *maps, cv_error *err);
+
+/*
+ * Detections of a decoded image: view 0, the maps, the detector (whose map
+ * shape must be this backbone's: CV_ERR_PARAM otherwise).
+ */
+cv_status	cv_detect_image(cv_detect_backbone *bb, const cv_detector *det,
+							const cv_rgb_image *src, float min_probability,
+							double nms_overlap, int max_detections,
+							cv_detection **dets, int *n_dets, cv_error *err);
+
+#endif							/* CV_DETECT_BACKBONE_H */

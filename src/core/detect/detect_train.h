@@ -1,0 +1,105 @@
+/*
+ * detect_train.h
+ *	  Training a detector (detector.h) on cached feature maps: target
+ *	  assignment, the losses, the optimiser, held-out detections by k-fold
+ *	  cross-validation, score calibration, then the final detector on every
+ *	  image.
+ *
+ * The user sets nothing.  Steps:
+ *	 1. targets: each view's boxes (cv_detect_view_boxes) are assigned to the
+ *		stride-16 cells whose centres lie inside the box and within
+ *		CV_DETECT_CENTRE_RADIUS cells of its centre (FCOS centre sampling; a
+ *		cell inside several boxes takes the smallest); a box that no cell
+ *		centre falls in takes the cell under its centre.  Other cells are
+ *		background.
+ *	 2. losses per cell: sigmoid focal loss on the class logits (alpha 0.25,
+ *		gamma 2, RetinaNet's), summed over the tags and divided by the
+ *		positive cells; on positive cells, L1 loss on the 4 box codes
+ *		weighted by the centre-ness target, and binary cross-entropy of the
+ *		centre-ness logit against its target sqrt(min(l,r)/max(l,r) *
+ *		min(t,b)/max(t,b)).  Background cells are subsampled (a quarter per
+ *		step, weighted 4 so the loss is unbiased).
+ *	 3. optimiser: Adam, mini-batches of CV_DETECT_BATCH views, a linear
+ *		warm-up then cosine decay of the learning rate, decoupled weight
+ *		decay; the number of steps follows the number of views.
+ *	 4. folds: k = 3 (2 below 9 images), images dealt round-robin in the
+ *		order of their first tag; for each fold a detector is trained on the
+ *		other folds and detects on the fold's images (view 0).
+ *	 5. calibration: a logistic regression of "is a true positive at IoU
+ *		0.5" on logit(score) of the held-out detections gives the final
+ *		detector's calib_a, calib_b (a kept positive), and the held-out
+ *		detections are reported with the calibrated probabilities.
+ *	 6. the final detector is trained on every image.
+ * Progress and cancel as train.h has them.  Deterministic: same data and
+ * options, same detector bits (OpenBLAS threads may change the last bits).
+ */
+#ifndef CV_DETECT_TRAIN_H
+#define CV_DETECT_TRAIN_H
+
+#include "../learn/task.h"
+#include "detect_metrics.h"
+#include "detector.h"
+
+#define CV_DETECT_CENTRE_RADIUS 2.0f
+#define CV_DETECT_BATCH 8
+#define CV_DETECT_HIDDEN 256
+/* Held-out detections kept per image, and the least probability kept. */
+#define CV_DETECT_HOLDOUT_MAX 100
+#define CV_DETECT_HOLDOUT_MIN_PROBABILITY 0.01f
+/* A box less visible than this in a crop view is dropped from that view. */
+#define CV_DETECT_MIN_VISIBLE 0.4f
+
+typedef struct cv_detect_dataset
+{
+	cv_detector_shape shape;	/* hidden: 0 for CV_DETECT_HIDDEN */
+	int			n_images;
+	int			n_views;		/* views per image in maps (1..CV_DETECT_MAX_VIEWS) */
+	const float *maps;			/* n_images x n_views x cv_detector_map_floats */
+	int			n_boxes;
+	const cv_truth_box *boxes;	/* in each image's own (view 0) coordinates */
+} cv_detect_dataset;
+
+typedef struct cv_detect_train_options
+{
+	cv_progress_fn progress;	/* may be NULL */
+	void	   *progress_arg;
+	int			folds;			/* 0: automatic (step 4); 1: no held-out part */
+	int			steps;			/* 0: automatic */
+	double		nms_overlap;	/* 0: 0.45 */
+	uint32_t	seed;			/* 0: a fixed default */
+	float		learning_rate;	/* 0: 2e-3 */
+} cv_detect_train_options;
+
+typedef struct cv_detect_train_result
+{
+	cv_detector *detector;		/* trained on every image, calibrated */
+	cv_image_detection *holdout;	/* held-out detections (calibrated) */
+	int			n_holdout;
+	int		   *fold;			/* n_images */
+	int			n_folds;
+	int			steps;			/* optimiser steps per fit */
+	double		final_loss;		/* mean loss over the final fit's last 10% steps */
+} cv_detect_train_result;
+
+void		cv_detect_train_options_init(cv_detect_train_options *opt);
+
+/*
+ * Run the whole training.  CV_ERR_PARAM for a bad dataset (counts, box or
+ * tag out of range), CV_ERR_CANCELED when the progress callback said stop,
+ * CV_ERR_NOMEM.  On failure result is left empty.
+ */
+cv_status	cv_detect_train(const cv_detect_dataset *data,
+							const cv_detect_train_options *opt,
+							cv_detect_train_result *result, cv_error *err);
+
+/*
+ * Only fit one detector on the given images (no folds, identity
+ * calibration), for benchmarks and tests: images[0..n-1] index data.
+ */
+cv_status	cv_detect_fit(const cv_detect_dataset *data, const int *images, int n,
+						  const cv_detect_train_options *opt, cv_detector **out,
+						  cv_error *err);
+
+void		cv_detect_train_result_free(cv_detect_train_result *result);
+
+#endif							/* CV_DETECT_TRAIN_H */

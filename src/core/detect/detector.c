@@ -1,0 +1,442 @@
+/*
+ * detector.c
+ *	  The detection head: cell rows from two feature maps, the adapter's
+ *	  forward pass, decoding to boxes, calibration, and the training views
+ *	  (detector.h).
+ */
+#include "detector.h"
+#include "../learn/augment.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/*
+ * The views.  The crops keep 80% of each side (objects grow by a quarter),
+ * at opposite corners and mirrored in turn, so positions and sizes move
+ * both ways; measured against fewer views in docs/detection.md.
+ */
+static const cv_detect_view detect_views[CV_DETECT_MAX_VIEWS] = {
+	{0.0f, 0.0f, 1.0f, 1.0f, false},
+	{0.0f, 0.0f, 1.0f, 1.0f, true},
+	{0.0f, 0.0f, 0.8f, 0.8f, false},
+	{0.2f, 0.2f, 0.8f, 0.8f, true},
+	{0.2f, 0.0f, 0.8f, 0.8f, false},
+	{0.0f, 0.2f, 0.8f, 0.8f, true},
+};
+
+const cv_detect_view *
+cv_detect_view_get(int index)
+{
+	if (index < 0 || index >= CV_DETECT_MAX_VIEWS)
+		return NULL;
+	return &detect_views[index];
+}
+
+cv_status
+cv_detect_render_view(const cv_rgb_image *src, int view_index, int width,
+					  int height, cv_rgb_image *out, cv_error *err)
+{
+	const cv_detect_view *v = cv_detect_view_get(view_index);
+	cv_view		view;
+
+	if (v == NULL)
+		return cv_fail(err, CV_ERR_PARAM, "detection view %d does not exist", view_index);
+	view.left = v->left;
+	view.top = v->top;
+	view.width = v->width;
+	view.height = v->height;
+	view.flip = v->flip;
+	return cv_augment_render(src, &view, width, height, out, err);
+}
+
+int
+cv_detect_view_boxes(int view_index, const cv_box *boxes, const int *tags,
+					 int n, float min_visible, cv_box *out, int *out_tags)
+{
+	const cv_detect_view *v = cv_detect_view_get(view_index);
+	int			kept = 0;
+
+	if (v == NULL)
+		return 0;
+	for (int i = 0; i < n; i++)
+	{
+		double		area = (double) boxes[i].width * boxes[i].height;
+		cv_box		b;
+
+		b.left = (boxes[i].left - v->left) / v->width;
+		b.top = (boxes[i].top - v->top) / v->height;
+		b.width = boxes[i].width / v->width;
+		b.height = boxes[i].height / v->height;
+		b = cv_box_clip(b);
+		/* visible share of the original box, in source units */
+		if (area <= 0.0 ||
+			(double) b.width * v->width * b.height * v->height < min_visible * area)
+			continue;
+		if (v->flip)
+			b.left = 1.0f - b.left - b.width;
+		out[kept] = b;
+		out_tags[kept] = tags[i];
+		kept++;
+	}
+	return kept;
+}
+
+/* ---- shape ---- */
+
+int
+cv_detector_out_dim(int n_tags)
+{
+	return n_tags + CV_DETECT_EXTRA_OUTPUTS;
+}
+
+int
+cv_detector_cells(const cv_detector_shape *s)
+{
+	return s->map_height[0] * s->map_width[0];
+}
+
+size_t
+cv_detector_map_floats(const cv_detector_shape *s)
+{
+	size_t		n = 0;
+
+	for (int k = 0; k < CV_DETECT_MAPS; k++)
+		n += (size_t) s->map_height[k] * s->map_width[k] * s->map_channels[k];
+	return n;
+}
+
+cv_status
+cv_detector_shape_check(const cv_detector_shape *s, cv_error *err)
+{
+	if (s->n_tags < 1 || s->n_tags > CV_DETECT_MAX_TAGS)
+		return cv_fail(err, CV_ERR_PARAM, "a detector has 1 to %d tags, not %d",
+					   CV_DETECT_MAX_TAGS, s->n_tags);
+	if (s->input_width < 16 || s->input_height < 16 ||
+		s->input_width > 4096 || s->input_height > 4096)
+		return cv_fail(err, CV_ERR_PARAM, "detector input %dx%d is out of range",
+					   s->input_width, s->input_height);
+	if (s->hidden < 1 || s->hidden > CV_DETECT_MAX_HIDDEN)
+		return cv_fail(err, CV_ERR_PARAM, "detector hidden width %d is out of range", s->hidden);
+	for (int k = 0; k < CV_DETECT_MAPS; k++)
+	{
+		if (s->map_height[k] < 1 || s->map_width[k] < 1 ||
+			s->map_height[k] > CV_DETECT_MAX_GRID || s->map_width[k] > CV_DETECT_MAX_GRID ||
+			s->map_channels[k] < 1 || s->map_channels[k] > CV_DETECT_MAX_CHANNELS ||
+			s->map_tensor[k] < 0)
+			return cv_fail(err, CV_ERR_PARAM, "detector feature map %d (%dx%dx%d) is out of range",
+						   k, s->map_height[k], s->map_width[k], s->map_channels[k]);
+	}
+	if (s->map_height[1] > s->map_height[0] || s->map_width[1] > s->map_width[0])
+		return cv_fail(err, CV_ERR_PARAM, "the second feature map must be the coarser one");
+	return CV_OK;
+}
+
+void
+cv_detector_get_shape(const cv_detector *d, cv_detector_shape *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->n_tags = d->n_tags;
+	s->input_width = d->input_width;
+	s->input_height = d->input_height;
+	s->hidden = d->hidden;
+	for (int k = 0; k < CV_DETECT_MAPS; k++)
+	{
+		s->map_tensor[k] = d->map_tensor[k];
+		s->map_height[k] = d->map_height[k];
+		s->map_width[k] = d->map_width[k];
+		s->map_channels[k] = d->map_channels[k];
+	}
+}
+
+cv_status
+cv_detector_alloc(const cv_detector_shape *s, cv_detector **out, cv_error *err)
+{
+	cv_detector *d;
+	int			in_dim,
+				out_dim;
+	cv_status	st = cv_detector_shape_check(s, err);
+
+	*out = NULL;
+	if (st != CV_OK)
+		return st;
+	in_dim = s->map_channels[0] + s->map_channels[1];
+	out_dim = cv_detector_out_dim(s->n_tags);
+	d = cv_calloc(1, sizeof(*d));
+	if (d == NULL)
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory for a detector");
+	d->n_tags = s->n_tags;
+	d->input_width = s->input_width;
+	d->input_height = s->input_height;
+	d->hidden = s->hidden;
+	for (int k = 0; k < CV_DETECT_MAPS; k++)
+	{
+		d->map_tensor[k] = s->map_tensor[k];
+		d->map_height[k] = s->map_height[k];
+		d->map_width[k] = s->map_width[k];
+		d->map_channels[k] = s->map_channels[k];
+	}
+	d->in_dim = in_dim;
+	d->mean = cv_calloc((size_t) in_dim, sizeof(float));
+	d->scale = cv_calloc((size_t) in_dim, sizeof(float));
+	d->w1 = cv_calloc((size_t) in_dim * s->hidden, sizeof(float));
+	d->b1 = cv_calloc((size_t) s->hidden, sizeof(float));
+	d->w2 = cv_calloc((size_t) s->hidden * out_dim, sizeof(float));
+	d->b2 = cv_calloc((size_t) out_dim, sizeof(float));
+	d->calib_a = 1.0f;
+	d->calib_b = 0.0f;
+	if (d->mean == NULL || d->scale == NULL || d->w1 == NULL || d->b1 == NULL ||
+		d->w2 == NULL || d->b2 == NULL)
+	{
+		cv_detector_free(d);
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory for a detector");
+	}
+	*out = d;
+	return CV_OK;
+}
+
+void
+cv_detector_free(cv_detector *d)
+{
+	if (d == NULL)
+		return;
+	cv_free(d->mean);
+	cv_free(d->scale);
+	cv_free(d->w1);
+	cv_free(d->b1);
+	cv_free(d->w2);
+	cv_free(d->b2);
+	cv_free(d);
+}
+
+cv_detector *
+cv_detector_copy(const cv_detector *src)
+{
+	cv_detector_shape s;
+	cv_detector *d;
+	int			out_dim = cv_detector_out_dim(src->n_tags);
+
+	cv_detector_get_shape(src, &s);
+	if (cv_detector_alloc(&s, &d, NULL) != CV_OK)
+		return NULL;
+	memcpy(d->mean, src->mean, sizeof(float) * src->in_dim);
+	memcpy(d->scale, src->scale, sizeof(float) * src->in_dim);
+	memcpy(d->w1, src->w1, sizeof(float) * (size_t) src->in_dim * src->hidden);
+	memcpy(d->b1, src->b1, sizeof(float) * src->hidden);
+	memcpy(d->w2, src->w2, sizeof(float) * (size_t) src->hidden * out_dim);
+	memcpy(d->b2, src->b2, sizeof(float) * out_dim);
+	d->calib_a = src->calib_a;
+	d->calib_b = src->calib_b;
+	return d;
+}
+
+/* ---- forward ---- */
+
+void
+cv_detector_rows(const cv_detector_shape *s, const float *maps, float *rows)
+{
+	int			h0 = s->map_height[0],
+				w0 = s->map_width[0],
+				c0 = s->map_channels[0];
+	int			h1 = s->map_height[1],
+				w1 = s->map_width[1],
+				c1 = s->map_channels[1];
+	const float *m0 = maps;
+	const float *m1 = maps + (size_t) h0 * w0 * c0;
+	int			in_dim = c0 + c1;
+
+	for (int y = 0; y < h0; y++)
+	{
+		/* the coarse cell whose area holds this cell's centre */
+		int			py = (int) (((y + 0.5) * h1) / h0);
+
+		if (py >= h1)
+			py = h1 - 1;
+		for (int x = 0; x < w0; x++)
+		{
+			int			px = (int) (((x + 0.5) * w1) / w0);
+			float	   *row = rows + ((size_t) y * w0 + x) * in_dim;
+
+			if (px >= w1)
+				px = w1 - 1;
+			memcpy(row, m0 + ((size_t) y * w0 + x) * c0, sizeof(float) * c0);
+			memcpy(row + c0, m1 + ((size_t) py * w1 + px) * c1, sizeof(float) * c1);
+		}
+	}
+}
+
+void
+cv_detector_forward(const cv_detector *d, float *rows, int n, bool standardise,
+					float *hidden, float *out)
+{
+	int			in_dim = d->in_dim;
+	int			out_dim = cv_detector_out_dim(d->n_tags);
+
+	if (n <= 0)
+		return;
+	if (standardise)
+		for (int i = 0; i < n; i++)
+		{
+			float	   *r = rows + (size_t) i * in_dim;
+
+			for (int j = 0; j < in_dim; j++)
+				r[j] = (r[j] - d->mean[j]) * d->scale[j];
+		}
+	for (int i = 0; i < n; i++)
+		memcpy(hidden + (size_t) i * d->hidden, d->b1, sizeof(float) * d->hidden);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d->hidden, in_dim,
+				1.0f, rows, in_dim, d->w1, d->hidden, 1.0f, hidden, d->hidden);
+	for (size_t i = 0; i < (size_t) n * d->hidden; i++)
+		if (hidden[i] < 0.0f)
+			hidden[i] = 0.0f;
+	for (int i = 0; i < n; i++)
+		memcpy(out + (size_t) i * out_dim, d->b2, sizeof(float) * out_dim);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out_dim, d->hidden,
+				1.0f, hidden, d->hidden, d->w2, out_dim, 1.0f, out, out_dim);
+}
+
+/* ---- decoding ---- */
+
+static float
+sigmoidf(float x)
+{
+	return 1.0f / (1.0f + expf(-x));
+}
+
+float
+cv_detector_calibrate(const cv_detector *d, float score)
+{
+	double		s = fmin(fmax(score, 1e-7), 1.0 - 1e-7);
+	double		z = d->calib_a * log(s / (1.0 - s)) + d->calib_b;
+
+	return (float) (1.0 / (1.0 + exp(-z)));
+}
+
+/* The raw score whose calibrated probability is p (calib_a > 0). */
+static float
+uncalibrate(const cv_detector *d, float p)
+{
+	double		q = fmin(fmax(p, 1e-7), 1.0 - 1e-7);
+	double		z = (log(q / (1.0 - q)) - d->calib_b) / d->calib_a;
+
+	return (float) (1.0 / (1.0 + exp(-z)));
+}
+
+cv_status
+cv_detector_detect(const cv_detector *d, const float *maps, float min_probability,
+				   double nms_overlap, int max_detections, cv_detection **dets,
+				   int *n_dets, cv_error *err)
+{
+	cv_detector_shape s;
+	int			cells,
+				out_dim = cv_detector_out_dim(d->n_tags);
+	float	   *rows = NULL,
+			   *hidden = NULL,
+			   *out = NULL;
+	cv_detection *cand = NULL;
+	int			n_cand = 0,
+				kept;
+	float		min_score;
+	cv_status	st = CV_OK;
+
+	*dets = NULL;
+	*n_dets = 0;
+	if (!(min_probability >= 0.0f && min_probability <= 1.0f))
+		return cv_fail(err, CV_ERR_PARAM, "threshold must be between 0 and 1");
+	if (!(nms_overlap >= 0.0 && nms_overlap <= 1.0))
+		return cv_fail(err, CV_ERR_PARAM, "overlap must be between 0 and 1");
+	if (max_detections < 1)
+		return cv_fail(err, CV_ERR_PARAM, "max_detections must be at least 1");
+	cv_detector_get_shape(d, &s);
+	cells = cv_detector_cells(&s);
+	rows = cv_malloc(sizeof(float) * (size_t) cells * d->in_dim);
+	hidden = cv_malloc(sizeof(float) * (size_t) cells * d->hidden);
+	out = cv_malloc(sizeof(float) * (size_t) cells * out_dim);
+	if (rows == NULL || hidden == NULL || out == NULL)
+	{
+		st = cv_fail(err, CV_ERR_NOMEM, "out of memory for detection");
+		goto done;
+	}
+	cv_detector_rows(&s, maps, rows);
+	cv_detector_forward(d, rows, cells, true, hidden, out);
+
+	/* Candidates: every (cell, tag) whose calibrated probability is enough. */
+	min_score = d->calib_a > 0.0f ? uncalibrate(d, min_probability) : 0.0f;
+	for (int pass = 0; pass < 2; pass++)
+	{
+		n_cand = 0;
+		for (int c = 0; c < cells; c++)
+		{
+			const float *o = out + (size_t) c * out_dim;
+			float		centre = sigmoidf(o[d->n_tags + 4]);
+
+			for (int k = 0; k < d->n_tags; k++)
+			{
+				float		score = sqrtf(sigmoidf(o[k]) * centre);
+
+				if (score < min_score || cv_detector_calibrate(d, score) < min_probability)
+					continue;
+				if (pass == 1)
+				{
+					int			y = c / s.map_width[0],
+								x = c % s.map_width[0];
+					float		cw = 1.0f / s.map_width[0],
+								ch = 1.0f / s.map_height[0];
+
+					cand[n_cand].tag = k;
+					cand[n_cand].score = score;
+					cand[n_cand].box = cv_box_decode(o + d->n_tags, (x + 0.5f) * cw,
+													 (y + 0.5f) * ch, cw, ch);
+				}
+				n_cand++;
+			}
+		}
+		if (pass == 0)
+		{
+			if (n_cand == 0)
+				goto done;
+			cand = cv_malloc(sizeof(cv_detection) * (size_t) n_cand);
+			if (cand == NULL)
+			{
+				st = cv_fail(err, CV_ERR_NOMEM, "out of memory for detections");
+				goto done;
+			}
+		}
+	}
+	kept = cv_detect_nms(cand, n_cand, 0.0f, nms_overlap, max_detections, err);
+	if (kept < 0)
+	{
+		st = err != NULL ? err->code : CV_ERR_NOMEM;
+		goto done;
+	}
+	/* Clip and calibrate; a box clipped to nothing is no detection. */
+	{
+		int			m = 0;
+
+		for (int i = 0; i < kept; i++)
+		{
+			cv_detection dd = cand[i];
+
+			dd.box = cv_box_clip(dd.box);
+			if (dd.box.width <= 0.0f || dd.box.height <= 0.0f)
+				continue;
+			dd.score = cv_detector_calibrate(d, dd.score);
+			cand[m++] = dd;
+		}
+		kept = m;
+	}
+	if (kept == 0)
+	{
+		cv_free(cand);
+		cand = NULL;
+	}
+	*dets = cand;
+	*n_dets = kept;
+	cand = NULL;
+done:
+	cv_free(cand);
+	cv_free(rows);
+	cv_free(hidden);
+	cv_free(out);
+	return st;
+}

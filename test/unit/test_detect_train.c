@@ -1,0 +1,321 @@
+/*
+ * test_detect_train.c
+ *	  The detector end to end on a set the test draws itself (detect_synth:
+ *	  red rectangles and blue discs on noise): feature maps from the shared
+ *	  MobileNet V2, training with held-out folds and calibration, detection
+ *	  on fresh images, and the detector through the cv_model format.  Also
+ *	  the detection views, the training data checks, and half floats.
+ */
+#include "unit.h"
+#include "detect_synth.c"
+
+#include "common/half.h"
+#include "detect/detect_backbone.h"
+#include "detect/detect_metrics.h"
+#include "detect/detect_train.h"
+#include "detect/detector.h"
+#include "model/model.h"
+
+#define SYNTH_SIZE 256
+#define TRAIN_IMAGES 24
+#define TEST_IMAGES 12
+#define MAX_OBJECTS 3
+
+static cv_detect_backbone *
+load_backbone(void)
+{
+	size_t		len;
+	uint8_t    *file = unit_read_file(unit_shared_path("models/mobilenet_v2_1.0_224_quant.tflite"), &len);
+	cv_detect_backbone *bb = NULL;
+	int			tensors[2];
+	cv_error	err;
+
+	CHECK_MSG(file != NULL, "shared model missing (PGVISION_SHARED)");
+	if (file == NULL)
+		return NULL;
+	CHECK_MSG(cv_detect_backbone_choose(file, len, tensors, &err) == CV_OK, "%s", err.message);
+	CHECK_MSG(cv_detect_backbone_create(file, len, CV_DETECT_INPUT_SIZE, CV_DETECT_INPUT_SIZE,
+										tensors, &bb, &err) == CV_OK, "%s", err.message);
+	free(file);
+	return bb;
+}
+
+/* Maps of n synthetic images (views each) and their boxes, renumbered. */
+static float *
+synth_set(cv_detect_backbone *bb, const cv_detector_shape *shape, uint32_t seed0, int n,
+		  int views, cv_truth_box *boxes, int *n_boxes)
+{
+	size_t		mf = cv_detector_map_floats(shape);
+	float	   *maps = malloc(sizeof(float) * mf * views * n);
+
+	*n_boxes = 0;
+	for (int i = 0; i < n; i++)
+	{
+		cv_rgb_image img = {0};
+		cv_error	err;
+		int			nb = 0;
+
+		CHECK(detect_synth_image(seed0 + i, SYNTH_SIZE, SYNTH_SIZE, MAX_OBJECTS, &img,
+								 boxes + *n_boxes, &nb, &err) == CV_OK);
+		for (int b = 0; b < nb; b++)
+			boxes[*n_boxes + b].image = i;
+		*n_boxes += nb;
+		for (int v = 0; v < views; v++)
+			CHECK(cv_detect_backbone_view_maps(bb, &img, v, maps + ((size_t) i * views + v) * mf, &err) == CV_OK);
+		cv_rgb_image_free(&img);
+	}
+	return maps;
+}
+
+static void
+test_detect_views(void)
+{
+	cv_box		in[2] = {{0.1f, 0.1f, 0.2f, 0.2f}, {0.7f, 0.7f, 0.25f, 0.25f}};
+	int			tags[2] = {0, 1};
+	cv_box		out[2];
+	int			out_tags[2];
+	int			n;
+
+	/* view 0: unchanged */
+	n = cv_detect_view_boxes(0, in, tags, 2, CV_DETECT_MIN_VISIBLE, out, out_tags);
+	CHECK(n == 2);
+	CHECK_NEAR(out[0].left, 0.1, 1e-6);
+	/* view 1: mirrored, left' = 1 - left - width */
+	n = cv_detect_view_boxes(1, in, tags, 2, CV_DETECT_MIN_VISIBLE, out, out_tags);
+	CHECK(n == 2);
+	CHECK_NEAR(out[0].left, 0.7, 1e-6);
+	CHECK_NEAR(out[0].width, 0.2, 1e-6);
+	/*
+	 * view 2: the crop 0..0.8 of each side.  Box 0 becomes left 0.1/0.8 =
+	 * 0.125, width 0.25; box 1 keeps 0.1 of its 0.25 side in each
+	 * direction (0.16 of its area, below 0.4): dropped.
+	 */
+	n = cv_detect_view_boxes(2, in, tags, 2, CV_DETECT_MIN_VISIBLE, out, out_tags);
+	CHECK(n == 1);
+	CHECK(out_tags[0] == 0);
+	CHECK_NEAR(out[0].left, 0.125, 1e-6);
+	CHECK_NEAR(out[0].width, 0.25, 1e-6);
+	CHECK(cv_detect_view_get(CV_DETECT_MAX_VIEWS) == NULL);
+	CHECK(cv_detect_view_get(0)->width == 1.0f && !cv_detect_view_get(0)->flip);
+}
+
+static void
+test_half(void)
+{
+	/* exact values, rounding to nearest even, saturation, subnormals */
+	CHECK(cv_half_to_float(cv_float_to_half(1.0f)) == 1.0f);
+	CHECK(cv_half_to_float(cv_float_to_half(-2.5f)) == -2.5f);
+	CHECK(cv_float_to_half(1.0f) == 0x3C00);
+	CHECK(cv_float_to_half(65504.0f) == 0x7BFF);
+	CHECK(cv_float_to_half(1e9f) == 0x7BFF);
+	CHECK(cv_float_to_half(-1e9f) == 0xFBFF);
+	/* 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties to even (1) */
+	CHECK(cv_float_to_half(1.0f + 1.0f / 2048) == 0x3C00);
+	/* 1 + 3 * 2^-11 is halfway between 1+2^-10 (odd) and 1+2^-9: up */
+	CHECK(cv_float_to_half(1.0f + 3.0f / 2048) == 0x3C02);
+	/* 2^-24 is the smallest subnormal half */
+	CHECK(cv_float_to_half(ldexpf(1.0f, -24)) == 0x0001);
+	CHECK(cv_half_to_float(0x0001) == ldexpf(1.0f, -24));
+	CHECK(cv_float_to_half(ldexpf(1.0f, -26)) == 0x0000);
+	CHECK(isnan(cv_half_to_float(cv_float_to_half(NAN))));
+	{
+		float		v[4] = {0.1f, 3.14159f, -7.25f, 1000.5f};
+		uint8_t		b[8];
+		float		w[4];
+
+		cv_half_encode(v, 4, b);
+		cv_half_decode(b, 4, w);
+		for (int i = 0; i < 4; i++)
+			CHECK_NEAR(w[i], v[i], fabsf(v[i]) * 1e-3);
+		CHECK(b[0] == (cv_float_to_half(0.1f) & 0xFF));
+	}
+}
+
+static void
+test_detect_train_checks(void)
+{
+	cv_detect_dataset d;
+	cv_detect_train_result res;
+	cv_error	err;
+	float		maps[64];
+	cv_truth_box box = {0, 5, {0.1f, 0.1f, 0.2f, 0.2f}};
+
+	memset(&d, 0, sizeof(d));
+	d.shape.n_tags = 2;
+	d.shape.input_width = d.shape.input_height = 64;
+	d.shape.map_height[0] = d.shape.map_width[0] = 4;
+	d.shape.map_height[1] = d.shape.map_width[1] = 2;
+	d.shape.map_channels[0] = 2;
+	d.shape.map_channels[1] = 2;
+	d.n_images = 1;
+	d.n_views = 1;
+	d.maps = maps;
+	d.n_boxes = 1;
+	d.boxes = &box;
+	/* tag 5 of 2 */
+	CHECK(cv_detect_train(&d, NULL, &res, &err) == CV_ERR_PARAM);
+	box.tag = 1;
+	box.box.width = 0.95f;		/* past the right edge */
+	CHECK(cv_detect_train(&d, NULL, &res, &err) == CV_ERR_PARAM);
+	box.box.width = 0.2f;
+	d.n_views = CV_DETECT_MAX_VIEWS + 1;
+	CHECK(cv_detect_train(&d, NULL, &res, &err) == CV_ERR_PARAM);
+	d.n_views = 1;
+	d.shape.map_height[1] = 8;	/* the coarse map larger than the fine one */
+	CHECK(cv_detect_train(&d, NULL, &res, &err) == CV_ERR_PARAM);
+}
+
+static bool
+cancel_after_some(void *arg, double fraction)
+{
+	return fraction < 0.05;
+}
+
+/*
+ * The whole detector on the synthetic set: trains to mAP@0.5 = 1 on fresh
+ * images, its held-out figures are computed on images it did not train on,
+ * and it survives the model format bit for bit.
+ */
+static void
+test_detect_train_synthetic(void)
+{
+	cv_detect_backbone *bb = load_backbone();
+	cv_detector_shape shape;
+	cv_truth_box train_boxes[TRAIN_IMAGES * MAX_OBJECTS],
+				test_boxes[TEST_IMAGES * MAX_OBJECTS];
+	int			n_train_boxes,
+				n_test_boxes;
+	float	   *train_maps,
+			   *test_maps;
+	cv_detect_dataset d;
+	cv_detect_train_options opt;
+	cv_detect_train_result res;
+	cv_image_detection dets[TEST_IMAGES * 100];
+	int			n_dets = 0;
+	cv_detect_tag_metrics per[2];
+	cv_detect_overall_metrics all;
+	cv_error	err;
+	size_t		mf;
+
+	if (bb == NULL)
+		return;
+	memset(&shape, 0, sizeof(shape));
+	cv_detect_backbone_shape(bb, &shape);
+	shape.n_tags = 2;
+	mf = cv_detector_map_floats(&shape);
+	CHECK(shape.map_height[0] == CV_DETECT_INPUT_SIZE / 16);
+	CHECK(shape.map_height[1] == CV_DETECT_INPUT_SIZE / 32);
+	train_maps = synth_set(bb, &shape, 1000, TRAIN_IMAGES, CV_DETECT_TRAIN_VIEWS, train_boxes, &n_train_boxes);
+	test_maps = synth_set(bb, &shape, 5000, TEST_IMAGES, 1, test_boxes, &n_test_boxes);
+
+	memset(&d, 0, sizeof(d));
+	d.shape = shape;
+	d.n_images = TRAIN_IMAGES;
+	d.n_views = CV_DETECT_TRAIN_VIEWS;
+	d.maps = train_maps;
+	d.n_boxes = n_train_boxes;
+	d.boxes = train_boxes;
+
+	/* a cancel from the progress callback stops it, leaving nothing */
+	cv_detect_train_options_init(&opt);
+	opt.progress = cancel_after_some;
+	CHECK(cv_detect_train(&d, &opt, &res, &err) == CV_ERR_CANCELED);
+	CHECK(res.detector == NULL && res.holdout == NULL);
+
+	cv_detect_train_options_init(&opt);
+	CHECK_MSG(cv_detect_train(&d, &opt, &res, &err) == CV_OK, "%s", err.message);
+	if (res.detector == NULL)
+		return;
+	CHECK(res.n_folds == 3);
+	/* every held-out detection is of an image of the fold it was held out of */
+	for (int j = 0; j < res.n_holdout; j++)
+		CHECK(res.holdout[j].image >= 0 && res.holdout[j].image < TRAIN_IMAGES &&
+			  res.holdout[j].det.score >= CV_DETECT_HOLDOUT_MIN_PROBABILITY);
+	CHECK(cv_detect_metrics_compute(res.holdout, res.n_holdout, train_boxes, n_train_boxes,
+									TRAIN_IMAGES, 2, 0.5, 0.5, per, &all, &err) == CV_OK);
+	printf("  synthetic held-out mAP@0.5 %.3f (P %.3f R %.3f), calibration a=%.2f b=%.2f\n",
+		   all.map, all.precision, all.recall, res.detector->calib_a, res.detector->calib_b);
+	CHECK(all.map > 0.8);
+
+	for (int i = 0; i < TEST_IMAGES; i++)
+	{
+		cv_detection *dd;
+		int			nd;
+
+		CHECK(cv_detector_detect(res.detector, test_maps + (size_t) i * mf, 0.01f, 0.45, 100,
+								 &dd, &nd, &err) == CV_OK);
+		for (int j = 0; j < nd; j++)
+		{
+			CHECK(dd[j].box.left >= 0 && dd[j].box.top >= 0 &&
+				  dd[j].box.left + dd[j].box.width <= 1.0001f &&
+				  dd[j].box.top + dd[j].box.height <= 1.0001f);
+			CHECK(j == 0 || dd[j].score <= dd[j - 1].score);
+			dets[n_dets].image = i;
+			dets[n_dets].det = dd[j];
+			n_dets++;
+		}
+		cv_free(dd);
+	}
+	CHECK(cv_detect_metrics_compute(dets, n_dets, test_boxes, n_test_boxes, TEST_IMAGES, 2,
+									0.5, 0.5, per, &all, &err) == CV_OK);
+	printf("  synthetic test mAP@0.5 %.3f (P %.3f R %.3f at 0.5; rect AP %.3f, disc AP %.3f)\n",
+		   all.map, all.precision, all.recall, per[0].ap, per[1].ap);
+	CHECK_MSG(all.map == 1.0, "mAP@0.5 %.4f", all.map);
+
+	/* through the model format and back: the same detections */
+	{
+		const char *names[2] = {"rectangle", "disc"};
+		uint8_t		hash[32] = {1, 2, 3};
+		cv_model   *m = NULL,
+				   *back = NULL;
+		uint8_t    *bytes = NULL;
+		size_t		len = 0;
+		cv_detection *a,
+				   *b;
+		int			na,
+					nb;
+
+		CHECK(cv_model_build_detection("mobilenet_v2", hash, CV_DETECT_MAPS_VERSION, names,
+									   res.detector, 0.5f, &m, &err) == CV_OK);
+		CHECK(cv_model_serialize(m, &bytes, &len, &err) == CV_OK);
+		CHECK(cv_model_parse(bytes, len, &back, &err) == CV_OK);
+		if (back != NULL)
+		{
+			CHECK(back->task == CV_TASK_DETECTION && back->n_tags == 2 && back->head == NULL);
+			CHECK(strcmp(back->tag_names[1], "disc") == 0);
+			CHECK(back->input_width == CV_DETECT_INPUT_SIZE);
+			CHECK(cv_detector_detect(res.detector, test_maps, 0.1f, 0.45, 100, &a, &na, &err) == CV_OK);
+			CHECK(cv_detector_detect(back->detector, test_maps, 0.1f, 0.45, 100, &b, &nb, &err) == CV_OK);
+			CHECK(na == nb && (na == 0 || memcmp(a, b, sizeof(*a) * na) == 0));
+			cv_free(a);
+			cv_free(b);
+			/* a classification call on a detection model is refused */
+			{
+				float		probs[2];
+				cv_rgb_image img = {0};
+
+				CHECK(cv_model_predict_image(back, NULL, &img, probs, &err) == CV_ERR_PARAM);
+			}
+		}
+		/* every truncation is refused */
+		for (size_t cut = 0; cut < len; cut += 1 + cut / 8)
+		{
+			cv_model   *t = NULL;
+
+			CHECK(cv_model_parse(bytes, cut, &t, &err) != CV_OK && t == NULL);
+		}
+		cv_model_free(m);
+		cv_model_free(back);
+		cv_free(bytes);
+	}
+	cv_detect_train_result_free(&res);
+	free(train_maps);
+	free(test_maps);
+	cv_detect_backbone_free(bb);
+}
+
+UNIT_MAIN("detect_train",
+		  UNIT_CASE(test_detect_views),
+		  UNIT_CASE(test_half),
+		  UNIT_CASE(test_detect_train_checks),
+		  UNIT_CASE(test_detect_train_synthetic))

@@ -1,0 +1,593 @@
+/*
+ * bench_detect.c
+ *	  Quality and speed benchmark of the object detector on the shared
+ *	  detection sets: a fixed 70/30 split of each set's images, the real
+ *	  trainer on the 70 (held-out folds and calibration included), detection
+ *	  on the 30, and the figures a hosted service reports.
+ *
+ * Split rule (as tools/bench_compact.c has it for classification): images
+ * byte-identical to an earlier one are dropped (raccoon-od has such
+ * duplicates under two names, which would otherwise sit on both sides);
+ * the rest are grouped by the tag of their first region (images without
+ * regions form one group), each group sorted by file name (byte order);
+ * the i-th image of a group (from 0) goes to test when floor(3(i+1)/10) >
+ * floor(3i/10), to training otherwise.
+ *
+ * Features: training images give the maps of --views detection views,
+ * test images view 0; both are cached in --cache (default
+ * /tmp/pgvision-bench-cache) per set, backbone file size, input size and
+ * views, so the head can be iterated on quickly.  "first training" is
+ * feature time + training, "repeated training" the training alone (the
+ * extension caches features the same way).
+ *
+ * Reported per set: mAP at overlap 0.5 and 0.75 on the test images, per tag
+ * AP, precision and recall at probability 0.5 and overlap 0.5, the
+ * held-out (cross-validated) mAP the trainer reports, training time, and
+ * the single-thread time of one detection end to end (JPEG/PNG decode at
+ * the reduced scale the extension uses, resize, backbone, head, NMS)
+ * beside the backbone alone at that input size.
+ *
+ * usage: bench_detect --backbone FILE [--size S] [--views N] [--steps N]
+ *		  [--threads N] [--cache DIR] [--nocache] DATASET_DIR...
+ */
+#include "common/cv_common.h"
+#include "detect/detect_backbone.h"
+#include "detect/detect_metrics.h"
+#include "detect/detect_train.h"
+#include "detect/detector.h"
+#include "image/image.h"
+#include "nn/nn.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define MAX_TAGS 64
+#define MAX_BOXES 512
+
+typedef struct item
+{
+	char	   *file;
+	char	   *group;
+	int			n_boxes;
+	cv_box		boxes[MAX_BOXES];
+	int			tags[MAX_BOXES];
+	bool		test;
+	uint64_t	hash;
+} item;
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint8_t *
+read_file(const char *path, size_t *len)
+{
+	FILE	   *f = fopen(path, "rb");
+	uint8_t    *buf;
+	long		n;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc(n > 0 ? n : 1);
+	if (fread(buf, 1, n, f) != (size_t) n)
+	{
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+static uint64_t
+fnv1a(const uint8_t *p, size_t n)
+{
+	uint64_t	h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+static int
+cmp_item(const void *a, const void *b)
+{
+	const item *x = a,
+			   *y = b;
+	int			c = strcmp(x->group, y->group);
+
+	return c != 0 ? c : strcmp(x->file, y->file);
+}
+
+/* Decode as the extension does: the reduced JPEG scale that still covers the input. */
+static bool
+decode(const char *dir, const char *file, int size, cv_rgb_image *out)
+{
+	char		path[4096];
+	size_t		len;
+	uint8_t    *data;
+	cv_error	err;
+	int			need = size * 5 / 4 + 1;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	data = read_file(path, &len);
+	if (data == NULL)
+		return false;
+	if (cv_image_decode(data, len, 1ull << 26, need, need, out, &err) != CV_OK)
+	{
+		fprintf(stderr, "%s: %s\n", path, err.message);
+		free(data);
+		return false;
+	}
+	free(data);
+	return true;
+}
+
+typedef struct bench_args
+{
+	const char *backbone;
+	int			size;
+	int			views;
+	int			steps;
+	int			threads;
+	const char *cache;
+	bool		nocache;
+} bench_args;
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Read the manifest: items with boxes, tags in name order. */
+static int
+read_manifest(const char *dir, item **out, char **tag_names, int *n_tags_out)
+{
+	char		path[4096];
+	FILE	   *f;
+	static char line[1 << 20];
+	item	   *items = NULL;
+	int			n = 0,
+				cap = 0,
+				n_tags = 0;
+	char	  **raw_tags = calloc(MAX_BOXES * 64, sizeof(char *));
+
+	snprintf(path, sizeof(path), "%s/manifest.jsonl", dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+	{
+		fprintf(stderr, "cannot read %s\n", path);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f))
+	{
+		json_object *o = json_tokener_parse(line),
+				   *regions,
+				   *v;
+		item	   *it;
+		size_t		len;
+		uint8_t    *bytes;
+
+		if (o == NULL)
+			continue;
+		if (n == cap)
+		{
+			cap = cap ? cap * 2 : 64;
+			items = realloc(items, sizeof(item) * cap);
+		}
+		it = &items[n];
+		memset(it, 0, sizeof(*it));
+		json_object_object_get_ex(o, "file", &v);
+		it->file = strdup(json_object_get_string(v));
+		if (json_object_object_get_ex(o, "regions", &regions))
+			for (size_t r = 0; r < json_object_array_length(regions) && it->n_boxes < MAX_BOXES; r++)
+			{
+				json_object *reg = json_object_array_get_idx(regions, r),
+						   *x;
+				const char *tag;
+				int			t;
+				cv_box	   *b = &it->boxes[it->n_boxes];
+
+				json_object_object_get_ex(reg, "tag", &x);
+				tag = json_object_get_string(x);
+				for (t = 0; t < n_tags; t++)
+					if (strcmp(tag_names[t], tag) == 0)
+						break;
+				if (t == n_tags)
+				{
+					if (n_tags == MAX_TAGS)
+						continue;
+					tag_names[n_tags++] = strdup(tag);
+				}
+				json_object_object_get_ex(reg, "left", &x);
+				b->left = (float) json_object_get_double(x);
+				json_object_object_get_ex(reg, "top", &x);
+				b->top = (float) json_object_get_double(x);
+				json_object_object_get_ex(reg, "width", &x);
+				b->width = (float) json_object_get_double(x);
+				json_object_object_get_ex(reg, "height", &x);
+				b->height = (float) json_object_get_double(x);
+				*b = cv_box_clip(*b);
+				if (b->width <= 0 || b->height <= 0)
+					continue;
+				it->tags[it->n_boxes++] = t;
+			}
+		snprintf(path, sizeof(path), "%s/%s", dir, it->file);
+		bytes = read_file(path, &len);
+		it->hash = bytes ? fnv1a(bytes, len) : 0;
+		free(bytes);
+		json_object_put(o);
+		n++;
+	}
+	fclose(f);
+	free(raw_tags);
+
+	/* tags in name order (the extension's model order): renumber */
+	{
+		char	   *sorted[MAX_TAGS];
+		int			map[MAX_TAGS];
+
+		memcpy(sorted, tag_names, sizeof(char *) * n_tags);
+		qsort(sorted, n_tags, sizeof(char *), cmp_str);
+		for (int t = 0; t < n_tags; t++)
+			for (int u = 0; u < n_tags; u++)
+				if (sorted[u] == tag_names[t])
+					map[t] = u;
+		for (int i = 0; i < n; i++)
+			for (int b = 0; b < items[i].n_boxes; b++)
+				items[i].tags[b] = map[items[i].tags[b]];
+		memcpy(tag_names, sorted, sizeof(char *) * n_tags);
+	}
+	/* drop byte-identical duplicates, then group and split */
+	{
+		int			kept = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			bool		dup = false;
+
+			for (int j = 0; j < kept && !dup; j++)
+				dup = items[j].hash == items[i].hash;
+			if (!dup)
+				items[kept++] = items[i];
+		}
+		n = kept;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		int			first = n_tags;
+
+		for (int b = 0; b < items[i].n_boxes; b++)
+			if (items[i].tags[b] < first)
+				first = items[i].tags[b];
+		items[i].group = strdup(first < n_tags ? tag_names[items[i].tags[0]] : "");
+	}
+	qsort(items, n, sizeof(item), cmp_item);
+	for (int i = 0, g = 0; i < n; i++, g++)
+	{
+		if (i > 0 && strcmp(items[i].group, items[i - 1].group) != 0)
+			g = 0;
+		items[i].test = (3 * (g + 1)) / 10 > (3 * g) / 10;
+	}
+	*out = items;
+	*n_tags_out = n_tags;
+	return n;
+}
+
+/* Maps of the given views of every item, cached on disk. */
+static float *
+item_maps(const bench_args *a, cv_detect_backbone *bb, const cv_detector_shape *shape,
+		  const char *dir, const char *set, item *items, int n, bool test, int views,
+		  size_t file_len, double *seconds)
+{
+	size_t		mf = cv_detector_map_floats(shape);
+	int			count = 0;
+	float	   *maps;
+	char		path[4096];
+	FILE	   *f;
+
+	for (int i = 0; i < n; i++)
+		count += items[i].test == test;
+	maps = malloc(sizeof(float) * mf * (size_t) views * (count ? count : 1));
+	snprintf(path, sizeof(path), "%s/detect-%s-%zu-%d-%d-%s.f32", a->cache, set, file_len,
+			 a->size, views, test ? "test" : "train");
+	*seconds = 0;
+	if (!a->nocache && (f = fopen(path, "rb")) != NULL)
+	{
+		size_t		got = fread(maps, sizeof(float), mf * views * count, f);
+
+		fclose(f);
+		if (got == mf * views * count)
+			return maps;
+	}
+	{
+		double		t0 = now_seconds();
+		int			k = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			cv_rgb_image img = {0};
+			cv_error	err;
+
+			if (items[i].test != test)
+				continue;
+			if (!decode(dir, items[i].file, a->size, &img))
+				exit(1);
+			for (int v = 0; v < views; v++)
+				if (cv_detect_backbone_view_maps(bb, &img, v, maps + ((size_t) k * views + v) * mf, &err) != CV_OK)
+				{
+					fprintf(stderr, "%s: %s\n", items[i].file, err.message);
+					exit(1);
+				}
+			cv_rgb_image_free(&img);
+			k++;
+		}
+		*seconds = now_seconds() - t0;
+	}
+	mkdir(a->cache, 0755);
+	if ((f = fopen(path, "wb")) != NULL)
+	{
+		fwrite(maps, sizeof(float), mf * views * count, f);
+		fclose(f);
+	}
+	return maps;
+}
+
+static bool
+progress_quiet(void *arg, double fraction)
+{
+	return true;
+}
+
+static void
+bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char *dir)
+{
+	item	   *items;
+	char	   *tag_names[MAX_TAGS];
+	int			n_tags = 0,
+				n;
+	int			tensors[2];
+	cv_detect_backbone *bb = NULL;
+	cv_detector_shape shape;
+	cv_error	err;
+	float	   *train_maps,
+			   *test_maps;
+	int			n_train = 0,
+				n_test = 0;
+	double		t_feat_train,
+				t_feat_test,
+				t0,
+				t_train;
+	const char *set = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+	cv_truth_box *train_boxes,
+			   *test_boxes;
+	int			n_train_boxes = 0,
+				n_test_boxes = 0;
+	cv_detect_dataset data;
+	cv_detect_train_options opt;
+	cv_detect_train_result res;
+	cv_image_detection *dets;
+	int			n_dets = 0;
+	double		t_detect = 0,
+				t_backbone = 0;
+
+	n = read_manifest(dir, &items, tag_names, &n_tags);
+	if (n <= 0)
+		return;
+	if (cv_detect_backbone_choose(file, file_len, tensors, &err) != CV_OK ||
+		cv_detect_backbone_create(file, file_len, a->size, a->size, tensors, &bb, &err) != CV_OK)
+	{
+		fprintf(stderr, "backbone: %s\n", err.message);
+		exit(1);
+	}
+	memset(&shape, 0, sizeof(shape));
+	cv_detect_backbone_shape(bb, &shape);
+	shape.n_tags = n_tags;
+	train_maps = item_maps(a, bb, &shape, dir, set, items, n, false, a->views, file_len, &t_feat_train);
+	test_maps = item_maps(a, bb, &shape, dir, set, items, n, true, 1, file_len, &t_feat_test);
+	train_boxes = malloc(sizeof(cv_truth_box) * MAX_BOXES * n);
+	test_boxes = malloc(sizeof(cv_truth_box) * MAX_BOXES * n);
+	for (int i = 0; i < n; i++)
+	{
+		cv_truth_box *dst = items[i].test ? test_boxes : train_boxes;
+		int		   *nb = items[i].test ? &n_test_boxes : &n_train_boxes;
+		int			img = items[i].test ? n_test : n_train;
+
+		for (int b = 0; b < items[i].n_boxes; b++)
+		{
+			dst[*nb].image = img;
+			dst[*nb].tag = items[i].tags[b];
+			dst[*nb].box = items[i].boxes[b];
+			(*nb)++;
+		}
+		if (items[i].test)
+			n_test++;
+		else
+			n_train++;
+	}
+
+	memset(&data, 0, sizeof(data));
+	data.shape = shape;
+	data.n_images = n_train;
+	data.n_views = a->views;
+	data.maps = train_maps;
+	data.n_boxes = n_train_boxes;
+	data.boxes = train_boxes;
+	cv_detect_train_options_init(&opt);
+	opt.steps = a->steps;
+	opt.progress = progress_quiet;
+	cv_nn_set_threads(a->threads);
+	t0 = now_seconds();
+	if (cv_detect_train(&data, &opt, &res, &err) != CV_OK)
+	{
+		fprintf(stderr, "train: %s\n", err.message);
+		exit(1);
+	}
+	t_train = now_seconds() - t0;
+	cv_nn_set_threads(1);
+
+	/* held-out (cross-validated) figures, as cv_performance shows them */
+	{
+		cv_detect_tag_metrics per[MAX_TAGS];
+		cv_detect_overall_metrics all;
+
+		cv_detect_metrics_compute(res.holdout, res.n_holdout, train_boxes, n_train_boxes, n_train,
+								  n_tags, 0.5, 0.5, per, &all, &err);
+		printf("%s: %d train / %d test images, %d tags, input %d, views %d, %d folds, %d steps/fit\n",
+			   set, n_train, n_test, n_tags, a->size, a->views, res.n_folds, res.steps);
+		printf("  held-out (k-fold on train): mAP@0.5 %.3f  P %.3f R %.3f  calibration a=%.2f b=%.2f\n",
+			   all.map, all.precision, all.recall, res.detector->calib_a, res.detector->calib_b);
+	}
+
+	/* detect on the test images from cached maps (the quality figures) */
+	dets = malloc(sizeof(cv_image_detection) * 100 * (n_test ? n_test : 1));
+	for (int i = 0; i < n_test; i++)
+	{
+		cv_detection *d;
+		int			nd;
+
+		if (cv_detector_detect(res.detector, test_maps + (size_t) i * cv_detector_map_floats(&shape),
+							   0.01f, 0.45, 100, &d, &nd, &err) != CV_OK)
+		{
+			fprintf(stderr, "detect: %s\n", err.message);
+			exit(1);
+		}
+		for (int j = 0; j < nd; j++)
+		{
+			dets[n_dets].image = i;
+			dets[n_dets].det = d[j];
+			n_dets++;
+		}
+		cv_free(d);
+	}
+	{
+		cv_detect_tag_metrics per[MAX_TAGS],
+					per75[MAX_TAGS];
+		cv_detect_overall_metrics all,
+					all75;
+
+		cv_detect_metrics_compute(dets, n_dets, test_boxes, n_test_boxes, n_test, n_tags,
+								  0.5, 0.5, per, &all, &err);
+		cv_detect_metrics_compute(dets, n_dets, test_boxes, n_test_boxes, n_test, n_tags,
+								  0.5, 0.75, per75, &all75, &err);
+		printf("  test: mAP@0.5 %.3f  mAP@0.75 %.3f  P@0.5 %.3f  R@0.5 %.3f\n",
+			   all.map, all75.map, all.precision, all.recall);
+		for (int t = 0; t < n_tags; t++)
+			printf("    %-12s AP@0.5 %.3f  AP@0.75 %.3f  P %.3f  R %.3f  (%d boxes)\n", tag_names[t],
+				   per[t].ap, per75[t].ap, per[t].precision, per[t].recall, per[t].true_boxes);
+	}
+	printf("  training: first %.1f s (features %.1f s + train %.1f s), repeated %.1f s (%d threads)\n",
+		   t_feat_train + t_train, t_feat_train, t_train, t_train, a->threads);
+
+	/* end to end on the test images, one thread, then the backbone alone */
+	{
+		int			reps = 0;
+		cv_rgb_image view = {0};
+		float	   *maps = malloc(sizeof(float) * cv_detector_map_floats(&shape));
+
+		t0 = now_seconds();
+		for (int i = 0; i < n; i++)
+		{
+			cv_rgb_image img = {0};
+			cv_detection *d;
+			int			nd;
+
+			if (!items[i].test)
+				continue;
+			if (!decode(dir, items[i].file, a->size, &img) ||
+				cv_detect_image(bb, res.detector, &img, 0.1f, 0.45, 100, &d, &nd, &err) != CV_OK)
+				exit(1);
+			cv_free(d);
+			cv_rgb_image_free(&img);
+			reps++;
+		}
+		t_detect = (now_seconds() - t0) / (reps ? reps : 1);
+		for (int i = 0; i < n; i++)
+		{
+			cv_rgb_image img = {0};
+
+			if (!items[i].test)
+				continue;
+			decode(dir, items[i].file, a->size, &img);
+			cv_detect_render_view(&img, 0, a->size, a->size, &view, &err);
+			cv_rgb_image_free(&img);
+			break;
+		}
+		cv_detect_backbone_maps(bb, &view, maps, &err);
+		t0 = now_seconds();
+		for (int r = 0; r < 20; r++)
+			cv_detect_backbone_maps(bb, &view, maps, &err);
+		t_backbone = (now_seconds() - t0) / 20;
+		cv_free(view.pixels);
+		free(maps);
+	}
+	printf("  cv_detect end to end %.2f ms per image (decode included), backbone alone %.2f ms at %d\n",
+		   t_detect * 1e3, t_backbone * 1e3, a->size);
+	cv_detect_train_result_free(&res);
+	cv_detect_backbone_free(bb);
+	free(train_maps);
+	free(test_maps);
+	free(train_boxes);
+	free(test_boxes);
+	free(dets);
+	free(items);
+}
+
+int
+main(int argc, char **argv)
+{
+	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false};
+	uint8_t    *file;
+	size_t		len;
+	int			i;
+
+	for (i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--backbone") == 0 && i + 1 < argc)
+			a.backbone = argv[++i];
+		else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
+			a.size = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--views") == 0 && i + 1 < argc)
+			a.views = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
+			a.steps = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+			a.threads = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--cache") == 0 && i + 1 < argc)
+			a.cache = argv[++i];
+		else if (strcmp(argv[i], "--nocache") == 0)
+			a.nocache = true;
+		else
+			break;
+	}
+	if (a.backbone == NULL || i >= argc)
+	{
+		fprintf(stderr, "usage: bench_detect --backbone FILE [--size S] [--views N] [--steps N] "
+				"[--threads N] [--cache DIR] [--nocache] DATASET_DIR...\n");
+		return 2;
+	}
+	file = read_file(a.backbone, &len);
+	if (file == NULL)
+	{
+		fprintf(stderr, "cannot read %s\n", a.backbone);
+		return 1;
+	}
+	for (; i < argc; i++)
+		bench_set(&a, file, len, argv[i]);
+	free(file);
+	return 0;
+}
