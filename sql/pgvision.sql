@@ -744,11 +744,35 @@ CREATE TABLE cv_features (
 	extractor_version integer NOT NULL,
 	views             integer NOT NULL CHECK (views > 0),
 	dim               integer NOT NULL CHECK (dim > 0),
-	features          bytea NOT NULL CHECK (octet_length(features) = views * dim * 4),
+	features          bytea NOT NULL CHECK (octet_length(features) = views * dim * value_bytes),
 	computed_at       timestamptz NOT NULL DEFAULT now(),
+	-- 4: float32 (classification features); 2: float16 (the feature maps
+	-- of detection projects, views x the two maps of docs/detection.md)
+	value_bytes       smallint NOT NULL DEFAULT 4 CHECK (value_bytes IN (2, 4)),
 	PRIMARY KEY (image_id, domain)
 );
 COMMENT ON TABLE cv_features IS 'cache of per-image features (all augmentation views) per domain';
+
+-- Held-out regions of a detection iteration: every true box of its images
+-- (truth, probability NULL) and every detection the model of the other
+-- folds made (truth false, calibrated probability), position in
+-- cv_iteration_tags order, so cv_performance recomputes every figure at any
+-- threshold and overlap without retraining.
+CREATE TABLE cv_heldout_regions (
+	iteration_id  bigint NOT NULL REFERENCES cv_iteration_store (id) ON DELETE CASCADE,
+	image_id      bigint NOT NULL,
+	fold          integer NOT NULL,
+	position      integer NOT NULL CHECK (position >= 0),
+	truth         boolean NOT NULL,
+	probability   real CHECK ((probability IS NULL) = truth AND (truth OR probability BETWEEN 0 AND 1)),
+	"left"        real NOT NULL,
+	top           real NOT NULL,
+	width         real NOT NULL,
+	height        real NOT NULL
+);
+CREATE INDEX cv_heldout_regions_iteration ON cv_heldout_regions (iteration_id, image_id);
+SELECT pg_catalog.pg_extension_config_dump('cv_heldout_regions', '');
+COMMENT ON TABLE cv_heldout_regions IS 'held-out true boxes and detections of detection iterations (cv_performance reads them)';
 
 ------------------------------------------------------------------------------
 -- Training functions
@@ -975,11 +999,11 @@ END;
 $$;
 COMMENT ON FUNCTION cv_published_model(text) IS 'the model of the latest published iteration of a project';
 
-CREATE FUNCTION cv_performance(iteration bigint, threshold float8 DEFAULT NULL,
+CREATE FUNCTION cv_performance(iteration bigint, threshold float8 DEFAULT NULL, overlap float8 DEFAULT NULL,
 	OUT tag text, OUT "precision" real, OUT recall real, OUT average_precision real, OUT image_count integer)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION cv_performance(bigint, float8) IS 'held-out precision, recall and AP per tag, then an overall row (tag NULL: micro precision and recall, mean AP), at the iteration''s threshold or the one given';
+COMMENT ON FUNCTION cv_performance(bigint, float8, float8) IS 'held-out precision, recall and AP per tag, then an overall row (tag NULL: micro precision and recall, mean AP), at the iteration''s threshold or the one given; for detection iterations at an IoU overlap (default 0.5)';
 
 ------------------------------------------------------------------------------
 -- Prediction
@@ -1142,3 +1166,47 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION cv_predict(text, bytea, text) IS 'predict with the iteration a project publishes under a name';
+
+------------------------------------------------------------------------------
+-- Object detection
+------------------------------------------------------------------------------
+
+CREATE FUNCTION cv_detect(model cv_model, image bytea, threshold real DEFAULT 0.1, max_detections integer DEFAULT 100,
+	OUT tag text, OUT probability real, OUT "left" real, OUT top real, OUT width real, OUT height real)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'cv_detect_bytea' LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 10;
+CREATE FUNCTION cv_detect(model cv_model, image cv_image, threshold real DEFAULT 0.1, max_detections integer DEFAULT 100,
+	OUT tag text, OUT probability real, OUT "left" real, OUT top real, OUT width real, OUT height real)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'cv_detect_cv_image' LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION cv_detect(cv_model, bytea, real, integer) IS 'the objects a detection model finds in an encoded image: tag, probability and box (fractions of the upright image), most probable first';
+COMMENT ON FUNCTION cv_detect(cv_model, cv_image, real, integer) IS 'the objects a detection model finds in an image, most probable first';
+
+CREATE FUNCTION cv_detect(project text, image bytea,
+	OUT tag text, OUT probability real, OUT "left" real, OUT top real, OUT width real, OUT height real)
+	RETURNS SETOF record
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
+	SELECT d.tag, d.probability, d."left", d.top, d.width, d.height
+	  FROM cv_detect(cv_published_model(project), image) d
+$$;
+COMMENT ON FUNCTION cv_detect(text, bytea) IS 'detect objects with the latest published iteration of a project';
+
+CREATE FUNCTION cv_detect(project text, image bytea, published_name text,
+	OUT tag text, OUT probability real, OUT "left" real, OUT top real, OUT width real, OUT height real)
+	RETURNS SETOF record
+LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project);
+	v_model cv_model;
+BEGIN
+	SELECT s.model INTO v_model FROM cv_iteration_store s
+	 WHERE s.project_id = v_project.id AND s.published_name = cv_detect.published_name;
+	IF v_model IS NULL THEN
+		RAISE EXCEPTION 'project "%" has no iteration published as "%"', project, coalesce(published_name, 'NULL')
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'cv_iterations lists the published names.';
+	END IF;
+	RETURN QUERY SELECT d.tag, d.probability, d."left", d.top, d.width, d.height FROM cv_detect(v_model, image) d;
+END;
+$$;
+COMMENT ON FUNCTION cv_detect(text, bytea, text) IS 'detect objects with the iteration a project publishes under a name';

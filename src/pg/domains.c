@@ -47,7 +47,7 @@ QueryOne(const char *sql, Oid type, Datum arg)
 }
 
 /* The content hash of a backbone domain by name. */
-static void
+void
 BackboneHashByName(const char *domain, uint8_t hash[32])
 {
 	bool		isnull;
@@ -68,15 +68,17 @@ BackboneHashByName(const char *domain, uint8_t hash[32])
 	SPI_finish();
 }
 
-/* Load the backbone whose file has this hash into the current context. */
-static cv_feature_extractor *
-LoadBackbone(const char *domain, const uint8_t hash[32])
+/*
+ * The stored file of the backbone whose file has this hash, copied into the
+ * caller's memory context (domain names it in the error).
+ */
+bytea *
+BackboneFileByHash(const char *domain, const uint8_t hash[32])
 {
 	bytea	   *key = palloc(VARHDRSZ + 32);
 	bool		isnull;
 	bytea	   *file;
-	cv_feature_extractor *fx = NULL;
-	cv_error	err;
+	bytea	   *copy;
 	MemoryContext target = CurrentMemoryContext;
 
 	SET_VARSIZE(key, VARHDRSZ + 32);
@@ -90,16 +92,26 @@ LoadBackbone(const char *domain, const uint8_t hash[32])
 				 errmsg("the backbone network of domain \"%s\" that this model was trained on is not stored", domain),
 				 errhint("It was dropped or replaced; import the same file again, or retrain.")));
 	file = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	{
-		MemoryContext spi = MemoryContextSwitchTo(target);
-
-		cv_error_clear(&err);
-		if (cv_features_backbone_create(domain, (const uint8_t *) VARDATA_ANY(file),
-										VARSIZE_ANY_EXHDR(file), hash, &fx, &err) != CV_OK)
-			CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
-		MemoryContextSwitchTo(spi);
-	}
+	copy = MemoryContextAlloc(target, VARHDRSZ + VARSIZE_ANY_EXHDR(file));
+	SET_VARSIZE(copy, VARHDRSZ + VARSIZE_ANY_EXHDR(file));
+	memcpy(VARDATA(copy), VARDATA_ANY(file), VARSIZE_ANY_EXHDR(file));
 	SPI_finish();
+	return copy;
+}
+
+/* Load the backbone whose file has this hash into the current context. */
+static cv_feature_extractor *
+LoadBackbone(const char *domain, const uint8_t hash[32])
+{
+	bytea	   *file = BackboneFileByHash(domain, hash);
+	cv_feature_extractor *fx = NULL;
+	cv_error	err;
+
+	cv_error_clear(&err);
+	if (cv_features_backbone_create(domain, (const uint8_t *) VARDATA(file),
+									VARSIZE(file) - VARHDRSZ, hash, &fx, &err) != CV_OK)
+		CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
+	pfree(file);
 	return fx;
 }
 

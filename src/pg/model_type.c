@@ -88,7 +88,8 @@ cv_model_to_bytea(PG_FUNCTION_ARGS)
 static const char *
 TaskName(cv_task task)
 {
-	return task == CV_TASK_MULTILABEL ? "multilabel" : "multiclass";
+	return task == CV_TASK_DETECTION ? "detection" :
+		task == CV_TASK_MULTILABEL ? "multilabel" : "multiclass";
 }
 
 /* What a model holds. */
@@ -107,13 +108,14 @@ cv_model_info(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	tags = palloc(sizeof(Datum) * Max(model->head->n_tags, 1));
-	for (int i = 0; i < model->head->n_tags; i++)
+	tags = palloc(sizeof(Datum) * Max(model->n_tags, 1));
+	for (int i = 0; i < model->n_tags; i++)
 		tags[i] = CStringGetTextDatum(model->tag_names[i]);
 	values[0] = CStringGetTextDatum(TaskName(model->task));
 	values[1] = CStringGetTextDatum(model->domain);
-	values[2] = PointerGetDatum(construct_array(tags, model->head->n_tags, TEXTOID, -1, false, TYPALIGN_INT));
-	values[3] = Int32GetDatum(model->head->dim);
+	values[2] = PointerGetDatum(construct_array(tags, model->n_tags, TEXTOID, -1, false, TYPALIGN_INT));
+	/* detection: the values per cell the adapter reads */
+	values[3] = Int32GetDatum(model->head != NULL ? model->head->dim : model->detector->in_dim);
 	values[4] = Int32GetDatum(model->input_width);
 	values[5] = Int32GetDatum(model->input_height);
 	values[6] = Float4GetDatum(model->threshold);

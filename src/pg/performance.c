@@ -16,6 +16,7 @@
 #include "utils/tuplestore.h"
 
 #include "learn/metrics.h"
+#include "detect/detect_metrics.h"
 
 static void
 PutRow(ReturnSetInfo *rsinfo, const char *tag, double precision, double recall, double ap, int count)
@@ -29,6 +30,101 @@ PutRow(ReturnSetInfo *rsinfo, const char *tag, double precision, double recall, 
 	values[3] = Float4GetDatum((float4) ap);
 	values[4] = Int32GetDatum(count);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * A detection iteration: the held-out boxes and detections it stored
+ * (cv_heldout_regions), matched at the overlap and counted at the
+ * threshold (src/core/detect/detect_metrics.h).  SPI is connected.
+ */
+static void
+DetectionPerformance(ReturnSetInfo *rsinfo, int64 iteration, double threshold,
+					 double overlap, int n_images_trained)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(iteration)};
+	bool		isnull;
+	int			n_tags,
+				n_rows,
+				n_truths = 0,
+				n_dets = 0,
+				n_images = 0;
+	char	  **names;
+	cv_truth_box *truths;
+	cv_image_detection *dets;
+	cv_detect_tag_metrics *per_tag;
+	cv_detect_overall_metrics overall;
+	cv_error	err;
+	int64		last_image = -1;
+	MemoryContext caller = rsinfo->econtext->ecxt_per_query_memory;
+
+	if (SPI_execute_with_args("SELECT name FROM cv_iteration_tags WHERE iteration_id = $1 ORDER BY position",
+							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pgvision: could not read iteration tags");
+	n_tags = (int) SPI_processed;
+	names = MemoryContextAlloc(caller, sizeof(char *) * Max(n_tags, 1));
+	for (int t = 0; t < n_tags; t++)
+		names[t] = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 1));
+
+	if (SPI_execute_with_args("SELECT image_id, position, truth, probability, \"left\", top, width, height "
+							  "FROM cv_heldout_regions WHERE iteration_id = $1 ORDER BY image_id",
+							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pgvision: could not read held-out regions");
+	n_rows = (int) SPI_processed;
+	truths = MemoryContextAllocHuge(caller, sizeof(cv_truth_box) * Max(n_rows, 1));
+	dets = MemoryContextAllocHuge(caller, sizeof(cv_image_detection) * Max(n_rows, 1));
+	for (int r = 0; r < n_rows; r++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		int64		image = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
+		int			tag = DatumGetInt32(SPI_getbinval(row, desc, 2, &isnull));
+		bool		truth = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
+		cv_box		b;
+
+		if (tag < 0 || tag >= n_tags)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("held-out regions of iteration " INT64_FORMAT " name tag %d of %d",
+							iteration, tag, n_tags)));
+		if (image != last_image)
+		{
+			n_images++;
+			last_image = image;
+		}
+		b.left = DatumGetFloat4(SPI_getbinval(row, desc, 5, &isnull));
+		b.top = DatumGetFloat4(SPI_getbinval(row, desc, 6, &isnull));
+		b.width = DatumGetFloat4(SPI_getbinval(row, desc, 7, &isnull));
+		b.height = DatumGetFloat4(SPI_getbinval(row, desc, 8, &isnull));
+		if (truth)
+		{
+			truths[n_truths].image = n_images - 1;
+			truths[n_truths].tag = tag;
+			truths[n_truths].box = b;
+			n_truths++;
+		}
+		else
+		{
+			dets[n_dets].image = n_images - 1;
+			dets[n_dets].det.tag = tag;
+			dets[n_dets].det.score = DatumGetFloat4(SPI_getbinval(row, desc, 4, &isnull));
+			dets[n_dets].det.box = b;
+			n_dets++;
+		}
+	}
+	SPI_finish();
+
+	per_tag = palloc0(sizeof(cv_detect_tag_metrics) * Max(n_tags, 1));
+	cv_error_clear(&err);
+	if (n_tags > 0 &&
+		cv_detect_metrics_compute(dets, n_dets, truths, n_truths, Max(n_images, 1), n_tags,
+								  threshold, overlap, per_tag, &overall, &err) != CV_OK)
+		CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
+	for (int t = 0; t < n_tags; t++)
+		PutRow(rsinfo, names[t], per_tag[t].precision, per_tag[t].recall, per_tag[t].ap,
+			   per_tag[t].images);
+	if (n_tags > 0)
+		PutRow(rsinfo, NULL, overall.precision, overall.recall, overall.map, n_images_trained);
 }
 
 PG_FUNCTION_INFO_V1(cv_performance);
@@ -64,7 +160,7 @@ cv_performance(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = Int64GetDatum(iteration);
-	if (SPI_execute_with_args("SELECT status, threshold, task FROM cv_iterations WHERE id = $1",
+	if (SPI_execute_with_args("SELECT status, threshold, task, image_count FROM cv_iterations WHERE id = $1",
 							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pgvision: could not read iteration");
 	if (SPI_processed != 1)
@@ -84,6 +180,23 @@ cv_performance(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("threshold %g is outside 0..1", threshold)));
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3), "detection") == 0)
+	{
+		double		overlap = PG_ARGISNULL(2) ? 0.5 : PG_GETARG_FLOAT8(2);
+		int			trained = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+
+		if (isnan(overlap) || overlap < 0.0 || overlap > 1.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("overlap %g is outside 0..1", overlap)));
+		DetectionPerformance(rsinfo, iteration, threshold, overlap, isnull ? 0 : trained);
+		return (Datum) 0;
+	}
+	if (!PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("overlap applies to detection iterations; iteration " INT64_FORMAT " classifies",
+						iteration)));
 	task = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3), "multilabel") == 0
 		? CV_TASK_MULTILABEL : CV_TASK_MULTICLASS;
 

@@ -64,6 +64,7 @@ extern CvImage *CvImageFromBytes(const char *data, Size len);
 #include "model/model.h"
 
 extern int	pgvision_max_training_workers;
+extern int	pgvision_training_threads;
 
 /* cv_model: a varlena whose payload is the serialized model bytes. */
 #define PG_GETARG_CV_MODEL_P(n)	((bytea *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
@@ -77,6 +78,17 @@ extern const cv_model *ModelCacheGet(const uint8_t *bytes, Size len);
  * stored now under that name; ignored for compact).
  */
 extern const cv_feature_extractor *DomainGetExtractor(const char *domain, const uint8_t *model_hash);
+
+/* The SHA-256 of a backbone domain's file (undefined_object if none). */
+extern void BackboneHashByName(const char *domain, uint8_t hash[32]);
+/* The stored backbone file with this hash, copied (undefined_object if none). */
+extern bytea *BackboneFileByHash(const char *domain, const uint8_t hash[32]);
+
+/* detect_backbones.c: the feature maps of a detection domain, cached per backend */
+struct cv_detect_backbone;
+extern struct cv_detect_backbone *DetectBackboneGet(const char *domain, const uint8_t *hash,
+													int input_width, int input_height,
+													const int *tensors);
 
 /* image_type.c: decode an image for a model's input (errors out) */
 extern void CvImageDecodeFor(const char *data, Size len, int min_width, int min_height,

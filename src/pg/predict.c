@@ -48,6 +48,11 @@ PredictRows(FunctionCallInfo fcinfo, bytea *model_bytes, const char *image, Size
 	InitMaterializedSRF(fcinfo, 0);
 
 	model = ModelCacheGet((const uint8_t *) VARDATA(model_bytes), VARSIZE(model_bytes) - VARHDRSZ);
+	if (model->task == CV_TASK_DETECTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cv_predict needs a classification model; this model detects objects"),
+				 errhint("Use cv_detect for detection models: it returns boxes with their tags.")));
 	fx = DomainGetExtractor(model->domain, model->domain_hash);
 	n_tags = model->head->n_tags;
 

@@ -17,6 +17,7 @@
  * of them.
  */
 #include "pgvision.h"
+#include "train_job.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -37,14 +38,10 @@
 #define FEATURE_BATCH 8
 /* Share of the progress bar the feature phase takes. */
 #define FEATURE_SHARE 0.5
-/* Least time between two progress writes. */
-#define PROGRESS_INTERVAL_MS 250
 
 typedef struct TrainJob
 {
-	int64		iteration_id;
-	bool		own_transactions;
-	MemoryContext context;		/* everything below lives here */
+	TrainRun	run;			/* first: the shared step machinery */
 
 	int64		project_id;
 	cv_task		task;
@@ -62,101 +59,14 @@ typedef struct TrainJob
 	float	   *features;		/* n_images x views x dim */
 	bool	   *have_features;
 	int			views;
-
-	instr_time	last_report;
-	bool		canceled;
 } TrainJob;
-
-/* ---- transaction and SPI bracket ---- */
-
-static void
-StepBegin(TrainJob *job, const char *what)
-{
-	if (job->own_transactions)
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, what);
-	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-}
-
-static void
-StepEnd(TrainJob *job)
-{
-	SPI_finish();
-	if (job->own_transactions)
-	{
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		pgstat_report_activity(STATE_IDLE, NULL);
-	}
-	MemoryContextSwitchTo(job->context);
-}
-
-static void
-Execute(const char *sql, int nargs, Oid *types, Datum *values, int expected)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-
-	if (rc != expected)
-		elog(ERROR, "pgvision: SPI failed (%d) on: %s", rc, sql);
-}
-
-/* ---- progress and cancel ---- */
-
-/*
- * Record progress; in a worker also read the cancel flag.  Rate-limited, so
- * callers may call it as often as they like.
- */
-static bool
-ReportProgress(TrainJob *job, double fraction, bool force)
-{
-	instr_time	now;
-	Oid			types[2] = {INT8OID, FLOAT4OID};
-	Datum		values[2];
-
-	CHECK_FOR_INTERRUPTS();
-	INSTR_TIME_SET_CURRENT(now);
-	INSTR_TIME_SUBTRACT(now, job->last_report);
-	if (!force && INSTR_TIME_GET_MILLISEC(now) < PROGRESS_INTERVAL_MS)
-		return !job->canceled;
-	INSTR_TIME_SET_CURRENT(job->last_report);
-	if (!job->own_transactions)
-		return true;			/* nobody else can see the row yet */
-
-	StepBegin(job, "pgvision: training progress");
-	values[0] = Int64GetDatum(job->iteration_id);
-	values[1] = Float4GetDatum((float4) Min(Max(fraction, 0.0), 1.0));
-	Execute("UPDATE cv_iteration_store SET progress = $2 WHERE id = $1 RETURNING cancel_requested",
-			2, types, values, SPI_OK_UPDATE_RETURNING);
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		job->canceled = !isnull && DatumGetBool(d);
-	}
-	StepEnd(job);
-	return !job->canceled;
-}
 
 static bool
 TrainProgress(void *arg, double fraction)
 {
 	TrainJob   *job = arg;
 
-	return ReportProgress(job, FEATURE_SHARE + (1.0 - FEATURE_SHARE) * fraction, false);
-}
-
-static void
-RaiseCanceled(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_QUERY_CANCELED),
-			 errmsg("training canceled by cv_cancel_training")));
+	return TrainReportProgress(&job->run, FEATURE_SHARE + (1.0 - FEATURE_SHARE) * fraction, false);
 }
 
 /* ---- loading ---- */
@@ -165,19 +75,19 @@ static void
 LoadJob(TrainJob *job)
 {
 	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(job->iteration_id)};
+	Datum		values[1] = {Int64GetDatum(job->run.iteration_id)};
 	bool		isnull;
 	TupleDesc	desc;
 	HeapTuple	row;
 
-	StepBegin(job, "pgvision: loading training data");
+	TrainStepBegin(&job->run, "pgvision: loading training data");
 
-	Execute("SELECT project_id, task, domain FROM cv_iteration_store WHERE id = $1",
+	TrainExecute("SELECT project_id, task, domain FROM cv_iteration_store WHERE id = $1",
 			1, types, values, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("iteration " INT64_FORMAT " does not exist", job->iteration_id)));
+				 errmsg("iteration " INT64_FORMAT " does not exist", job->run.iteration_id)));
 	desc = SPI_tuptable->tupdesc;
 	row = SPI_tuptable->vals[0];
 	job->project_id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
@@ -188,39 +98,47 @@ LoadJob(TrainJob *job)
 			job->task = CV_TASK_MULTICLASS;
 		else if (strcmp(task, "multilabel") == 0)
 			job->task = CV_TASK_MULTILABEL;
+		else if (strcmp(task, "detection") == 0)
+			job->task = CV_TASK_DETECTION;
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("training %s projects is not available yet", task)));
 	}
-	job->domain = MemoryContextStrdup(job->context, SPI_getvalue(row, desc, 3));
+	job->domain = MemoryContextStrdup(job->run.context, SPI_getvalue(row, desc, 3));
+	if (job->task == CV_TASK_DETECTION)
+	{
+		/* train_detect.c reads its own data */
+		TrainStepEnd(&job->run);
+		return;
+	}
 
 	/* Tags that have images, in name order: the model's tag order. */
 	values[0] = Int64GetDatum(job->project_id);
-	Execute("SELECT t.id, t.name, t.negative FROM cv_tags t "
+	TrainExecute("SELECT t.id, t.name, t.negative FROM cv_tags t "
 			"WHERE t.project_id = $1 AND EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.tag_id = t.id) "
 			"ORDER BY t.name COLLATE \"C\"",
 			1, types, values, SPI_OK_SELECT);
 	job->n_tags = (int) SPI_processed;
-	job->tag_ids = MemoryContextAlloc(job->context, sizeof(int64) * Max(job->n_tags, 1));
-	job->tag_names = MemoryContextAlloc(job->context, sizeof(char *) * Max(job->n_tags, 1));
-	job->tag_negative = MemoryContextAlloc(job->context, sizeof(bool) * Max(job->n_tags, 1));
+	job->tag_ids = MemoryContextAlloc(job->run.context, sizeof(int64) * Max(job->n_tags, 1));
+	job->tag_names = MemoryContextAlloc(job->run.context, sizeof(char *) * Max(job->n_tags, 1));
+	job->tag_negative = MemoryContextAlloc(job->run.context, sizeof(bool) * Max(job->n_tags, 1));
 	for (int i = 0; i < job->n_tags; i++)
 	{
 		row = SPI_tuptable->vals[i];
 		desc = SPI_tuptable->tupdesc;
 		job->tag_ids[i] = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
-		job->tag_names[i] = MemoryContextStrdup(job->context, SPI_getvalue(row, desc, 2));
+		job->tag_names[i] = MemoryContextStrdup(job->run.context, SPI_getvalue(row, desc, 2));
 		job->tag_negative[i] = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
 	}
 
 	/* Images with their tags, as positions in the tag list. */
-	Execute("SELECT it.image_id, array_agg(it.tag_id ORDER BY it.tag_id) FROM cv_image_tags it "
+	TrainExecute("SELECT it.image_id, array_agg(it.tag_id ORDER BY it.tag_id) FROM cv_image_tags it "
 			"WHERE it.project_id = $1 GROUP BY it.image_id ORDER BY it.image_id",
 			1, types, values, SPI_OK_SELECT);
 	job->n_images = (int) SPI_processed;
-	job->image_ids = MemoryContextAlloc(job->context, sizeof(int64) * Max(job->n_images, 1));
-	job->labels = MemoryContextAllocZero(job->context,
+	job->image_ids = MemoryContextAlloc(job->run.context, sizeof(int64) * Max(job->n_images, 1));
+	job->labels = MemoryContextAllocZero(job->run.context,
 										 mul_size(Max(job->n_images, 1), Max(job->n_tags, 1)));
 	for (int i = 0; i < job->n_images; i++)
 	{
@@ -240,7 +158,7 @@ LoadJob(TrainJob *job)
 	}
 	/* The domain's extractor, loading a backbone needs the catalog. */
 	job->fx = DomainGetExtractor(job->domain, NULL);
-	StepEnd(job);
+	TrainStepEnd(&job->run);
 
 	if (job->n_tags < 2)
 		ereport(ERROR,
@@ -267,7 +185,7 @@ StoreFeatures(TrainJob *job, int image)
 	values[3] = Int32GetDatum(job->views);
 	values[4] = Int32GetDatum(job->fx->dim);
 	values[5] = PointerGetDatum(blob);
-	Execute("INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features) "
+	TrainExecute("INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features) "
 			"SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM cv_images WHERE id = $1) "
 			"ON CONFLICT (image_id, domain) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
 			"views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, computed_at = now()",
@@ -283,13 +201,13 @@ LoadCachedFeatures(TrainJob *job)
 	int			missing = job->n_images;
 	Size		per_image = (Size) job->views * job->fx->dim;
 
-	StepBegin(job, "pgvision: reading cached features");
+	TrainStepBegin(&job->run, "pgvision: reading cached features");
 	values[0] = Int64GetDatum(job->project_id);
 	values[1] = CStringGetTextDatum(job->domain);
 	values[2] = Int32GetDatum((int32) job->fx->version);
 	values[3] = Int32GetDatum(job->views);
 	values[4] = Int32GetDatum(job->fx->dim);
-	Execute("SELECT f.image_id, f.features FROM cv_features f JOIN cv_images i ON i.id = f.image_id "
+	TrainExecute("SELECT f.image_id, f.features FROM cv_features f JOIN cv_images i ON i.id = f.image_id "
 			"WHERE i.project_id = $1 AND f.domain = $2 AND f.extractor_version = $3 "
 			"AND f.views >= $4 AND f.dim = $5 ORDER BY f.image_id",
 			5, types, values, SPI_OK_SELECT);
@@ -315,7 +233,7 @@ LoadCachedFeatures(TrainJob *job)
 		job->have_features[i] = true;
 		missing--;
 	}
-	StepEnd(job);
+	TrainStepEnd(&job->run);
 	return missing;
 }
 
@@ -329,7 +247,7 @@ ComputeMissingFeatures(TrainJob *job, int missing)
 	int			done = 0;
 	int			i = 0;
 	Size		per_image = (Size) job->views * job->fx->dim;
-	MemoryContext batch_context = AllocSetContextCreate(job->context, "pgvision feature batch",
+	MemoryContext batch_context = AllocSetContextCreate(job->run.context, "pgvision feature batch",
 														ALLOCSET_DEFAULT_SIZES);
 
 	while (i < job->n_images)
@@ -352,13 +270,13 @@ ComputeMissingFeatures(TrainJob *job, int missing)
 		if (n == 0)
 			break;
 
-		StepBegin(job, "pgvision: computing features");
+		TrainStepBegin(&job->run, "pgvision: computing features");
 		MemoryContextSwitchTo(batch_context);
 		ids = palloc(sizeof(Datum) * n);
 		for (int k = 0; k < n; k++)
 			ids[k] = Int64GetDatum(batch[k]);
 		values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
-		Execute("SELECT id, image FROM cv_images WHERE id = ANY ($1) ORDER BY id",
+		TrainExecute("SELECT id, image FROM cv_images WHERE id = ANY ($1) ORDER BY id",
 				1, types, values, SPI_OK_SELECT);
 		/* StoreFeatures runs queries of its own: keep this result. */
 		rows = SPI_tuptable;
@@ -387,12 +305,12 @@ ComputeMissingFeatures(TrainJob *job, int missing)
 			job->have_features[batch_index[k]] = true;
 			StoreFeatures(job, batch_index[k]);
 		}
-		StepEnd(job);
+		TrainStepEnd(&job->run);
 		MemoryContextReset(batch_context);
 
 		done += n;
-		if (!ReportProgress(job, FEATURE_SHARE * done / Max(missing, 1), false))
-			RaiseCanceled();
+		if (!TrainReportProgress(&job->run, FEATURE_SHARE * done / Max(missing, 1), false))
+			TrainRaiseCanceled();
 	}
 	MemoryContextDelete(batch_context);
 
@@ -463,12 +381,12 @@ StoreResults(TrainJob *job, const cv_train_result *result)
 	SET_VARSIZE(model_datum, VARHDRSZ + len);
 	memcpy(VARDATA(model_datum), bytes, len);
 
-	StepBegin(job, "pgvision: storing the iteration");
+	TrainStepBegin(&job->run, "pgvision: storing the iteration");
 	{
 		Oid			types[9] = {INT8OID, BYTEAOID, INT4OID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, INT4OID, FLOAT4OID};
 		Datum		values[9];
 
-		values[0] = Int64GetDatum(job->iteration_id);
+		values[0] = Int64GetDatum(job->run.iteration_id);
 		values[1] = PointerGetDatum(model_datum);
 		values[2] = Int32GetDatum(job->n_images);
 		values[3] = Int32GetDatum(job->n_tags);
@@ -477,7 +395,7 @@ StoreResults(TrainJob *job, const cv_train_result *result)
 		values[6] = Float4GetDatum((float4) overall.map);
 		values[7] = Int32GetDatum(result->n_folds);
 		values[8] = Float4GetDatum(threshold);
-		Execute("UPDATE cv_iteration_store SET status = 'completed', progress = 1, message = NULL, "
+		TrainExecute("UPDATE cv_iteration_store SET status = 'completed', progress = 1, message = NULL, "
 				"model = $2::cv_model, image_count = $3, tag_count = $4, \"precision\" = $5, recall = $6, "
 				"mean_ap = $7, folds = $8, threshold = $9, finished_at = clock_timestamp() WHERE id = $1",
 				9, types, values, SPI_OK_UPDATE);
@@ -490,7 +408,7 @@ StoreResults(TrainJob *job, const cv_train_result *result)
 		positives = 0;
 		for (int i = 0; i < job->n_images; i++)
 			positives += job->labels[(Size) i * job->n_tags + t];
-		values[0] = Int64GetDatum(job->iteration_id);
+		values[0] = Int64GetDatum(job->run.iteration_id);
 		values[1] = Int32GetDatum(t);
 		values[2] = Int64GetDatum(job->tag_ids[t]);
 		values[3] = CStringGetTextDatum(job->tag_names[t]);
@@ -499,7 +417,7 @@ StoreResults(TrainJob *job, const cv_train_result *result)
 		values[6] = Float4GetDatum((float4) per_tag[t].precision);
 		values[7] = Float4GetDatum((float4) per_tag[t].recall);
 		values[8] = Float4GetDatum((float4) per_tag[t].ap);
-		Execute("INSERT INTO cv_iteration_tags (iteration_id, position, tag_id, name, negative, image_count, "
+		TrainExecute("INSERT INTO cv_iteration_tags (iteration_id, position, tag_id, name, negative, image_count, "
 				"\"precision\", recall, average_precision) SELECT $1, $2, t.id, $4, $5, $6, $7, $8, $9 "
 				"FROM (SELECT $3::bigint) AS k(v) LEFT JOIN cv_tags t ON t.id = k.v",
 				9, types, values, SPI_OK_INSERT);
@@ -509,32 +427,28 @@ StoreResults(TrainJob *job, const cv_train_result *result)
 		Oid			types[5] = {INT8OID, INT8OID, INT4OID, BOOLARRAYOID, FLOAT4ARRAYOID};
 		Datum		values[5];
 
-		values[0] = Int64GetDatum(job->iteration_id);
+		values[0] = Int64GetDatum(job->run.iteration_id);
 		values[1] = Int64GetDatum(job->image_ids[i]);
 		values[2] = Int32GetDatum(result->fold[i]);
 		values[3] = BoolArray(job->labels + (Size) i * job->n_tags, job->n_tags);
 		values[4] = FloatArray(result->holdout + (Size) i * job->n_tags, job->n_tags);
-		Execute("INSERT INTO cv_heldout_predictions (iteration_id, image_id, fold, labels, probabilities) "
+		TrainExecute("INSERT INTO cv_heldout_predictions (iteration_id, image_id, fold, labels, probabilities) "
 				"VALUES ($1, $2, $3, $4, $5)", 5, types, values, SPI_OK_INSERT);
 	}
-	StepEnd(job);
+	TrainStepEnd(&job->run);
 	cv_free(bytes);
 	cv_model_free(model);
 }
 
 /* ---- the whole job ---- */
 
+static void TrainClassifier(TrainJob *job);
+
 void
 TrainIteration(int64 iteration_id, bool own_transactions)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	TrainJob   *job;
-	cv_dataset	data;
-	cv_train_options opt;
-	cv_train_result result;
-	cv_error	err;
-	int			missing;
-	cv_status	st;
 
 	/* In a worker, the job outlives the transactions it commits. */
 	MemoryContext context = AllocSetContextCreate(own_transactions ? TopMemoryContext : caller,
@@ -542,15 +456,46 @@ TrainIteration(int64 iteration_id, bool own_transactions)
 
 	MemoryContextSwitchTo(context);
 	job = palloc0(sizeof(TrainJob));
-	job->iteration_id = iteration_id;
-	job->own_transactions = own_transactions;
-	job->context = context;
-	INSTR_TIME_SET_CURRENT(job->last_report);
+	TrainRunInit(&job->run, iteration_id, own_transactions, context);
 
 	PG_TRY();
 	{
 		LoadJob(job);
 		MemoryContextSwitchTo(context);
+		if (job->task == CV_TASK_DETECTION)
+			TrainDetection(&job->run, job->project_id, job->domain);
+		else
+			TrainClassifier(job);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * The error may come from a progress report inside the trainer: the
+		 * core keeps nothing but memory from this context across that
+		 * callback, so dropping the context releases everything.
+		 */
+		MemoryContextSwitchTo(caller);
+		MemoryContextDelete(context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(context);
+}
+
+/* The classification part of TrainIteration, after LoadJob. */
+static void
+TrainClassifier(TrainJob *job)
+{
+	MemoryContext context = job->run.context;
+	cv_dataset	data;
+	cv_train_options opt;
+	cv_train_result result;
+	cv_error	err;
+	int			missing;
+	cv_status	st;
+
+	{
 		/* Large projects train on fewer views per image (train.h). */
 		job->views = cv_train_views(job->fx, job->n_images);
 		job->features = MemoryContextAllocHuge(context,
@@ -561,8 +506,8 @@ TrainIteration(int64 iteration_id, bool own_transactions)
 		missing = LoadCachedFeatures(job);
 		if (missing > 0)
 			ComputeMissingFeatures(job, missing);
-		if (!ReportProgress(job, FEATURE_SHARE, true))
-			RaiseCanceled();
+		if (!TrainReportProgress(&job->run, FEATURE_SHARE, true))
+			TrainRaiseCanceled();
 
 		data.task = job->task;
 		data.n_images = job->n_images;
@@ -581,25 +526,11 @@ TrainIteration(int64 iteration_id, bool own_transactions)
 		st = cv_train(&data, &opt, &result, &err);
 		MemoryContextSwitchTo(context);
 		if (st == CV_ERR_CANCELED)
-			RaiseCanceled();
+			TrainRaiseCanceled();
 		if (st != CV_OK)
 			CoreRaise(&err, ERRCODE_DATA_EXCEPTION);
 
 		StoreResults(job, &result);
 		cv_train_result_free(&result);
 	}
-	PG_CATCH();
-	{
-		/*
-		 * The error may come from a progress report inside cv_train: the
-		 * core keeps nothing but memory from this context across that
-		 * callback, so dropping the context releases everything.
-		 */
-		MemoryContextSwitchTo(caller);
-		MemoryContextDelete(context);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(caller);
-	MemoryContextDelete(context);
 }

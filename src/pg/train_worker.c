@@ -62,6 +62,14 @@ TrainSettingsInit(void)
 							2, 1, 64,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgvision.training_threads",
+							"Threads the matrix products of a detector's training may use.",
+							"Training a detector is mostly matrix products on the cached feature maps; "
+							"prediction keeps pgvision.threads.",
+							&pgvision_training_threads,
+							2, 1, 64,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 }
 
 /* ---- helpers shared by both forms ---- */

@@ -1,0 +1,124 @@
+/*
+ * detect_backbones.c
+ *	  The feature maps detectors read, by backbone file and input size,
+ *	  built once per backend and kept warm (the detection twin of
+ *	  domains.c).
+ *
+ * An entry is keyed by the backbone file's SHA-256, the input size and the
+ * two map tensors, so a model is always served the maps it was trained on
+ * and a replaced file is never mistaken for the old one.  Building an
+ * entry reads the file from cv_backbones, cuts the network at the maps and
+ * plans it for the input size: the cold start a first cv_detect in a
+ * backend pays.
+ */
+#include "pgvision.h"
+
+#include "utils/memutils.h"
+
+#include "detect/detect_backbone.h"
+
+#define DETECT_CACHE_SIZE 4
+
+typedef struct DetectCacheEntry
+{
+	MemoryContext context;		/* NULL when empty */
+	uint8_t		hash[32];
+	int			input_width;
+	int			input_height;
+	int			tensors[2];
+	cv_detect_backbone *backbone;
+	uint64		last_used;
+} DetectCacheEntry;
+
+static DetectCacheEntry detect_cache[DETECT_CACHE_SIZE];
+static uint64 detect_clock = 0;
+static MemoryContext detect_context = NULL;
+
+/*
+ * The maps of a backbone domain at an input size.  hash NULL: the file
+ * stored now under that name; tensors NULL: chosen by the rule of
+ * detect_backbone.h (what training does).
+ */
+cv_detect_backbone *
+DetectBackboneGet(const char *domain, const uint8_t *model_hash, int input_width,
+				  int input_height, const int *model_tensors)
+{
+	uint8_t		hash[32];
+	int			tensors[2] = {-1, -1};
+	DetectCacheEntry *slot = NULL;
+	MemoryContext old,
+				entry_context;
+	cv_detect_backbone *bb = NULL;
+	bytea	   *file = NULL;
+	cv_error	err;
+
+	if (model_hash != NULL)
+		memcpy(hash, model_hash, 32);
+	else
+		BackboneHashByName(domain, hash);
+	if (model_tensors != NULL)
+	{
+		tensors[0] = model_tensors[0];
+		tensors[1] = model_tensors[1];
+	}
+
+	for (int i = 0; i < DETECT_CACHE_SIZE; i++)
+	{
+		DetectCacheEntry *e = &detect_cache[i];
+
+		if (e->context != NULL && memcmp(e->hash, hash, 32) == 0 &&
+			e->input_width == input_width && e->input_height == input_height &&
+			(model_tensors == NULL ||
+			 (e->tensors[0] == tensors[0] && e->tensors[1] == tensors[1])))
+		{
+			e->last_used = ++detect_clock;
+			return e->backbone;
+		}
+		if (slot == NULL || e->context == NULL ||
+			(slot->context != NULL && e->last_used < slot->last_used))
+			slot = e;
+	}
+
+	if (detect_context == NULL)
+		detect_context = AllocSetContextCreate(TopMemoryContext, "pgvision detection backbones",
+											   ALLOCSET_SMALL_SIZES);
+	entry_context = AllocSetContextCreate(detect_context, "pgvision detection backbone",
+										  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(entry_context);
+	PG_TRY();
+	{
+		file = BackboneFileByHash(domain, hash);
+		cv_error_clear(&err);
+		if (model_tensors == NULL &&
+			cv_detect_backbone_choose((const uint8_t *) VARDATA(file), VARSIZE(file) - VARHDRSZ,
+									  tensors, &err) != CV_OK)
+			CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
+		if (cv_detect_backbone_create((const uint8_t *) VARDATA(file), VARSIZE(file) - VARHDRSZ,
+									  input_width, input_height, tensors, &bb, &err) != CV_OK)
+			CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
+		pfree(file);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(entry_context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+
+	if (slot->context != NULL)
+	{
+		cv_detect_backbone_free(slot->backbone);
+		MemoryContextDelete(slot->context);
+	}
+	slot->context = entry_context;
+	memcpy(slot->hash, hash, 32);
+	slot->input_width = input_width;
+	slot->input_height = input_height;
+	slot->tensors[0] = tensors[0];
+	slot->tensors[1] = tensors[1];
+	slot->backbone = bb;
+	slot->last_used = ++detect_clock;
+	return bb;
+}
