@@ -211,17 +211,36 @@ $$;
 CREATE TRIGGER cv_image_tags_check BEFORE INSERT OR UPDATE ON cv_image_tags
 	FOR EACH ROW EXECUTE FUNCTION cv_image_tags_check();
 
+CREATE FUNCTION cv_max_regions_per_image() RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION cv_max_regions_per_image() IS 'internal: the setting pgvision.max_regions_per_image (the library loaded first)';
+
 CREATE FUNCTION cv_regions_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_task text;
 	v_project text;
+	v_limit integer;
+	v_count bigint;
 BEGIN
 	SELECT p.task, p.name INTO v_task, v_project FROM cv_projects p WHERE p.id = NEW.project_id;
 	IF v_task IS DISTINCT FROM 'detection' THEN
 		RAISE EXCEPTION 'project "%" is a % project; regions belong to detection projects', v_project, v_task
 			USING ERRCODE = 'wrong_object_type',
 			      HINT = 'Label classification images with tags (cv_tag_image).';
+	END IF;
+	-- A box counts when it arrives on an image (inserted, or moved from
+	-- another): editing one in place stays possible on an image that is
+	-- over a since lowered cap.
+	IF TG_OP = 'INSERT' OR NEW.image_id IS DISTINCT FROM OLD.image_id THEN
+		PERFORM 1 FROM cv_images WHERE id = NEW.image_id FOR UPDATE;
+		v_limit := cv_max_regions_per_image();
+		SELECT count(*) INTO v_count FROM cv_regions r WHERE r.image_id = NEW.image_id AND r.id <> NEW.id;
+		IF v_count >= v_limit THEN
+			RAISE EXCEPTION 'image % already has % regions; the limit is %', NEW.image_id, v_count, v_limit
+				USING ERRCODE = 'program_limit_exceeded',
+				      HINT = 'pgvision.max_regions_per_image sets the limit.';
+		END IF;
 	END IF;
 	RETURN NEW;
 END;
@@ -231,17 +250,33 @@ CREATE TRIGGER cv_regions_check BEFORE INSERT OR UPDATE ON cv_regions
 
 -- A project's task decides how its images are labelled, so it is fixed once
 -- the project has tags.  Negative tags exist only in classification.
+-- Detection needs spatial feature maps to place boxes on, which the
+-- built-in compact features do not have: only backbone domains detect.
 CREATE FUNCTION cv_projects_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_backbones text;
 BEGIN
-	IF NEW.task IS DISTINCT FROM OLD.task AND EXISTS (SELECT 1 FROM cv_tags WHERE project_id = OLD.id) THEN
+	IF TG_OP = 'UPDATE' AND NEW.task IS DISTINCT FROM OLD.task
+	   AND EXISTS (SELECT 1 FROM cv_tags WHERE project_id = OLD.id) THEN
 		RAISE EXCEPTION 'cannot change the task of project "%" once it has tags', OLD.name
 			USING ERRCODE = 'object_in_use';
+	END IF;
+	IF NEW.task = 'detection'
+	   AND EXISTS (SELECT 1 FROM cv_domains d WHERE d.name = NEW.domain AND d.kind = 'builtin') THEN
+		SELECT string_agg(d.name, ', ' ORDER BY d.name) INTO v_backbones
+		  FROM cv_domains d WHERE d.kind = 'backbone';
+		RAISE EXCEPTION 'detection project "%" cannot use domain "%"', NEW.name, NEW.domain
+			USING ERRCODE = 'feature_not_supported',
+			      DETAIL = format('Domain "%s" is built in: its features have no spatial maps to place boxes on.', NEW.domain),
+			      HINT = CASE WHEN v_backbones IS NULL
+			                  THEN 'Import a pretrained network with cv_import_backbone(name, model) and use that domain.'
+			                  ELSE format('Use a backbone domain (%s), or import one with cv_import_backbone.', v_backbones) END;
 	END IF;
 	RETURN NEW;
 END;
 $$;
-CREATE TRIGGER cv_projects_check BEFORE UPDATE ON cv_projects
+CREATE TRIGGER cv_projects_check BEFORE INSERT OR UPDATE ON cv_projects
 	FOR EACH ROW EXECUTE FUNCTION cv_projects_check();
 
 CREATE FUNCTION cv_tags_check() RETURNS trigger
@@ -455,21 +490,128 @@ END;
 $$;
 COMMENT ON FUNCTION cv_apply_tags(cv_images, text[]) IS 'internal: tag an image by tag names, creating missing tags';
 
-CREATE FUNCTION cv_add_image(project text, image bytea, tags text[] DEFAULT '{}')
+-- What kind of JSON value something is, for messages ("not a string").
+CREATE FUNCTION cv_json_kind(value jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT CASE jsonb_typeof(value)
+	       WHEN 'object' THEN 'an object' WHEN 'array' THEN 'an array'
+	       WHEN 'string' THEN 'a string' WHEN 'number' THEN 'a number'
+	       WHEN 'boolean' THEN 'a boolean' ELSE 'null' END
+$$;
+COMMENT ON FUNCTION cv_json_kind(jsonb) IS 'internal: "an object", "a string", ... for messages';
+
+-- The regions argument of cv_add_image, every element checked before
+-- anything is written: [{"tag": text, "left": n, "top": n, "width": n,
+-- "height": n}, ...].  ord counts from 1, as the messages do.
+CREATE FUNCTION cv_regions_from_json(regions jsonb,
+	OUT ord integer, OUT tag text, OUT "left" float8, OUT top float8, OUT width float8, OUT height float8)
+RETURNS SETOF record
+LANGUAGE plpgsql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_shape constant text := 'Each region is an object {"tag": text, "left": n, "top": n, "width": n, "height": n}.';
+	v_elem jsonb;
+	v_key text;
+	v_unknown text;
+	v_num float8[];
+BEGIN
+	IF regions IS NULL THEN
+		RETURN;
+	END IF;
+	IF jsonb_typeof(regions) <> 'array' THEN
+		RAISE EXCEPTION 'regions must be a JSON array, not %', cv_json_kind(regions)
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+	END IF;
+	FOR i IN 1 .. jsonb_array_length(regions) LOOP
+		v_elem := regions -> (i - 1);
+		IF jsonb_typeof(v_elem) <> 'object' THEN
+			RAISE EXCEPTION 'region % must be a JSON object, not %', i, cv_json_kind(v_elem)
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+		END IF;
+		SELECT k INTO v_unknown FROM jsonb_object_keys(v_elem) k
+		 WHERE k NOT IN ('tag', 'left', 'top', 'width', 'height') ORDER BY k LIMIT 1;
+		IF v_unknown IS NOT NULL THEN
+			RAISE EXCEPTION 'region % has an unknown key "%"', i, v_unknown
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+		END IF;
+		FOREACH v_key IN ARRAY ARRAY['tag', 'left', 'top', 'width', 'height'] LOOP
+			IF NOT v_elem ? v_key THEN
+				RAISE EXCEPTION 'region % has no "%"', i, v_key
+					USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+			END IF;
+		END LOOP;
+		IF jsonb_typeof(v_elem -> 'tag') <> 'string' THEN
+			RAISE EXCEPTION '"tag" of region % must be a string, not %', i, cv_json_kind(v_elem -> 'tag')
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+		END IF;
+		v_num := '{}';
+		FOREACH v_key IN ARRAY ARRAY['left', 'top', 'width', 'height'] LOOP
+			IF jsonb_typeof(v_elem -> v_key) <> 'number' THEN
+				RAISE EXCEPTION '"%" of region % must be a number, not %', v_key, i, cv_json_kind(v_elem -> v_key)
+					USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+			END IF;
+			-- JSON numbers are unbounded: keep huge ones huge (still outside
+			-- the image) and tiny ones from underflowing float8.
+			v_num := v_num || round(least(greatest((v_elem -> v_key)::numeric, -1e15), 1e15), 300)::float8;
+		END LOOP;
+		ord := i;
+		tag := v_elem ->> 'tag';
+		PERFORM cv_check_tag_names(ARRAY[tag]);
+		"left" := v_num[1];
+		top := v_num[2];
+		width := v_num[3];
+		height := v_num[4];
+		PERFORM cv_check_region(format('region %s', i), "left", top, width, height);
+		RETURN NEXT;
+	END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION cv_regions_from_json(jsonb) IS 'internal: the checked regions of a JSON array of {"tag", "left", "top", "width", "height"} objects';
+
+-- One statement: an error anywhere (a bad third region, the cap) leaves no
+-- image, region or tag behind.
+CREATE FUNCTION cv_add_image(project text, image bytea, tags text[] DEFAULT '{}', regions jsonb DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_project cv_projects := cv_project_row(project);
 	v_image cv_images;
 	v_tags text[] := cv_check_tag_names(tags);
+	v_limit integer;
+	v_ord integer[];
+	v_rtag text[];
+	v_left float8[];
+	v_top float8[];
+	v_width float8[];
+	v_height float8[];
+	v_count integer;
 BEGIN
 	IF image IS NULL THEN
 		RAISE EXCEPTION 'image must not be null' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	SELECT array_agg(r.ord ORDER BY r.ord), array_agg(r.tag ORDER BY r.ord),
+	       array_agg(r."left" ORDER BY r.ord), array_agg(r.top ORDER BY r.ord),
+	       array_agg(r.width ORDER BY r.ord), array_agg(r.height ORDER BY r.ord)
+	  INTO v_ord, v_rtag, v_left, v_top, v_width, v_height
+	  FROM cv_regions_from_json(regions) r;
+	v_count := coalesce(cardinality(v_ord), 0);
+	IF v_project.task <> 'detection' AND v_count > 0 THEN
+		RAISE EXCEPTION 'project "%" is a % project; regions belong to detection projects', project, v_project.task
+			USING ERRCODE = 'wrong_object_type',
+			      HINT = 'Label classification images with tags (tags => ...).';
+	END IF;
 	IF v_project.task = 'detection' AND cardinality(v_tags) > 0 THEN
 		RAISE EXCEPTION 'images of detection project "%" are labelled with regions, not tags', project
 			USING ERRCODE = 'wrong_object_type',
-			      HINT = 'Add the image without tags, then draw boxes with cv_add_region.';
+			      DETAIL = format('Tags given: %s.', array_to_string(v_tags, ', ')),
+			      HINT = CASE WHEN regions IS NULL
+			                  THEN 'Give the boxes as regions => ..., each with its tag, or draw them with cv_add_region.'
+			                  ELSE 'Each region names its tag: leave tags out.' END;
+	END IF;
+	v_limit := cv_max_regions_per_image();
+	IF v_count > v_limit THEN
+		RAISE EXCEPTION '% regions given for one image; the limit is %', v_count, v_limit
+			USING ERRCODE = 'program_limit_exceeded',
+			      HINT = 'pgvision.max_regions_per_image sets the limit.';
 	END IF;
 	INSERT INTO cv_images AS i (project_id, image)
 	VALUES (v_project.id, image::cv_image)
@@ -478,15 +620,29 @@ BEGIN
 	IF v_image.id IS NULL THEN
 		SELECT * INTO STRICT v_image FROM cv_images i
 		 WHERE i.project_id = v_project.id AND i.sha256 = sha256(cv_add_image.image);
-		RAISE NOTICE 'image already in project "%" as image %; nothing added', project, v_image.id
-			USING HINT = 'Its tags are unchanged; cv_tag_image adds tags.';
+		IF v_project.task = 'detection' THEN
+			RAISE NOTICE 'image already in project "%" as image %; nothing added', project, v_image.id
+				USING HINT = 'Its regions are unchanged; cv_add_region adds boxes.';
+		ELSE
+			RAISE NOTICE 'image already in project "%" as image %; nothing added', project, v_image.id
+				USING HINT = 'Its tags are unchanged; cv_tag_image adds tags.';
+		END IF;
 		RETURN v_image.id;
 	END IF;
-	PERFORM cv_apply_tags(v_image, v_tags);
+	IF v_project.task = 'detection' THEN
+		PERFORM cv_region_tag(v_project.id, t) FROM (SELECT DISTINCT t FROM unnest(v_rtag) t ORDER BY t) s;
+		INSERT INTO cv_regions (image_id, tag_id, project_id, "left", top, width, height)
+		SELECT v_image.id, t.id, v_project.id, u.l, u.t, u.w, u.h
+		  FROM unnest(v_ord, v_rtag, v_left, v_top, v_width, v_height) AS u(ord, tag, l, t, w, h)
+		  JOIN cv_tags t ON t.project_id = v_project.id AND t.name = u.tag
+		 ORDER BY u.ord;
+	ELSE
+		PERFORM cv_apply_tags(v_image, v_tags);
+	END IF;
 	RETURN v_image.id;
 END;
 $$;
-COMMENT ON FUNCTION cv_add_image(text, bytea, text[]) IS 'add an image (JPEG, PNG, BMP) with tags to a project; returns its id, or the existing id when the same bytes are already there';
+COMMENT ON FUNCTION cv_add_image(text, bytea, text[], jsonb) IS 'add an image (JPEG, PNG, BMP) to a project with its tags (classification) or its regions (detection, a JSON array of {"tag", "left", "top", "width", "height"}), all or nothing; returns its id, or the existing id when the same bytes are already there';
 
 CREATE FUNCTION cv_delete_image(image_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
@@ -537,39 +693,66 @@ COMMENT ON FUNCTION cv_retag_image(bigint, text[]) IS 'replace all tags of an im
 -- Regions (object detection)
 ------------------------------------------------------------------------------
 
+-- A box in normalized coordinates of the upright image; what names it in
+-- the message ('region', or 'region 3' of a list).
+CREATE FUNCTION cv_check_region(what text, "left" float8, top float8, width float8, height float8)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	IF "left" IS NULL OR top IS NULL OR width IS NULL OR height IS NULL
+	   OR "left" = 'NaN' OR top = 'NaN' OR width = 'NaN' OR height = 'NaN' THEN
+		RAISE EXCEPTION '% coordinates must be numbers', what
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT ("left" >= 0 AND top >= 0 AND width > 0 AND height > 0
+	        AND "left" + width <= 1 + 1e-9 AND top + height <= 1 + 1e-9) THEN
+		RAISE EXCEPTION '% (left %, top %, width %, height %) does not lie inside the image', what, "left", top, width, height
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'Coordinates are fractions of the upright image: left and top at least 0, width and height above 0, left + width and top + height at most 1.';
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_check_region(text, float8, float8, float8, float8) IS 'internal: the error for a box outside the unit square';
+
+-- The id of a tag by name, created when the project lacks it (as
+-- cv_apply_tags does for classification labels).
+CREATE FUNCTION cv_region_tag(project_id bigint, tag text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	PERFORM cv_check_tag_names(ARRAY[tag]);
+	-- Look first: an INSERT that finds the tag would still use up an id.
+	SELECT t.id INTO v_id FROM cv_tags t WHERE t.project_id = cv_region_tag.project_id AND t.name = tag;
+	IF v_id IS NULL THEN
+		INSERT INTO cv_tags AS t (project_id, name) VALUES (cv_region_tag.project_id, tag)
+		ON CONFLICT ON CONSTRAINT cv_tags_project_id_name_key DO NOTHING
+		RETURNING t.id INTO v_id;
+	END IF;
+	IF v_id IS NULL THEN
+		-- Another session created it meanwhile.
+		SELECT t.id INTO STRICT v_id FROM cv_tags t WHERE t.project_id = cv_region_tag.project_id AND t.name = tag;
+	END IF;
+	RETURN v_id;
+END;
+$$;
+COMMENT ON FUNCTION cv_region_tag(bigint, text) IS 'internal: the id of a tag by name, creating it when missing';
+
 CREATE FUNCTION cv_add_region(image_id bigint, tag text, "left" float8, top float8, width float8, height float8)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_image cv_images := cv_image_row(image_id);
-	v_tag_id bigint;
 	v_id bigint;
 BEGIN
-	IF "left" IS NULL OR top IS NULL OR width IS NULL OR height IS NULL
-	   OR "left" = 'NaN' OR top = 'NaN' OR width = 'NaN' OR height = 'NaN' THEN
-		RAISE EXCEPTION 'region coordinates must be numbers'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF NOT ("left" >= 0 AND top >= 0 AND width > 0 AND height > 0
-	        AND "left" + width <= 1 + 1e-9 AND top + height <= 1 + 1e-9) THEN
-		RAISE EXCEPTION 'region (left %, top %, width %, height %) does not lie inside the image', "left", top, width, height
-			USING ERRCODE = 'invalid_parameter_value',
-			      DETAIL = 'Coordinates are fractions of the upright image: left and top at least 0, width and height above 0, left + width and top + height at most 1.';
-	END IF;
-	SELECT t.id INTO v_tag_id FROM cv_tags t WHERE t.project_id = v_image.project_id AND t.name = tag;
-	IF v_tag_id IS NULL THEN
-		RAISE EXCEPTION 'tag "%" does not exist in project "%"', coalesce(tag, 'NULL'),
-			(SELECT p.name FROM cv_projects p WHERE p.id = v_image.project_id)
-			USING ERRCODE = 'undefined_object',
-			      HINT = 'cv_create_tag makes a tag.';
-	END IF;
+	PERFORM cv_check_region('region', "left", top, width, height);
 	INSERT INTO cv_regions AS r (image_id, tag_id, project_id, "left", top, width, height)
-	VALUES (v_image.id, v_tag_id, v_image.project_id, "left", top, width, height)
+	VALUES (v_image.id, cv_region_tag(v_image.project_id, tag), v_image.project_id, "left", top, width, height)
 	RETURNING r.id INTO v_id;
 	RETURN v_id;
 END;
 $$;
-COMMENT ON FUNCTION cv_add_region(bigint, text, float8, float8, float8, float8) IS 'draw a tagged box on an image of a detection project (normalized left, top, width, height); returns its id';
+COMMENT ON FUNCTION cv_add_region(bigint, text, float8, float8, float8, float8) IS 'draw a tagged box on an image of a detection project (normalized left, top, width, height), creating the tag when missing; returns its id';
 
 CREATE FUNCTION cv_delete_region(region_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
@@ -823,8 +1006,12 @@ END;
 $$;
 COMMENT ON FUNCTION cv_resume_training() IS 'start a background worker for iterations left queued (after a restart); returns how many are queued';
 
--- The hosted services' minimums: at least 2 tags with at least 5 images each
--- (for detection: 5 images with boxes of the tag).
+-- The hosted services' minimums.  Classification: at least 2 tags with at
+-- least 5 images each.  Detection: at least 1 tag, and 15 images with boxes
+-- of each tag; an image without boxes is a negative example.  In both, a
+-- tag nothing carries is an error rather than silently left out: the user
+-- made it and would miss it in the model (the unused negative tag of a
+-- classification project excepted; detection has none).
 CREATE FUNCTION cv_check_trainable(v_project cv_projects) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
@@ -833,8 +1020,28 @@ DECLARE
 	v_ready integer;
 BEGIN
 	IF v_project.task = 'detection' THEN
-		RAISE EXCEPTION 'training detection projects is not available yet'
-			USING ERRCODE = 'feature_not_supported';
+		SELECT t.name, count(DISTINCT r.image_id) INTO v_short, v_count
+		  FROM cv_tags t LEFT JOIN cv_regions r ON r.tag_id = t.id
+		 WHERE t.project_id = v_project.id
+		 GROUP BY t.id, t.name
+		HAVING count(DISTINCT r.image_id) < 15
+		 ORDER BY count(DISTINCT r.image_id), t.name LIMIT 1;
+		IF v_short IS NOT NULL THEN
+			RAISE EXCEPTION 'tag "%" of project "%" has % images with regions; training needs at least 15 per tag', v_short, v_project.name, v_count
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Draw boxes of this tag on more images (cv_add_region), or delete the tag.';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM cv_tags t WHERE t.project_id = v_project.id) THEN
+			RAISE EXCEPTION 'project "%" has 0 tags with regions; training needs at least 1', v_project.name
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Draw tagged boxes with cv_add_region or cv_add_image(..., regions => ...).';
+		END IF;
+		IF EXISTS (SELECT 1 FROM cv_images i WHERE i.project_id = v_project.id
+		              AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id)) THEN
+			RAISE NOTICE 'images of project "%" without regions are used as negative examples', v_project.name
+				USING HINT = 'They teach the detector what is not an object.';
+		END IF;
+		RETURN;
 	END IF;
 	SELECT count(*) FILTER (WHERE n >= 5) INTO v_ready
 	  FROM (SELECT count(it.image_id) AS n FROM cv_tags t LEFT JOIN cv_image_tags it ON it.tag_id = t.id

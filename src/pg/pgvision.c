@@ -18,6 +18,10 @@ PG_MODULE_MAGIC;
 int			pgvision_max_image_bytes = 20 * 1024 * 1024;
 int			pgvision_max_image_pixels = 64 * 1024 * 1024;
 
+/* Object detection: the hosted services' cap on boxes per image, and NMS. */
+int			pgvision_max_regions_per_image = 300;
+double		pgvision_nms_overlap = 0.45;
+
 void		_PG_init(void);
 
 static void
@@ -37,6 +41,39 @@ DefineSettings(void)
 							64 * 1024 * 1024, 1, INT_MAX,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+
+	/*
+	 * SUSET like the image caps: it is a rule for every writer of a project
+	 * (and bounds what training on an image costs), so a session must not
+	 * lift it for itself; a superuser can ALTER ROLE ... SET it.
+	 */
+	DefineCustomIntVariable("pgvision.max_regions_per_image",
+							"Most regions (tagged boxes) one image may have.",
+							"Checked for every write to cv_regions: cv_add_region, cv_add_image(regions => ...) and plain INSERTs.",
+							&pgvision_max_regions_per_image,
+							300, 1, 10000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomRealVariable("pgvision.nms_overlap",
+							 "Overlap (intersection over union) above which non-maximum suppression drops the less probable of two detections of the same tag.",
+							 "0 lets no two detections of a tag overlap; 1 drops none.",
+							 &pgvision_nms_overlap,
+							 0.45, 0.0, 1.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+}
+
+/*
+ * The regions cap for the SQL triggers.  Reading it through a function of
+ * this library (not current_setting) loads the library first, so the
+ * setting is always the real one: never missing, and never a placeholder a
+ * session set before the library was loaded.
+ */
+PG_FUNCTION_INFO_V1(cv_max_regions_per_image);
+Datum
+cv_max_regions_per_image(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(pgvision_max_regions_per_image);
 }
 
 void

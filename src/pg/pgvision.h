@@ -15,6 +15,14 @@
 /* Settings (pgvision.c) */
 extern int	pgvision_max_image_bytes;
 extern int	pgvision_max_image_pixels;
+extern int	pgvision_max_regions_per_image;
+
+/*
+ * pgvision.nms_overlap: the intersection over union above which
+ * non-maximum suppression drops the less probable of two detections of the
+ * same tag (0..1, default 0.45).
+ */
+extern double pgvision_nms_overlap;
 
 /* Core bridge (core_bridge.c) */
 extern void CoreBridgeInit(void);

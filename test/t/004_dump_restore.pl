@@ -24,7 +24,7 @@ $node->safe_psql('src', qq{
 	SELECT cv_create_project('trees');
 	SELECT count(cv_add_image('trees', pg_read_binary_file(file), ARRAY[tag])) FROM manifest;
 	SELECT cv_publish(cv_train('trees', wait => true), 'production');
-	SELECT cv_create_project('cutlery', task => 'detection');
+	SELECT cv_create_project('cutlery', task => 'detection', domain => 'mobilenet_v1');
 	SELECT cv_create_tag('cutlery', 'fork');
 	SELECT cv_add_region(cv_add_image('cutlery', pg_read_binary_file('$shared/datasets/azure-forkscissors-od/images/fork_10.jpg')),
 	                     'fork', 0.05, 0.28, 0.8, 0.45);
