@@ -39,7 +39,7 @@ enum
 typedef struct net_builder
 {
 	tbm_model	m;
-	int			seed;
+	uint32_t	seed;
 	bool		no_shapes;		/* activations without a stored shape */
 	void	   *blobs[64];		/* constants, alive until tbm_build */
 	int			nblobs;
@@ -638,6 +638,83 @@ test_missing_shapes_inferred(void)
 	nb_free(&without);
 }
 
+/*
+ * A uint8 output clamps a convolution without fused activation to what it
+ * can represent, [scale * (0 - zp), scale * (255 - zp)], as TFLite's
+ * integer kernels do: the same net with a float output, clamped, matches.
+ */
+static void
+test_quantized_output_range(void)
+{
+	net_builder q,
+				f;
+	int			h = 8,
+				w = 8,
+				c = 3,
+				y;
+	float		scale = 0.01f;
+	int64_t		zp = 100;
+	double		lo = scale * (0 - 100.0),
+				hi = scale * (255 - 100.0);
+	cv_status	st;
+	cv_error	err;
+	cv_net	   *qn,
+			   *fn;
+	uint8_t    *px = pixels(8, 8);
+	float		qo[8 * 8 * 16],
+				fo[8 * 8 * 16];
+	bool		clipped_low = false,
+				clipped_high = false;
+
+	nb_init(&q, 8, 8);
+	y = conv(&q, q.m.input, &h, &w, &c, 16, 3, 1, 0);
+	q.m.tensors[y].type = U8;
+	tbm_quant(&q.m, y, 1, &scale, &zp, 0);
+	q.m.output = y;
+	h = w = 8;
+	c = 3;
+	nb_init(&f, 8, 8);
+	f.m.output = conv(&f, f.m.input, &h, &w, &c, 16, 3, 1, 0);
+	/* weights that reach beyond the range both ways */
+	for (size_t i = 0; i < q.m.tensors[1].data_len / sizeof(float); i++)
+	{
+		((float *) q.blobs[0])[i] *= 8;
+		((float *) f.blobs[0])[i] *= 8;
+	}
+	qn = load(&q, NULL, &st, &err);
+	CHECK_MSG(st == CV_OK, "%s", err.message);
+	fn = load(&f, NULL, &st, &err);
+	CHECK_MSG(st == CV_OK, "%s", err.message);
+	if (qn != NULL && fn != NULL)
+	{
+		cv_net_workspace *wq = NULL,
+				   *wf = NULL;
+		bool		same = true;
+
+		CHECK(cv_net_workspace_create(qn, &wq, &err) == CV_OK);
+		CHECK(cv_net_workspace_create(fn, &wf, &err) == CV_OK);
+		CHECK(cv_net_run(qn, wq, px, qo, NULL, &err) == CV_OK);
+		CHECK(cv_net_run(fn, wf, px, fo, NULL, &err) == CV_OK);
+		for (int i = 0; i < 8 * 8 * 16; i++)
+		{
+			float		want = (float) fmin(fmax(fo[i], (float) lo), (float) hi);
+
+			clipped_low = clipped_low || fo[i] < lo;
+			clipped_high = clipped_high || fo[i] > hi;
+			same = same && qo[i] == want;
+		}
+		CHECK(same);
+		CHECK(clipped_low && clipped_high);
+		cv_net_workspace_free(wq);
+		cv_net_workspace_free(wf);
+	}
+	cv_net_free(qn);
+	cv_net_free(fn);
+	free(px);
+	nb_free(&q);
+	nb_free(&f);
+}
+
 /* ---- the shared pretrained files ---- */
 
 static uint8_t *
@@ -963,12 +1040,94 @@ test_ssd_maps(void)
 	t19 = last_backbone_map(net, 19, d19, &n19);
 	t10 = last_backbone_map(net, 10, d10, &n10);
 	CHECK(t19 >= 0 && t10 >= 0);
+
+	/*
+	 * The class scores (LOGISTIC, before the custom operator): over the
+	 * 1917 anchors the best is "cat" (index 17 with the background at 0,
+	 * coco_labels.txt line 16); without the range clamp it is noise.
+	 */
+	for (int i = 0; i < cv_net_num_activations(net); i++)
+	{
+		int			t,
+					d[4];
+		const char *nm;
+
+		cv_net_activation(net, i, &t, d, &nm);
+		if (strcmp(nm, "convert_scores") == 0 && d[2] == 1917 && d[3] == 91)
+		{
+			cv_net	   *cls = NULL;
+			cv_net_options co = {.n_outputs = 1, .outputs = {t}};
+			float	   *sc = malloc(1917 * 91 * sizeof(float));
+			int			best = 1;
+			float		best_score = 0;
+
+			CHECK(cv_net_load_with(bytes, len, &co, &cls, &err) == CV_OK);
+			if (cls != NULL && run_outputs(cls, px, &sc))
+				for (int a = 0; a < 1917 * 91; a++)
+					if (a % 91 != 0 && sc[a] > best_score)
+					{
+						best_score = sc[a];
+						best = a % 91;
+					}
+			CHECK_MSG(best == 17 && best_score > 0.5, "best class %d %.3f", best, best_score);
+			printf("     ssd class scores: best %d (cat) %.3f\n", best, best_score);
+			cv_net_free(cls);
+			free(sc);
+		}
+	}
 	if (t19 >= 0 && t10 >= 0)
 	{
+		/* the names belong to the net */
 		printf("     ssd stride 16: tensor %d %dx%dx%d %s\n", t19, d19[1], d19[2], d19[3], n19);
 		printf("     ssd stride 32: tensor %d %dx%dx%d %s\n", t10, d10[1], d10[2], d10[3], n10);
 		CHECK(strstr(n19, "Conv2d_11_pointwise") != NULL);
 		CHECK(strstr(n10, "Conv2d_13_pointwise") != NULL);
+	}
+	cv_net_free(net);
+	net = NULL;
+	if (t19 < 0 || t10 < 0)
+		goto done;
+
+	memset(&o, 0, sizeof(o));
+	o.n_outputs = 2;
+	o.outputs[0] = t19;
+	o.outputs[1] = t10;
+	CHECK_MSG(cv_net_load_with(bytes, len, &o, &net, &err) == CV_OK, "%s", err.message);
+	if (net != NULL)
+	{
+		int			a[4],
+					b[4];
+		float	   *m19,
+				   *m10;
+		float	   *outs[2];
+		double		lo = 1e9,
+					hi = -1e9;
+		size_t		at_top = 0;
+
+		CHECK(cv_net_output_shape(net, 0, a) && a[1] == 19 && a[2] == 19);
+		CHECK(cv_net_output_shape(net, 1, b) && b[1] == 10 && b[2] == 10);
+		m19 = malloc(dims_count(a) * sizeof(float));
+		m10 = malloc(dims_count(b) * sizeof(float));
+		outs[0] = m19;
+		outs[1] = m10;
+		CHECK(run_outputs(net, px, outs));
+		for (size_t i = 0; i < dims_count(a); i++)
+		{
+			lo = fmin(lo, m19[i]);
+			hi = fmax(hi, m19[i]);
+			at_top += m19[i] >= 5.99f;
+		}
+		for (size_t i = 0; i < dims_count(b); i++)
+		{
+			lo = fmin(lo, m10[i]);
+			hi = fmax(hi, m10[i]);
+		}
+		/* clamped like RELU6 by the output range, and not trivially */
+		CHECK_MSG(lo >= 0 && hi <= 6.0001 && hi > 1, "range %g..%g", lo, hi);
+		printf("     ssd maps %dx%dx%d, %dx%dx%d: values in [%g, %g], %zu at the top\n",
+			   a[1], a[2], a[3], b[1], b[2], b[3], lo, hi, at_top);
+		free(m19);
+		free(m10);
 	}
 
 done:
@@ -982,6 +1141,7 @@ UNIT_MAIN("nn_cut",
 		  UNIT_CASE(test_cut_before_unsupported),
 		  UNIT_CASE(test_requested_inside_fused_block),
 		  UNIT_CASE(test_missing_shapes_inferred),
+		  UNIT_CASE(test_quantized_output_range),
 		  UNIT_CASE(test_mobilenet_v2_maps),
 		  UNIT_CASE(test_edgetpu),
 		  UNIT_CASE(test_ssd_maps))

@@ -67,6 +67,52 @@ act_range(int act, float *lo, float *hi)
 	}
 }
 
+/*
+ * The real values a quantized (uint8 or int8, per-tensor) tensor can hold:
+ * [scale * (qmin - zero_point), scale * (qmax - zero_point)].  TFLite's
+ * integer kernels clamp every result to its output's range, and some files
+ * rely on it: the SSD MobileNet V1's convolutions have no fused RELU6, their
+ * uint8 output range (scale 6/255, zero point 0) is the clamp.  A float
+ * executor must apply it too.  Unbounded for other tensors.
+ */
+static void
+quant_range(const build_state *b, int t, float *lo, float *hi)
+{
+	const tfl_tensor *tt = &b->m->tensors[t];
+	float		scale;
+	int64_t		zp = 0,
+				qmin,
+				qmax;
+
+	*lo = -INFINITY;
+	*hi = INFINITY;
+	if (tt->nquant != 1 || (tt->type != TFL_UINT8 && tt->type != TFL_INT8))
+		return;
+	scale = fb_vector_f32(&tt->scale, 0);
+	if (tt->zero_point.count)
+		zp = fb_vector_i64(&tt->zero_point, 0);
+	if (!isfinite(scale) || scale <= 0.0f)
+		return;
+	qmin = tt->type == TFL_UINT8 ? 0 : -128;
+	qmax = tt->type == TFL_UINT8 ? 255 : 127;
+	*lo = (float) ((double) scale * (double) (qmin - zp));
+	*hi = (float) ((double) scale * (double) (qmax - zp));
+}
+
+/* Narrow an activation clamp to the output's quantized range. */
+static void
+clamp_to_output(const build_state *b, int t, float *act_min, float *act_max)
+{
+	float		lo,
+				hi;
+
+	quant_range(b, t, &lo, &hi);
+	if (lo > *act_min)
+		*act_min = lo;
+	if (hi < *act_max)
+		*act_max = hi;
+}
+
 /* A value the kernels can address: rank <= 4, defined by now. */
 static cv_status
 operand(build_state *b, int t, bool allow_const, nn_value **out)
@@ -1079,7 +1125,31 @@ build_op(build_state *b, int i, nn_step *s, size_t *concat_sizes)
 	out = op->outputs[0];
 	if (b->m->tensors[out].data != NULL || b->defined[out] || b->net->values[out].cdata != NULL)
 		return op_fail(b, CV_ERR_CORRUPT, "writes a constant or an already computed tensor");
-	return build_step(b, s, op, concat_sizes);
+	if ((st = build_step(b, s, op, concat_sizes)) != CV_OK)
+		return st;
+
+	/*
+	 * The kernels that clamp their results anyway take the output's range
+	 * too.  Not SOFTMAX or LOGISTIC: a uint8 probability tops out at
+	 * 255/256, a rounding of the integer runtime we do not copy.
+	 */
+	switch (s->kind)
+	{
+		case NN_K_CONV:
+		case NN_K_DEPTHWISE:
+		case NN_K_AVG_POOL:
+		case NN_K_MAX_POOL:
+			clamp_to_output(b, out, &s->conv.act_min, &s->conv.act_max);
+			break;
+		case NN_K_FC:
+		case NN_K_BINARY:
+		case NN_K_CONCAT:
+			clamp_to_output(b, out, &s->act_min, &s->act_max);
+			break;
+		default:
+			break;
+	}
+	return CV_OK;
 }
 
 /*

@@ -19,7 +19,11 @@
  *
  * Activations are float32 whatever the file's activation types: the
  * quantized uint8/int8 activations of the file are replaced by the real
- * values they stand for, so QUANTIZE and DEQUANTIZE are identities.
+ * values they stand for, so QUANTIZE and DEQUANTIZE are identities.  As in
+ * TFLite's integer kernels, the result of a convolution, pool, ADD, MUL,
+ * FULLY_CONNECTED or CONCATENATION is clamped to the range its quantized
+ * output can represent (the SSD MobileNet V1 file has no fused RELU6 and
+ * relies on it).
  *
  * Supported operators: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD,
  * MUL, AVERAGE_POOL_2D, MAX_POOL_2D, MEAN, PAD, RESHAPE, SQUEEZE,
