@@ -145,6 +145,11 @@ typedef struct bench_args
 	int			threads;
 	const char *cache;
 	bool		nocache;
+	int			folds;
+	int			hidden;
+	float		lr;
+	float		wd;
+	float		dropout;
 } bench_args;
 
 static int
@@ -429,6 +434,11 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	data.boxes = train_boxes;
 	cv_detect_train_options_init(&opt);
 	opt.steps = a->steps;
+	opt.folds = a->folds;
+	opt.hidden = a->hidden;
+	opt.learning_rate = a->lr;
+	opt.weight_decay = a->wd;
+	opt.input_dropout = a->dropout;
 	opt.progress = progress_quiet;
 	cv_nn_set_threads(a->threads);
 	t0 = now_seconds();
@@ -443,14 +453,47 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	/* held-out (cross-validated) figures, as cv_performance shows them */
 	{
 		cv_detect_tag_metrics per[MAX_TAGS];
-		cv_detect_overall_metrics all;
+		cv_detect_overall_metrics all = {0};
 
+		if (res.n_folds > 0)
 		cv_detect_metrics_compute(res.holdout, res.n_holdout, train_boxes, n_train_boxes, n_train,
 								  n_tags, 0.5, 0.5, per, &all, &err);
 		printf("%s: %d train / %d test images, %d tags, input %d, views %d, %d folds, %d steps/fit\n",
 			   set, n_train, n_test, n_tags, a->size, a->views, res.n_folds, res.steps);
 		printf("  held-out (k-fold on train): mAP@0.5 %.3f  P %.3f R %.3f  calibration a=%.2f b=%.2f\n",
 			   all.map, all.precision, all.recall, res.detector->calib_a, res.detector->calib_b);
+	}
+
+	/* the final detector on its own training images (view 0): the fit */
+	{
+		cv_image_detection *fit = malloc(sizeof(cv_image_detection) * 100 * n_train);
+		int			n_fit = 0;
+		cv_detect_tag_metrics per[MAX_TAGS];
+		cv_detect_overall_metrics all,
+					all75;
+
+		for (int i = 0; i < n_train; i++)
+		{
+			cv_detection *d;
+			int			nd;
+
+			cv_detector_detect(res.detector, train_maps + (size_t) i * a->views * cv_detector_map_floats(&shape),
+							   0.01f, 0.45, 100, &d, &nd, &err);
+			for (int j = 0; j < nd; j++)
+			{
+				fit[n_fit].image = i;
+				fit[n_fit].det = d[j];
+				n_fit++;
+			}
+			cv_free(d);
+		}
+		cv_detect_metrics_compute(fit, n_fit, train_boxes, n_train_boxes, n_train, n_tags,
+								  0.5, 0.5, per, &all, &err);
+		cv_detect_metrics_compute(fit, n_fit, train_boxes, n_train_boxes, n_train, n_tags,
+								  0.5, 0.75, per, &all75, &err);
+		printf("  fit (final detector on its training images): mAP@0.5 %.3f  mAP@0.75 %.3f  loss %.4f\n",
+			   all.map, all75.map, res.final_loss);
+		free(fit);
 	}
 
 	/* detect on the test images from cached maps (the quality figures) */
@@ -550,7 +593,7 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 int
 main(int argc, char **argv)
 {
-	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false};
+	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false, 0, 0, 0, 0, 0};
 	uint8_t    *file;
 	size_t		len;
 	int			i;
@@ -569,6 +612,16 @@ main(int argc, char **argv)
 			a.threads = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--cache") == 0 && i + 1 < argc)
 			a.cache = argv[++i];
+		else if (strcmp(argv[i], "--folds") == 0 && i + 1 < argc)
+			a.folds = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--hidden") == 0 && i + 1 < argc)
+			a.hidden = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--lr") == 0 && i + 1 < argc)
+			a.lr = (float) atof(argv[++i]);
+		else if (strcmp(argv[i], "--wd") == 0 && i + 1 < argc)
+			a.wd = (float) atof(argv[++i]);
+		else if (strcmp(argv[i], "--dropout") == 0 && i + 1 < argc)
+			a.dropout = (float) atof(argv[++i]);
 		else if (strcmp(argv[i], "--nocache") == 0)
 			a.nocache = true;
 		else

@@ -13,7 +13,6 @@
 #define FOCAL_ALPHA 0.25
 #define FOCAL_GAMMA 2.0
 #define NEGATIVE_KEEP 0.25
-#define WEIGHT_DECAY 1e-4
 #define ADAM_BETA1 0.9
 #define ADAM_BETA2 0.999
 #define ADAM_EPS 1e-8
@@ -220,7 +219,7 @@ typedef struct adam
 
 static void
 adam_update(float *w, const float *g, adam *s, size_t n, double lr, double t,
-			bool decay)
+			double decay)
 {
 	double		c1 = 1.0 - pow(ADAM_BETA1, t),
 				c2 = 1.0 - pow(ADAM_BETA2, t);
@@ -231,8 +230,7 @@ adam_update(float *w, const float *g, adam *s, size_t n, double lr, double t,
 		double		v = s->v[i] = (float) (ADAM_BETA2 * s->v[i] + (1 - ADAM_BETA2) * (double) g[i] * g[i]);
 		double		step = lr * (m / c1) / (sqrt(v / c2) + ADAM_EPS);
 
-		if (decay)
-			step += lr * WEIGHT_DECAY * w[i];
+		step += lr * decay * w[i];
 		w[i] -= (float) step;
 	}
 }
@@ -379,6 +377,10 @@ fit(trainer *t, const int *images, int n_images, const cv_detect_train_options *
 			   *sum2 = NULL;
 	rng			r = {opt->seed ? opt->seed : 0x5eed1234u};
 	double		lr0 = opt->learning_rate > 0 ? opt->learning_rate : 2e-3;
+	double		wd = opt->weight_decay > 0 ? opt->weight_decay :
+		opt->weight_decay < 0 ? 0.0 : CV_DETECT_WEIGHT_DECAY;
+	double		drop = opt->input_dropout > 0 ? opt->input_dropout :
+		opt->input_dropout < 0 ? 0.0 : CV_DETECT_INPUT_DROPOUT;
 	double		tail_loss = 0;
 	int			tail_n = 0;
 	cv_status	st;
@@ -510,7 +512,19 @@ fit(trainer *t, const int *images, int n_images, const cv_detect_train_options *
 			if (m == 0)
 				continue;
 
-			cv_detector_forward(det, batch, m, true, hidden, outs);
+			/* standardise, then drop inputs at random (inverted dropout) */
+			for (int i = 0; i < m; i++)
+			{
+				float	   *x = batch + (size_t) i * in_dim;
+
+				for (int j = 0; j < in_dim; j++)
+				{
+					x[j] = (x[j] - det->mean[j]) * det->scale[j];
+					if (drop > 0)
+						x[j] = rng_uniform(&r) < drop ? 0.0f : (float) (x[j] / (1.0 - drop));
+				}
+			}
+			cv_detector_forward(det, batch, m, false, hidden, outs);
 			loss = loss_gradient(t, outs, tg, weight, m, grad);
 			if (step >= steps - steps / 10 - 1)
 			{
@@ -543,10 +557,10 @@ fit(trainer *t, const int *images, int n_images, const cv_detect_train_options *
 			else
 				lr = lr0 * 0.5 * (1 + cos(3.141592653589793 * (step - WARMUP_STEPS) /
 										  (double) (steps - WARMUP_STEPS > 0 ? steps - WARMUP_STEPS : 1)));
-			adam_update(det->w1, gw1, &s_w1, (size_t) in_dim * hid, lr, step + 1, true);
-			adam_update(det->b1, gb1, &s_b1, (size_t) hid, lr, step + 1, false);
-			adam_update(det->w2, gw2, &s_w2, (size_t) hid * od, lr, step + 1, true);
-			adam_update(det->b2, gb2, &s_b2, (size_t) od, lr, step + 1, false);
+			adam_update(det->w1, gw1, &s_w1, (size_t) in_dim * hid, lr, step + 1, wd);
+			adam_update(det->b1, gb1, &s_b1, (size_t) hid, lr, step + 1, 0.0);
+			adam_update(det->w2, gw2, &s_w2, (size_t) hid * od, lr, step + 1, wd);
+			adam_update(det->b2, gb2, &s_b2, (size_t) od, lr, step + 1, 0.0);
 
 			if (!report(t, 1.0))
 			{
@@ -752,6 +766,8 @@ trainer_init(trainer *t, const cv_detect_dataset *d, const cv_detect_train_optio
 	t->in_dim = t->shape.map_channels[0] + t->shape.map_channels[1];
 	t->out_dim = cv_detector_out_dim(t->shape.n_tags);
 	t->map_floats = cv_detector_map_floats(&t->shape);
+	if (opt->hidden > 0)
+		t->shape.hidden = opt->hidden;
 	t->progress = opt->progress;
 	t->progress_arg = opt->progress_arg;
 	return build_targets(t, err);

@@ -43,6 +43,9 @@
 #define CV_DETECT_CENTRE_RADIUS 2.0f
 #define CV_DETECT_BATCH 8
 #define CV_DETECT_HIDDEN 256
+/* decoupled weight decay (AdamW) and dropout of the adapter's inputs */
+#define CV_DETECT_WEIGHT_DECAY 1e-4f
+#define CV_DETECT_INPUT_DROPOUT 0.0f
 /* Held-out detections kept per image, and the least probability kept. */
 #define CV_DETECT_HOLDOUT_MAX 100
 #define CV_DETECT_HOLDOUT_MIN_PROBABILITY 0.01f
@@ -68,6 +71,9 @@ typedef struct cv_detect_train_options
 	double		nms_overlap;	/* 0: 0.45 */
 	uint32_t	seed;			/* 0: a fixed default */
 	float		learning_rate;	/* 0: 2e-3 */
+	int			hidden;			/* 0: the dataset's shape, else CV_DETECT_HIDDEN */
+	float		weight_decay;	/* 0: CV_DETECT_WEIGHT_DECAY; < 0: none */
+	float		input_dropout;	/* 0: CV_DETECT_INPUT_DROPOUT; < 0: none */
 } cv_detect_train_options;
 
 typedef struct cv_detect_train_result
