@@ -150,6 +150,9 @@ typedef struct bench_args
 	float		lr;
 	float		wd;
 	float		dropout;
+	int			context;
+	int			box_loss;
+	int			quality;
 } bench_args;
 
 static int
@@ -439,6 +442,9 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	opt.learning_rate = a->lr;
 	opt.weight_decay = a->wd;
 	opt.input_dropout = a->dropout;
+	opt.context = (uint32_t) a->context;
+	opt.box_loss = a->box_loss;
+	opt.quality = a->quality;
 	opt.progress = progress_quiet;
 	cv_nn_set_threads(a->threads);
 	t0 = now_seconds();
@@ -458,8 +464,9 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 		if (res.n_folds > 0)
 		cv_detect_metrics_compute(res.holdout, res.n_holdout, train_boxes, n_train_boxes, n_train,
 								  n_tags, 0.5, 0.5, per, &all, &err);
-		printf("%s: %d train / %d test images, %d tags, input %d, views %d, %d folds, %d steps/fit\n",
-			   set, n_train, n_test, n_tags, a->size, a->views, res.n_folds, res.steps);
+		printf("%s: %d train / %d test images, %d tags, input %d, views %d, %d folds, %d steps/fit, context %u, hidden %d\n",
+			   set, n_train, n_test, n_tags, a->size, a->views, res.n_folds, res.steps,
+			   res.detector->context, res.detector->hidden);
 		printf("  held-out (k-fold on train): mAP@0.5 %.3f  P %.3f R %.3f  calibration a=%.2f b=%.2f\n",
 			   all.map, all.precision, all.recall, res.detector->calib_a, res.detector->calib_b);
 	}
@@ -509,6 +516,24 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 			fprintf(stderr, "detect: %s\n", err.message);
 			exit(1);
 		}
+		if (getenv("BENCH_DIAG") != NULL && nd > 0)
+			for (int b = 0; b < n_test_boxes; b++)
+				if (test_boxes[b].image == i)
+				{
+					double		best = 0;
+					int			bj = 0;
+
+					for (int j = 0; j < nd; j++)
+						if (cv_box_iou(&d[j].box, &test_boxes[b].box) > best)
+						{
+							best = cv_box_iou(&d[j].box, &test_boxes[b].box);
+							bj = j;
+						}
+					printf("    diag img %d truth %.2f %.2f %.2f %.2f  top %.2f %.2f %.2f %.2f p=%.2f  best IoU %.2f (p=%.2f)\n",
+						   i, test_boxes[b].box.left, test_boxes[b].box.top, test_boxes[b].box.width,
+						   test_boxes[b].box.height, d[0].box.left, d[0].box.top, d[0].box.width,
+						   d[0].box.height, d[0].score, best, d[bj].score);
+				}
 		for (int j = 0; j < nd; j++)
 		{
 			dets[n_dets].image = i;
@@ -593,7 +618,7 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 int
 main(int argc, char **argv)
 {
-	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false, 0, 0, 0, 0, 0};
+	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false, 0, 0, 0, 0, 0, 0, 0, 0};
 	uint8_t    *file;
 	size_t		len;
 	int			i;
@@ -622,6 +647,12 @@ main(int argc, char **argv)
 			a.wd = (float) atof(argv[++i]);
 		else if (strcmp(argv[i], "--dropout") == 0 && i + 1 < argc)
 			a.dropout = (float) atof(argv[++i]);
+		else if (strcmp(argv[i], "--box-loss") == 0 && i + 1 < argc)
+			a.box_loss = strcmp(argv[++i], "l1") == 0 ? 2 : 1;
+		else if (strcmp(argv[i], "--quality") == 0 && i + 1 < argc)
+			a.quality = strcmp(argv[++i], "centreness") == 0 ? 2 : 1;
+		else if (strcmp(argv[i], "--context") == 0 && i + 1 < argc)
+			a.context = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--nocache") == 0)
 			a.nocache = true;
 		else

@@ -304,6 +304,23 @@ test_detect_train_synthetic(void)
 
 			CHECK(cv_model_parse(bytes, cut, &t, &err) != CV_OK && t == NULL);
 		}
+		/* a detection model under a version 2 header: task 3 did not exist */
+		{
+			uint8_t    *copy = malloc(len);
+			cv_model   *t = NULL;
+
+			memcpy(copy, bytes, len);
+			copy[8] = 2;
+			CHECK(cv_model_parse(copy, len, &t, &err) == CV_ERR_CORRUPT && t == NULL);
+			/* single-bit flips anywhere: refused (the checksum), never a crash */
+			for (size_t at = 8; at < len; at += 1 + at / 4)
+			{
+				memcpy(copy, bytes, len);
+				copy[at] ^= 0x10;
+				CHECK(cv_model_parse(copy, len, &t, &err) != CV_OK && t == NULL);
+			}
+			free(copy);
+		}
 		cv_model_free(m);
 		cv_model_free(back);
 		cv_free(bytes);

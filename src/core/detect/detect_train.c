@@ -75,6 +75,8 @@ typedef struct trainer
 	cell_target *targets;		/* n_images x n_views x cells */
 	cv_progress_fn progress;
 	void	   *progress_arg;
+	bool		iou_loss;		/* IoU loss on the boxes, else L1 on the codes */
+	bool		iou_quality;	/* quality output learns the IoU, else centre-ness */
 	double		work_done;		/* steps run so far over all fits */
 	double		work_total;
 } trainer;
@@ -302,16 +304,83 @@ loss_gradient(const trainer *t, const float *out, const cell_target *const *tg,
 			double		ct = tg[i]->centre;
 			double		x = o[n_tags + 4];
 			double		p = 1.0 / (1.0 + exp(-x));
+			double		quality;
 
-			for (int j = 0; j < 4; j++)
+			if (t->iou_loss)
 			{
-				double		diff = o[n_tags + j] - tg[i]->code[j];
+				/*
+				 * IoU loss -ln(I/U) on the four distances (UnitBox, FCOS),
+				 * in cell units: IoU does not change when both boxes are
+				 * scaled along an axis, and both share the cell's centre.
+				 */
+				double		d[4],
+							gt[4],
+							dd[4];
+				double		iw,
+							ih,
+							inter,
+							ap,
+							ag,
+							uni;
 
-				loss += ct * fabs(diff) / sum_centre;
-				g[n_tags + j] = (float) (ct * (diff > 0 ? 1.0 : diff < 0 ? -1.0 : 0.0) / sum_centre);
+				for (int j = 0; j < 4; j++)
+				{
+					d[j] = exp(fmin(fmax(o[n_tags + j], -10.0), 10.0));
+					gt[j] = exp(tg[i]->code[j]);
+				}
+				/* order: l, t, r, b */
+				iw = fmin(d[0], gt[0]) + fmin(d[2], gt[2]);
+				ih = fmin(d[1], gt[1]) + fmin(d[3], gt[3]);
+				inter = iw * ih;
+				ap = (d[0] + d[2]) * (d[1] + d[3]);
+				ag = (gt[0] + gt[2]) * (gt[1] + gt[3]);
+				uni = ap + ag - inter;
+				quality = inter / uni;
+				loss += ct * (-log(quality + 1e-9)) / sum_centre;
+				/* dL/dd = -(1/I) dI/dd + (1/U)(dAp/dd - dI/dd) */
+				for (int j = 0; j < 4; j++)
+				{
+					bool		horizontal = (j == 0 || j == 2);
+					double		di = (d[j] < gt[j]) ? (horizontal ? ih : iw) : 0.0;
+					double		dap = horizontal ? (d[1] + d[3]) : (d[0] + d[2]);
+
+					dd[j] = -di / (inter + 1e-9) + (dap - di) / uni;
+					/* distance = exp(output): chain rule */
+					grad[(size_t) i * od + n_tags + j] = (float) (ct * dd[j] * d[j] / sum_centre);
+				}
 			}
-			loss += (softplus(x) - ct * x) / n_pos;
-			g[n_tags + 4] = (float) ((p - ct) / n_pos);
+			else
+			{
+				double		iw,
+							ih;
+				double		d[4],
+							gg[4];
+
+				for (int j = 0; j < 4; j++)
+				{
+					double		diff = o[n_tags + j] - tg[i]->code[j];
+
+					loss += ct * fabs(diff) / sum_centre;
+					g[n_tags + j] = (float) (ct * (diff > 0 ? 1.0 : diff < 0 ? -1.0 : 0.0) / sum_centre);
+					d[j] = exp(fmin(fmax(o[n_tags + j], -10.0), 10.0));
+					gg[j] = exp(tg[i]->code[j]);
+				}
+				iw = fmin(d[0], gg[0]) + fmin(d[2], gg[2]);
+				ih = fmin(d[1], gg[1]) + fmin(d[3], gg[3]);
+				quality = iw * ih / ((d[0] + d[2]) * (d[1] + d[3]) + (gg[0] + gg[2]) * (gg[1] + gg[3]) - iw * ih);
+			}
+			/*
+			 * The quality output learns either the centre-ness of the cell
+			 * (FCOS) or the IoU its box reaches (IoU-aware scores, as
+			 * VarifocalNet and GFL have them): then the boxes that are
+			 * ranked first are the ones that fit best.
+			 */
+			{
+				double		q = t->iou_quality ? quality : ct;
+
+				loss += (softplus(x) - q * x) / n_pos;
+				g[n_tags + 4] = (float) ((p - q) / n_pos);
+			}
 		}
 		else
 			for (int j = 0; j < CV_DETECT_EXTRA_OUTPUTS; j++)
@@ -762,12 +831,15 @@ trainer_init(trainer *t, const cv_detect_dataset *d, const cv_detect_train_optio
 	st = check_dataset(d, &t->shape, err);
 	if (st != CV_OK)
 		return st;
-	t->cells = cv_detector_cells(&t->shape);
-	t->in_dim = t->shape.map_channels[0] + t->shape.map_channels[1];
-	t->out_dim = cv_detector_out_dim(t->shape.n_tags);
-	t->map_floats = cv_detector_map_floats(&t->shape);
 	if (opt->hidden > 0)
 		t->shape.hidden = opt->hidden;
+	t->shape.context = opt->context != 0 ? (opt->context & CV_DETECT_CONTEXT_ALL) : CV_DETECT_CONTEXT_DEFAULT;
+	t->cells = cv_detector_cells(&t->shape);
+	t->in_dim = cv_detector_in_dim(&t->shape);
+	t->out_dim = cv_detector_out_dim(t->shape.n_tags);
+	t->map_floats = cv_detector_map_floats(&t->shape);
+	t->iou_loss = opt->box_loss != 2;
+	t->iou_quality = opt->quality != 2;
 	t->progress = opt->progress;
 	t->progress_arg = opt->progress_arg;
 	return build_targets(t, err);

@@ -74,6 +74,9 @@ typedef struct cv_detect_train_options
 	int			hidden;			/* 0: the dataset's shape, else CV_DETECT_HIDDEN */
 	float		weight_decay;	/* 0: CV_DETECT_WEIGHT_DECAY; < 0: none */
 	float		input_dropout;	/* 0: CV_DETECT_INPUT_DROPOUT; < 0: none */
+	uint32_t	context;		/* 0: CV_DETECT_CONTEXT_DEFAULT; else bits | 8 (8 alone: none) */
+	int			box_loss;		/* 0 or 1: IoU loss; 2: L1 on the log-distance codes */
+	int			quality;		/* 0 or 1: the quality output learns the IoU; 2: centre-ness */
 } cv_detect_train_options;
 
 typedef struct cv_detect_train_result

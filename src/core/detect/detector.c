@@ -91,6 +91,20 @@ cv_detector_out_dim(int n_tags)
 }
 
 int
+cv_detector_in_dim(const cv_detector_shape *s)
+{
+	int			n = s->map_channels[0] + s->map_channels[1];
+
+	if (s->context & CV_DETECT_CONTEXT_NEIGHBOURS)
+		n += s->map_channels[1];
+	if (s->context & CV_DETECT_CONTEXT_GLOBAL)
+		n += s->map_channels[1];
+	if (s->context & CV_DETECT_CONTEXT_POSITION)
+		n += 2;
+	return n;
+}
+
+int
 cv_detector_cells(const cv_detector_shape *s)
 {
 	return s->map_height[0] * s->map_width[0];
@@ -129,6 +143,8 @@ cv_detector_shape_check(const cv_detector_shape *s, cv_error *err)
 	}
 	if (s->map_height[1] > s->map_height[0] || s->map_width[1] > s->map_width[0])
 		return cv_fail(err, CV_ERR_PARAM, "the second feature map must be the coarser one");
+	if ((s->context & ~CV_DETECT_CONTEXT_ALL) != 0)
+		return cv_fail(err, CV_ERR_PARAM, "unknown detector context bits 0x%x", s->context);
 	return CV_OK;
 }
 
@@ -140,6 +156,7 @@ cv_detector_get_shape(const cv_detector *d, cv_detector_shape *s)
 	s->input_width = d->input_width;
 	s->input_height = d->input_height;
 	s->hidden = d->hidden;
+	s->context = d->context;
 	for (int k = 0; k < CV_DETECT_MAPS; k++)
 	{
 		s->map_tensor[k] = d->map_tensor[k];
@@ -160,7 +177,7 @@ cv_detector_alloc(const cv_detector_shape *s, cv_detector **out, cv_error *err)
 	*out = NULL;
 	if (st != CV_OK)
 		return st;
-	in_dim = s->map_channels[0] + s->map_channels[1];
+	in_dim = cv_detector_in_dim(s);
 	out_dim = cv_detector_out_dim(s->n_tags);
 	d = cv_calloc(1, sizeof(*d));
 	if (d == NULL)
@@ -169,6 +186,7 @@ cv_detector_alloc(const cv_detector_shape *s, cv_detector **out, cv_error *err)
 	d->input_width = s->input_width;
 	d->input_height = s->input_height;
 	d->hidden = s->hidden;
+	d->context = s->context;
 	for (int k = 0; k < CV_DETECT_MAPS; k++)
 	{
 		d->map_tensor[k] = s->map_tensor[k];
@@ -243,8 +261,19 @@ cv_detector_rows(const cv_detector_shape *s, const float *maps, float *rows)
 				c1 = s->map_channels[1];
 	const float *m0 = maps;
 	const float *m1 = maps + (size_t) h0 * w0 * c0;
-	int			in_dim = c0 + c1;
+	int			in_dim = cv_detector_in_dim(s);
+	float		global[CV_DETECT_MAX_CHANNELS];
+	float		neighbours[CV_DETECT_MAX_CHANNELS];
 
+	if (s->context & CV_DETECT_CONTEXT_GLOBAL)
+	{
+		memset(global, 0, sizeof(float) * c1);
+		for (int p = 0; p < h1 * w1; p++)
+			for (int j = 0; j < c1; j++)
+				global[j] += m1[(size_t) p * c1 + j];
+		for (int j = 0; j < c1; j++)
+			global[j] /= (float) (h1 * w1);
+	}
 	for (int y = 0; y < h0; y++)
 	{
 		/* the coarse cell whose area holds this cell's centre */
@@ -256,11 +285,44 @@ cv_detector_rows(const cv_detector_shape *s, const float *maps, float *rows)
 		{
 			int			px = (int) (((x + 0.5) * w1) / w0);
 			float	   *row = rows + ((size_t) y * w0 + x) * in_dim;
+			int			at;
 
 			if (px >= w1)
 				px = w1 - 1;
 			memcpy(row, m0 + ((size_t) y * w0 + x) * c0, sizeof(float) * c0);
 			memcpy(row + c0, m1 + ((size_t) py * w1 + px) * c1, sizeof(float) * c1);
+			at = c0 + c1;
+			if (s->context & CV_DETECT_CONTEXT_NEIGHBOURS)
+			{
+				int			n = 0;
+
+				memset(neighbours, 0, sizeof(float) * c1);
+				for (int yy = py - 1; yy <= py + 1; yy++)
+					for (int xx = px - 1; xx <= px + 1; xx++)
+					{
+						const float *cell;
+
+						if (yy < 0 || yy >= h1 || xx < 0 || xx >= w1)
+							continue;
+						cell = m1 + ((size_t) yy * w1 + xx) * c1;
+						for (int j = 0; j < c1; j++)
+							neighbours[j] += cell[j];
+						n++;
+					}
+				for (int j = 0; j < c1; j++)
+					row[at + j] = neighbours[j] / (float) n;
+				at += c1;
+			}
+			if (s->context & CV_DETECT_CONTEXT_GLOBAL)
+			{
+				memcpy(row + at, global, sizeof(float) * c1);
+				at += c1;
+			}
+			if (s->context & CV_DETECT_CONTEXT_POSITION)
+			{
+				row[at++] = (x + 0.5f) / w0;
+				row[at++] = (y + 0.5f) / h0;
+			}
 		}
 	}
 }
@@ -322,6 +384,48 @@ uncalibrate(const cv_detector *d, float p)
 	return (float) (1.0 / (1.0 + exp(-z)));
 }
 
+/*
+ * Box voting: each kept box becomes the score-weighted mean of the
+ * candidates of its tag that overlap it by at least the NMS overlap (itself
+ * included), its score unchanged.  Neighbouring cells regress the same
+ * object independently; their mean is a steadier box than the single most
+ * confident cell's (docs/detection.md has the measurement).
+ */
+static void
+box_vote(cv_detection *kept, int n_kept, const cv_detection *all, int n_all, double overlap)
+{
+	for (int k = 0; k < n_kept; k++)
+	{
+		double		sw = 0,
+					l = 0,
+					t = 0,
+					r = 0,
+					b = 0;
+
+		for (int i = 0; i < n_all; i++)
+		{
+			const cv_box *c = &all[i].box;
+			double		w;
+
+			if (all[i].tag != kept[k].tag || cv_box_iou(c, &kept[k].box) < overlap)
+				continue;
+			w = all[i].score;
+			sw += w;
+			l += w * c->left;
+			t += w * c->top;
+			r += w * ((double) c->left + c->width);
+			b += w * ((double) c->top + c->height);
+		}
+		if (sw > 0)
+		{
+			kept[k].box.left = (float) (l / sw);
+			kept[k].box.top = (float) (t / sw);
+			kept[k].box.width = (float) ((r - l) / sw);
+			kept[k].box.height = (float) ((b - t) / sw);
+		}
+	}
+}
+
 cv_status
 cv_detector_detect(const cv_detector *d, const float *maps, float min_probability,
 				   double nms_overlap, int max_detections, cv_detection **dets,
@@ -333,7 +437,8 @@ cv_detector_detect(const cv_detector *d, const float *maps, float min_probabilit
 	float	   *rows = NULL,
 			   *hidden = NULL,
 			   *out = NULL;
-	cv_detection *cand = NULL;
+	cv_detection *cand = NULL,
+			   *all = NULL;
 	int			n_cand = 0,
 				kept;
 	float		min_score;
@@ -403,12 +508,20 @@ cv_detector_detect(const cv_detector *d, const float *maps, float min_probabilit
 			}
 		}
 	}
+	all = cv_malloc(sizeof(cv_detection) * (size_t) n_cand);
+	if (all == NULL)
+	{
+		st = cv_fail(err, CV_ERR_NOMEM, "out of memory for detections");
+		goto done;
+	}
+	memcpy(all, cand, sizeof(cv_detection) * (size_t) n_cand);
 	kept = cv_detect_nms(cand, n_cand, 0.0f, nms_overlap, max_detections, err);
 	if (kept < 0)
 	{
 		st = err != NULL ? err->code : CV_ERR_NOMEM;
 		goto done;
 	}
+	box_vote(cand, kept, all, n_cand, nms_overlap);
 	/* Clip and calibrate; a box clipped to nothing is no detection. */
 	{
 		int			m = 0;
@@ -435,6 +548,7 @@ cv_detector_detect(const cv_detector *d, const float *maps, float min_probabilit
 	cand = NULL;
 done:
 	cv_free(cand);
+	cv_free(all);
 	cv_free(rows);
 	cv_free(hidden);
 	cv_free(out);

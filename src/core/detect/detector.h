@@ -36,6 +36,20 @@
 #define CV_DETECT_MAX_GRID 256
 #define CV_DETECT_MAX_HIDDEN 4096
 
+/*
+ * Context a cell row may carry besides its own two map cells (a bit set,
+ * stored in the model): the mean of the 3x3 coarse cells around its parent,
+ * the mean of the whole coarse map (what the image holds), and the cell's
+ * position (its centre, 0..1, as two values).  A cell sees a large object
+ * only partly; the context tells it how far the object reaches
+ * (docs/detection.md has the measurements).
+ */
+#define CV_DETECT_CONTEXT_NEIGHBOURS 1u
+#define CV_DETECT_CONTEXT_GLOBAL 2u
+#define CV_DETECT_CONTEXT_POSITION 4u
+#define CV_DETECT_CONTEXT_ALL 7u
+#define CV_DETECT_CONTEXT_DEFAULT CV_DETECT_CONTEXT_ALL
+
 /* Outputs per cell besides the class logits: 4 box codes, 1 centre-ness. */
 #define CV_DETECT_EXTRA_OUTPUTS 5
 
@@ -48,7 +62,8 @@ typedef struct cv_detector
 	int			map_height[CV_DETECT_MAPS];
 	int			map_width[CV_DETECT_MAPS];
 	int			map_channels[CV_DETECT_MAPS];
-	int			in_dim;			/* map_channels[0] + map_channels[1] */
+	uint32_t	context;		/* CV_DETECT_CONTEXT_* bits */
+	int			in_dim;			/* cv_detector_in_dim */
 	int			hidden;
 	float	   *mean;			/* in_dim */
 	float	   *scale;			/* in_dim: 1 / spread, 0 for a constant input */
@@ -71,11 +86,14 @@ typedef struct cv_detector_shape
 	int			map_width[CV_DETECT_MAPS];
 	int			map_channels[CV_DETECT_MAPS];
 	int			hidden;
+	uint32_t	context;		/* CV_DETECT_CONTEXT_* bits */
 } cv_detector_shape;
 
 /* Floats of one image view's two maps, map 0 then map 1 (NHWC each). */
 size_t		cv_detector_map_floats(const cv_detector_shape *shape);
 int			cv_detector_out_dim(int n_tags);
+/* Values of one cell row: C0 + C1 (+ C1 neighbours, + C1 global, + 2 position). */
+int			cv_detector_in_dim(const cv_detector_shape *shape);
 int			cv_detector_cells(const cv_detector_shape *shape);	/* grid of map 0 */
 
 /* Validate a shape: counts within the caps, map 1 no larger than map 0. */
@@ -90,7 +108,8 @@ void		cv_detector_free(cv_detector *det);		/* accepts NULL */
 
 /*
  * The cell rows of one image view: maps (cv_detector_map_floats floats) to
- * cells x in_dim floats, not yet standardised.
+ * cells x in_dim floats, not yet standardised: [map 0 at the cell, map 1 at
+ * its parent, then the context the shape asks for in the order above].
  */
 void		cv_detector_rows(const cv_detector_shape *shape, const float *maps,
 							 float *rows);

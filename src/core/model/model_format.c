@@ -114,6 +114,7 @@ put_detector(writer *w, const cv_model *m)
 		put_u32(w, (uint32_t) d->map_channels[k]);
 	}
 	put_u32(w, (uint32_t) d->hidden);
+	put_u32(w, d->context);
 	put_f32(w, d->calib_a);
 	put_f32(w, d->calib_b);
 	put_f32s(w, d->mean, (size_t) d->in_dim);
@@ -372,6 +373,7 @@ parse_detector(reader *r, cv_model *m, cv_model **out, cv_error *err)
 		if (hidden > CV_DETECT_MAX_HIDDEN)
 			return corrupt(m, err, "bad hidden width");
 		s.hidden = (int) hidden;
+		s.context = get_u32(r);
 	}
 	a = get_f32(r);
 	b = get_f32(r);
@@ -384,7 +386,7 @@ parse_detector(reader *r, cv_model *m, cv_model **out, cv_error *err)
 	/* caps above keep this well inside size_t */
 	od = cv_detector_out_dim(s.n_tags);
 	{
-		size_t		in_dim = (size_t) s.map_channels[0] + s.map_channels[1];
+		size_t		in_dim = (size_t) cv_detector_in_dim(&s);
 
 		need = (2 * in_dim + in_dim * s.hidden + s.hidden + (size_t) s.hidden * od + od) * 4;
 	}
