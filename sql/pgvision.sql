@@ -1389,16 +1389,17 @@ CREATE FUNCTION cv_detect(model cv_model, image cv_image, threshold real DEFAULT
 COMMENT ON FUNCTION cv_detect(cv_model, bytea, real, integer) IS 'the objects a detection model finds in an encoded image: tag, probability and box (fractions of the upright image), most probable first';
 COMMENT ON FUNCTION cv_detect(cv_model, cv_image, real, integer) IS 'the objects a detection model finds in an image, most probable first';
 
-CREATE FUNCTION cv_detect(project text, image bytea,
+CREATE FUNCTION cv_detect(project text, image bytea, threshold real DEFAULT 0.1, max_detections integer DEFAULT 100,
 	OUT tag text, OUT probability real, OUT "left" real, OUT top real, OUT width real, OUT height real)
 	RETURNS SETOF record
 LANGUAGE sql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
 	SELECT d.tag, d.probability, d."left", d.top, d.width, d.height
-	  FROM cv_detect(cv_published_model(project), image) d
+	  FROM cv_detect(cv_published_model(project), image, threshold, max_detections) d
 $$;
-COMMENT ON FUNCTION cv_detect(text, bytea) IS 'detect objects with the latest published iteration of a project';
+COMMENT ON FUNCTION cv_detect(text, bytea, real, integer) IS 'detect objects with the latest published iteration of a project';
 
 CREATE FUNCTION cv_detect(project text, image bytea, published_name text,
+	threshold real DEFAULT 0.1, max_detections integer DEFAULT 100,
 	OUT tag text, OUT probability real, OUT "left" real, OUT top real, OUT width real, OUT height real)
 	RETURNS SETOF record
 LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
@@ -1413,7 +1414,8 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 			      HINT = 'cv_iterations lists the published names.';
 	END IF;
-	RETURN QUERY SELECT d.tag, d.probability, d."left", d.top, d.width, d.height FROM cv_detect(v_model, image) d;
+	RETURN QUERY SELECT d.tag, d.probability, d."left", d.top, d.width, d.height
+	               FROM cv_detect(v_model, image, threshold, max_detections) d;
 END;
 $$;
-COMMENT ON FUNCTION cv_detect(text, bytea, text) IS 'detect objects with the iteration a project publishes under a name';
+COMMENT ON FUNCTION cv_detect(text, bytea, text, real, integer) IS 'detect objects with the iteration a project publishes under a name';

@@ -384,48 +384,6 @@ uncalibrate(const cv_detector *d, float p)
 	return (float) (1.0 / (1.0 + exp(-z)));
 }
 
-/*
- * Box voting: each kept box becomes the score-weighted mean of the
- * candidates of its tag that overlap it by at least the NMS overlap (itself
- * included), its score unchanged.  Neighbouring cells regress the same
- * object independently; their mean is a steadier box than the single most
- * confident cell's (docs/detection.md has the measurement).
- */
-static void
-box_vote(cv_detection *kept, int n_kept, const cv_detection *all, int n_all, double overlap)
-{
-	for (int k = 0; k < n_kept; k++)
-	{
-		double		sw = 0,
-					l = 0,
-					t = 0,
-					r = 0,
-					b = 0;
-
-		for (int i = 0; i < n_all; i++)
-		{
-			const cv_box *c = &all[i].box;
-			double		w;
-
-			if (all[i].tag != kept[k].tag || cv_box_iou(c, &kept[k].box) < overlap)
-				continue;
-			w = all[i].score;
-			sw += w;
-			l += w * c->left;
-			t += w * c->top;
-			r += w * ((double) c->left + c->width);
-			b += w * ((double) c->top + c->height);
-		}
-		if (sw > 0)
-		{
-			kept[k].box.left = (float) (l / sw);
-			kept[k].box.top = (float) (t / sw);
-			kept[k].box.width = (float) ((r - l) / sw);
-			kept[k].box.height = (float) ((b - t) / sw);
-		}
-	}
-}
-
 cv_status
 cv_detector_detect(const cv_detector *d, const float *maps, float min_probability,
 				   double nms_overlap, int max_detections, cv_detection **dets,
@@ -437,8 +395,7 @@ cv_detector_detect(const cv_detector *d, const float *maps, float min_probabilit
 	float	   *rows = NULL,
 			   *hidden = NULL,
 			   *out = NULL;
-	cv_detection *cand = NULL,
-			   *all = NULL;
+	cv_detection *cand = NULL;
 	int			n_cand = 0,
 				kept;
 	float		min_score;
@@ -508,20 +465,13 @@ cv_detector_detect(const cv_detector *d, const float *maps, float min_probabilit
 			}
 		}
 	}
-	all = cv_malloc(sizeof(cv_detection) * (size_t) n_cand);
-	if (all == NULL)
-	{
-		st = cv_fail(err, CV_ERR_NOMEM, "out of memory for detections");
-		goto done;
-	}
-	memcpy(all, cand, sizeof(cv_detection) * (size_t) n_cand);
 	kept = cv_detect_nms(cand, n_cand, 0.0f, nms_overlap, max_detections, err);
 	if (kept < 0)
 	{
 		st = err != NULL ? err->code : CV_ERR_NOMEM;
 		goto done;
 	}
-	box_vote(cand, kept, all, n_cand, nms_overlap);
+
 	/* Clip and calibrate; a box clipped to nothing is no detection. */
 	{
 		int			m = 0;
@@ -548,7 +498,6 @@ cv_detector_detect(const cv_detector *d, const float *maps, float min_probabilit
 	cand = NULL;
 done:
 	cv_free(cand);
-	cv_free(all);
 	cv_free(rows);
 	cv_free(hidden);
 	cv_free(out);
