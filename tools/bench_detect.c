@@ -153,6 +153,7 @@ typedef struct bench_args
 	int			context;
 	int			box_loss;
 	int			quality;
+	unsigned	seed;
 } bench_args;
 
 static int
@@ -445,6 +446,7 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	opt.context = (uint32_t) a->context;
 	opt.box_loss = a->box_loss;
 	opt.quality = a->quality;
+	opt.seed = a->seed;
 	opt.progress = progress_quiet;
 	cv_nn_set_threads(a->threads);
 	t0 = now_seconds();
@@ -618,7 +620,7 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 int
 main(int argc, char **argv)
 {
-	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false, 0, 0, 0, 0, 0, 0, 0, 0};
+	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 	uint8_t    *file;
 	size_t		len;
 	int			i;
@@ -647,6 +649,8 @@ main(int argc, char **argv)
 			a.wd = (float) atof(argv[++i]);
 		else if (strcmp(argv[i], "--dropout") == 0 && i + 1 < argc)
 			a.dropout = (float) atof(argv[++i]);
+		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+			a.seed = (unsigned) atoi(argv[++i]);
 		else if (strcmp(argv[i], "--box-loss") == 0 && i + 1 < argc)
 			a.box_loss = strcmp(argv[++i], "l1") == 0 ? 2 : 1;
 		else if (strcmp(argv[i], "--quality") == 0 && i + 1 < argc)
