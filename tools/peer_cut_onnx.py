@@ -112,7 +112,6 @@ def main(argv):
     for j, op in enumerate(ops):
         for o in op['outputs']:
             producer[o] = j
-    alias = {}  # QUANTIZE / DEQUANTIZE output -> input
 
     def base(t):
         while t in producer and ops[producer[t]]['op'] in ('QUANTIZE', 'DEQUANTIZE'):
@@ -242,8 +241,7 @@ def main(argv):
             t['shape'] = []
     tensors[sg_in[0]]['shape'] = [1, size, size, 3]
     needed_ops = [op for j, op in enumerate(ops[:last + 1])
-                  if j in op_node and id(op_node[j][0]) in need or
-                  (op['op'] in ('QUANTIZE', 'DEQUANTIZE'))]
+                  if (j in op_node and id(op_node[j][0]) in need) or op['op'] in ('QUANTIZE', 'DEQUANTIZE')]
     t2o.infer_shapes(tensors, needed_ops)
     new_shapes = [list(tensors[t]['shape']) for t in tlist]
     n_pads_changed = 0
@@ -258,7 +256,7 @@ def main(argv):
             continue
         old_in = shapes[op['inputs'][0]][1:3]
         attr = {a.name: a for a in prim.attribute}
-        if attr['pads'].ints != t2o.same_pads(old_in, k, stride, dil):  # our rule = tflite2onnx's at its size
+        if list(attr['pads'].ints) != t2o.same_pads(old_in, k, stride, dil):  # our rule = tflite2onnx's at its size
             sys.exit('op %d: pads %s, expected %s at the file size' % (j, list(attr['pads'].ints),
                                                                         t2o.same_pads(old_in, k, stride, dil)))
         pads = t2o.same_pads(tensors[op['inputs'][0]]['shape'][1:3], k, stride, dil)
