@@ -29,6 +29,9 @@
  *
  * usage: bench_detect --backbone FILE [--size S] [--views N] [--steps N]
  *		  [--threads N] [--cache DIR] [--nocache] DATASET_DIR...
+ *		  bench_detect --backbone FILE [--size S] --dump-maps OUT IMAGE [--repeat K]
+ *		  (the maps of one image and the backbone's time, for the onnxruntime
+ *		  peer: see dump_maps)
  */
 #include "common/cv_common.h"
 #include "detect/detect_backbone.h"
@@ -617,6 +620,96 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	free(items);
 }
 
+/*
+ * Peer comparison (tools/bench_detect.sh, tools/peer_cut_onnx.py): the two
+ * maps of one image, for a numeric check against onnxruntime on the same
+ * pixels, and the backbone's single-thread time on them.  Writes OUT (map 0
+ * then map 1, NHWC float32, as cv_detect_backbone_maps gives them) and
+ * OUT.ppm (view 0 of the image at the input size: the backbone's pixels),
+ * and prints the map tensors and the median and minimum ms of `repeat` runs
+ * after 2 warm-up runs.
+ */
+static int
+dump_maps(const bench_args *a, const uint8_t *file, size_t file_len, const char *out,
+		  const char *image, int repeat)
+{
+	int			tensors[2];
+	cv_detect_backbone *bb = NULL;
+	cv_detector_shape shape;
+	cv_rgb_image img = {0},
+				view = {0};
+	cv_error	err;
+	float	   *maps;
+	double	   *ms = malloc(sizeof(double) * (repeat > 0 ? repeat : 1));
+	char		path[4096];
+	FILE	   *f;
+
+	if (cv_detect_backbone_choose(file, file_len, tensors, &err) != CV_OK ||
+		cv_detect_backbone_create(file, file_len, a->size, a->size, tensors, &bb, &err) != CV_OK)
+	{
+		fprintf(stderr, "backbone: %s\n", err.message);
+		return 1;
+	}
+	memset(&shape, 0, sizeof(shape));
+	cv_detect_backbone_shape(bb, &shape);
+	if (!decode(image[0] == '/' ? "" : ".", image, a->size, &img) ||
+		cv_detect_render_view(&img, 0, a->size, a->size, &view, &err) != CV_OK)
+	{
+		fprintf(stderr, "%s: cannot decode or render\n", image);
+		return 1;
+	}
+	maps = malloc(sizeof(float) * cv_detector_map_floats(&shape));
+	cv_nn_set_threads(1);
+	for (int r = 0; r < 2; r++)
+		if (cv_detect_backbone_maps(bb, &view, maps, &err) != CV_OK)
+		{
+			fprintf(stderr, "maps: %s\n", err.message);
+			return 1;
+		}
+	for (int r = 0; r < repeat; r++)
+	{
+		double		t0 = now_seconds();
+
+		cv_detect_backbone_maps(bb, &view, maps, &err);
+		ms[r] = (now_seconds() - t0) * 1e3;
+		for (int j = r; j > 0 && ms[j] < ms[j - 1]; j--)
+		{
+			double		t = ms[j];
+
+			ms[j] = ms[j - 1];
+			ms[j - 1] = t;
+		}
+	}
+	if ((f = fopen(out, "wb")) == NULL ||
+		fwrite(maps, sizeof(float), cv_detector_map_floats(&shape), f) != cv_detector_map_floats(&shape) ||
+		fclose(f) != 0)
+	{
+		fprintf(stderr, "cannot write %s\n", out);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s.ppm", out);
+	if ((f = fopen(path, "wb")) == NULL)
+	{
+		fprintf(stderr, "cannot write %s\n", path);
+		return 1;
+	}
+	fprintf(f, "P6\n%d %d\n255\n", view.width, view.height);
+	fwrite(view.pixels, 3, (size_t) view.width * view.height, f);
+	fclose(f);
+	for (int k = 0; k < 2; k++)
+		printf("map %d: tensor %d %dx%dx%d\n", k, shape.map_tensor[k], shape.map_height[k],
+			   shape.map_width[k], shape.map_channels[k]);
+	if (repeat > 0)
+		printf("backbone at %d: median %.3f ms, min %.3f ms over %d runs, 1 thread\n", a->size,
+			   repeat % 2 ? ms[repeat / 2] : (ms[repeat / 2 - 1] + ms[repeat / 2]) / 2, ms[0], repeat);
+	cv_free(view.pixels);
+	cv_rgb_image_free(&img);
+	cv_detect_backbone_free(bb);
+	free(maps);
+	free(ms);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -624,6 +717,9 @@ main(int argc, char **argv)
 	uint8_t    *file;
 	size_t		len;
 	int			i;
+	const char *dump_out = NULL,
+			   *dump_image = NULL;
+	int			dump_repeat = 50;
 
 	for (i = 1; i < argc; i++)
 	{
@@ -659,13 +755,21 @@ main(int argc, char **argv)
 			a.context = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--nocache") == 0)
 			a.nocache = true;
+		else if (strcmp(argv[i], "--dump-maps") == 0 && i + 2 < argc)
+		{
+			dump_out = argv[++i];
+			dump_image = argv[++i];
+		}
+		else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
+			dump_repeat = atoi(argv[++i]);
 		else
 			break;
 	}
-	if (a.backbone == NULL || i >= argc)
+	if (a.backbone == NULL || (i >= argc && dump_out == NULL))
 	{
 		fprintf(stderr, "usage: bench_detect --backbone FILE [--size S] [--views N] [--steps N] "
-				"[--threads N] [--cache DIR] [--nocache] DATASET_DIR...\n");
+				"[--threads N] [--cache DIR] [--nocache] DATASET_DIR...\n"
+				"       bench_detect --backbone FILE [--size S] --dump-maps OUT IMAGE [--repeat K]\n");
 		return 2;
 	}
 	file = read_file(a.backbone, &len);
@@ -674,6 +778,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "cannot read %s\n", a.backbone);
 		return 1;
 	}
+	if (dump_out != NULL)
+		return dump_maps(&a, file, len, dump_out, dump_image, dump_repeat);
 	for (; i < argc; i++)
 		bench_set(&a, file, len, argv[i]);
 	free(file);
