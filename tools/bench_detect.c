@@ -157,6 +157,7 @@ typedef struct bench_args
 	int			box_loss;
 	int			quality;
 	unsigned	seed;
+	int			tensors[2];		/* --tensors a,b: maps chosen by hand (-1: the rule) */
 } bench_args;
 
 static int
@@ -315,8 +316,8 @@ item_maps(const bench_args *a, cv_detect_backbone *bb, const cv_detector_shape *
 	for (int i = 0; i < n; i++)
 		count += items[i].test == test;
 	maps = malloc(sizeof(float) * mf * (size_t) views * (count ? count : 1));
-	snprintf(path, sizeof(path), "%s/detect-%s-%zu-%d-%d-%s.f32", a->cache, set, file_len,
-			 a->size, views, test ? "test" : "train");
+	snprintf(path, sizeof(path), "%s/detect-%s-%zu-%d-%d-%d-%d-%s.f32", a->cache, set, file_len,
+			 a->size, views, shape->map_tensor[0], shape->map_tensor[1], test ? "test" : "train");
 	*seconds = 0;
 	if (!a->nocache && (f = fopen(path, "rb")) != NULL)
 	{
@@ -400,7 +401,8 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	n = read_manifest(dir, &items, tag_names, &n_tags);
 	if (n <= 0)
 		return;
-	if (cv_detect_backbone_choose(file, file_len, tensors, &err) != CV_OK ||
+	if ((a->tensors[0] >= 0 ? (tensors[0] = a->tensors[0], tensors[1] = a->tensors[1], CV_OK)
+		 : cv_detect_backbone_choose(file, file_len, tensors, &err)) != CV_OK ||
 		cv_detect_backbone_create(file, file_len, a->size, a->size, tensors, &bb, &err) != CV_OK)
 	{
 		fprintf(stderr, "backbone: %s\n", err.message);
@@ -644,7 +646,8 @@ dump_maps(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	char		path[4096];
 	FILE	   *f;
 
-	if (cv_detect_backbone_choose(file, file_len, tensors, &err) != CV_OK ||
+	if ((a->tensors[0] >= 0 ? (tensors[0] = a->tensors[0], tensors[1] = a->tensors[1], CV_OK)
+		 : cv_detect_backbone_choose(file, file_len, tensors, &err)) != CV_OK ||
 		cv_detect_backbone_create(file, file_len, a->size, a->size, tensors, &bb, &err) != CV_OK)
 	{
 		fprintf(stderr, "backbone: %s\n", err.message);
@@ -713,7 +716,7 @@ dump_maps(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 int
 main(int argc, char **argv)
 {
-	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false, 0, 0, 0, 0, 0, 0, 0, 0, 0, {-1, -1}};
 	uint8_t    *file;
 	size_t		len;
 	int			i;
@@ -745,6 +748,11 @@ main(int argc, char **argv)
 			a.wd = (float) atof(argv[++i]);
 		else if (strcmp(argv[i], "--dropout") == 0 && i + 1 < argc)
 			a.dropout = (float) atof(argv[++i]);
+		else if (strcmp(argv[i], "--tensors") == 0 && i + 1 < argc)
+		{
+			if (sscanf(argv[++i], "%d,%d", &a.tensors[0], &a.tensors[1]) != 2)
+				return 2;
+		}
 		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
 			a.seed = (unsigned) atoi(argv[++i]);
 		else if (strcmp(argv[i], "--box-loss") == 0 && i + 1 < argc)

@@ -256,6 +256,22 @@ test_detect_train_synthetic(void)
 		}
 		cv_free(dd);
 	}
+	/* NMS at overlap 0: no two kept boxes of a tag overlap at all */
+	for (int i = 0; i < TEST_IMAGES; i++)
+	{
+		cv_detection *dd;
+		int			nd,
+					overlapping = 0;
+
+		CHECK(cv_detector_detect(res.detector, test_maps + (size_t) i * mf, 0.0f, 0.0, 100,
+								 &dd, &nd, &err) == CV_OK);
+		for (int j = 0; j < nd; j++)
+			for (int k = j + 1; k < nd; k++)
+				if (dd[j].tag == dd[k].tag && cv_box_iou(&dd[j].box, &dd[k].box) > 0)
+					overlapping++;
+		CHECK_MSG(overlapping == 0, "image %d: %d overlapping pairs of %d detections", i, overlapping, nd);
+		cv_free(dd);
+	}
 	CHECK(cv_detect_metrics_compute(dets, n_dets, test_boxes, n_test_boxes, TEST_IMAGES, 2,
 									0.5, 0.5, per, &all, &err) == CV_OK);
 	printf("  synthetic test mAP@0.5 %.3f (P %.3f R %.3f at 0.5; rect AP %.3f, disc AP %.3f)\n",
