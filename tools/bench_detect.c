@@ -158,6 +158,7 @@ typedef struct bench_args
 	int			quality;
 	unsigned	seed;
 	int			tensors[2];		/* --tensors a,b: maps chosen by hand (-1: the rule) */
+	float		radius;
 } bench_args;
 
 static int
@@ -452,6 +453,7 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	opt.box_loss = a->box_loss;
 	opt.quality = a->quality;
 	opt.seed = a->seed;
+	opt.centre_radius = a->radius;
 	opt.progress = progress_quiet;
 	cv_nn_set_threads(a->threads);
 	t0 = now_seconds();
@@ -716,7 +718,7 @@ dump_maps(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 int
 main(int argc, char **argv)
 {
-	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false, 0, 0, 0, 0, 0, 0, 0, 0, 0, {-1, -1}};
+	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false, 0, 0, 0, 0, 0, 0, 0, 0, 0, {-1, -1}, 0};
 	uint8_t    *file;
 	size_t		len;
 	int			i;
@@ -753,6 +755,8 @@ main(int argc, char **argv)
 			if (sscanf(argv[++i], "%d,%d", &a.tensors[0], &a.tensors[1]) != 2)
 				return 2;
 		}
+		else if (strcmp(argv[i], "--radius") == 0 && i + 1 < argc)
+			a.radius = (float) atof(argv[++i]);
 		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
 			a.seed = (unsigned) atoi(argv[++i]);
 		else if (strcmp(argv[i], "--box-loss") == 0 && i + 1 < argc)

@@ -75,6 +75,7 @@ typedef struct trainer
 	cell_target *targets;		/* n_images x n_views x cells */
 	cv_progress_fn progress;
 	void	   *progress_arg;
+	float		radius;			/* centre sampling radius, in cells */
 	bool		iou_loss;		/* IoU loss on the boxes, else L1 on the codes */
 	bool		iou_quality;	/* quality output learns the IoU, else centre-ness */
 	double		work_done;		/* steps run so far over all fits */
@@ -111,7 +112,7 @@ assign_view(trainer *t, const cv_box *boxes, const int *tags, int n, cell_target
 			float		cy = (y + 0.5f) * ch;
 
 			if (cy <= box->top || cy >= box->top + box->height ||
-				fabsf(cy - bcy) > CV_DETECT_CENTRE_RADIUS * ch)
+				fabsf(cy - bcy) > t->radius * ch)
 				continue;
 			for (int x = 0; x < gw; x++)
 			{
@@ -119,7 +120,7 @@ assign_view(trainer *t, const cv_box *boxes, const int *tags, int n, cell_target
 				int			c = y * gw + x;
 
 				if (cx <= box->left || cx >= box->left + box->width ||
-					fabsf(cx - bcx) > CV_DETECT_CENTRE_RADIUS * cw)
+					fabsf(cx - bcx) > t->radius * cw)
 					continue;
 				any = true;
 				if (a < area[c])
@@ -838,6 +839,7 @@ trainer_init(trainer *t, const cv_detect_dataset *d, const cv_detect_train_optio
 	t->in_dim = cv_detector_in_dim(&t->shape);
 	t->out_dim = cv_detector_out_dim(t->shape.n_tags);
 	t->map_floats = cv_detector_map_floats(&t->shape);
+	t->radius = opt->centre_radius > 0 ? opt->centre_radius : CV_DETECT_CENTRE_RADIUS;
 	t->iou_loss = opt->box_loss != 2;
 	t->iou_quality = opt->quality != 2;
 	t->progress = opt->progress;

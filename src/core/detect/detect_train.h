@@ -77,6 +77,7 @@ typedef struct cv_detect_train_options
 	uint32_t	context;		/* 0: CV_DETECT_CONTEXT_DEFAULT; else bits | 8 (8 alone: none) */
 	int			box_loss;		/* 0 or 1: IoU loss; 2: L1 on the log-distance codes */
 	int			quality;		/* 0 or 1: the quality output learns the IoU; 2: centre-ness */
+	float		centre_radius;	/* 0: CV_DETECT_CENTRE_RADIUS */
 } cv_detect_train_options;
 
 typedef struct cv_detect_train_result
