@@ -65,12 +65,20 @@ CREATE TABLE cv_domains (
 	input_width  integer CHECK (input_width > 0),
 	input_height integer CHECK (input_height > 0),
 	feature_dim  integer CHECK (feature_dim > 0),
+	-- What projects the domain serves: classification needs image features
+	-- (feature_dim), detection needs the two feature maps a detector reads.
+	classification boolean NOT NULL DEFAULT true,
+	detection    boolean NOT NULL DEFAULT false,
 	description  text,
-	created_at   timestamptz NOT NULL DEFAULT now()
+	created_at   timestamptz NOT NULL DEFAULT now(),
+	CHECK (classification = (feature_dim IS NOT NULL) OR kind = 'builtin'),
+	CHECK (classification OR detection)
 );
-COMMENT ON TABLE cv_domains IS 'feature extractors a project can use: built-in and imported backbones';
-INSERT INTO cv_domains (name, kind, description)
-VALUES ('compact', 'builtin', 'built-in features for small data; needs no weights file');
+COMMENT ON TABLE cv_domains IS 'feature extractors a project can use: built-in and imported backbones; classification and detection say which tasks each serves';
+COMMENT ON COLUMN cv_domains.classification IS 'multiclass and multilabel projects can use it (it has image features, feature_dim)';
+COMMENT ON COLUMN cv_domains.detection IS 'detection projects can use it (it has stride-16 and stride-32 feature maps)';
+INSERT INTO cv_domains (name, kind, classification, detection, description)
+VALUES ('compact', 'builtin', true, false, 'built-in features for small data; needs no weights file');
 
 CREATE TABLE cv_projects (
 	id          bigserial PRIMARY KEY,
@@ -252,26 +260,43 @@ CREATE TRIGGER cv_regions_check BEFORE INSERT OR UPDATE ON cv_regions
 -- the project has tags.  Negative tags exist only in classification.
 -- Detection needs spatial feature maps to place boxes on, which the
 -- built-in compact features do not have: only backbone domains detect.
+-- Classification needs image features, which a detector imported up to its
+-- feature maps (the SSD) does not have (cv_domains.classification).
 CREATE FUNCTION cv_projects_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_backbones text;
+	v_domain cv_domains;
 BEGIN
 	IF TG_OP = 'UPDATE' AND NEW.task IS DISTINCT FROM OLD.task
 	   AND EXISTS (SELECT 1 FROM cv_tags WHERE project_id = OLD.id) THEN
 		RAISE EXCEPTION 'cannot change the task of project "%" once it has tags', OLD.name
 			USING ERRCODE = 'object_in_use';
 	END IF;
-	IF NEW.task = 'detection'
-	   AND EXISTS (SELECT 1 FROM cv_domains d WHERE d.name = NEW.domain AND d.kind = 'builtin') THEN
+	SELECT * INTO v_domain FROM cv_domains d WHERE d.name = NEW.domain;
+	IF NEW.task = 'detection' AND NOT v_domain.detection THEN
 		SELECT string_agg(d.name, ', ' ORDER BY d.name) INTO v_backbones
-		  FROM cv_domains d WHERE d.kind = 'backbone';
+		  FROM cv_domains d WHERE d.detection;
 		RAISE EXCEPTION 'detection project "%" cannot use domain "%"', NEW.name, NEW.domain
 			USING ERRCODE = 'feature_not_supported',
-			      DETAIL = format('Domain "%s" is built in: its features have no spatial maps to place boxes on.', NEW.domain),
+			      DETAIL = CASE WHEN v_domain.kind = 'builtin'
+			                    THEN format('Domain "%s" is built in: its features have no spatial maps to place boxes on.', NEW.domain)
+			                    ELSE format('Domain "%s" has no stride-16 and stride-32 feature maps to place boxes on.', NEW.domain) END,
 			      HINT = CASE WHEN v_backbones IS NULL
 			                  THEN 'Import a pretrained network with cv_import_backbone(name, model) and use that domain.'
 			                  ELSE format('Use a backbone domain (%s), or import one with cv_import_backbone.', v_backbones) END;
+	END IF;
+	IF NEW.task IN ('multiclass', 'multilabel') AND NOT v_domain.classification THEN
+		SELECT string_agg(d.name, ', ' ORDER BY d.name) INTO v_backbones
+		  FROM cv_domains d WHERE d.classification;
+		RAISE EXCEPTION '% project "%" cannot use domain "%"', NEW.task, NEW.name, NEW.domain
+			USING ERRCODE = 'feature_not_supported',
+			      DETAIL = format('Domain "%s" has no image features for classification: %s.', NEW.domain,
+			                      coalesce((SELECT 'its network runs only up to its feature maps (' || b.cut_reason || ')'
+			                                  FROM cv_backbones b WHERE b.domain = NEW.domain),
+			                               'it has no classifier whose input could serve as features')),
+			      HINT = format('Detection projects can use it (task => ''detection''); for classification use another domain (%s).',
+			                    v_backbones);
 	END IF;
 	RETURN NEW;
 END;
@@ -1242,21 +1267,28 @@ CREATE TABLE cv_backbones (
 	sha256         bytea NOT NULL UNIQUE CHECK (length(sha256) = 32),
 	file           bytea NOT NULL,
 	labels         text[],
-	num_outputs    integer NOT NULL CHECK (num_outputs > 0),
+	num_outputs    integer CHECK (num_outputs > 0),
 	feature_tensor text,
 	weight_bytes   bigint,
 	macs           float8,
-	CHECK (labels IS NULL OR cardinality(labels) = num_outputs)
+	-- A network whose last operators pgvision does not run (the SSD
+	-- detector's TFLite_Detection_PostProcess) is kept up to them: why, and
+	-- then it has no outputs (num_outputs NULL) and no labels.
+	cut_reason     text,
+	CHECK (labels IS NULL OR cardinality(labels) = num_outputs),
+	CHECK ((cut_reason IS NULL) = (num_outputs IS NOT NULL))
 );
 COMMENT ON TABLE cv_backbones IS 'the network file of each imported domain, stored once';
+COMMENT ON COLUMN cv_backbones.cut_reason IS 'why the network runs only up to its feature maps (NULL: it runs whole, to num_outputs scores)';
 SELECT pg_catalog.pg_extension_config_dump('cv_backbones', '');
 
 CREATE FUNCTION cv_backbone_inspect(file bytea,
 	OUT input_width integer, OUT input_height integer, OUT feature_dim integer,
 	OUT num_outputs integer, OUT feature_tensor text, OUT weight_bytes bigint, OUT macs float8,
-	OUT input_scale real, OUT input_zero_point integer)
+	OUT input_scale real, OUT input_zero_point integer,
+	OUT classification boolean, OUT detection boolean, OUT cut_reason text, OUT detection_maps text)
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION cv_backbone_inspect(bytea) IS 'load a TFLite network and describe it: input size and preprocessing, feature and output sizes, weights, multiply-adds';
+COMMENT ON FUNCTION cv_backbone_inspect(bytea) IS 'load a TFLite network and describe it: input size and preprocessing, feature and output sizes, weights, multiply-adds, what a domain of it supports (classification features, detection maps) and, for a network run only up to its feature maps, why';
 
 CREATE FUNCTION cv_domain_shape(domain text, OUT input_width integer, OUT input_height integer, OUT feature_dim integer)
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT;
@@ -1294,23 +1326,37 @@ BEGIN
 	WHILE cardinality(v_labels) > 0 AND v_labels[cardinality(v_labels)] = '' LOOP
 		v_labels := v_labels[1:cardinality(v_labels) - 1];
 	END LOOP;
+	IF v_labels IS NOT NULL AND v.num_outputs IS NULL THEN
+		RAISE EXCEPTION 'labels were given but the network''s outputs are not run'
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('The network runs only up to its feature maps (%s).', v.cut_reason),
+			      HINT = 'Import it without labels.';
+	END IF;
 	IF v_labels IS NOT NULL AND cardinality(v_labels) <> v.num_outputs THEN
 		RAISE EXCEPTION 'the network has % outputs but % labels were given', v.num_outputs, cardinality(v_labels)
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF v.feature_dim IS NULL OR v.feature_dim = 0 THEN
-		RAISE EXCEPTION 'the network has no classifier whose input could serve as features'
-			USING ERRCODE = 'feature_not_supported';
+	-- A classifier serves classification (and usually detection too); a
+	-- network without classifier features, detection only.
+	IF NOT v.classification AND NOT v.detection THEN
+		RAISE EXCEPTION 'the network has no classifier whose input could serve as features, nor feature maps a detector could read'
+			USING ERRCODE = 'feature_not_supported',
+			      DETAIL = CASE WHEN v.cut_reason IS NOT NULL
+			                    THEN format('It runs only up to an operator pgvision does not run (%s).', v.cut_reason)
+			                    ELSE 'It has no stride-16 and stride-32 feature maps of at most 512 channels.' END;
 	END IF;
-	INSERT INTO cv_domains (name, kind, input_width, input_height, feature_dim, description)
-	VALUES (name, 'backbone', v.input_width, v.input_height, v.feature_dim,
-	        format('imported network, features from %s', v.feature_tensor));
-	INSERT INTO cv_backbones (domain, sha256, file, labels, num_outputs, feature_tensor, weight_bytes, macs)
-	VALUES (name, sha256(model), model, v_labels, v.num_outputs, v.feature_tensor, v.weight_bytes, v.macs);
+	INSERT INTO cv_domains (name, kind, input_width, input_height, feature_dim, classification, detection, description)
+	VALUES (name, 'backbone', v.input_width, v.input_height, v.feature_dim, v.classification, v.detection,
+	        CASE WHEN v.classification
+	             THEN format('imported network, features from %s', v.feature_tensor)
+	             ELSE 'imported network for detection only: it runs up to its feature maps' END);
+	INSERT INTO cv_backbones (domain, sha256, file, labels, num_outputs, feature_tensor, weight_bytes, macs, cut_reason)
+	VALUES (name, sha256(model), model, v_labels, v.num_outputs, v.feature_tensor, v.weight_bytes, v.macs,
+	        v.cut_reason);
 	RETURN name;
 END;
 $$;
-COMMENT ON FUNCTION cv_import_backbone(text, bytea, text[]) IS 'import a pretrained TFLite network as a domain (labels: one per network output)';
+COMMENT ON FUNCTION cv_import_backbone(text, bytea, text[]) IS 'import a pretrained TFLite network as a domain (labels: one per network output): a classifier serves classification (and detection when it has the maps), a detector such as SSD MobileNet, imported up to its feature maps, serves detection only';
 
 CREATE FUNCTION cv_drop_backbone(name text) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$

@@ -1,8 +1,9 @@
 /*
  * backbones.c
  *	  SQL functions of imported networks: cv_backbone_inspect (validate and
- *	  describe a TFLite file), cv_backbone_classify (the network's own top-k
- *	  classes) and cv_domain_shape; and the pgvision.threads setting.
+ *	  describe a TFLite file, and say what a domain of it supports:
+ *	  classification, detection), cv_backbone_classify (the network's own
+ *	  top-k classes) and cv_domain_shape; and the pgvision.threads setting.
  */
 #include "pgvision.h"
 
@@ -14,6 +15,7 @@
 #include "utils/guc.h"
 #include "utils/tuplestore.h"
 
+#include "detect/detect_backbone.h"
 #include "nn/nn.h"
 
 int			pgvision_threads = 1;
@@ -37,41 +39,120 @@ BackboneSettingsInit(void)
 	cv_nn_set_threads(pgvision_threads);
 }
 
-/* Load a TFLite file and describe it; errors say what is wrong with it. */
+/*
+ * "name HxWxC" of the activation of a loaded net that is this tensor, for
+ * the maps a detector would read (the name up to its first ';': converters
+ * join the names of fused operators).
+ */
+static char *
+DescribeTensor(const cv_net *net, int tensor)
+{
+	for (int a = 0; a < cv_net_num_activations(net); a++)
+	{
+		int			t,
+					dims[4];
+		const char *name;
+
+		if (cv_net_activation(net, a, &t, dims, &name) && t == tensor)
+			return psprintf("%.*s %dx%dx%d",
+							name && *name ? (int) strcspn(name, ";") : 9,
+							name && *name ? name : "(unnamed)", dims[1], dims[2], dims[3]);
+	}
+	return psprintf("tensor %d", tensor);
+}
+
+/*
+ * Load a TFLite file and describe it; errors say what is wrong with it.
+ *
+ * A file whose last operators we do not run (the SSD detector ends with the
+ * custom TFLite_Detection_PostProcess) is loaded up to them
+ * (cv_net_options.prefix_only): cut_reason says why, it has no scores and
+ * no classifier features, and what it offers is its feature maps.  The
+ * classification and detection columns say what a domain of this file
+ * supports: classifier features (cv_features_backbone_create) and the two
+ * maps a detector reads (cv_detect_backbone_choose).
+ */
 PG_FUNCTION_INFO_V1(cv_backbone_inspect);
 Datum
 cv_backbone_inspect(PG_FUNCTION_ARGS)
 {
 	bytea	   *file = PG_GETARG_BYTEA_PP(0);
+	const uint8_t *bytes = (const uint8_t *) VARDATA_ANY(file);
+	size_t		len = VARSIZE_ANY_EXHDR(file);
 	cv_net	   *net = NULL;
 	cv_error	err;
+	cv_error	cut;
+	cv_status	st;
 	const cv_net_info *info;
 	const char *feature_name = NULL;
+	int			maps[2];
 	TupleDesc	tupdesc;
-	Datum		values[9];
-	bool		nulls[9] = {false};
+	Datum		values[13];
+	bool		nulls[13] = {false};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	cv_error_clear(&err);
-	if (cv_net_load((const uint8_t *) VARDATA_ANY(file), VARSIZE_ANY_EXHDR(file), &net, &err) != CV_OK)
-		CoreRaise(&err, ERRCODE_INVALID_BINARY_REPRESENTATION);
-	info = cv_net_get_info(net);
-	values[0] = Int32GetDatum(info->input_width);
-	values[1] = Int32GetDatum(info->input_height);
-	values[2] = Int32GetDatum(info->feature_dim);
-	values[3] = Int32GetDatum(info->num_outputs);
-	if (cv_net_feature_tensor(net, &feature_name) >= 0 && feature_name != NULL)
-		values[4] = CStringGetTextDatum(feature_name);
-	else
-		nulls[4] = true;
-	values[5] = Int64GetDatum((int64) info->weight_bytes);
-	values[6] = Float8GetDatum(info->macs);
-	values[7] = Float4GetDatum(info->input_scale);
-	values[8] = Int32GetDatum(info->input_zero_point);
-	cv_net_free(net);
+	cv_error_clear(&cut);
+	st = cv_net_load(bytes, len, &net, &cut);
+	if (st == CV_ERR_UNSUPPORTED)
+	{
+		cv_net_options opt;
+
+		memset(&opt, 0, sizeof(opt));
+		opt.prefix_only = true;
+		cv_error_clear(&err);
+		if (cv_net_load_with(bytes, len, &opt, &net, &err) != CV_OK)
+			CoreRaise(&cut, ERRCODE_INVALID_BINARY_REPRESENTATION);
+	}
+	else if (st != CV_OK)
+		CoreRaise(&cut, ERRCODE_INVALID_BINARY_REPRESENTATION);
+
+	PG_TRY();
+	{
+		info = cv_net_get_info(net);
+		values[0] = Int32GetDatum(info->input_width);
+		values[1] = Int32GetDatum(info->input_height);
+		values[2] = Int32GetDatum(info->feature_dim);
+		nulls[2] = info->feature_dim <= 0;
+		values[3] = Int32GetDatum(info->num_outputs);
+		nulls[3] = info->num_outputs <= 0;
+		if (info->feature_dim > 0 && cv_net_feature_tensor(net, &feature_name) >= 0 && feature_name != NULL)
+			values[4] = CStringGetTextDatum(feature_name);
+		else
+			nulls[4] = true;
+		values[5] = Int64GetDatum((int64) info->weight_bytes);
+		values[6] = Float8GetDatum(info->macs);
+		values[7] = Float4GetDatum(info->input_scale);
+		values[8] = Int32GetDatum(info->input_zero_point);
+		values[9] = BoolGetDatum(info->feature_dim > 0);
+
+		cv_error_clear(&err);
+		st = cv_detect_backbone_choose(bytes, len, maps, &err);
+		if (st == CV_OK)
+		{
+			values[10] = BoolGetDatum(true);
+			values[12] = CStringGetTextDatum(psprintf("%s, %s", DescribeTensor(net, maps[0]),
+													  DescribeTensor(net, maps[1])));
+		}
+		else if (st == CV_ERR_UNSUPPORTED)
+		{
+			values[10] = BoolGetDatum(false);
+			nulls[12] = true;
+		}
+		else
+			CoreRaise(&err, ERRCODE_INVALID_BINARY_REPRESENTATION);
+		if (cut.code != CV_OK)
+			values[11] = CStringGetTextDatum(cut.message);
+		else
+			nulls[11] = true;
+	}
+	PG_FINALLY();
+	{
+		cv_net_free(net);
+	}
+	PG_END_TRY();
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -151,10 +232,11 @@ cv_backbone_classify(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("domain \"compact\" is built in and has no classes of its own")));
-	fx = DomainGetExtractor(name, NULL);
-	info = cv_net_get_info(cv_features_backbone_net(fx));
 
-	/* Labels, if the import gave them (copied out before SPI_finish). */
+	/*
+	 * Labels, if the import gave them (copied out before SPI_finish); and
+	 * whether the stored network runs to its scores at all.
+	 */
 	caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -163,10 +245,18 @@ cv_backbone_classify(PG_FUNCTION_ARGS)
 		Datum		arg = CStringGetTextDatum(name);
 		bool		isnull;
 		Datum		d;
+		char	   *cut_reason = NULL;
 
-		if (SPI_execute_with_args("SELECT labels FROM cv_backbones WHERE domain = $1", 1, &type, &arg,
-								  NULL, true, 1) != SPI_OK_SELECT)
+		if (SPI_execute_with_args("SELECT labels, num_outputs IS NULL, cut_reason FROM cv_backbones WHERE domain = $1",
+								  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "pgvision: could not read labels");
+		if (SPI_processed == 1 &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		{
+			char	   *reason = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+
+			cut_reason = MemoryContextStrdup(caller, reason ? reason : "it is cut before its outputs");
+		}
 		d = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : (Datum) 0;
 		if (SPI_processed == 1 && !isnull)
 		{
@@ -179,7 +269,16 @@ cv_backbone_classify(PG_FUNCTION_ARGS)
 		}
 		else
 			SPI_finish();
+		if (cut_reason != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("domain \"%s\" has no class scores of its own", name),
+					 errdetail("Its network runs only up to its feature maps (%s).", cut_reason),
+					 errhint("A detection project can use this domain: cv_create_project(..., task => 'detection', domain => '%s').",
+							 name)));
 	}
+	fx = DomainGetExtractor(name, NULL);
+	info = cv_net_get_info(cv_features_backbone_net(fx));
 
 	CvImageDecodeFor(VARDATA_ANY(image), VARSIZE_ANY_EXHDR(image), info->input_width, info->input_height,
 					 &decoded);

@@ -81,6 +81,7 @@ cv_features_backbone_create(const char *name, const uint8_t *file, size_t len,
 	backbone_state *st;
 	const cv_net_info *info;
 	cv_status	status;
+	cv_error	load_err;
 
 	*out = NULL;
 	if (name == NULL || strlen(name) > CV_DOMAIN_NAME_MAX)
@@ -96,7 +97,35 @@ cv_features_backbone_create(const char *name, const uint8_t *file, size_t len,
 	fx->state = st;
 	fx->destroy = backbone_destroy;
 	fx->extract = backbone_extract;
-	status = cv_net_load(file, len, &st->net, err);
+	cv_error_clear(&load_err);
+	status = cv_net_load(file, len, &st->net, &load_err);
+	if (status == CV_ERR_UNSUPPORTED)
+	{
+		/*
+		 * A network whose last operators we do not run (the SSD detector's
+		 * TFLite_Detection_PostProcess) may still be imported for its
+		 * feature maps (detection); say so rather than only naming the
+		 * operator.
+		 */
+		cv_net_options opt;
+		cv_net	   *prefix = NULL;
+		cv_error	ignored;
+
+		memset(&opt, 0, sizeof(opt));
+		opt.prefix_only = true;
+		cv_error_clear(&ignored);
+		if (cv_net_load_with(file, len, &opt, &prefix, &ignored) == CV_OK)
+		{
+			cv_net_free(prefix);
+			cv_features_destroy(fx);
+			return cv_fail(err, CV_ERR_UNSUPPORTED,
+						   "the network has no classifier whose input could serve as features: "
+						   "it runs only up to its feature maps (%s); detection projects can use it",
+						   load_err.message);
+		}
+	}
+	if (status != CV_OK)
+		cv_fail(err, status, "%s", load_err.message);
 	if (status == CV_OK)
 		status = cv_net_workspace_create(st->net, &st->workspace, err);
 	if (status != CV_OK)

@@ -106,7 +106,9 @@ bool		cv_features_compact_block(const cv_feature_extractor *fx,
  * SHA-256 of file, computed by the host).  The features are the network's
  * pooled activations before its classifier (docs/backbones.md); the input
  * size is the network's.  Errors are cv_net_load's, and CV_ERR_UNSUPPORTED
- * for a network without such a tensor.
+ * for a network without such a tensor, including one that loads only up to
+ * its feature maps (cv_net_options.prefix_only: the SSD detector, whose
+ * last operator we do not run), which the message says detection can use.
  */
 struct cv_net;
 cv_status	cv_features_backbone_create(const char *name, const uint8_t *file, size_t len,
