@@ -19,7 +19,8 @@ $CC -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror \
 	-I"$ROOT/src/core" -I/usr/include/x86_64-linux-gnu/openblas-pthread \
 	-o "$OUT/bench_compact" "$ROOT/tools/bench_compact.c" \
 	"$ROOT"/src/core/common/*.c "$ROOT"/src/core/image/*.c \
-	"$ROOT"/src/core/learn/*.c "$ROOT"/src/core/model/*.c "${BENCH_NN:-$ROOT/src/core/nn}"/*.c \
+	"$ROOT"/src/core/learn/*.c "$ROOT"/src/core/model/*.c "$ROOT"/src/core/detect/*.c \
+	"${BENCH_NN:-$ROOT/src/core/nn}"/*.c \
 	-ljpeg -lpng -lopenblas -lm -lpthread
 SETS=${BENCH_SETS:-"azure-trees-cls mslearn-fruit-cls fruit-multilabel clothing-small"}
 ARGS=""

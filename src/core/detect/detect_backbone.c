@@ -39,15 +39,28 @@ cv_detect_backbone_choose(const uint8_t *file, size_t len, int tensors[2], cv_er
 		int			want_h = (info->input_height + strides[k] - 1) / strides[k];
 		int			want_w = (info->input_width + strides[k] - 1) / strides[k];
 
+		int			prev_area = -1;
+
 		tensors[k] = -1;
 		for (int a = 0; a < cv_net_num_activations(net); a++)
 		{
 			int			tensor,
 						dims[4];
 			const char *name;
+			int			area;
 
 			if (!cv_net_activation(net, a, &tensor, dims, &name))
 				continue;
+			/*
+			 * The backbone's trunk only shrinks; an activation larger than
+			 * the one before it is where a detection head (SSD's box
+			 * predictors on the finer maps, an FPN's upsampling) begins,
+			 * and its outputs are no backbone features.
+			 */
+			area = dims[1] * dims[2];
+			if (prev_area >= 0 && area > prev_area)
+				break;
+			prev_area = area;
 			if (dims[0] == 1 && dims[1] == want_h && dims[2] == want_w &&
 				dims[3] >= 1 && dims[3] <= CV_DETECT_MAP_MAX_CHANNELS)
 				tensors[k] = tensor;	/* the last one wins */

@@ -5,12 +5,16 @@
  *
  * Which maps: at each stride s in {16, 32}, the last activation the network
  * computes whose spatial size is ceil(input / s) and that has at most
- * CV_DETECT_MAP_MAX_CHANNELS channels.  For MobileNet V2 these are the
+ * CV_DETECT_MAP_MAX_CHANNELS channels, looking only at the trunk: the
+ * activations before the first one that is larger than its predecessor
+ * (where a detector's own head, such as SSD's box predictors, begins).  For MobileNet V2 these are the
  * outputs of the last inverted-residual block at each stride (96 and 320
  * channels), not the wide expansions inside the blocks nor the final 1280
  * 1x1 convolution: the adapter learns its own projection, and narrow maps
  * keep the cached features and the adapter's cost small
- * (docs/detection.md).  The choice is made once on the file at its own
+ * (docs/detection.md).  For the SSD MobileNet V1 detector they are its
+ * 19x19x384 pointwise map and the 10x10x192 reduction its extra layers
+ * make of the 768-channel map.  The choice is made once on the file at its own
  * size and recorded in the model by tensor index.
  *
  * A detection backbone owns its cut network and one workspace, with the
@@ -37,7 +41,7 @@
  * Version of what the maps of a backbone are (the choice of tensors, the
  * views, the rendering): cached maps of another version are recomputed.
  */
-#define CV_DETECT_MAPS_VERSION 1
+#define CV_DETECT_MAPS_VERSION 2
 
 typedef struct cv_detect_backbone cv_detect_backbone;
 
