@@ -21,7 +21,8 @@
  *		step, weighted 4 so the loss is unbiased).
  *	 3. optimiser: Adam, mini-batches of CV_DETECT_BATCH views, a linear
  *		warm-up then cosine decay of the learning rate, decoupled weight
- *		decay; the number of steps follows the number of views.
+ *		decay; the number of steps follows the number of views (30 passes,
+ *		300 to 1000 steps).
  *	 4. folds: k = 3 (2 below 9 images), images dealt round-robin in the
  *		order of their first tag; for each fold a detector is trained on the
  *		other folds and detects on the fold's images (view 0).
