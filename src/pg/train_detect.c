@@ -230,9 +230,6 @@ ComputeMissingMaps(DetectJob *job, int missing)
 		int64		batch[MAP_BATCH];
 		int			batch_index[MAP_BATCH];
 		int			n = 0;
-		Datum	   *ids;
-		Oid			types[1] = {INT8ARRAYOID};
-		Datum		values[1];
 		SPITupleTable *rows;
 		uint64		n_rows;
 
@@ -247,19 +244,11 @@ ComputeMissingMaps(DetectJob *job, int missing)
 
 		TrainStepBegin(job->run, "pgvision: computing feature maps");
 		MemoryContextSwitchTo(batch_context);
-		ids = palloc(sizeof(Datum) * n);
-		for (int k = 0; k < n; k++)
-			ids[k] = Int64GetDatum(batch[k]);
-		values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
-		TrainExecute("SELECT id, image FROM cv_images WHERE id = ANY ($1) ORDER BY id",
-					 1, types, values, SPI_OK_SELECT);
-		rows = SPI_tuptable;
-		n_rows = SPI_processed;
+		rows = TrainFetchImages(batch, n, &n_rows);
 		for (uint64 r = 0; r < n_rows; r++)
 		{
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(rows->vals[r], rows->tupdesc, 1, &isnull));
-			CvImage    *image = DatumGetCvImageP(SPI_getbinval(rows->vals[r], rows->tupdesc, 2, &isnull));
+			CvImage    *image;
+			int64		id = TrainFetchedImage(rows, r, &image);
 			cv_rgb_image pixels = {0};
 			cv_error	err;
 			int			k = 0;
@@ -399,9 +388,9 @@ StoreDetectionResults(DetectJob *job, const cv_detect_train_result *result)
 
 		for (int j = 0; j < n; j++)
 		{
-			Oid			types[9] = {INT8OID, INT8OID, INT4OID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID};
-			Datum		values[9];
-			char		nulls[9] = "         ";
+			Oid			types[10] = {INT8OID, INT8OID, INT4OID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, BOOLOID};
+			Datum		values[10];
+			char		nulls[10] = "          ";
 			int			image = pass == 0 ? job->boxes[j].image : result->holdout[j].image;
 			int			tag = pass == 0 ? job->boxes[j].tag : result->holdout[j].det.tag;
 			const cv_box *b = pass == 0 ? &job->boxes[j].box : &result->holdout[j].det.box;
@@ -412,17 +401,15 @@ StoreDetectionResults(DetectJob *job, const cv_detect_train_result *result)
 			values[3] = Int32GetDatum(tag);
 			values[4] = Float4GetDatum(pass == 0 ? 0.0f : result->holdout[j].det.score);
 			if (pass == 0)
-				nulls[4] = 'n';
+				nulls[4] = 'n';	/* a true box has no probability */
 			values[5] = Float4GetDatum(b->left);
 			values[6] = Float4GetDatum(b->top);
 			values[7] = Float4GetDatum(b->width);
 			values[8] = Float4GetDatum(b->height);
-			if (SPI_execute_with_args(pass == 0
-									  ? "INSERT INTO cv_heldout_regions (iteration_id, image_id, fold, position, probability, "
-									  "\"left\", top, width, height, truth) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true)"
-									  : "INSERT INTO cv_heldout_regions (iteration_id, image_id, fold, position, probability, "
-									  "\"left\", top, width, height, truth) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, false)",
-									  9, types, values, nulls, false, 0) != SPI_OK_INSERT)
+			values[9] = BoolGetDatum(pass == 0);
+			if (SPI_execute_with_args("INSERT INTO cv_heldout_regions (iteration_id, image_id, fold, position, probability, "
+									  "\"left\", top, width, height, truth) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+									  10, types, values, nulls, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "pgvision: could not store held-out regions");
 		}
 	}

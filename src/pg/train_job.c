@@ -255,9 +255,6 @@ ComputeMissingFeatures(TrainJob *job, int missing)
 		int64	   *batch = palloc(sizeof(int64) * FEATURE_BATCH);
 		int			batch_index[FEATURE_BATCH];
 		int			n = 0;
-		Datum	   *ids;
-		Oid			types[1] = {INT8ARRAYOID};
-		Datum		values[1];
 		SPITupleTable *rows;
 		uint64		n_rows;
 
@@ -272,20 +269,12 @@ ComputeMissingFeatures(TrainJob *job, int missing)
 
 		TrainStepBegin(&job->run, "pgvision: computing features");
 		MemoryContextSwitchTo(batch_context);
-		ids = palloc(sizeof(Datum) * n);
-		for (int k = 0; k < n; k++)
-			ids[k] = Int64GetDatum(batch[k]);
-		values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
-		TrainExecute("SELECT id, image FROM cv_images WHERE id = ANY ($1) ORDER BY id",
-				1, types, values, SPI_OK_SELECT);
-		/* StoreFeatures runs queries of its own: keep this result. */
-		rows = SPI_tuptable;
-		n_rows = SPI_processed;
+		rows = TrainFetchImages(batch, n, &n_rows);
+		/* StoreFeatures runs queries of its own: the result stays. */
 		for (uint64 r = 0; r < n_rows; r++)
 		{
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(rows->vals[r], rows->tupdesc, 1, &isnull));
-			CvImage    *image = DatumGetCvImageP(SPI_getbinval(rows->vals[r], rows->tupdesc, 2, &isnull));
+			CvImage    *image;
+			int64		id = TrainFetchedImage(rows, r, &image);
 			cv_rgb_image pixels = {0};
 			cv_error	err;
 			int			k = 0;

@@ -42,6 +42,15 @@ extern bool TrainReportProgress(TrainRun *run, double fraction, bool force);
 
 extern void TrainRaiseCanceled(void) pg_attribute_noreturn();
 
+/*
+ * Inside a step: the rows (id, image) of the images with these ids, in id
+ * order (deleted ones are missing).  The result stays valid while further
+ * queries run in the same step; TrainFetchedImage reads row r.
+ */
+struct SPITupleTable;
+extern struct SPITupleTable *TrainFetchImages(const int64 *ids, int n, uint64 *n_rows);
+extern int64 TrainFetchedImage(struct SPITupleTable *rows, uint64 r, CvImage **image);
+
 /* train_detect.c: the detection training of an iteration (run loaded). */
 extern void TrainDetection(TrainRun *run, int64 project_id, const char *domain);
 

@@ -10,6 +10,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "utils/array.h"
 #include "utils/snapmgr.h"
 
 /* Least time between two progress writes. */
@@ -99,4 +100,29 @@ TrainRaiseCanceled(void)
 	ereport(ERROR,
 			(errcode(ERRCODE_QUERY_CANCELED),
 			 errmsg("training canceled by cv_cancel_training")));
+}
+
+SPITupleTable *
+TrainFetchImages(const int64 *ids, int n, uint64 *n_rows)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+
+	for (int k = 0; k < n; k++)
+		d[k] = Int64GetDatum(ids[k]);
+	values[0] = PointerGetDatum(construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	TrainExecute("SELECT id, image FROM cv_images WHERE id = ANY ($1) ORDER BY id",
+				 1, types, values, SPI_OK_SELECT);
+	*n_rows = SPI_processed;
+	return SPI_tuptable;
+}
+
+int64
+TrainFetchedImage(SPITupleTable *rows, uint64 r, CvImage **image)
+{
+	bool		isnull;
+
+	*image = DatumGetCvImageP(SPI_getbinval(rows->vals[r], rows->tupdesc, 2, &isnull));
+	return DatumGetInt64(SPI_getbinval(rows->vals[r], rows->tupdesc, 1, &isnull));
 }
