@@ -1401,22 +1401,29 @@ END;
 $$;
 COMMENT ON FUNCTION cv_unpublish(text, text) IS 'withdraw the iteration a project publishes under a name';
 
-CREATE FUNCTION cv_predict(project text, image bytea, published_name text, OUT tag text, OUT probability real)
-	RETURNS SETOF record
-LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
+-- The model a project publishes under a name (cv_predict and cv_detect by name).
+CREATE FUNCTION cv_published_model(project text, published_name text) RETURNS cv_model
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_project cv_projects := cv_project_row(project);
 	v_model cv_model;
 BEGIN
 	SELECT s.model INTO v_model FROM cv_iteration_store s
-	 WHERE s.project_id = v_project.id AND s.published_name = cv_predict.published_name;
+	 WHERE s.project_id = v_project.id AND s.published_name = cv_published_model.published_name;
 	IF v_model IS NULL THEN
 		RAISE EXCEPTION 'project "%" has no iteration published as "%"', project, coalesce(published_name, 'NULL')
 			USING ERRCODE = 'undefined_object',
 			      HINT = 'cv_iterations lists the published names.';
 	END IF;
-	RETURN QUERY SELECT p.tag, p.probability FROM cv_predict(v_model, image) p;
+	RETURN v_model;
 END;
+$$;
+COMMENT ON FUNCTION cv_published_model(text, text) IS 'the model of the iteration a project publishes under a name';
+
+CREATE FUNCTION cv_predict(project text, image bytea, published_name text, OUT tag text, OUT probability real)
+	RETURNS SETOF record
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
+	SELECT p.tag, p.probability FROM cv_predict(cv_published_model(project, published_name), image) p
 $$;
 COMMENT ON FUNCTION cv_predict(text, bytea, text) IS 'predict with the iteration a project publishes under a name';
 
@@ -1448,20 +1455,8 @@ CREATE FUNCTION cv_detect(project text, image bytea, published_name text,
 	threshold real DEFAULT 0.1, max_detections integer DEFAULT 100,
 	OUT tag text, OUT probability real, OUT "left" real, OUT top real, OUT width real, OUT height real)
 	RETURNS SETOF record
-LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
-DECLARE
-	v_project cv_projects := cv_project_row(project);
-	v_model cv_model;
-BEGIN
-	SELECT s.model INTO v_model FROM cv_iteration_store s
-	 WHERE s.project_id = v_project.id AND s.published_name = cv_detect.published_name;
-	IF v_model IS NULL THEN
-		RAISE EXCEPTION 'project "%" has no iteration published as "%"', project, coalesce(published_name, 'NULL')
-			USING ERRCODE = 'undefined_object',
-			      HINT = 'cv_iterations lists the published names.';
-	END IF;
-	RETURN QUERY SELECT d.tag, d.probability, d."left", d.top, d.width, d.height
-	               FROM cv_detect(v_model, image, threshold, max_detections) d;
-END;
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
+	SELECT d.tag, d.probability, d."left", d.top, d.width, d.height
+	  FROM cv_detect(cv_published_model(project, published_name), image, threshold, max_detections) d
 $$;
 COMMENT ON FUNCTION cv_detect(text, bytea, text, real, integer) IS 'detect objects with the iteration a project publishes under a name';
