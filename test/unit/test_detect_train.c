@@ -4,7 +4,8 @@
  *	  red rectangles and blue discs on noise): feature maps from the shared
  *	  MobileNet V2, training with held-out folds and calibration, detection
  *	  on fresh images, and the detector through the cv_model format.  Also
- *	  the detection views, the training data checks, and half floats.
+ *	  the detection views, target assignment, the training data checks,
+ *	  and half floats.
  */
 #include "unit.h"
 #include "detect_synth.c"
@@ -163,6 +164,99 @@ test_detect_train_checks(void)
 	d.n_views = 1;
 	d.shape.map_height[1] = 8;	/* the coarse map larger than the fine one */
 	CHECK(cv_detect_train(&d, NULL, &res, &err) == CV_ERR_PARAM);
+}
+
+/*
+ * Target assignment on a 4 x 4 grid: cells 0.25 wide, centres at 0.125,
+ * 0.375, 0.625 and 0.875; cell c is row c / 4, column c % 4.
+ */
+static void
+test_detect_assign(void)
+{
+	cv_cell_target out[16];
+	cv_error	err;
+
+	/*
+	 * A box over the top-left quarter (tag 1), radius 2 cells: the centres
+	 * inside it are cells 0, 1, 4, 5.  Cell 0 (centre 0.125, 0.125) is 0.5
+	 * cells from the left and top sides and 1.5 from the right and bottom:
+	 * codes log 0.5, log 0.5, log 1.5, log 1.5; centre-ness
+	 * sqrt(0.5/1.5 * 0.5/1.5) = 1/3.
+	 */
+	{
+		cv_box		b = {0.0f, 0.0f, 0.5f, 0.5f};
+		int			tag = 1;
+		int			positives = 0;
+
+		CHECK(cv_detect_assign(4, 4, 2.0f, &b, &tag, 1, out, &err) == CV_OK);
+		for (int c = 0; c < 16; c++)
+			positives += out[c].tag >= 0;
+		CHECK(positives == 4);
+		CHECK(out[0].tag == 1 && out[1].tag == 1 && out[4].tag == 1 && out[5].tag == 1);
+		CHECK_NEAR(out[0].code[0], log(0.5), 1e-5);
+		CHECK_NEAR(out[0].code[1], log(0.5), 1e-5);
+		CHECK_NEAR(out[0].code[2], log(1.5), 1e-5);
+		CHECK_NEAR(out[0].code[3], log(1.5), 1e-5);
+		CHECK_NEAR(out[0].centre, 1.0 / 3.0, 1e-5);
+		/* cell 5 (0.375, 0.375): 1.5 cells left/top, 0.5 right/bottom */
+		CHECK_NEAR(out[5].code[0], log(1.5), 1e-5);
+		CHECK_NEAR(out[5].centre, 1.0 / 3.0, 1e-5);
+	}
+	/*
+	 * Centre sampling: the whole image with radius 0.5 cells keeps the
+	 * centres within 0.125 of 0.5, the four middle cells 5, 6, 9, 10; cell
+	 * 5 is 0.375 from the left and 0.625 from the right: centre-ness
+	 * sqrt(0.6 * 0.6) = 0.6.
+	 */
+	{
+		cv_box		b = {0.0f, 0.0f, 1.0f, 1.0f};
+		int			tag = 0;
+
+		CHECK(cv_detect_assign(4, 4, 0.5f, &b, &tag, 1, out, &err) == CV_OK);
+		for (int c = 0; c < 16; c++)
+			CHECK((out[c].tag == 0) == (c == 5 || c == 6 || c == 9 || c == 10));
+		CHECK_NEAR(out[5].centre, 0.6, 1e-5);
+		CHECK_NEAR(out[10].centre, 0.6, 1e-5);
+	}
+	/*
+	 * A cell inside two boxes takes the smaller: the whole image (tag 0)
+	 * and the middle half (tag 1, centres of cells 5, 6, 9, 10 inside).
+	 */
+	{
+		cv_box		b[2] = {{0.0f, 0.0f, 1.0f, 1.0f}, {0.25f, 0.25f, 0.5f, 0.5f}};
+		int			tags[2] = {0, 1};
+
+		CHECK(cv_detect_assign(4, 4, 2.0f, b, tags, 2, out, &err) == CV_OK);
+		for (int c = 0; c < 16; c++)
+			CHECK(out[c].tag == ((c == 5 || c == 6 || c == 9 || c == 10) ? 1 : 0));
+		/* in the middle box, cell 5 is 0.5 cells from its left, 1.5 from its right */
+		CHECK_NEAR(out[5].code[0], log(0.5), 1e-5);
+		CHECK_NEAR(out[5].code[2], log(1.5), 1e-5);
+	}
+	/*
+	 * A box no centre falls in (0.30..0.35) takes the cell under its centre
+	 * (0.325: column 1, row 1, cell 5); from that cell's centre 0.375 the
+	 * left side is 0.075 = 0.3 cells away, the right side lies behind it
+	 * and is floored at 0.05 cells.
+	 */
+	{
+		cv_box		b = {0.30f, 0.30f, 0.05f, 0.05f};
+		int			tag = 0;
+		int			positives = 0;
+
+		CHECK(cv_detect_assign(4, 4, 2.0f, &b, &tag, 1, out, &err) == CV_OK);
+		for (int c = 0; c < 16; c++)
+			positives += out[c].tag >= 0;
+		CHECK(positives == 1 && out[5].tag == 0);
+		CHECK_NEAR(out[5].code[0], log(0.3), 1e-4);
+		CHECK_NEAR(out[5].code[2], log(0.05), 1e-5);
+	}
+	/* no box: every cell is background; bad arguments are refused */
+	CHECK(cv_detect_assign(4, 4, 2.0f, NULL, NULL, 0, out, &err) == CV_OK);
+	for (int c = 0; c < 16; c++)
+		CHECK(out[c].tag == -1);
+	CHECK(cv_detect_assign(4, 4, 0.0f, NULL, NULL, 0, out, &err) == CV_ERR_PARAM);
+	CHECK(cv_detect_assign(0, 4, 2.0f, NULL, NULL, 0, out, &err) == CV_ERR_PARAM);
 }
 
 static bool
@@ -351,4 +445,5 @@ UNIT_MAIN("detect_train",
 		  UNIT_CASE(test_detect_views),
 		  UNIT_CASE(test_half),
 		  UNIT_CASE(test_detect_train_checks),
+		  UNIT_CASE(test_detect_assign),
 		  UNIT_CASE(test_detect_train_synthetic))

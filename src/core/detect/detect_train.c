@@ -56,13 +56,7 @@ rng_normal(rng *r)
 
 /* ---- targets ---- */
 
-/* Per cell of one view: the tag (-1 background), box codes, centre-ness. */
-typedef struct cell_target
-{
-	int16_t		tag;
-	float		code[4];
-	float		centre;
-} cell_target;
+typedef cv_cell_target cell_target;
 
 typedef struct trainer
 {
@@ -82,23 +76,31 @@ typedef struct trainer
 	double		work_total;
 } trainer;
 
-static void
-assign_view(trainer *t, const cv_box *boxes, const int *tags, int n, cell_target *out)
+cv_status
+cv_detect_assign(int gw, int gh, float radius, const cv_box *boxes, const int *tags,
+				 int n, cv_cell_target *out, cv_error *err)
 {
-	int			gw = t->shape.map_width[0],
-				gh = t->shape.map_height[0];
-	float		cw = 1.0f / gw,
-				ch = 1.0f / gh;
-	float	   *area = cv_malloc(sizeof(float) * (size_t) t->cells);
+	float		cw,
+				ch;
+	int			cells;
+	float	   *area;
 
-	for (int c = 0; c < t->cells; c++)
+	if (gw < 1 || gh < 1 || gw > CV_DETECT_MAX_GRID || gh > CV_DETECT_MAX_GRID ||
+		!(radius > 0) || n < 0)
+		return cv_fail(err, CV_ERR_PARAM, "invalid target assignment arguments");
+	cw = 1.0f / gw;
+	ch = 1.0f / gh;
+	cells = gw * gh;
+	area = cv_malloc(sizeof(float) * (size_t) cells);
+	if (area == NULL)
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory assigning targets");
+	for (int c = 0; c < cells; c++)
 	{
 		out[c].tag = -1;
-		if (area != NULL)
-			area[c] = INFINITY;
+		out[c].centre = 0.0f;
+		memset(out[c].code, 0, sizeof(out[c].code));
+		area[c] = INFINITY;
 	}
-	if (area == NULL)
-		return;					/* all background: only on NOMEM, harmless */
 	for (int b = 0; b < n; b++)
 	{
 		const cv_box *box = &boxes[b];
@@ -112,7 +114,7 @@ assign_view(trainer *t, const cv_box *boxes, const int *tags, int n, cell_target
 			float		cy = (y + 0.5f) * ch;
 
 			if (cy <= box->top || cy >= box->top + box->height ||
-				fabsf(cy - bcy) > t->radius * ch)
+				fabsf(cy - bcy) > radius * ch)
 				continue;
 			for (int x = 0; x < gw; x++)
 			{
@@ -120,7 +122,7 @@ assign_view(trainer *t, const cv_box *boxes, const int *tags, int n, cell_target
 				int			c = y * gw + x;
 
 				if (cx <= box->left || cx >= box->left + box->width ||
-					fabsf(cx - bcx) > t->radius * cw)
+					fabsf(cx - bcx) > radius * cw)
 					continue;
 				any = true;
 				if (a < area[c])
@@ -149,7 +151,7 @@ assign_view(trainer *t, const cv_box *boxes, const int *tags, int n, cell_target
 			}
 		}
 	}
-	for (int c = 0; c < t->cells; c++)
+	for (int c = 0; c < cells; c++)
 		if (out[c].tag >= 0)
 		{
 			/* distances are exp(code) in cell units: ratios need no units */
@@ -163,6 +165,7 @@ assign_view(trainer *t, const cv_box *boxes, const int *tags, int n, cell_target
 			out[c].centre = (float) sqrt(lr * tb);
 		}
 	cv_free(area);
+	return CV_OK;
 }
 
 static cv_status
@@ -183,6 +186,8 @@ build_targets(trainer *t, cv_error *err)
 		cv_free(img_tags);
 		cv_free(view_boxes);
 		cv_free(view_tags);
+		cv_free(t->targets);
+		t->targets = NULL;
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory for detection targets");
 	}
 	for (int i = 0; i < d->n_images; i++)
@@ -200,9 +205,20 @@ build_targets(trainer *t, cv_error *err)
 		{
 			int			m = cv_detect_view_boxes(v, img_boxes, img_tags, n,
 												 CV_DETECT_MIN_VISIBLE, view_boxes, view_tags);
+			cv_status	st = cv_detect_assign(t->shape.map_width[0], t->shape.map_height[0],
+											  t->radius, view_boxes, view_tags, m,
+											  t->targets + ((size_t) i * views + v) * t->cells, err);
 
-			assign_view(t, view_boxes, view_tags, m,
-						t->targets + ((size_t) i * views + v) * t->cells);
+			if (st != CV_OK)
+			{
+				cv_free(img_boxes);
+				cv_free(img_tags);
+				cv_free(view_boxes);
+				cv_free(view_tags);
+				cv_free(t->targets);
+				t->targets = NULL;
+				return st;
+			}
 		}
 	}
 	cv_free(img_boxes);

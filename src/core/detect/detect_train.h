@@ -53,6 +53,23 @@
 /* A box less visible than this in a crop view is dropped from that view. */
 #define CV_DETECT_MIN_VISIBLE 0.4f
 
+/* Per cell of one view: the tag (-1 background), box codes, centre-ness. */
+typedef struct cv_cell_target
+{
+	int16_t		tag;
+	float		code[4];		/* cv_box_encode of the assigned box at the cell centre */
+	float		centre;			/* FCOS centre-ness of the cell in that box, 0..1 */
+} cv_cell_target;
+
+/*
+ * Step 1 above for one view on a grid_w x grid_h grid: out receives
+ * grid_w * grid_h cells, row by row.  Boxes (normalized, with their tags)
+ * as the view shows them.  CV_ERR_PARAM for a bad grid or radius;
+ * CV_ERR_NOMEM.
+ */
+cv_status	cv_detect_assign(int grid_w, int grid_h, float radius, const cv_box *boxes,
+							 const int *tags, int n, cv_cell_target *out, cv_error *err);
+
 typedef struct cv_detect_dataset
 {
 	cv_detector_shape shape;	/* hidden: 0 for CV_DETECT_HIDDEN */
