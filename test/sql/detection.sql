@@ -244,6 +244,29 @@ SELECT count(*) > 0 AS rows, bool_and(a.tag = b.tag AND a.probability = b.probab
  USING (ordinality);
 SELECT pg_temp.expect_error(format('SELECT * FROM cv_detect(%L, pg_read_binary_file(%L), %L)', 'raccoons', :'seen', 'staging'));
 SELECT pg_temp.expect_error(format('SELECT * FROM cv_detect(%L, pg_read_binary_file(%L), NULL)', 'raccoons', :'seen'));
+-- The project forms take a threshold and a cap as the model forms do.
+SELECT count(*) = (SELECT count(*) FROM cv_detect((SELECT model FROM cv_iterations WHERE id = :it),
+                                                  pg_read_binary_file(:'seen'), threshold => 0.3, max_detections => 2))
+       AS same_count
+  FROM cv_detect('raccoons', pg_read_binary_file(:'seen'), threshold => 0.3, max_detections => 2);
+SELECT count(*) <= 2 AS capped
+  FROM cv_detect('raccoons', pg_read_binary_file(:'seen'), 'production', threshold => 0, max_detections => 2);
+-- A trigger that detects on insert, the recipe of docs/sql-reference.md.
+CREATE TEMP TABLE camera (id serial PRIMARY KEY, photo bytea NOT NULL, objects jsonb);
+CREATE FUNCTION pg_temp.camera_detect() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	NEW.objects := coalesce((SELECT jsonb_agg(to_jsonb(d)) FROM cv_detect('raccoons', NEW.photo, threshold => 0.3) d),
+	                        '[]');
+	RETURN NEW;
+END;
+$$;
+CREATE TRIGGER camera_detect BEFORE INSERT ON camera FOR EACH ROW EXECUTE FUNCTION pg_temp.camera_detect();
+INSERT INTO camera (photo) VALUES (pg_read_binary_file(:'seen')), (pg_read_binary_file(:'unseen'));
+SELECT c.id, jsonb_array_length(c.objects) = (SELECT count(*) FROM cv_detect('raccoons', c.photo, threshold => 0.3)) AS stored_all,
+       coalesce(bool_and((o->>'probability')::real >= 0.3 AND o->>'tag' = 'raccoon'), true) AS rows_ok
+  FROM camera c LEFT JOIN LATERAL jsonb_array_elements(c.objects) o ON true
+ GROUP BY c.id, c.objects, c.photo ORDER BY c.id;
+
 -- Classifying with the published detector by project name is refused too.
 SELECT pg_temp.expect_error(format('SELECT * FROM cv_predict(%L, pg_read_binary_file(%L))', 'raccoons', :'seen'));
 SELECT pg_temp.expect_error(format('SELECT * FROM cv_predict(%L, pg_read_binary_file(%L), %L)', 'raccoons', :'seen', 'production'));
