@@ -178,7 +178,6 @@ read_manifest(const char *dir, item **out, char **tag_names, int *n_tags_out)
 	int			n = 0,
 				cap = 0,
 				n_tags = 0;
-	char	  **raw_tags = calloc(MAX_BOXES * 64, sizeof(char *));
 
 	snprintf(path, sizeof(path), "%s/manifest.jsonl", dir);
 	f = fopen(path, "r");
@@ -248,7 +247,6 @@ read_manifest(const char *dir, item **out, char **tag_names, int *n_tags_out)
 		n++;
 	}
 	fclose(f);
-	free(raw_tags);
 
 	/* tags in name order (the extension's model order): renumber */
 	{

@@ -324,8 +324,6 @@ StoreDetectionResults(DetectJob *job, const cv_detect_train_result *result)
 	const float threshold = 0.5f;
 	const double overlap = 0.5;
 	cv_model   *model = NULL;
-	uint8_t    *bytes = NULL;
-	size_t		len = 0;
 	cv_error	err;
 	cv_detect_tag_metrics *per_tag = palloc0(sizeof(cv_detect_tag_metrics) * job->n_tags);
 	cv_detect_overall_metrics overall;
@@ -335,33 +333,24 @@ StoreDetectionResults(DetectJob *job, const cv_detect_train_result *result)
 	if (cv_model_build_detection(job->domain, job->hash, CV_DETECT_MAPS_VERSION,
 								 (const char *const *) job->tag_names, result->detector,
 								 threshold, &model, &err) != CV_OK ||
-		cv_model_serialize(model, &bytes, &len, &err) != CV_OK ||
 		cv_detect_metrics_compute(result->holdout, result->n_holdout, job->boxes, job->n_boxes,
 								  job->n_images, job->n_tags, threshold, overlap,
 								  per_tag, &overall, &err) != CV_OK)
 		CoreRaise(&err, ERRCODE_DATA_EXCEPTION);
-	model_datum = palloc(VARHDRSZ + len);
-	SET_VARSIZE(model_datum, VARHDRSZ + len);
-	memcpy(VARDATA(model_datum), bytes, len);
+	model_datum = TrainModelDatum(model);
 
 	TrainStepBegin(job->run, "pgvision: storing the iteration");
 	{
-		Oid			types[9] = {INT8OID, BYTEAOID, INT4OID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, INT4OID, FLOAT4OID};
-		Datum		values[9];
+		TrainOutcome outcome;
 
-		values[0] = Int64GetDatum(job->run->iteration_id);
-		values[1] = PointerGetDatum(model_datum);
-		values[2] = Int32GetDatum(job->n_images);
-		values[3] = Int32GetDatum(job->n_tags);
-		values[4] = Float4GetDatum((float4) overall.precision);
-		values[5] = Float4GetDatum((float4) overall.recall);
-		values[6] = Float4GetDatum((float4) overall.map);
-		values[7] = Int32GetDatum(result->n_folds);
-		values[8] = Float4GetDatum(threshold);
-		TrainExecute("UPDATE cv_iteration_store SET status = 'completed', progress = 1, message = NULL, "
-					 "model = $2::cv_model, image_count = $3, tag_count = $4, \"precision\" = $5, recall = $6, "
-					 "mean_ap = $7, folds = $8, threshold = $9, finished_at = clock_timestamp() WHERE id = $1",
-					 9, types, values, SPI_OK_UPDATE);
+		outcome.image_count = job->n_images;
+		outcome.tag_count = job->n_tags;
+		outcome.precision = overall.precision;
+		outcome.recall = overall.recall;
+		outcome.mean_ap = overall.map;
+		outcome.folds = result->n_folds;
+		outcome.threshold = threshold;
+		TrainStoreCompleted(job->run, model_datum, &outcome);
 	}
 	for (int t = 0; t < job->n_tags; t++)
 	{
@@ -414,7 +403,6 @@ StoreDetectionResults(DetectJob *job, const cv_detect_train_result *result)
 		}
 	}
 	TrainStepEnd(job->run);
-	cv_free(bytes);
 	cv_model_free(model);
 }
 

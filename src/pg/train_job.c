@@ -351,8 +351,6 @@ StoreResults(TrainJob *job, const cv_train_result *result)
 {
 	const float threshold = 0.5f;
 	cv_model   *model = NULL;
-	uint8_t    *bytes = NULL;
-	size_t		len = 0;
 	cv_error	err;
 	cv_tag_metrics *per_tag = palloc0(sizeof(cv_tag_metrics) * job->n_tags);
 	cv_overall_metrics overall;
@@ -362,32 +360,23 @@ StoreResults(TrainJob *job, const cv_train_result *result)
 	cv_error_clear(&err);
 	if (cv_model_build(job->fx, (const char *const *) job->tag_names, result->head, threshold,
 					   &model, &err) != CV_OK ||
-		cv_model_serialize(model, &bytes, &len, &err) != CV_OK ||
 		cv_metrics_compute(job->task, result->holdout, job->labels, job->tag_negative,
 						   job->n_images, job->n_tags, threshold, per_tag, &overall, &err) != CV_OK)
 		CoreRaise(&err, ERRCODE_DATA_EXCEPTION);
-	model_datum = palloc(VARHDRSZ + len);
-	SET_VARSIZE(model_datum, VARHDRSZ + len);
-	memcpy(VARDATA(model_datum), bytes, len);
+	model_datum = TrainModelDatum(model);
 
 	TrainStepBegin(&job->run, "pgvision: storing the iteration");
 	{
-		Oid			types[9] = {INT8OID, BYTEAOID, INT4OID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, INT4OID, FLOAT4OID};
-		Datum		values[9];
+		TrainOutcome outcome;
 
-		values[0] = Int64GetDatum(job->run.iteration_id);
-		values[1] = PointerGetDatum(model_datum);
-		values[2] = Int32GetDatum(job->n_images);
-		values[3] = Int32GetDatum(job->n_tags);
-		values[4] = Float4GetDatum((float4) overall.precision);
-		values[5] = Float4GetDatum((float4) overall.recall);
-		values[6] = Float4GetDatum((float4) overall.map);
-		values[7] = Int32GetDatum(result->n_folds);
-		values[8] = Float4GetDatum(threshold);
-		TrainExecute("UPDATE cv_iteration_store SET status = 'completed', progress = 1, message = NULL, "
-				"model = $2::cv_model, image_count = $3, tag_count = $4, \"precision\" = $5, recall = $6, "
-				"mean_ap = $7, folds = $8, threshold = $9, finished_at = clock_timestamp() WHERE id = $1",
-				9, types, values, SPI_OK_UPDATE);
+		outcome.image_count = job->n_images;
+		outcome.tag_count = job->n_tags;
+		outcome.precision = overall.precision;
+		outcome.recall = overall.recall;
+		outcome.mean_ap = overall.map;
+		outcome.folds = result->n_folds;
+		outcome.threshold = threshold;
+		TrainStoreCompleted(&job->run, model_datum, &outcome);
 	}
 	for (int t = 0; t < job->n_tags; t++)
 	{
@@ -425,7 +414,6 @@ StoreResults(TrainJob *job, const cv_train_result *result)
 				"VALUES ($1, $2, $3, $4, $5)", 5, types, values, SPI_OK_INSERT);
 	}
 	TrainStepEnd(&job->run);
-	cv_free(bytes);
 	cv_model_free(model);
 }
 
@@ -484,42 +472,40 @@ TrainClassifier(TrainJob *job)
 	int			missing;
 	cv_status	st;
 
-	{
-		/* Large projects train on fewer views per image (train.h). */
-		job->views = cv_train_views(job->fx, job->n_images);
-		job->features = MemoryContextAllocHuge(context,
-											   mul_size(mul_size(Max(job->n_images, 1), job->views),
-														mul_size(job->fx->dim, sizeof(float))));
-		job->have_features = palloc0(sizeof(bool) * Max(job->n_images, 1));
+	/* Large projects train on fewer views per image (train.h). */
+	job->views = cv_train_views(job->fx, job->n_images);
+	job->features = MemoryContextAllocHuge(context,
+										   mul_size(mul_size(Max(job->n_images, 1), job->views),
+													mul_size(job->fx->dim, sizeof(float))));
+	job->have_features = palloc0(sizeof(bool) * Max(job->n_images, 1));
 
-		missing = LoadCachedFeatures(job);
-		if (missing > 0)
-			ComputeMissingFeatures(job, missing);
-		if (!TrainReportProgress(&job->run, FEATURE_SHARE, true))
-			TrainRaiseCanceled();
+	missing = LoadCachedFeatures(job);
+	if (missing > 0)
+		ComputeMissingFeatures(job, missing);
+	if (!TrainReportProgress(&job->run, FEATURE_SHARE, true))
+		TrainRaiseCanceled();
 
-		data.task = job->task;
-		data.n_images = job->n_images;
-		data.n_views = job->views;
-		data.dim = job->fx->dim;
-		data.n_tags = job->n_tags;
-		data.features = job->features;
-		data.labels = job->labels;
-		data.negative = job->tag_negative;
+	data.task = job->task;
+	data.n_images = job->n_images;
+	data.n_views = job->views;
+	data.dim = job->fx->dim;
+	data.n_tags = job->n_tags;
+	data.features = job->features;
+	data.labels = job->labels;
+	data.negative = job->tag_negative;
 
-		cv_train_options_init(&opt);
-		opt.progress = TrainProgress;
-		opt.progress_arg = job;
-		memset(&result, 0, sizeof(result));
-		cv_error_clear(&err);
-		st = cv_train(&data, &opt, &result, &err);
-		MemoryContextSwitchTo(context);
-		if (st == CV_ERR_CANCELED)
-			TrainRaiseCanceled();
-		if (st != CV_OK)
-			CoreRaise(&err, ERRCODE_DATA_EXCEPTION);
+	cv_train_options_init(&opt);
+	opt.progress = TrainProgress;
+	opt.progress_arg = job;
+	memset(&result, 0, sizeof(result));
+	cv_error_clear(&err);
+	st = cv_train(&data, &opt, &result, &err);
+	MemoryContextSwitchTo(context);
+	if (st == CV_ERR_CANCELED)
+		TrainRaiseCanceled();
+	if (st != CV_OK)
+		CoreRaise(&err, ERRCODE_DATA_EXCEPTION);
 
-		StoreResults(job, &result);
-		cv_train_result_free(&result);
-	}
+	StoreResults(job, &result);
+	cv_train_result_free(&result);
 }

@@ -51,6 +51,24 @@ struct SPITupleTable;
 extern struct SPITupleTable *TrainFetchImages(const int64 *ids, int n, uint64 *n_rows);
 extern int64 TrainFetchedImage(struct SPITupleTable *rows, uint64 r, CvImage **image);
 
+/* The figures of a completed iteration, as cv_iteration_store holds them. */
+typedef struct TrainOutcome
+{
+	int			image_count;
+	int			tag_count;
+	int			folds;
+	double		precision;
+	double		recall;
+	double		mean_ap;
+	float		threshold;
+} TrainOutcome;
+
+/* A model's bytes as a cv_model datum (errors out on a core failure). */
+extern bytea *TrainModelDatum(const cv_model *model);
+
+/* Inside a step: record the iteration completed with its model and figures. */
+extern void TrainStoreCompleted(TrainRun *run, bytea *model, const TrainOutcome *o);
+
 /* train_detect.c: the detection training of an iteration (run loaded). */
 extern void TrainDetection(TrainRun *run, int64 project_id, const char *domain);
 

@@ -126,3 +126,42 @@ TrainFetchedImage(SPITupleTable *rows, uint64 r, CvImage **image)
 	*image = DatumGetCvImageP(SPI_getbinval(rows->vals[r], rows->tupdesc, 2, &isnull));
 	return DatumGetInt64(SPI_getbinval(rows->vals[r], rows->tupdesc, 1, &isnull));
 }
+
+bytea *
+TrainModelDatum(const cv_model *model)
+{
+	uint8_t    *bytes = NULL;
+	size_t		len = 0;
+	cv_error	err;
+	bytea	   *datum;
+
+	cv_error_clear(&err);
+	if (cv_model_serialize(model, &bytes, &len, &err) != CV_OK)
+		CoreRaise(&err, ERRCODE_DATA_EXCEPTION);
+	datum = palloc(VARHDRSZ + len);
+	SET_VARSIZE(datum, VARHDRSZ + len);
+	memcpy(VARDATA(datum), bytes, len);
+	cv_free(bytes);
+	return datum;
+}
+
+void
+TrainStoreCompleted(TrainRun *run, bytea *model, const TrainOutcome *o)
+{
+	Oid			types[9] = {INT8OID, BYTEAOID, INT4OID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, INT4OID, FLOAT4OID};
+	Datum		values[9];
+
+	values[0] = Int64GetDatum(run->iteration_id);
+	values[1] = PointerGetDatum(model);
+	values[2] = Int32GetDatum(o->image_count);
+	values[3] = Int32GetDatum(o->tag_count);
+	values[4] = Float4GetDatum((float4) o->precision);
+	values[5] = Float4GetDatum((float4) o->recall);
+	values[6] = Float4GetDatum((float4) o->mean_ap);
+	values[7] = Int32GetDatum(o->folds);
+	values[8] = Float4GetDatum(o->threshold);
+	TrainExecute("UPDATE cv_iteration_store SET status = 'completed', progress = 1, message = NULL, "
+				 "model = $2::cv_model, image_count = $3, tag_count = $4, \"precision\" = $5, recall = $6, "
+				 "mean_ap = $7, folds = $8, threshold = $9, finished_at = clock_timestamp() WHERE id = $1",
+				 9, types, values, SPI_OK_UPDATE);
+}

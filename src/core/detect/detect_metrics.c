@@ -201,39 +201,21 @@ tag_average_precision(const det_item *dets, int n, int true_boxes,
 	return sum;
 }
 
-cv_status
-cv_detect_metrics_compute(const cv_image_detection *dets, int n_dets,
-						  const cv_truth_box *truths, int n_truths,
-						  int n_images, int n_tags,
-						  double threshold, double overlap,
-						  cv_detect_tag_metrics *per_tag,
-						  cv_detect_overall_metrics *overall,
-						  cv_error *err)
+/*
+ * The checks every entry point shares: counts, arrays, overlap, and every
+ * index and score, before anything is allocated.
+ */
+static cv_status
+check_inputs(const cv_image_detection *dets, int n_dets,
+			 const cv_truth_box *truths, int n_truths, int n_images, int n_tags,
+			 double overlap, cv_error *err)
 {
-	det_item   *ditems = NULL;
-	truth_item *titems = NULL;
-	double	   *scratch = NULL;
-	float		cut;
-	int			tp = 0,
-				fp = 0,
-				fn = 0;
-	int			ap_tags = 0;
-	double		ap_sum = 0.0;
-	cv_status	st = CV_OK;
-
 	if (n_dets < 0 || n_truths < 0 || n_images < 0 || n_tags < 0)
 		return cv_fail(err, CV_ERR_PARAM, "negative count in detection metrics");
-	if ((n_dets > 0 && dets == NULL) || (n_truths > 0 && truths == NULL) ||
-		(n_tags > 0 && per_tag == NULL))
+	if ((n_dets > 0 && dets == NULL) || (n_truths > 0 && truths == NULL))
 		return cv_fail(err, CV_ERR_PARAM, "missing array in detection metrics");
-	if (!(threshold >= 0.0 && threshold <= 1.0))
-		return cv_fail(err, CV_ERR_PARAM, "threshold must be between 0 and 1");
 	if (!(overlap >= 0.0 && overlap <= 1.0))
 		return cv_fail(err, CV_ERR_PARAM, "overlap must be between 0 and 1");
-	/* compared as float, the precision scores are stored in */
-	cut = (float) threshold;
-
-	/* validate everything before allocating anything */
 	for (int i = 0; i < n_dets; i++)
 	{
 		if (dets[i].image < 0 || dets[i].image >= n_images)
@@ -254,33 +236,30 @@ cv_detect_metrics_compute(const cv_image_detection *dets, int n_dets,
 			return cv_fail(err, CV_ERR_PARAM, "true box %d: tag %d out of range",
 						   i, truths[i].tag);
 	}
+	return CV_OK;
+}
 
-	if (n_dets > 0)
-	{
-		ditems = cv_calloc((size_t) n_dets, sizeof(det_item));
-		/* recall and precision of up to n_dets curve points */
-		scratch = cv_calloc((size_t) n_dets, 2 * sizeof(double));
-		if (ditems == NULL || scratch == NULL)
-		{
-			st = cv_fail(err, CV_ERR_NOMEM, "out of memory ranking %d detections", n_dets);
-			goto done;
-		}
-	}
-	if (n_truths > 0)
-	{
-		titems = cv_calloc((size_t) n_truths, sizeof(truth_item));
-		if (titems == NULL)
-		{
-			st = cv_fail(err, CV_ERR_NOMEM, "out of memory matching %d true boxes", n_truths);
-			goto done;
-		}
-	}
+/*
+ * The matching of detect_metrics.h over checked inputs: *ditems (by image,
+ * tag and score, each with its outcome) and *titems (by image, tag and
+ * index, each marked matched or not), allocated here (NULL when empty).
+ */
+static cv_status
+match_all(const cv_image_detection *dets, int n_dets,
+		  const cv_truth_box *truths, int n_truths, double overlap,
+		  det_item **ditems_out, truth_item **titems_out, cv_error *err)
+{
+	det_item   *ditems = NULL;
+	truth_item *titems = NULL;
 
-	for (int k = 0; k < n_tags; k++)
+	*ditems_out = NULL;
+	*titems_out = NULL;
+	if (n_dets > 0 && (ditems = cv_calloc((size_t) n_dets, sizeof(det_item))) == NULL)
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory ranking %d detections", n_dets);
+	if (n_truths > 0 && (titems = cv_calloc((size_t) n_truths, sizeof(truth_item))) == NULL)
 	{
-		per_tag[k].precision = per_tag[k].recall = per_tag[k].ap = 0.0;
-		per_tag[k].tp = per_tag[k].fp = per_tag[k].fn = 0;
-		per_tag[k].true_boxes = per_tag[k].images = 0;
+		cv_free(ditems);
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory matching %d true boxes", n_truths);
 	}
 	for (int i = 0; i < n_dets; i++)
 	{
@@ -304,19 +283,6 @@ cv_detect_metrics_compute(const cv_image_detection *dets, int n_dets,
 	if (n_truths > 0)
 		qsort(titems, (size_t) n_truths, sizeof(truth_item), truth_by_image_tag);
 
-	/* true boxes and images per tag: runs of (image, tag) in titems */
-	for (int j = 0; j < n_truths;)
-	{
-		int			end = j;
-
-		while (end < n_truths && titems[end].image == titems[j].image &&
-			   titems[end].tag == titems[j].tag)
-			end++;
-		per_tag[titems[j].tag].true_boxes += end - j;
-		per_tag[titems[j].tag].images++;
-		j = end;
-	}
-
 	/* match each (image, tag) run of detections against its run of truths */
 	for (int i = 0, j = 0; i < n_dets;)
 	{
@@ -338,6 +304,95 @@ cv_detect_metrics_compute(const cv_image_detection *dets, int n_dets,
 		match_run(ditems + i, end - i, titems + j, tend - j, overlap);
 		i = end;
 		j = tend;
+	}
+	*ditems_out = ditems;
+	*titems_out = titems;
+	return CV_OK;
+}
+
+cv_status
+cv_detect_match(const cv_image_detection *dets, int n_dets,
+				const cv_truth_box *truths, int n_truths,
+				int n_images, int n_tags, double overlap,
+				uint8_t *is_tp, cv_error *err)
+{
+	det_item   *ditems;
+	truth_item *titems;
+	cv_status	st;
+
+	if (n_dets > 0 && is_tp == NULL)
+		return cv_fail(err, CV_ERR_PARAM, "missing array in detection matching");
+	st = check_inputs(dets, n_dets, truths, n_truths, n_images, n_tags, overlap, err);
+	if (st == CV_OK)
+		st = match_all(dets, n_dets, truths, n_truths, overlap, &ditems, &titems, err);
+	if (st != CV_OK)
+		return st;
+	for (int i = 0; i < n_dets; i++)
+		is_tp[ditems[i].index] = ditems[i].tp ? 1 : 0;
+	cv_free(ditems);
+	cv_free(titems);
+	return CV_OK;
+}
+
+cv_status
+cv_detect_metrics_compute(const cv_image_detection *dets, int n_dets,
+						  const cv_truth_box *truths, int n_truths,
+						  int n_images, int n_tags,
+						  double threshold, double overlap,
+						  cv_detect_tag_metrics *per_tag,
+						  cv_detect_overall_metrics *overall,
+						  cv_error *err)
+{
+	det_item   *ditems = NULL;
+	truth_item *titems = NULL;
+	double	   *scratch = NULL;
+	float		cut;
+	int			tp = 0,
+				fp = 0,
+				fn = 0;
+	int			ap_tags = 0;
+	double		ap_sum = 0.0;
+	cv_status	st;
+
+	if (n_tags > 0 && per_tag == NULL)
+		return cv_fail(err, CV_ERR_PARAM, "missing array in detection metrics");
+	if (!(threshold >= 0.0 && threshold <= 1.0))
+		return cv_fail(err, CV_ERR_PARAM, "threshold must be between 0 and 1");
+	/* compared as float, the precision scores are stored in */
+	cut = (float) threshold;
+	st = check_inputs(dets, n_dets, truths, n_truths, n_images, n_tags, overlap, err);
+	if (st != CV_OK)
+		return st;
+
+	if (n_dets > 0)
+	{
+		/* recall and precision of up to n_dets curve points */
+		scratch = cv_calloc((size_t) n_dets, 2 * sizeof(double));
+		if (scratch == NULL)
+			return cv_fail(err, CV_ERR_NOMEM, "out of memory ranking %d detections", n_dets);
+	}
+	st = match_all(dets, n_dets, truths, n_truths, overlap, &ditems, &titems, err);
+	if (st != CV_OK)
+		goto done;
+
+	for (int k = 0; k < n_tags; k++)
+	{
+		per_tag[k].precision = per_tag[k].recall = per_tag[k].ap = 0.0;
+		per_tag[k].tp = per_tag[k].fp = per_tag[k].fn = 0;
+		per_tag[k].true_boxes = per_tag[k].images = 0;
+	}
+
+	/* true boxes and images per tag: runs of (image, tag) in titems */
+	for (int j = 0; j < n_truths;)
+	{
+		int			end = j;
+
+		while (end < n_truths && titems[end].image == titems[j].image &&
+			   titems[end].tag == titems[j].tag)
+			end++;
+		per_tag[titems[j].tag].true_boxes += end - j;
+		per_tag[titems[j].tag].images++;
+		j = end;
 	}
 
 	/* counts at threshold, then each tag's ranking for AP */

@@ -94,4 +94,14 @@ cv_status	cv_detect_metrics_compute(const cv_image_detection *dets, int n_dets,
 									  cv_detect_overall_metrics *overall,
 									  cv_error *err);
 
+/*
+ * Only the matching above: is_tp[i] (n_dets entries) is 1 when dets[i] is
+ * a true positive at overlap (every detection counted, no threshold), 0
+ * otherwise.  The same checks and errors as cv_detect_metrics_compute.
+ */
+cv_status	cv_detect_match(const cv_image_detection *dets, int n_dets,
+							const cv_truth_box *truths, int n_truths,
+							int n_images, int n_tags, double overlap,
+							uint8_t *is_tp, cv_error *err);
+
 #endif							/* CV_DETECT_METRICS_H */

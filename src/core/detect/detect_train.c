@@ -19,7 +19,6 @@
 #define WARMUP_STEPS 30
 /* prior probability of an object at a cell (RetinaNet's class bias init) */
 #define PRIOR 0.01
-#define MIN_DISTANCE 0.05f
 #define CALIBRATION_OVERLAP 0.5
 
 /* ---- a small deterministic PRNG (splitmix64) ---- */
@@ -54,9 +53,7 @@ rng_normal(rng *r)
 	return sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v);
 }
 
-/* ---- targets ---- */
-
-typedef cv_cell_target cell_target;
+/* ---- the trainer and its targets (detect_targets.c assigns them) ---- */
 
 typedef struct trainer
 {
@@ -66,7 +63,7 @@ typedef struct trainer
 	int			in_dim;
 	int			out_dim;
 	size_t		map_floats;
-	cell_target *targets;		/* n_images x n_views x cells */
+	cv_cell_target *targets;		/* n_images x n_views x cells */
 	cv_progress_fn progress;
 	void	   *progress_arg;
 	float		radius;			/* centre sampling radius, in cells */
@@ -75,98 +72,6 @@ typedef struct trainer
 	double		work_done;		/* steps run so far over all fits */
 	double		work_total;
 } trainer;
-
-cv_status
-cv_detect_assign(int gw, int gh, float radius, const cv_box *boxes, const int *tags,
-				 int n, cv_cell_target *out, cv_error *err)
-{
-	float		cw,
-				ch;
-	int			cells;
-	float	   *area;
-
-	if (gw < 1 || gh < 1 || gw > CV_DETECT_MAX_GRID || gh > CV_DETECT_MAX_GRID ||
-		!(radius > 0) || n < 0)
-		return cv_fail(err, CV_ERR_PARAM, "invalid target assignment arguments");
-	cw = 1.0f / gw;
-	ch = 1.0f / gh;
-	cells = gw * gh;
-	area = cv_malloc(sizeof(float) * (size_t) cells);
-	if (area == NULL)
-		return cv_fail(err, CV_ERR_NOMEM, "out of memory assigning targets");
-	for (int c = 0; c < cells; c++)
-	{
-		out[c].tag = -1;
-		out[c].centre = 0.0f;
-		memset(out[c].code, 0, sizeof(out[c].code));
-		area[c] = INFINITY;
-	}
-	for (int b = 0; b < n; b++)
-	{
-		const cv_box *box = &boxes[b];
-		float		bcx = box->left + box->width / 2,
-					bcy = box->top + box->height / 2;
-		float		a = box->width * box->height;
-		bool		any = false;
-
-		for (int y = 0; y < gh; y++)
-		{
-			float		cy = (y + 0.5f) * ch;
-
-			if (cy <= box->top || cy >= box->top + box->height ||
-				fabsf(cy - bcy) > radius * ch)
-				continue;
-			for (int x = 0; x < gw; x++)
-			{
-				float		cx = (x + 0.5f) * cw;
-				int			c = y * gw + x;
-
-				if (cx <= box->left || cx >= box->left + box->width ||
-					fabsf(cx - bcx) > radius * cw)
-					continue;
-				any = true;
-				if (a < area[c])
-				{
-					area[c] = a;
-					out[c].tag = (int16_t) tags[b];
-					cv_box_encode(box, cx, cy, cw, ch, MIN_DISTANCE, out[c].code);
-				}
-			}
-		}
-		if (!any)
-		{
-			int			x = (int) (bcx * gw),
-						y = (int) (bcy * gh);
-			int			c;
-
-			x = x < 0 ? 0 : (x >= gw ? gw - 1 : x);
-			y = y < 0 ? 0 : (y >= gh ? gh - 1 : y);
-			c = y * gw + x;
-			if (a < area[c])
-			{
-				area[c] = a;
-				out[c].tag = (int16_t) tags[b];
-				cv_box_encode(box, (x + 0.5f) * cw, (y + 0.5f) * ch, cw, ch, MIN_DISTANCE,
-							  out[c].code);
-			}
-		}
-	}
-	for (int c = 0; c < cells; c++)
-		if (out[c].tag >= 0)
-		{
-			/* distances are exp(code) in cell units: ratios need no units */
-			double		l = exp(out[c].code[0]),
-						tp = exp(out[c].code[1]),
-						r = exp(out[c].code[2]),
-						bt = exp(out[c].code[3]);
-			double		lr = fmin(l, r) / fmax(l, r),
-						tb = fmin(tp, bt) / fmax(tp, bt);
-
-			out[c].centre = (float) sqrt(lr * tb);
-		}
-	cv_free(area);
-	return CV_OK;
-}
 
 static cv_status
 build_targets(trainer *t, cv_error *err)
@@ -178,7 +83,7 @@ build_targets(trainer *t, cv_error *err)
 	cv_box	   *view_boxes = cv_malloc(sizeof(cv_box) * (size_t) (d->n_boxes + 1));
 	int		   *view_tags = cv_malloc(sizeof(int) * (size_t) (d->n_boxes + 1));
 
-	t->targets = cv_malloc(sizeof(cell_target) * (size_t) d->n_images * views * t->cells);
+	t->targets = cv_malloc(sizeof(cv_cell_target) * (size_t) d->n_images * views * t->cells);
 	if (img_boxes == NULL || img_tags == NULL || view_boxes == NULL ||
 		view_tags == NULL || t->targets == NULL)
 	{
@@ -266,7 +171,7 @@ softplus(double x)
  * background rows).  Returns the loss (already normalised).
  */
 static double
-loss_gradient(const trainer *t, const float *out, const cell_target *const *tg,
+loss_gradient(const trainer *t, const float *out, const cv_cell_target *const *tg,
 			  const float *weight, int m, float *grad)
 {
 	int			n_tags = t->shape.n_tags;
@@ -456,7 +361,7 @@ fit(trainer *t, const int *images, int n_images, const cv_detect_train_options *
 			   *gw2 = NULL,
 			   *gb2 = NULL,
 			   *weight = NULL;
-	const cell_target **tg = NULL;
+	const cv_cell_target **tg = NULL;
 	int		   *order = NULL;
 	adam		s_w1 = {0},
 				s_b1 = {0},
@@ -563,7 +468,7 @@ fit(trainer *t, const int *images, int n_images, const cv_detect_train_options *
 				int			pair,
 							img,
 							view;
-				const cell_target *vt;
+				const cv_cell_target *vt;
 
 				if (pos >= n_pairs)
 				{
@@ -689,108 +594,6 @@ done:
 	cv_free(sum);
 	cv_free(sum2);
 	return st;
-}
-
-/* ---- calibration ---- */
-
-/*
- * Which held-out detections are true positives at CALIBRATION_OVERLAP:
- * per image and tag, by score, each to the best unmatched box of its tag
- * (the matching of detect_metrics.h).
- */
-static cv_status
-match_holdout(const cv_detect_dataset *d, const cv_image_detection *dets, int n,
-			  uint8_t *is_tp, cv_error *err)
-{
-	uint8_t    *used = cv_calloc((size_t) (d->n_boxes + 1), 1);
-
-	if (used == NULL)
-		return cv_fail(err, CV_ERR_NOMEM, "out of memory calibrating a detector");
-	/* dets come per image, most probable first within an image */
-	for (int i = 0; i < n; i++)
-	{
-		int			best = -1;
-		double		best_iou = CALIBRATION_OVERLAP;
-
-		is_tp[i] = 0;
-		for (int b = 0; b < d->n_boxes; b++)
-		{
-			double		iou;
-
-			if (used[b] || d->boxes[b].image != dets[i].image || d->boxes[b].tag != dets[i].det.tag)
-				continue;
-			iou = cv_box_iou(&d->boxes[b].box, &dets[i].det.box);
-			if (iou >= best_iou && (best < 0 || iou > best_iou))
-			{
-				best = b;
-				best_iou = iou;
-			}
-		}
-		if (best >= 0)
-		{
-			used[best] = 1;
-			is_tp[i] = 1;
-		}
-	}
-	cv_free(used);
-	return CV_OK;
-}
-
-/*
- * Platt scaling: p = sigmoid(a z + b), z = logit(score), fitted by Newton's
- * method on the log-loss with a weak prior (a near 1, b near 0) so a handful
- * of detections cannot give a wild curve.  a is kept positive, so the order
- * of detections never changes.
- */
-static void
-fit_calibration(const cv_image_detection *dets, const uint8_t *is_tp, int n,
-				float *out_a, float *out_b)
-{
-	double		a = 1.0,
-				b = 0.0;
-	const double prior = 1.0;
-
-	for (int it = 0; it < 50 && n > 0; it++)
-	{
-		double		ga = prior * (a - 1.0),
-					gb = prior * b,
-					haa = prior,
-					hab = 0,
-					hbb = prior,
-					det,
-					da,
-					db;
-
-		for (int i = 0; i < n; i++)
-		{
-			double		s = fmin(fmax(dets[i].det.score, 1e-7), 1 - 1e-7);
-			double		z = log(s / (1 - s));
-			double		p = 1.0 / (1.0 + exp(-(a * z + b)));
-			double		e = p - is_tp[i];
-			double		w = p * (1 - p);
-
-			ga += e * z;
-			gb += e;
-			haa += w * z * z;
-			hab += w * z;
-			hbb += w;
-		}
-		det = haa * hbb - hab * hab;
-		if (!(det > 1e-12))
-			break;
-		da = (hbb * ga - hab * gb) / det;
-		db = (haa * gb - hab * ga) / det;
-		a -= da;
-		b -= db;
-		if (fabs(da) + fabs(db) < 1e-9)
-			break;
-	}
-	if (!(a > 0.05))
-		a = 0.05;
-	if (!isfinite(b))
-		b = 0;
-	*out_a = (float) a;
-	*out_b = (float) b;
 }
 
 /* ---- the whole training ---- */
@@ -1026,10 +829,11 @@ cv_detect_train(const cv_detect_dataset *d, const cv_detect_train_options *opt_i
 			st = cv_fail(err, CV_ERR_NOMEM, "out of memory calibrating a detector");
 			goto done;
 		}
-		st = match_holdout(d, hold, n_hold, is_tp, err);
+		st = cv_detect_match(hold, n_hold, d->boxes, d->n_boxes, d->n_images, d->shape.n_tags,
+							 CALIBRATION_OVERLAP, is_tp, err);
 		if (st != CV_OK)
 			goto done;
-		fit_calibration(hold, is_tp, n_hold, &det->calib_a, &det->calib_b);
+		cv_detect_calibrate(hold, is_tp, n_hold, &det->calib_a, &det->calib_b);
 	}
 	{
 		int			m = 0;

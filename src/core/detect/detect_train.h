@@ -70,6 +70,14 @@ typedef struct cv_cell_target
 cv_status	cv_detect_assign(int grid_w, int grid_h, float radius, const cv_box *boxes,
 							 const int *tags, int n, cv_cell_target *out, cv_error *err);
 
+/*
+ * Step 5 above: a and b of p = sigmoid(a logit(score) + b) from held-out
+ * detections and whether each is a true positive (cv_detect_match); a > 0.
+ * With n = 0, the identity (1, 0).
+ */
+void		cv_detect_calibrate(const cv_image_detection *dets, const uint8_t *is_tp, int n,
+								float *a, float *b);
+
 typedef struct cv_detect_dataset
 {
 	cv_detector_shape shape;	/* hidden: 0 for CV_DETECT_HIDDEN */
