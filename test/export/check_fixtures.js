@@ -32,7 +32,6 @@ async function main() {
       const px = fs.readFileSync(path.join(dir, name + '.pixels'));
       const raw = fs.readFileSync(path.join(dir, name + '.expected'));
       const expected = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
-      const dims = session.inputNames.length === 1 ? null : null;
       const meta = await inputShape(session, px.length);
       const input = new ort.Tensor('float32', Float32Array.from(px), meta);
       const out = (await session.run({pixels: input})).output.data;
