@@ -1237,6 +1237,15 @@ CREATE FUNCTION cv_performance(iteration bigint, threshold float8 DEFAULT NULL, 
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION cv_performance(bigint, float8, float8) IS 'held-out precision, recall and AP per tag, then an overall row (tag NULL: micro precision and recall, mean AP), at the iteration''s threshold or the one given; for detection iterations at an IoU overlap (default 0.5)';
 
+-- One row per group of equal held-out scores, highest first: what counts
+-- as found when everything scoring at least `threshold` does.
+CREATE FUNCTION cv_pr_curve(iteration bigint, tag text, overlap float8 DEFAULT NULL,
+	OUT threshold real, OUT "precision" real, OUT recall real, OUT interpolated_precision real,
+	OUT true_positives integer, OUT false_positives integer)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION cv_pr_curve(bigint, text, float8) IS 'the held-out precision/recall curve behind a tag''s average precision, one row per score, highest first; interpolated_precision is the envelope detection AP integrates; for detection iterations at an IoU overlap (default 0.5)';
+
 ------------------------------------------------------------------------------
 -- Prediction
 ------------------------------------------------------------------------------
