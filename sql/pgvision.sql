@@ -1571,3 +1571,14 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
 	SELECT cv_draw(bytea(image), regions)
 $$;
 COMMENT ON FUNCTION cv_draw(cv_image, jsonb) IS 'a PNG of the upright image with each region drawn';
+
+-- ---------------------------------------------------------------------
+-- Embeddings: a domain's feature vector of an image (docs/similar.md)
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION cv_embed(domain text, image bytea) RETURNS real[]
+	AS 'MODULE_PATHNAME', 'cv_embed_bytea' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cv_embed(domain text, image cv_image) RETURNS real[]
+	AS 'MODULE_PATHNAME', 'cv_embed_cv_image' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cv_embed(text, bytea) IS 'the domain''s feature vector of an encoded image (what its classifiers learn from; castable to pgvector''s vector)';
+COMMENT ON FUNCTION cv_embed(text, cv_image) IS 'the domain''s feature vector of a stored image';
