@@ -205,6 +205,8 @@ reshape_nhwc(emit_state *es, const char *in, const int from[4], const int to[4],
 	if (layout_neutral(from) && layout_neutral(to))
 	{
 		nchw_dims(to, shape);
+		if (from[0] == 1 && to[0] == 1)
+			shape[0] = -1;		/* keep the batch: a graph may run several images */
 		ints_const(es, "shape", 4, shape, shape_name);
 		onnx_node(es->g, "Reshape", 2, (const char *[]) {in, shape_name}, 1,
 				  (const char *[]) {out});
@@ -223,6 +225,8 @@ reshape_nhwc(emit_state *es, const char *in, const int from[4], const int to[4],
 		onnx_attr_ints(es->g, node, "perm", 4, to_nhwc);
 		for (int d = 0; d < 4; d++)
 			shape[d] = to[d];
+		if (from[0] == 1 && to[0] == 1)
+			shape[0] = -1;		/* keep the batch */
 		ints_const(es, "shape", 4, shape, shape_name);
 		aux_name(es, "reshaped", b);
 		onnx_node(es->g, "Reshape", 2, (const char *[]) {a, shape_name}, 1,

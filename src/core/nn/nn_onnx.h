@@ -12,6 +12,9 @@
  * ONNX runtime's convolutions take): each tensor of the file is one ONNX
  * tensor of rank 4, its padded NHWC dims [n, h, w, c] written as
  * [n, c, h, w]; a RESHAPE goes through NHWC so that it reorders nothing.
+ * The batch is left free (reshapes keep dimension 0 as it comes), so the
+ * emitted operators run a batch of images as they run one: the detection
+ * export passes a photo and its mirror together.
  */
 #ifndef CV_NN_ONNX_H
 #define CV_NN_ONNX_H
