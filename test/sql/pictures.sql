@@ -49,3 +49,5 @@ SELECT length(cv_draw(pg_read_binary_file(:'images' || 'tiny.jpg'),
 SELECT pg_temp.expect_error(format('SELECT cv_draw_boxes_png(%L::bytea, ''{a}'', ''{}'', ''{0}'', ''{0}'', ''{1}'', ''{1}'')', pg_read_binary_file(:'images' || 'tiny.jpg')));
 SELECT pg_temp.expect_error(format('SELECT cv_draw_boxes_png(%L::bytea, ''{a}'', ''{NULL}'', ''{0}'', ''{NULL}'', ''{1}'', ''{1}'')', pg_read_binary_file(:'images' || 'tiny.jpg')));
 SELECT pg_temp.expect_error(format('SELECT cv_draw_boxes_png(%L::bytea, ''{a}'', ''{NULL}'', ''{NaN}'', ''{0}'', ''{1}'', ''{1}'')', pg_read_binary_file(:'images' || 'tiny.jpg')));
+
+SELECT cv_delete_project('drawn');
