@@ -17,9 +17,21 @@
  * attributes right after it), outputs and metadata, then serialize.  Every
  * string and array is copied.  Allocation failures latch: after one, every
  * later call is a no-op and onnx_serialize reports CV_ERR_NOMEM, so callers
- * need not check each call.  Names are not checked for uniqueness (the
- * exporter makes them unique); an empty input name is ONNX's "optional
- * input left out".  Output is deterministic: same calls, same bytes.
+ * need not check each call.  Bad arguments latch the same way, as
+ * CV_ERR_PARAM with a message naming the culprit: a NULL or empty name
+ * (graph inputs, outputs, initializers, attributes, op_type, metadata
+ * keys), a NULL node input or output name, a node without outputs, a rank
+ * outside 0..ONNX_MAX_RANK, a negative dim, dims or data missing, an
+ * attribute on a node that does not exist; a tensor over 2 GiB latches
+ * CV_ERR_LIMIT.  The first failure is the one reported.  A NULL graph (from
+ * a failed onnx_graph_create) is accepted everywhere and reported by
+ * onnx_serialize as CV_ERR_NOMEM.
+ *
+ * Names are not checked for uniqueness (the exporter makes them unique); an
+ * empty node input name is ONNX's "optional input left out".  Dims of 0 are
+ * allowed.  Output is deterministic: same calls, same bytes (the bytes
+ * protobuf's own serializer would give: fields in number order, repeated
+ * int64 unpacked, see onnx_proto.c).
  */
 #ifndef CV_EXPORT_ONNX_PROTO_H
 #define CV_EXPORT_ONNX_PROTO_H
@@ -35,10 +47,14 @@ typedef enum onnx_elem_type
 } onnx_elem_type;
 
 #define ONNX_IR_VERSION 8		/* ONNX 1.10+, what opset 13..17 files carry */
+#define ONNX_MAX_RANK 8			/* larger ranks are refused (CV_ERR_PARAM) */
 
 typedef struct onnx_graph onnx_graph;
 
-/* A new empty graph named name; NULL when out of memory. */
+/*
+ * A new empty graph named name; NULL when out of memory.  A NULL name gives
+ * a graph whose onnx_serialize fails with CV_ERR_PARAM.
+ */
 onnx_graph *onnx_graph_create(const char *name);
 void		onnx_graph_free(onnx_graph *g);	/* accepts NULL */
 
@@ -78,8 +94,13 @@ int			onnx_graph_num_initializers(const onnx_graph *g);
 /*
  * The ModelProto bytes (ir_version ONNX_IR_VERSION, one opset_import of the
  * default domain at opset, producer name and version) of graph g, allocated
- * with cv_malloc.  CV_ERR_NOMEM when any earlier call failed to allocate;
- * CV_ERR_PARAM for a graph without inputs or outputs.
+ * with cv_malloc; *out is NULL and *len 0 on failure.  The failure latched
+ * by an earlier call (CV_ERR_NOMEM, CV_ERR_PARAM, CV_ERR_LIMIT);
+ * CV_ERR_PARAM for a graph without inputs or outputs, opset < 1, a NULL
+ * producer name or version, or NULL out or len; CV_ERR_LIMIT for a model
+ * of 2 GiB or more (protobuf's limit); CV_ERR_NOMEM when the output buffer
+ * cannot be allocated.  g is not changed: serializing twice gives the same
+ * bytes.
  */
 cv_status	onnx_serialize(const onnx_graph *g, int64_t opset, const char *producer_name,
 						   const char *producer_version, uint8_t **out, size_t *len,

@@ -1405,7 +1405,9 @@ nn_build(const tfl_model *m, const cv_net_options *opt, cv_net *net, cv_error *e
 	if ((st = pin_outputs(&b)) != CV_OK ||
 		(st = list_activations(&b)) != CV_OK)
 		goto done;
-	st = nn_prepare_kernels(net, err);
+	net->layouts_only = opt->keep_layouts;
+	if (!opt->keep_layouts)
+		st = nn_prepare_kernels(net, err);
 
 done:
 	cv_free(b.defined);

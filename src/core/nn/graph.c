@@ -338,6 +338,9 @@ check_run(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb, cv_error 
 		return cv_fail(err, CV_ERR_PARAM, "no network, workspace or pixels");
 	if (ws->net != net)
 		return cv_fail(err, CV_ERR_PARAM, "the workspace belongs to another network");
+	if (net->layouts_only)
+		return cv_fail(err, CV_ERR_PARAM,
+					   "this network was loaded for reading its weights, not for running");
 	return CV_OK;
 }
 

@@ -163,6 +163,12 @@ int			cv_net_feature_tensor(const cv_net *net, const char **name);
  *		operator, its error is returned.  A net so cut has no scores either
  *		(num_outputs and feature_dim 0); one that needed no cut is exactly
  *		cv_net_load's.  Corrupt files still fail.  Ignored when n_outputs > 0.
+ *	 keep_layouts: leave every weight in the file's layout (dequantized;
+ *		convolution filters [out_c][k_h][k_w][in_c], depthwise
+ *		[k_h][k_w][out_c], fully connected [n][k]) and prepare no kernel
+ *		(no packing, no transposed copies, no block fusion): for reading
+ *		the network as it is (cv_net_emit_onnx), not for running it.
+ *		cv_net_run and cv_net_run_outputs refuse such a net (CV_ERR_PARAM).
  */
 #define CV_NET_MAX_OUTPUTS 8
 
@@ -173,6 +179,7 @@ typedef struct cv_net_options
 	int			n_outputs;
 	int			outputs[CV_NET_MAX_OUTPUTS];
 	bool		prefix_only;
+	bool		keep_layouts;
 } cv_net_options;
 
 cv_status	cv_net_load_with(const uint8_t *data, size_t len,

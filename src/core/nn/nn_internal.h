@@ -110,6 +110,7 @@ struct cv_net
 	int		   *activations;	/* their value indices */
 	size_t	   *activation_names;	/* offsets into names */
 	char	   *names;			/* NUL-terminated tensor names */
+	bool		layouts_only;	/* loaded with keep_layouts: not runnable */
 	size_t		arena_floats;	/* activations */
 	size_t		scratch_floats; /* im2col tiles */
 };

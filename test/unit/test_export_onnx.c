@@ -1,0 +1,247 @@
+/*
+ * test_export_onnx.c
+ *	  The ONNX exporter (src/core/export/onnx_export.c, nn/net_onnx.c):
+ *	  what it refuses, what the file carries, and the network loaded for
+ *	  reading only.  That the file computes what pgvision computes is
+ *	  checked by onnxruntime itself: test/t/006_export_parity.pl for trained
+ *	  iterations, and the fixtures this program writes (below) for every
+ *	  operator the emitter knows.
+ */
+#include "unit.h"
+#include "detect/detect_backbone.h"
+#include "detect/detector.h"
+#include "export/export.h"
+#include "learn/features.h"
+#include "model/model.h"
+#include "nn/nn.h"
+#include "nn/nn_onnx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SMALL_NET "models/mobilenet_v1_0.25_128_quant.tflite"
+
+static const cv_export_meta meta = {
+	.iteration = 42, .project = "cutlery", .version = "0.1.0", .nms_overlap = 0.45
+};
+
+/* Whether needle occurs in the n bytes at hay. */
+static bool
+contains(const uint8_t *hay, size_t n, const char *needle)
+{
+	size_t		k = strlen(needle);
+
+	for (size_t i = 0; i + k <= n; i++)
+		if (memcmp(hay + i, needle, k) == 0)
+			return true;
+	return false;
+}
+
+/* A classifier of the given task on the small backbone, weights from a formula. */
+static cv_model *
+small_classifier(const uint8_t *file, size_t len, cv_task task, cv_feature_extractor **fx_out)
+{
+	static const uint8_t hash[32] = {1, 2, 3};
+	const char *tags[3] = {"fork", "say \"hi\"\\", "Negative"};
+	cv_feature_extractor *fx = NULL;
+	cv_head    *h;
+	cv_model   *m = NULL;
+	cv_error	err;
+
+	CHECK(cv_features_backbone_create("tiny", file, len, hash, &fx, &err) == CV_OK);
+	if (fx == NULL)
+		return NULL;
+	h = cv_head_alloc(task, 3, fx->dim);
+	h->norm = CV_NORM_POWER_L2;
+	for (int j = 0; j < fx->dim; j++)
+	{
+		h->mean[j] = 0.01f * (j % 7);
+		h->scale[j] = 1.0f + 0.1f * (j % 3);
+		for (int k = 0; k < 2; k++)
+			h->weights[(size_t) k * fx->dim + j] = 0.05f * (((j * (k + 3)) % 11) - 5);
+	}
+	if (task == CV_TASK_MULTILABEL)
+		h->negative[2] = true;
+	CHECK(cv_model_build(fx, tags, h, 0.5f, &m, &err) == CV_OK);
+	cv_head_free(h);
+	*fx_out = fx;
+	return m;
+}
+
+static void
+test_classifier_file(void)
+{
+	size_t		len,
+				n = 0;
+	uint8_t    *file = unit_read_file(unit_shared_path(SMALL_NET), &len);
+	cv_feature_extractor *fx = NULL;
+	cv_model   *m = small_classifier(file, len, CV_TASK_MULTILABEL, &fx);
+	uint8_t    *onnx = NULL;
+	cv_error	err;
+
+	CHECK(m != NULL);
+	CHECK(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_OK);
+	/* ModelProto field 1 (ir_version, varint) comes first: 0x08 0x08 */
+	CHECK(n > len && onnx[0] == 0x08 && onnx[1] == ONNX_IR_VERSION);
+	CHECK(contains(onnx, n, "pgvision.tags"));
+	CHECK(contains(onnx, n, "[\"fork\",\"say \\\"hi\\\"\\\\\",\"Negative\"]"));
+	CHECK(contains(onnx, n, "pgvision.negative_tags"));
+	CHECK(contains(onnx, n, "multilabel"));
+	CHECK(contains(onnx, n, "centre_square"));
+	CHECK(contains(onnx, n, "probabilities"));
+	CHECK(contains(onnx, n, "ReduceProd"));	/* the negative tag's product */
+	CHECK(!contains(onnx, n, "Softmax"));	/* cut at the features: no ImageNet classifier */
+
+	/* same model, same bytes */
+	{
+		uint8_t    *again = NULL;
+		size_t		n2 = 0;
+
+		CHECK(cv_export_onnx(m, file, len, &meta, &again, &n2, &err) == CV_OK);
+		CHECK(n2 == n && again != NULL && memcmp(again, onnx, n) == 0);
+		cv_free(again);
+	}
+	cv_free(onnx);
+	cv_model_free(m);
+	cv_features_destroy(fx);
+	free(file);
+}
+
+static void
+test_refusals(void)
+{
+	size_t		len,
+				n = 0;
+	uint8_t    *file = unit_read_file(unit_shared_path(SMALL_NET), &len);
+	cv_feature_extractor *fx = NULL,
+			   *compact = NULL;
+	cv_model   *m = small_classifier(file, len, CV_TASK_MULTICLASS, &fx);
+	uint8_t    *onnx = NULL;
+	cv_error	err;
+
+	/* a head that averages two views cannot be one graph of one image */
+	m->head->predict_views = 2;
+	CHECK(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_ERR_UNSUPPORTED);
+	CHECK(strstr(err.message, "views") != NULL && onnx == NULL);
+	m->head->predict_views = 1;
+
+	/* no backbone bytes, or another network than the model's */
+	CHECK(cv_export_onnx(m, NULL, 0, &meta, &onnx, &n, &err) == CV_ERR_PARAM);
+	{
+		size_t		other_len;
+		uint8_t    *other = unit_read_file(unit_shared_path("models/mobilenet_v2_1.0_224_quant.tflite"),
+										   &other_len);
+
+		CHECK(cv_export_onnx(m, other, other_len, &meta, &onnx, &n, &err) == CV_ERR_PARAM);
+		free(other);
+	}
+	/* garbage instead of a TFLite file */
+	{
+		uint8_t		junk[64] = {0};
+
+		CHECK(cv_export_onnx(m, junk, sizeof(junk), &meta, &onnx, &n, &err) == CV_ERR_CORRUPT);
+	}
+	cv_model_free(m);
+
+	/* the compact domain has no network to write */
+	CHECK(cv_features_compact_create(&compact, &err) == CV_OK);
+	{
+		const char *tags[2] = {"a", "b"};
+		cv_head    *h = cv_head_alloc(CV_TASK_MULTICLASS, 2, compact->dim);
+
+		CHECK(cv_model_build(compact, tags, h, 0.5f, &m, &err) == CV_OK);
+		CHECK(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_ERR_UNSUPPORTED);
+		CHECK(strstr(err.message, "compact") != NULL);
+		cv_head_free(h);
+		cv_model_free(m);
+	}
+	cv_features_destroy(compact);
+	cv_features_destroy(fx);
+	free(file);
+}
+
+static void
+test_detector_file(void)
+{
+	static const uint8_t hash[32] = {9};
+	const char *tags[2] = {"fork", "scissors"};
+	size_t		len,
+				n = 0;
+	uint8_t    *file = unit_read_file(unit_shared_path(SMALL_NET), &len);
+	int			tensors[2];
+	cv_detect_backbone *bb = NULL;
+	cv_detector_shape s;
+	cv_detector *d = NULL;
+	cv_model   *m = NULL;
+	uint8_t    *onnx = NULL;
+	cv_error	err;
+
+	CHECK(cv_detect_backbone_choose(file, len, tensors, &err) == CV_OK);
+	CHECK(cv_detect_backbone_create(file, len, 160, 160, tensors, &bb, &err) == CV_OK);
+	cv_detect_backbone_shape(bb, &s);
+	s.n_tags = 2;
+	s.hidden = 8;
+	s.context = CV_DETECT_CONTEXT_ALL;
+	CHECK(cv_detector_alloc(&s, &d, &err) == CV_OK);
+	CHECK(cv_model_build_detection("tiny", hash, CV_DETECT_MAPS_VERSION, tags, d, 0.5f, &m,
+								   &err) == CV_OK);
+	CHECK(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_OK);
+	CHECK(contains(onnx, n, "boxes") && contains(onnx, n, "scores"));
+	CHECK(contains(onnx, n, "pgvision.nms_overlap") && contains(onnx, n, "0.45"));
+	CHECK(contains(onnx, n, "stretch") && contains(onnx, n, "detection"));
+	CHECK(!contains(onnx, n, "pgvision.negative_tags"));
+	cv_free(onnx);
+
+	/* a detector whose maps are not this network's */
+	m->detector->map_channels[0] += 1;
+	CHECK(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_ERR_PARAM);
+	cv_model_free(m);
+	cv_detector_free(d);
+	cv_detect_backbone_free(bb);
+	free(file);
+}
+
+static void
+test_read_only_net(void)
+{
+	size_t		len;
+	uint8_t    *file = unit_read_file(unit_shared_path(SMALL_NET), &len);
+	cv_net_options opt = {.keep_layouts = true};
+	cv_net	   *net = NULL,
+			   *runnable = NULL;
+	cv_net_workspace *ws = NULL;
+	onnx_graph *g = onnx_graph_create("t");
+	char		names[1][CV_NET_ONNX_NAME_MAX];
+	int			t;
+	uint8_t    *px = calloc(128 * 128 * 3, 1);
+	float		scores[1001];
+	cv_error	err;
+
+	CHECK(cv_net_load_with(file, len, &opt, &net, &err) == CV_OK);
+	CHECK(cv_net_workspace_create(net, &ws, &err) == CV_OK);
+	CHECK(cv_net_run(net, ws, px, scores, NULL, &err) == CV_ERR_PARAM);
+	t = cv_net_feature_tensor(net, NULL);
+	CHECK(cv_net_emit_onnx(net, g, "pixels", 1, &t, names, &err) == CV_OK);
+	CHECK(names[0][0] == 't');
+	/* a tensor the net does not compute */
+	{
+		int			bad = 100000;
+
+		CHECK(cv_net_emit_onnx(net, g, "pixels", 1, &bad, names, &err) == CV_ERR_PARAM);
+	}
+	/* a net prepared for running is not exported (its filters are packed) */
+	CHECK(cv_net_load(file, len, &runnable, &err) == CV_OK);
+	CHECK(cv_net_emit_onnx(runnable, g, "pixels", 1, &t, names, &err) == CV_ERR_PARAM);
+	onnx_graph_free(g);
+	cv_net_workspace_free(ws);
+	cv_net_free(net);
+	cv_net_free(runnable);
+	free(px);
+	free(file);
+}
+
+UNIT_MAIN("export_onnx",
+		  UNIT_CASE(test_classifier_file),
+		  UNIT_CASE(test_refusals),
+		  UNIT_CASE(test_detector_file),
+		  UNIT_CASE(test_read_only_net))
