@@ -14,8 +14,9 @@
 //             rows top to bottom); PHOTO is then only named in the output
 // --save-pixels RAW.rgb  write the pixels decoded here (to compare with cv_input_pixels)
 // --json      print one JSON object instead of a table
-// detection only: --threshold T (default 0.1, cv_detect's), --max-detections N (default
-//             100), --overlap O (default: the pgvision.nms_overlap the file was exported with)
+// detection only: --threshold T (default 0.1, cv_detect's), --max-detections N (default: the
+//             file's pgvision.max_detections, cv_detect's 100), --overlap O (default: the
+//             pgvision.nms_overlap the file was exported with)
 //
 // Classification prints every tag with its probability, most probable first (ties in tag
 // order), as cv_predict does.  Detection prints tag, probability, left, top, width, height
@@ -92,13 +93,16 @@ function modelSettings(meta) {
     width: parseInt(get('pgvision.input_width'), 10),
     height: parseInt(get('pgvision.input_height'), 10),
     threshold: parseFloat(get('pgvision.threshold')),
-    normalization: meta['pgvision.normalization'] || '',
+    resize: get('pgvision.resize'),
+    normalisation: meta['pgvision.normalisation'] || '',
     nmsOverlap: meta['pgvision.nms_overlap'] !== undefined ? parseFloat(meta['pgvision.nms_overlap']) : 0.45,
+    maxDetections: meta['pgvision.max_detections'] !== undefined ? parseInt(meta['pgvision.max_detections'], 10) : 100,
     version: meta['pgvision.version'],
     iteration: meta['pgvision.iteration'],
   };
   if (!['multiclass', 'multilabel', 'detection'].includes(s.task)) fail('unknown task ' + s.task);
   if (!(s.width > 0 && s.height > 0)) fail('bad input size in the metadata');
+  if (!['centre_square', 'stretch'].includes(s.resize)) fail('unknown resize ' + s.resize);
   return s;
 }
 
@@ -237,8 +241,8 @@ function render(src, view, width, height) {
 
 // The rectangle a classification model sees: the centred square (cv_augment_view_for with
 // square_views, in float32 as there); detection sees the whole photo, stretched.
-function viewFor(task, img) {
-  if (task === 'detection') return { left: 0, top: 0, width: 1, height: 1 };
+function viewFor(resize, img) {
+  if (resize === 'stretch') return { left: 0, top: 0, width: 1, height: 1 };
   const side = Math.min(img.width, img.height);
   let w = f32(side / img.width), h = f32(side / img.height);
   if (w > 1) w = 1;
@@ -492,7 +496,7 @@ function inputPixels(buf, s) {
   if (buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff) dec = decodeJpeg(buf, minW, minH);
   else if (buf.length >= 8 && buf.toString('latin1', 1, 4) === 'PNG') dec = decodePng(buf);
   else throw new Error('only JPEG and PNG are decoded here; use --pixels for other formats');
-  return render(dec.img, viewFor(s.task, dec.img), s.width, s.height).pixels;
+  return render(dec.img, viewFor(s.resize, dec.img), s.width, s.height).pixels;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -572,7 +576,7 @@ async function main() {
   const s = modelSettings(readMetadata(modelBytes));
   const threshold = opt.threshold !== undefined ? opt.threshold : 0.1;
   const overlap = opt.overlap !== undefined ? opt.overlap : s.nmsOverlap;
-  const maxDetections = opt.maxDetections !== undefined ? opt.maxDetections : 100;
+  const maxDetections = opt.maxDetections !== undefined ? opt.maxDetections : s.maxDetections;
   if (!(threshold >= 0 && threshold <= 1)) fail('threshold must be in 0..1');
   if (!(overlap >= 0 && overlap <= 1)) fail('overlap must be in 0..1');
   if (!(maxDetections >= 1)) fail('max-detections must be at least 1');
