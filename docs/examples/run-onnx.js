@@ -4,6 +4,8 @@
 //
 // usage: node docs/examples/run-onnx.js MODEL.onnx PHOTO [--pixels RAW.rgb] [--json]
 //                                       [--threshold T] [--max-detections N] [--overlap O]
+//        (several photos may follow the model, with one --pixels each if any: the model is
+//        loaded once; --json then prints one line per photo)
 //
 // MODEL.onnx  a file from SELECT cv_export(iteration)
 // PHOTO       a JPEG or PNG; decoded, turned upright (EXIF orientation) and resized here
@@ -555,23 +557,25 @@ function postProcess(boxes, scores, nTags, threshold, overlap, maxDetections) {
 // ---------------------------------------------------------------------------------------
 async function main() {
   const args = process.argv.slice(2);
-  const opt = { json: false };
+  const opt = { json: false, pixels: [], savePixels: [] };
   const pos = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const val = () => { if (i + 1 >= args.length) fail(a + ' needs a value'); return args[++i]; };
     if (a === '--json') opt.json = true;
-    else if (a === '--pixels') opt.pixels = val();
-    else if (a === '--save-pixels') opt.savePixels = val();
+    else if (a === '--pixels') opt.pixels.push(val());
+    else if (a === '--save-pixels') opt.savePixels.push(val());
     else if (a === '--threshold') opt.threshold = parseFloat(val());
     else if (a === '--max-detections') opt.maxDetections = parseInt(val(), 10);
     else if (a === '--overlap') opt.overlap = parseFloat(val());
     else if (a.startsWith('--')) fail('unknown option ' + a);
     else pos.push(a);
   }
-  if (pos.length !== 2) fail('usage: node run-onnx.js MODEL.onnx PHOTO [--pixels RAW.rgb] [--json] '
-                            + '[--threshold T] [--max-detections N] [--overlap O]');
-  const [modelPath, photoPath] = pos;
+  if (pos.length < 2) fail('usage: node run-onnx.js MODEL.onnx PHOTO... [--pixels RAW.rgb]... [--json] '
+                           + '[--threshold T] [--max-detections N] [--overlap O]');
+  const [modelPath, ...photos] = pos;
+  if (opt.pixels.length && opt.pixels.length !== photos.length) fail('give one --pixels file per photo');
+  if (opt.savePixels.length && opt.savePixels.length !== photos.length) fail('give one --save-pixels file per photo');
   const modelBytes = fs.readFileSync(modelPath);
   const s = modelSettings(readMetadata(modelBytes));
   const threshold = opt.threshold !== undefined ? opt.threshold : 0.1;
@@ -581,44 +585,48 @@ async function main() {
   if (!(overlap >= 0 && overlap <= 1)) fail('overlap must be in 0..1');
   if (!(maxDetections >= 1)) fail('max-detections must be at least 1');
 
-  let pixels;
-  if (opt.pixels) {
-    pixels = fs.readFileSync(opt.pixels);
-    if (pixels.length !== s.width * s.height * 3)
-      fail(`${opt.pixels} has ${pixels.length} bytes; the model takes ${s.width}x${s.height}x3 = ${s.width * s.height * 3}`);
-  } else {
-    pixels = inputPixels(fs.readFileSync(photoPath), s);
-    if (opt.savePixels) fs.writeFileSync(opt.savePixels, pixels);
-  }
-
   const ort = need('onnxruntime-node');
   const session = await ort.InferenceSession.create(modelBytes, {
     intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
-  const input = new ort.Tensor('float32', Float32Array.from(pixels), [1, s.height, s.width, 3]);
-  const result = await session.run({ [session.inputNames[0]]: input });
 
-  const report = { model: path.basename(modelPath), photo: photoPath, task: s.task,
-                   input: opt.pixels ? 'pixels' : 'decoded' };
-  if (s.task !== 'detection') {
-    const probs = result.probabilities.data;
-    if (probs.length !== s.tags.length) fail(`the model gives ${probs.length} probabilities for ${s.tags.length} tags`);
-    const order = s.tags.map((t, i) => i).sort((a, b) => (probs[b] - probs[a]) || (a - b));
-    report.predictions = order.map((i) => ({ tag: s.tags[i], probability: probs[i] }));
-  } else {
-    const boxes = result.boxes.data, scores = result.scores.data;
-    if (scores.length * 4 !== boxes.length * s.tags.length) fail('boxes and scores disagree on the number of cells');
-    report.threshold = threshold; report.overlap = overlap; report.max_detections = maxDetections;
-    report.detections = postProcess(boxes, scores, s.tags.length, threshold, overlap, maxDetections)
-      .map((d) => ({ tag: s.tags[d.tag], probability: d.probability, left: d.left, top: d.top, width: d.width, height: d.height }));
-  }
+  for (let n = 0; n < photos.length; n++) {
+    const photoPath = photos[n];
+    let pixels;
+    if (opt.pixels.length) {
+      pixels = fs.readFileSync(opt.pixels[n]);
+      if (pixels.length !== s.width * s.height * 3)
+        fail(`${opt.pixels[n]} has ${pixels.length} bytes; the model takes ${s.width}x${s.height}x3 = ${s.width * s.height * 3}`);
+    } else {
+      pixels = inputPixels(fs.readFileSync(photoPath), s);
+      if (opt.savePixels.length) fs.writeFileSync(opt.savePixels[n], pixels);
+    }
+    const input = new ort.Tensor('float32', Float32Array.from(pixels), [1, s.height, s.width, 3]);
+    const result = await session.run({ [session.inputNames[0]]: input });
 
-  if (opt.json) { process.stdout.write(JSON.stringify(report) + '\n'); return; }
-  if (s.task !== 'detection') {
-    for (const p of report.predictions) console.log(`${p.tag}\t${p.probability.toFixed(6)}`);
-  } else {
-    console.log('tag\tprobability\tleft\ttop\twidth\theight');
-    for (const d of report.detections)
-      console.log([d.tag, d.probability.toFixed(6), d.left.toFixed(6), d.top.toFixed(6), d.width.toFixed(6), d.height.toFixed(6)].join('\t'));
+    const report = { model: path.basename(modelPath), photo: photoPath, task: s.task,
+                     input: opt.pixels.length ? 'pixels' : 'decoded' };
+    if (s.task !== 'detection') {
+      const probs = result.probabilities.data;
+      if (probs.length !== s.tags.length) fail(`the model gives ${probs.length} probabilities for ${s.tags.length} tags`);
+      const order = s.tags.map((t, i) => i).sort((a, b) => (probs[b] - probs[a]) || (a - b));
+      report.predictions = order.map((i) => ({ tag: s.tags[i], probability: probs[i] }));
+    } else {
+      const boxes = result.boxes.data, scores = result.scores.data;
+      if (scores.length * 4 !== boxes.length * s.tags.length) fail('boxes and scores disagree on the number of cells');
+      report.threshold = threshold; report.overlap = overlap; report.max_detections = maxDetections;
+      report.detections = postProcess(boxes, scores, s.tags.length, threshold, overlap, maxDetections)
+        .map((d) => ({ tag: s.tags[d.tag], probability: d.probability, left: d.left, top: d.top, width: d.width, height: d.height }));
+    }
+
+    if (opt.json) { process.stdout.write(JSON.stringify(report) + '\n'); continue; }
+    if (photos.length > 1) console.log(`== ${photoPath}`);
+    if (s.task !== 'detection') {
+      for (const p of report.predictions) console.log(`${p.tag}\t${p.probability.toFixed(6)}`);
+    } else {
+      console.log('tag\tprobability\tleft\ttop\twidth\theight');
+      for (const d of report.detections)
+        console.log([d.tag, d.probability.toFixed(6), d.left.toFixed(6), d.top.toFixed(6), d.width.toFixed(6), d.height.toFixed(6)].join('\t'));
+    }
   }
 }
 
