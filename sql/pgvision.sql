@@ -1237,6 +1237,15 @@ CREATE FUNCTION cv_performance(iteration bigint, threshold float8 DEFAULT NULL, 
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION cv_performance(bigint, float8, float8) IS 'held-out precision, recall and AP per tag, then an overall row (tag NULL: micro precision and recall, mean AP), at the iteration''s threshold or the one given; for detection iterations at an IoU overlap (default 0.5)';
 
+-- One row per group of equal held-out scores, highest first: what counts
+-- as found when everything scoring at least `threshold` does.
+CREATE FUNCTION cv_pr_curve(iteration bigint, tag text, overlap float8 DEFAULT NULL,
+	OUT threshold real, OUT "precision" real, OUT recall real, OUT interpolated_precision real,
+	OUT true_positives integer, OUT false_positives integer)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION cv_pr_curve(bigint, text, float8) IS 'the held-out precision/recall curve behind a tag''s average precision, one row per score, highest first; interpolated_precision is the envelope detection AP integrates; for detection iterations at an IoU overlap (default 0.5)';
+
 ------------------------------------------------------------------------------
 -- Prediction
 ------------------------------------------------------------------------------
@@ -1484,3 +1493,116 @@ COMMENT ON FUNCTION cv_input_pixels(bigint, bytea) IS 'the exact RGB pixels (inp
 COMMENT ON FUNCTION cv_input_pixels(bigint, cv_image) IS 'the exact RGB pixels the iteration''s network takes for an image';
 COMMENT ON FUNCTION cv_input_pixels(cv_model, bytea) IS 'the exact RGB pixels (input_height x input_width x 3 bytes, rows top to bottom) the model''s network takes for an encoded image';
 COMMENT ON FUNCTION cv_input_pixels(cv_model, cv_image) IS 'the exact RGB pixels the model''s network takes for an image';
+
+-- ---------------------------------------------------------------------
+-- Pictures: boxes drawn on an image (docs/pictures.md)
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION cv_draw_boxes_png(image bytea, tags text[], probabilities real[],
+	lefts real[], tops real[], widths real[], heights real[])
+	RETURNS bytea
+	AS 'MODULE_PATHNAME', 'cv_draw_boxes_png' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cv_draw_boxes_png(bytea, text[], real[], real[], real[], real[], real[]) IS 'internal: cv_draw on checked arrays';
+
+-- regions: a JSON array of objects with "left", "top", "width", "height"
+-- (fractions of the upright image), and optionally "tag" (or the "tag_id"
+-- of a cv_regions row) and "probability": the rows of cv_detect or of
+-- cv_regions as jsonb_agg makes them.  Other keys are ignored, so whole
+-- rows can be passed.
+CREATE FUNCTION cv_draw(image bytea, regions jsonb DEFAULT NULL)
+RETURNS bytea
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_shape constant text := 'Each region is an object with "left", "top", "width" and "height" (fractions of the image), and optionally "tag" or "tag_id" and "probability".';
+	v_elem jsonb;
+	v_key text;
+	v_tags text[] := '{}';
+	v_probs real[] := '{}';
+	v_geo real[];
+	v_lefts real[] := '{}';
+	v_tops real[] := '{}';
+	v_widths real[] := '{}';
+	v_heights real[] := '{}';
+	v_n integer := 0;
+	v_tag text;
+BEGIN
+	IF image IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF regions IS NOT NULL AND jsonb_typeof(regions) <> 'null' THEN
+		IF jsonb_typeof(regions) <> 'array' THEN
+			RAISE EXCEPTION 'regions must be a JSON array, not %', cv_json_kind(regions)
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+		END IF;
+		v_n := jsonb_array_length(regions);
+	END IF;
+	FOR i IN 1 .. v_n LOOP
+		v_elem := regions -> (i - 1);
+		IF jsonb_typeof(v_elem) <> 'object' THEN
+			RAISE EXCEPTION 'region % must be a JSON object, not %', i, cv_json_kind(v_elem)
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+		END IF;
+		v_geo := '{}';
+		FOREACH v_key IN ARRAY ARRAY['left', 'top', 'width', 'height'] LOOP
+			IF NOT v_elem ? v_key THEN
+				RAISE EXCEPTION 'region % has no "%"', i, v_key
+					USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+			END IF;
+			IF jsonb_typeof(v_elem -> v_key) <> 'number' THEN
+				RAISE EXCEPTION '"%" of region % must be a number, not %', v_key, i,
+					cv_json_kind(v_elem -> v_key)
+					USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+			END IF;
+			-- huge or tiny JSON numbers: outside the image, or 0, in real
+			v_geo := v_geo || round(least(greatest((v_elem -> v_key)::numeric, -1e30), 1e30), 12)::real;
+		END LOOP;
+		v_lefts := v_lefts || v_geo[1];
+		v_tops := v_tops || v_geo[2];
+		v_widths := v_widths || v_geo[3];
+		v_heights := v_heights || v_geo[4];
+		v_tag := NULL;
+		IF jsonb_typeof(v_elem -> 'tag') = 'string' THEN
+			v_tag := v_elem ->> 'tag';
+		ELSIF v_elem ? 'tag' AND jsonb_typeof(v_elem -> 'tag') <> 'null' THEN
+			RAISE EXCEPTION '"tag" of region % must be a string, not %', i, cv_json_kind(v_elem -> 'tag')
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+		ELSIF jsonb_typeof(v_elem -> 'tag_id') = 'number' THEN
+			SELECT t.name INTO v_tag FROM cv_tags t WHERE t.id = (v_elem ->> 'tag_id')::numeric;
+			IF v_tag IS NULL THEN
+				RAISE EXCEPTION 'region % names tag % that does not exist', i, v_elem ->> 'tag_id'
+					USING ERRCODE = 'undefined_object';
+			END IF;
+		END IF;
+		v_tags := v_tags || v_tag;
+		IF jsonb_typeof(v_elem -> 'probability') = 'number' THEN
+			v_probs := v_probs || round(least(greatest((v_elem -> 'probability')::numeric, -1), 2), 12)::real;
+		ELSIF v_elem ? 'probability' AND jsonb_typeof(v_elem -> 'probability') <> 'null' THEN
+			RAISE EXCEPTION '"probability" of region % must be a number, not %', i,
+				cv_json_kind(v_elem -> 'probability')
+				USING ERRCODE = 'invalid_parameter_value', DETAIL = v_shape;
+		ELSE
+			v_probs := v_probs || NULL::real;
+		END IF;
+	END LOOP;
+	RETURN cv_draw_boxes_png(image, v_tags, v_probs, v_lefts, v_tops, v_widths, v_heights);
+END;
+$$;
+COMMENT ON FUNCTION cv_draw(bytea, jsonb) IS 'a PNG of the upright image with each region drawn: a box in a colour per tag, the tag name and probability beside it';
+
+CREATE FUNCTION cv_draw(image cv_image, regions jsonb DEFAULT NULL)
+RETURNS bytea
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+	SELECT cv_draw(bytea(image), regions)
+$$;
+COMMENT ON FUNCTION cv_draw(cv_image, jsonb) IS 'a PNG of the upright image with each region drawn';
+
+-- ---------------------------------------------------------------------
+-- Embeddings: a domain's feature vector of an image (docs/similar.md)
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION cv_embed(domain text, image bytea) RETURNS real[]
+	AS 'MODULE_PATHNAME', 'cv_embed_bytea' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cv_embed(domain text, image cv_image) RETURNS real[]
+	AS 'MODULE_PATHNAME', 'cv_embed_cv_image' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cv_embed(text, bytea) IS 'the domain''s feature vector of an encoded image (what its classifiers learn from; castable to pgvector''s vector)';
+COMMENT ON FUNCTION cv_embed(text, cv_image) IS 'the domain''s feature vector of a stored image';

@@ -147,6 +147,18 @@ SELECT pg_temp.expect_error($$SELECT * FROM cv_performance(-1)$$);
 SELECT pg_temp.expect_error($$SELECT * FROM cv_performance(999, overlap => 0.5)$$);
 SELECT pg_temp.expect_error($$SELECT * FROM cv_performance(NULL, overlap => 0.5)$$);
 
+-- cv_pr_curve at overlaps 0.5 and 0.75: summing (R_k - R_k-1) times the
+-- interpolated precision gives cv_performance's AP at the same overlap.
+SELECT o.overlap, abs(c.ap - p.average_precision) < 1e-6 AS same_ap, c.points > 0 AS has_points
+  FROM (VALUES (0.5), (0.75)) o (overlap),
+       LATERAL (SELECT sum((recall - prev) * interpolated_precision) AS ap, count(*) AS points
+                  FROM (SELECT *, coalesce(lag(recall) OVER (ORDER BY threshold DESC), 0) AS prev
+                          FROM cv_pr_curve(:it, 'raccoon', overlap => o.overlap)) q) c,
+       LATERAL (SELECT average_precision FROM cv_performance(:it, overlap => o.overlap) WHERE tag = 'raccoon') p
+ ORDER BY o.overlap;
+SELECT pg_temp.expect_error(format('SELECT * FROM cv_pr_curve(%s, %L, overlap => 2)', :it, 'raccoon'));
+SELECT pg_temp.expect_error(format('SELECT * FROM cv_pr_curve(%s, %L)', :it, 'dog'));
+
 -- cv_detect on a training photo: the raccoon is found where it was drawn.
 SELECT tag, probability > 0.5 AS confident,
        pg_temp.iou("left", top, width, height, 0.124615, 0.211031, 0.678462, 0.767386) > 0.5 AS on_the_box

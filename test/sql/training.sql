@@ -53,6 +53,21 @@ SELECT pg_temp.expect_error(format('SELECT * FROM cv_performance(%s, threshold =
 SELECT pg_temp.expect_error($$SELECT * FROM cv_performance(-1)$$);
 SELECT pg_temp.expect_error($$SELECT * FROM cv_performance(NULL)$$);
 
+-- cv_pr_curve: the points behind each tag's AP, thresholds descending;
+-- summing (R_k - R_k-1) * P_k over them gives cv_performance's AP.
+SELECT p.tag, abs(c.ap - p.average_precision) < 1e-6 AS same_ap, c.points > 0 AS has_points,
+       c.top_recall = 1 AS reaches_full_recall, c.ordered AS ordered
+  FROM cv_performance(:it) p,
+       LATERAL (SELECT sum((recall - prev) * precision) AS ap, count(*) AS points, max(recall) AS top_recall,
+                       bool_and(threshold < prev_threshold OR prev_threshold IS NULL) AND bool_and(interpolated_precision >= precision) AS ordered
+                  FROM (SELECT *, coalesce(lag(recall) OVER w, 0) AS prev, lag(threshold) OVER w AS prev_threshold
+                          FROM cv_pr_curve(:it, p.tag) WINDOW w AS (ORDER BY threshold DESC)) q) c
+ WHERE p.tag IS NOT NULL ORDER BY p.tag;
+SELECT pg_temp.expect_error(format('SELECT * FROM cv_pr_curve(%s, %L)', :it, 'Oak'));
+SELECT pg_temp.expect_error(format('SELECT * FROM cv_pr_curve(%s, %L, overlap => 0.5)', :it, 'Hemlock'));
+SELECT pg_temp.expect_error($$SELECT * FROM cv_pr_curve(-1, 'Hemlock')$$);
+SELECT pg_temp.expect_error($$SELECT * FROM cv_pr_curve(NULL, 'Hemlock')$$);
+
 -- Features were cached: one row per image, all augmentation views.
 SELECT count(*) AS cached, min(views) AS views, min(dim) > 0 AS has_dim
   FROM cv_features f JOIN cv_images i ON i.id = f.image_id JOIN cv_projects p ON p.id = i.project_id

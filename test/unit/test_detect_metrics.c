@@ -261,6 +261,38 @@ test_all_point_ap(void)
 	CHECK(m[0].true_boxes == 4 && m[0].images == 4);
 }
 
+/* The curve behind the five-detection AP above, point by point. */
+static void
+test_pr_curve(void)
+{
+	static const double recall[5] = {0.25, 0.25, 0.25, 0.5, 0.75};
+	static const double precision[5] = {1.0, 0.5, 1.0 / 3.0, 0.5, 0.6};
+	static const double interpolated[5] = {1.0, 0.6, 0.6, 0.6, 0.6};
+	static const float threshold[5] = {0.9f, 0.8f, 0.7f, 0.6f, 0.5f};
+	cv_pr_point pts[5];
+	int			n = -1;
+	double		area = 0.0,
+				prev = 0.0;
+	cv_error	err;
+
+	CHECK(cv_detect_pr_curve(five, 5, five_truth, 4, 4, 1, 0, 0.5, pts, &n, &err) == CV_OK);
+	CHECK(n == 5);
+	for (int k = 0; k < n && k < 5; k++)
+	{
+		CHECK(pts[k].threshold == threshold[k]);
+		CHECK_NEAR(pts[k].recall, recall[k], 1e-15);
+		CHECK_NEAR(pts[k].precision, precision[k], 1e-15);
+		CHECK_NEAR(pts[k].interpolated, interpolated[k], 1e-15);
+		CHECK(pts[k].tp + pts[k].fp == k + 1);
+		area += (pts[k].recall - prev) * pts[k].interpolated;
+		prev = pts[k].recall;
+	}
+	CHECK_NEAR(area, 0.55, 1e-12);	/* the AP cv_detect_metrics_compute reports */
+	/* a tag out of range; a tag without detections has no points */
+	CHECK(cv_detect_pr_curve(five, 5, five_truth, 4, 4, 1, 1, 0.5, pts, &n, &err) == CV_ERR_PARAM);
+	CHECK(cv_detect_pr_curve(five, 5, five_truth, 4, 4, 2, 1, 0.5, pts, &n, &err) == CV_OK && n == 0);
+}
+
 static void
 test_threshold_and_overlap(void)
 {
@@ -690,6 +722,7 @@ UNIT_MAIN("detect_metrics",
 		  UNIT_CASE(test_image_without_detections),
 		  UNIT_CASE(test_ties_in_score),
 		  UNIT_CASE(test_all_point_ap),
+		  UNIT_CASE(test_pr_curve),
 		  UNIT_CASE(test_threshold_and_overlap),
 		  UNIT_CASE(test_errors),
 		  UNIT_CASE(test_scale),

@@ -4,6 +4,8 @@
  *	  hand, ties included.
  */
 #include "unit.h"
+
+#include <math.h>
 #include "learn/metrics.h"
 
 /* AP of one column given as arrays. */
@@ -66,6 +68,43 @@ test_ap_ties(void)
 	CHECK_NEAR(ap_of(s, b, 4), 0.5 + 0.5 * 2.0 / 3.0, 1e-12);
 	/* everything tied: AP is the positive fraction */
 	CHECK_NEAR(ap_of(all, la, 3), 2.0 / 3.0, 1e-12);
+}
+
+/* The curve behind test_ap_ties's ranking, and a stride into a matrix. */
+static void
+test_pr_curve(void)
+{
+	/* column 1 of a 4 x 2 matrix: scores .9 .8 .8 .1, labels 1 0 1 0 */
+	float		s[] = {0, 0.9f, 0, 0.8f, 0, 0.8f, 0, 0.1f};
+	uint8_t		l[] = {0, 1, 0, 0, 0, 1, 0, 0};
+	cv_pr_point p[4];
+	int			n = -1;
+	cv_error	err;
+
+	CHECK(cv_metrics_pr_curve(s + 1, l + 1, 4, 2, p, &n, &err) == CV_OK);
+	CHECK(n == 3);				/* the tie is one point */
+	CHECK(p[0].threshold == 0.9f && p[0].tp == 1 && p[0].fp == 0);
+	CHECK_NEAR(p[0].recall, 0.5, 1e-15);
+	CHECK_NEAR(p[0].precision, 1.0, 1e-15);
+	CHECK(p[1].threshold == 0.8f && p[1].tp == 2 && p[1].fp == 1);
+	CHECK_NEAR(p[1].recall, 1.0, 1e-15);
+	CHECK_NEAR(p[1].precision, 2.0 / 3.0, 1e-15);
+	CHECK_NEAR(p[2].precision, 0.5, 1e-15);
+	/* the envelope: best precision at any recall at least as large */
+	CHECK_NEAR(p[0].interpolated, 1.0, 1e-15);
+	CHECK_NEAR(p[1].interpolated, 2.0 / 3.0, 1e-15);
+	CHECK_NEAR(p[2].interpolated, 0.5, 1e-15);
+	CHECK_NEAR(p[0].recall * p[0].precision + (p[1].recall - p[0].recall) * p[1].precision,
+			   ap_of((float[]) {0.9f, 0.8f, 0.8f, 0.1f}, (uint8_t[]) {1, 0, 1, 0}, 4), 1e-12);
+	/* no positives: recall 0 throughout; NaN refused */
+	{
+		uint8_t		none[] = {0, 0, 0, 0, 0, 0, 0, 0};
+
+		CHECK(cv_metrics_pr_curve(s + 1, none, 4, 2, p, &n, &err) == CV_OK && n == 3);
+		CHECK(p[2].recall == 0.0 && p[2].fp == 4);
+		s[3] = NAN;
+		CHECK(cv_metrics_pr_curve(s + 1, l + 1, 4, 2, p, &n, &err) == CV_ERR_DATA);
+	}
 }
 
 static void
@@ -181,6 +220,7 @@ test_map_skips_tags_without_positives(void)
 UNIT_MAIN("learn_metrics",
 		  UNIT_CASE(test_ap_known_ranking),
 		  UNIT_CASE(test_ap_ties),
+		  UNIT_CASE(test_pr_curve),
 		  UNIT_CASE(test_precision_recall_thresholds),
 		  UNIT_CASE(test_multiclass_and_negative),
 		  UNIT_CASE(test_map_skips_tags_without_positives))

@@ -154,22 +154,19 @@ match_run(det_item *dets, int n_dets, truth_item *truths, int n_truths,
 }
 
 /*
- * AP of one tag's ranking (by score, highest first) with true_boxes > 0.
- * The curve has a point after each group of equal scores; recall[] and
- * precision[] are scratch for up to n points.
+ * The curve of one tag's ranking (by score, highest first): a point after
+ * each group of equal scores, into points (room for n); returns the count.
  */
-static double
-tag_average_precision(const det_item *dets, int n, int true_boxes,
-					  double *recall, double *precision)
+static int
+tag_curve(const det_item *dets, int n, int true_boxes, cv_pr_point *points)
 {
-	int			points = 0;
+	int			count = 0;
 	int			tp = 0;
-	double		prev_recall = 0.0;
-	double		sum = 0.0;
 
 	for (int g = 0; g < n;)
 	{
 		int			end = g;
+		cv_pr_point *p = &points[count++];
 
 		while (end < n && dets[end].score == dets[g].score)
 		{
@@ -177,26 +174,29 @@ tag_average_precision(const det_item *dets, int n, int true_boxes,
 				tp++;
 			end++;
 		}
-		recall[points] = (double) tp / (double) true_boxes;
-		precision[points] = (double) tp / (double) end;
-		points++;
+		p->threshold = dets[g].score;
+		p->tp = tp;
+		p->fp = end - tp;
+		p->recall = true_boxes > 0 ? (double) tp / (double) true_boxes : 0.0;
+		p->precision = (double) tp / (double) end;
 		g = end;
 	}
+	cv_pr_interpolate(points, count);
+	return count;
+}
 
-	/*
-	 * Make precision monotone from the right: each point takes the best
-	 * precision at any recall at least its own (recall never decreases
-	 * along the ranking, so that is the running maximum from the end).
-	 */
-	for (int k = points - 2; k >= 0; k--)
+/* AP of one tag's ranking with true_boxes > 0: the area under the envelope. */
+static double
+tag_average_precision(const det_item *dets, int n, int true_boxes, cv_pr_point *points)
+{
+	int			count = tag_curve(dets, n, true_boxes, points);
+	double		prev_recall = 0.0;
+	double		sum = 0.0;
+
+	for (int k = 0; k < count; k++)
 	{
-		if (precision[k + 1] > precision[k])
-			precision[k] = precision[k + 1];
-	}
-	for (int k = 0; k < points; k++)
-	{
-		sum += (recall[k] - prev_recall) * precision[k];
-		prev_recall = recall[k];
+		sum += (points[k].recall - prev_recall) * points[k].interpolated;
+		prev_recall = points[k].recall;
 	}
 	return sum;
 }
@@ -345,7 +345,7 @@ cv_detect_metrics_compute(const cv_image_detection *dets, int n_dets,
 {
 	det_item   *ditems = NULL;
 	truth_item *titems = NULL;
-	double	   *scratch = NULL;
+	cv_pr_point *scratch = NULL;
 	float		cut;
 	int			tp = 0,
 				fp = 0,
@@ -366,8 +366,8 @@ cv_detect_metrics_compute(const cv_image_detection *dets, int n_dets,
 
 	if (n_dets > 0)
 	{
-		/* recall and precision of up to n_dets curve points */
-		scratch = cv_calloc((size_t) n_dets, 2 * sizeof(double));
+		/* up to n_dets curve points */
+		scratch = cv_calloc((size_t) n_dets, sizeof(cv_pr_point));
 		if (scratch == NULL)
 			return cv_fail(err, CV_ERR_NOMEM, "out of memory ranking %d detections", n_dets);
 	}
@@ -416,8 +416,7 @@ cv_detect_metrics_compute(const cv_image_detection *dets, int n_dets,
 		while (end < n_dets && ditems[end].tag == ditems[i].tag)
 			end++;
 		if (m->true_boxes > 0)
-			m->ap = tag_average_precision(ditems + i, end - i, m->true_boxes,
-										  scratch, scratch + n_dets);
+			m->ap = tag_average_precision(ditems + i, end - i, m->true_boxes, scratch);
 		i = end;
 	}
 
@@ -451,5 +450,44 @@ done:
 	cv_free(ditems);
 	cv_free(titems);
 	cv_free(scratch);
+	return st;
+}
+
+cv_status
+cv_detect_pr_curve(const cv_image_detection *dets, int n_dets,
+				   const cv_truth_box *truths, int n_truths,
+				   int n_images, int n_tags, int tag, double overlap,
+				   cv_pr_point *points, int *n_points, cv_error *err)
+{
+	det_item   *ditems = NULL;
+	truth_item *titems = NULL;
+	int			true_boxes = 0,
+				first = 0,
+				end;
+	cv_status	st;
+
+	*n_points = 0;
+	if (tag < 0 || tag >= n_tags)
+		return cv_fail(err, CV_ERR_PARAM, "tag %d out of range", tag);
+	st = check_inputs(dets, n_dets, truths, n_truths, n_images, n_tags, overlap, err);
+	if (st != CV_OK)
+		return st;
+	st = match_all(dets, n_dets, truths, n_truths, overlap, &ditems, &titems, err);
+	if (st != CV_OK)
+		goto done;
+	for (int j = 0; j < n_truths; j++)
+		if (truths[j].tag == tag)
+			true_boxes++;
+	if (n_dets > 0)
+		qsort(ditems, (size_t) n_dets, sizeof(det_item), det_by_tag);
+	while (first < n_dets && ditems[first].tag != tag)
+		first++;
+	end = first;
+	while (end < n_dets && ditems[end].tag == tag)
+		end++;
+	*n_points = tag_curve(ditems + first, end - first, true_boxes, points);
+done:
+	cv_free(ditems);
+	cv_free(titems);
 	return st;
 }

@@ -41,6 +41,7 @@
 
 #include "../common/cv_common.h"
 #include "box.h"
+#include "../learn/metrics.h"
 
 /* A true (labelled) box of one image. */
 typedef struct cv_truth_box
@@ -103,5 +104,17 @@ cv_status	cv_detect_match(const cv_image_detection *dets, int n_dets,
 							const cv_truth_box *truths, int n_truths,
 							int n_images, int n_tags, double overlap,
 							uint8_t *is_tp, cv_error *err);
+
+/*
+ * The precision/recall curve behind tag's AP (cv_pr_point, learn/metrics.h:
+ * a point after each group of equal scores, highest first; AP is the sum of
+ * (R_k - R_{k-1}) * interpolated_k).  points holds room for n_dets points;
+ * *n_points gets how many.  The checks and errors of
+ * cv_detect_metrics_compute, and CV_ERR_PARAM for a tag out of range.
+ */
+cv_status	cv_detect_pr_curve(const cv_image_detection *dets, int n_dets,
+							   const cv_truth_box *truths, int n_truths,
+							   int n_images, int n_tags, int tag, double overlap,
+							   cv_pr_point *points, int *n_points, cv_error *err);
 
 #endif							/* CV_DETECT_METRICS_H */

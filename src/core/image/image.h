@@ -106,6 +106,13 @@ cv_status	cv_image_resize(const cv_rgb_image *src, int width, int height,
 cv_status	cv_image_resize_bilinear(const cv_rgb_image *src, int width, int height,
 									 cv_rgb_image *out, cv_error *err);
 
+/*
+ * PNG bytes of an RGB image (8-bit, no alpha), allocated with cv_malloc
+ * (png_encode.c).  CV_ERR_PARAM for an empty image, CV_ERR_NOMEM.
+ */
+cv_status	cv_image_encode_png(const cv_rgb_image *img, uint8_t **out, size_t *len,
+								cv_error *err);
+
 /* Release pixels and zero the struct; accepts an empty image. */
 void		cv_rgb_image_free(cv_rgb_image *img);
 

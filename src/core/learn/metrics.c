@@ -31,18 +31,30 @@ ranked_cmp(const void *a, const void *b)
 	return (x->index > y->index) - (x->index < y->index);
 }
 
+void
+cv_pr_interpolate(cv_pr_point *points, int n_points)
+{
+	double		best = 0.0;
+
+	/* recall never decreases along the ranking: a running maximum from the end */
+	for (int k = n_points - 1; k >= 0; k--)
+	{
+		if (points[k].precision > best)
+			best = points[k].precision;
+		points[k].interpolated = best;
+	}
+}
+
 cv_status
-cv_metrics_average_precision(const float *scores, const uint8_t *labels,
-							 int n, int stride, double *ap, cv_error *err)
+cv_metrics_pr_curve(const float *scores, const uint8_t *labels, int n, int stride,
+					cv_pr_point *points, int *n_points, cv_error *err)
 {
 	ranked	   *order;
 	int			positives = 0;
-	int			seen = 0;
 	int			seen_pos = 0;
-	double		prev_recall = 0.0;
-	double		sum = 0.0;
+	int			count = 0;
 
-	*ap = 0.0;
+	*n_points = 0;
 	if (n <= 0)
 		return CV_OK;
 	for (int i = 0; i < n; i++)
@@ -52,9 +64,6 @@ cv_metrics_average_precision(const float *scores, const uint8_t *labels,
 		if (labels[(size_t) i * stride])
 			positives++;
 	}
-	if (positives == 0)
-		return CV_OK;
-
 	order = cv_calloc((size_t) n, sizeof(ranked));
 	if (order == NULL)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory ranking %d images", n);
@@ -69,8 +78,7 @@ cv_metrics_average_precision(const float *scores, const uint8_t *labels,
 	for (int g = 0; g < n;)
 	{
 		int			end = g;
-		double		precision;
-		double		recall;
+		cv_pr_point *p = &points[count++];
 
 		while (end < n && order[end].score == order[g].score)
 		{
@@ -78,16 +86,45 @@ cv_metrics_average_precision(const float *scores, const uint8_t *labels,
 				seen_pos++;
 			end++;
 		}
-		seen = end;
-		precision = (double) seen_pos / (double) seen;
-		recall = (double) seen_pos / (double) positives;
-		sum += (recall - prev_recall) * precision;
-		prev_recall = recall;
+		p->threshold = order[g].score;
+		p->tp = seen_pos;
+		p->fp = end - seen_pos;
+		p->precision = (double) seen_pos / (double) end;
+		p->recall = positives > 0 ? (double) seen_pos / (double) positives : 0.0;
 		g = end;
 	}
 	cv_free(order);
-	*ap = sum;
+	cv_pr_interpolate(points, count);
+	*n_points = count;
 	return CV_OK;
+}
+
+cv_status
+cv_metrics_average_precision(const float *scores, const uint8_t *labels,
+							 int n, int stride, double *ap, cv_error *err)
+{
+	cv_pr_point *points;
+	int			n_points;
+	double		prev_recall = 0.0;
+	double		sum = 0.0;
+	cv_status	st;
+
+	*ap = 0.0;
+	if (n <= 0)
+		return CV_OK;
+	points = cv_calloc((size_t) n, sizeof(cv_pr_point));
+	if (points == NULL)
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory ranking %d images", n);
+	st = cv_metrics_pr_curve(scores, labels, n, stride, points, &n_points, err);
+	for (int k = 0; st == CV_OK && k < n_points; k++)
+	{
+		sum += (points[k].recall - prev_recall) * points[k].precision;
+		prev_recall = points[k].recall;
+	}
+	cv_free(points);
+	if (st == CV_OK)
+		*ap = sum;
+	return st;
 }
 
 static double

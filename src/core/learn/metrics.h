@@ -86,4 +86,37 @@ cv_status	cv_metrics_average_precision(const float *scores,
 										 int stride, double *ap,
 										 cv_error *err);
 
+/*
+ * One point of a precision/recall curve: the state of the ranking after
+ * the group of equal scores `threshold` (everything scoring at least
+ * that counted as detected / predicted).  interpolated is the highest
+ * precision at any recall at least this point's (the monotone envelope
+ * PASCAL VOC's AP integrates); AP as defined above sums (R_k - R_{k-1}) *
+ * precision_k here, and detection's AP (detect_metrics.h) sums with the
+ * interpolated precision.
+ */
+typedef struct cv_pr_point
+{
+	float		threshold;
+	double		precision;
+	double		recall;
+	double		interpolated;
+	int			tp;
+	int			fp;
+} cv_pr_point;
+
+/*
+ * The curve behind cv_metrics_average_precision for one column (scores and
+ * labels at i * stride): points holds room for n points; *n_points gets
+ * how many (one per group of equal scores, highest first; 0 when n is 0).
+ * A column without positives has recall 0 at every point.  CV_ERR_DATA on
+ * NaN, CV_ERR_NOMEM.
+ */
+cv_status	cv_metrics_pr_curve(const float *scores, const uint8_t *labels, int n,
+								int stride, cv_pr_point *points, int *n_points,
+								cv_error *err);
+
+/* Make points[].interpolated the running maximum of precision from the right. */
+void		cv_pr_interpolate(cv_pr_point *points, int n_points);
+
 #endif							/* CV_LEARN_METRICS_H */
