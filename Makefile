@@ -22,7 +22,8 @@ REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 TAP_TESTS    = 1
 
 OPENBLAS_INC = $(firstword $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/aarch64-linux-gnu/openblas-pthread /usr/include/openblas))
-PG_CPPFLAGS  = -Isrc/core -Isrc/pg $(if $(OPENBLAS_INC),-I$(OPENBLAS_INC))
+# PGVISION_VERSION: what cv_export writes into the files it makes.
+PG_CPPFLAGS  = -Isrc/core -Isrc/pg $(if $(OPENBLAS_INC),-I$(OPENBLAS_INC)) -DPGVISION_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS    = -std=gnu11 -Wall -Wno-declaration-after-statement
 # tools/test.sh builds with WERROR=1: a warning fails the tests.
 ifdef WERROR
@@ -37,6 +38,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(OBJS): $(HEADERS)
+# the version is compiled in (export.c): rebuild when it changes
+src/pg/export.o: pgvision.control
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@

@@ -1470,6 +1470,30 @@ LANGUAGE sql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp
 $$;
 COMMENT ON FUNCTION cv_detect(text, bytea, text, real, integer) IS 'detect objects with the iteration a project publishes under a name';
 
+------------------------------------------------------------------------------
+-- Export: an iteration as a file that runs outside the database
+-- (docs/export.md), and the exact pixels that file takes.
+------------------------------------------------------------------------------
+
+-- Not STRICT: a NULL iteration or format is an error, as in cv_performance.
+-- STABLE: it reads the iteration, its backbone and pgvision.nms_overlap.
+CREATE FUNCTION cv_export(iteration bigint, format text DEFAULT 'onnx') RETURNS bytea
+	AS 'MODULE_PATHNAME', 'cv_export' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION cv_export(bigint, text) IS 'a completed iteration on a backbone domain as an ONNX model file: backbone, head and pixel normalisation, with its tags and settings in the metadata (docs/export.md)';
+
+CREATE FUNCTION cv_input_pixels(iteration bigint, image bytea) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'cv_input_pixels_iteration' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cv_input_pixels(iteration bigint, image cv_image) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'cv_input_pixels_iteration_image' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cv_input_pixels(model cv_model, image bytea) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'cv_input_pixels_model' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cv_input_pixels(model cv_model, image cv_image) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'cv_input_pixels_model_image' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cv_input_pixels(bigint, bytea) IS 'the exact RGB pixels (input_height x input_width x 3 bytes, rows top to bottom) the iteration''s network and its exported file take for an encoded image';
+COMMENT ON FUNCTION cv_input_pixels(bigint, cv_image) IS 'the exact RGB pixels the iteration''s network takes for an image';
+COMMENT ON FUNCTION cv_input_pixels(cv_model, bytea) IS 'the exact RGB pixels (input_height x input_width x 3 bytes, rows top to bottom) the model''s network takes for an encoded image';
+COMMENT ON FUNCTION cv_input_pixels(cv_model, cv_image) IS 'the exact RGB pixels the model''s network takes for an image';
+
 -- ---------------------------------------------------------------------
 -- Pictures: boxes drawn on an image (docs/pictures.md)
 -- ---------------------------------------------------------------------

@@ -8,6 +8,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 
 [ "${PGV_SKIP_PACKAGES:-0}" = 1 ] || pgv_install_packages
+# The export parity test (test/t/006) runs docs/examples/run-onnx.js in node.
+PGV_NPM_DIR=${PGV_NPM_DIR:-/tmp/pgvision-npm}
+pgv_install_npm "$PGV_NPM_DIR"
 make -C "$PGV_ROOT" -s clean
 pgv_build_install WERROR=1
 SHARED=$(pgv_shared_dir)
@@ -32,6 +35,7 @@ count "$up" "$uf"
 # The server runs as a non-root user that may not be able to read the
 # checkout (a clone under /root, say): give it copies it can read.
 cp -r "$PGV_ROOT/test" "$SCRATCH/test"
+cp "$PGV_ROOT/docs/examples/run-onnx.js" "$SCRATCH/run-onnx.js"
 if pgv_as_user test -r "$SHARED/models/SOURCE.md"; then
 	SERVER_SHARED=$SHARED
 else
@@ -72,6 +76,7 @@ mkdir -p "$SCRATCH/tap" && chown "$PGV_OS_USER" "$SCRATCH/tap"
 if ls "$SCRATCH/test/t/"*.pl >/dev/null 2>&1; then
 	(cd "$SCRATCH/test" && pgv_as_user env PATH="$("$pgc" --bindir):$PATH" \
 		TESTDIR="$SCRATCH/tap" PGVISION_SHARED="$PGVISION_SHARED" PGVISION_TESTDATA="$PGVISION_TESTDATA" \
+		PGVISION_NODE_MODULES="$PGV_NPM_DIR/node_modules" PGVISION_RUNNER="$SCRATCH/run-onnx.js" \
 		PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
 		prove -I "$pgxs/src/test/perl" t/*.pl) > "$SCRATCH/tap.log" 2>&1 || tap_status=$?
 	cat "$SCRATCH/tap.log"

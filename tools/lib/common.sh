@@ -3,6 +3,7 @@
 #   pgv_build_install      make && make install
 #   pgv_start_cluster DIR  a throwaway cluster owned by a non-root user
 #   pgv_stop_cluster DIR
+#   pgv_install_npm DIR    the npm packages the export tests run (onnxruntime-node, jpeg-js, pngjs)
 
 PGV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
@@ -26,7 +27,28 @@ pgv_install_packages() {
 		build-essential pkg-config perl \
 		postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR \
 		libjpeg62-turbo-dev libpng-dev libopenblas-dev \
-		libipc-run-perl libjpeg-turbo-progs netpbm >/dev/null
+		libipc-run-perl libjpeg-turbo-progs netpbm nodejs npm >/dev/null
+}
+
+# pgv_install_npm DIR: npm install the packages docs/examples/run-onnx.js
+# needs into DIR/node_modules, unless they are there already (a cache kept
+# between runs, $PGV_NPM_DIR).  --ignore-scripts: onnxruntime-node ships its
+# CPU binary inside the package and needs no install script.  Readable by
+# everyone: the TAP tests run as the cluster's non-root user.
+PGV_NPM_PACKAGES="onnxruntime-node jpeg-js pngjs"
+pgv_install_npm() {
+	local dir=$1 p missing=0
+	for p in $PGV_NPM_PACKAGES; do
+		[ -f "$dir/node_modules/$p/package.json" ] || missing=1
+	done
+	if [ "$missing" = 1 ]; then
+		command -v npm >/dev/null || { echo "pgvision: npm not found (apt-get install nodejs npm)" >&2; return 1; }
+		pgv_log "installing npm packages into $dir ($PGV_NPM_PACKAGES)"
+		mkdir -p "$dir"
+		(cd "$dir" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+			npm install --ignore-scripts --no-audit --no-fund $PGV_NPM_PACKAGES >/dev/null)
+	fi
+	chmod -R a+rX "$dir"
 }
 
 pgv_pg_config() {

@@ -1,0 +1,314 @@
+# Exported models give the database's answers outside it.  Three iterations
+# on MobileNet V2: a multiclass classifier (clothing-small, 15 photos of each
+# of 10 tags), a multilabel one (fruit-multilabel, 45 photos, PNGs and EXIF
+# rotations among them) and a detector (raccoon-od, 16 photos).  Each is
+# exported with cv_export and run in onnxruntime-node by
+# docs/examples/run-onnx.js:
+#  1. on cv_input_pixels of every test photo: each probability within 1e-4
+#     of cv_predict's (boxes and probabilities within 1e-4 of cv_detect's,
+#     the same tags in the same order);
+#  2. on the photo itself, decoded and resized by the runner as
+#     docs/export.md describes: the same top tag and every probability
+#     within 0.02; the largest difference is printed (docs/export.md quotes
+#     it).
+# Needs node and the npm packages (tools/test.sh installs them;
+# PGVISION_NODE_MODULES, PGVISION_RUNNER).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use JSON::PP;
+use MIME::Base64;
+use Time::HiRes qw(time);
+
+my $shared = $ENV{PGVISION_SHARED} // '../../shared';
+my $runner = $ENV{PGVISION_RUNNER} // '../docs/examples/run-onnx.js';
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+my $json = JSON::PP->new;
+
+ok(-f $runner, "runner $runner exists");
+my $node_version = `node --version 2>&1`;
+ok($? == 0, 'node runs') or BAIL_OUT("node is needed: $node_version");
+
+my $node = PostgreSQL::Test::Cluster->new('export');
+$node->init;
+$node->append_conf('postgresql.conf', "max_worker_processes = 16\n");
+$node->start;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION pgvision;
+	SELECT cv_import_backbone('mobilenet_v2', pg_read_binary_file('$shared/models/mobilenet_v2_1.0_224_quant.tflite'));
+});
+
+# A classification manifest (file,tags with tags separated by ;) as a table,
+# numbered per first tag in file order.
+sub load_manifest
+{
+	my ($table, $set) = @_;
+	$node->safe_psql('postgres', qq{
+		CREATE TABLE $table AS
+		SELECT file, string_to_array(tags, ';') AS tags,
+		       row_number() OVER (PARTITION BY split_part(tags, ';', 1) ORDER BY file) AS n,
+		       row_number() OVER (ORDER BY file) AS k
+		  FROM (SELECT split_part(line, ',', 1) AS file, split_part(line, ',', 2) AS tags
+		          FROM regexp_split_to_table(pg_read_file('$shared/datasets/$set/manifest.csv'), E'\\r?\\n') AS line
+		         WHERE line LIKE 'images/%') m;
+	});
+}
+
+my $t0 = time;
+# 1. Multiclass: 15 photos of each clothing tag; the test photos are two
+# unseen ones of each tag and one seen.
+load_manifest('clothing', 'clothing-small');
+$node->safe_psql('postgres', qq{
+	SELECT cv_create_project('clothing', domain => 'mobilenet_v2');
+	SELECT count(cv_add_image('clothing', pg_read_binary_file('$shared/datasets/clothing-small/' || file), tags))
+	  FROM clothing WHERE n <= 15;
+});
+my $clothing = $node->safe_psql('postgres', q{SELECT cv_train('clothing', wait => true)});
+my @clothing_photos = map { "$shared/datasets/clothing-small/$_" } split /\n/,
+  $node->safe_psql('postgres', q{SELECT file FROM clothing WHERE n IN (1, 16, 17) ORDER BY tags[1], n});
+
+# 2. Multilabel: 15 photos of each first tag of fruit-multilabel, tested on
+# 4 more of each (PNG files and EXIF-rotated JPEGs are among them).
+load_manifest('fruit', 'fruit-multilabel');
+$node->safe_psql('postgres', qq{
+	SELECT cv_create_project('fruit', task => 'multilabel', domain => 'mobilenet_v2');
+	SELECT count(cv_add_image('fruit', pg_read_binary_file('$shared/datasets/fruit-multilabel/' || file), tags))
+	  FROM fruit WHERE n <= 15;
+});
+my $fruit = $node->safe_psql('postgres', q{SELECT cv_train('fruit', wait => true)});
+my @fruit_photos = map { "$shared/datasets/fruit-multilabel/$_" } split /\n/,
+  $node->safe_psql('postgres', q{SELECT file FROM fruit WHERE n BETWEEN 16 AND 19 ORDER BY tags[1], n});
+
+# 3. Detection: 16 raccoon photos with their boxes; 8 test photos, 2 seen.
+$node->safe_psql('postgres', qq{
+	CREATE TABLE raccoons AS
+	SELECT row_number() OVER (ORDER BY l->>'file') AS n, l->>'file' AS file, l->'regions' AS regions
+	  FROM regexp_split_to_table(pg_read_file('$shared/datasets/raccoon-od/manifest.jsonl'), E'\\r?\\n') AS line,
+	       LATERAL (SELECT line::jsonb) j(l)
+	 WHERE line <> '';
+	SELECT cv_create_project('raccoons', task => 'detection', domain => 'mobilenet_v2');
+	SELECT count(cv_add_image('raccoons', pg_read_binary_file('$shared/datasets/raccoon-od/' || file), regions => regions))
+	  FROM raccoons WHERE n <= 16;
+});
+my $raccoons = $node->safe_psql('postgres', q{SELECT cv_train('raccoons', wait => true)});
+my @raccoon_photos = map { "$shared/datasets/raccoon-od/$_" } split /\n/,
+  $node->safe_psql('postgres', q{SELECT file FROM raccoons WHERE n IN (1, 2) OR n BETWEEN 40 AND 45 ORDER BY n});
+is($node->safe_psql('postgres', q{SELECT string_agg(status, ',' ORDER BY id) FROM cv_iterations}),
+	'completed,completed,completed', 'three iterations trained');
+diag(sprintf('training: %.1f s', time - $t0));
+
+sub write_file
+{
+	my ($path, $bytes) = @_;
+	open(my $fh, '>:raw', $path) or die "$path: $!";
+	print $fh $bytes;
+	close($fh);
+}
+
+sub export_file
+{
+	my ($it) = @_;
+	my $path = "$tmp/iteration$it.onnx";
+	write_file($path, decode_base64($node->safe_psql('postgres', "SELECT encode(cv_export($it), 'base64')")));
+	return $path;
+}
+
+# The photos as an SQL array literal (their paths have no quotes).
+sub photo_array
+{
+	return "ARRAY['" . join("','", @_) . "']";
+}
+
+# cv_input_pixels of each photo, written to a file each (one query).
+sub pixel_files
+{
+	my ($it, $tag, @photos) = @_;
+	my @hex = split /\n/, $node->safe_psql('postgres',
+		"SELECT encode(cv_input_pixels($it, pg_read_binary_file(f)), 'hex') FROM unnest("
+		  . photo_array(@photos) . ") WITH ORDINALITY u(f, i) ORDER BY i");
+	my @files;
+	for my $i (0 .. $#photos)
+	{
+		my $path = "$tmp/$tag-$i.rgb";
+		write_file($path, pack('H*', $hex[$i]));
+		push @files, $path;
+	}
+	return @files;
+}
+
+# Rows of a set-returning call on every photo, in its order: one list of
+# rows (each a list of columns, of r) per photo.  call names the photo f;
+# setup runs before (a SET).
+sub rows_per_photo
+{
+	my ($setup, $call, $columns, @photos) = @_;
+	my @per = map { [] } @photos;
+	for my $line (split /\n/, $node->safe_psql('postgres',
+		"$setup SELECT u.i, $columns FROM unnest(" . photo_array(@photos) . ") WITH ORDINALITY u(f, i), "
+		  . "$call WITH ORDINALITY AS r ORDER BY u.i, r.ordinality"))
+	{
+		my ($i, @v) = split /\|/, $line;
+		push @{ $per[ $i - 1 ] }, \@v;
+	}
+	return @per;
+}
+
+# The runner's reports, one per photo.
+sub run_runner
+{
+	my ($model, $photos, $pixels, @extra) = @_;
+	my @cmd = ('node', $runner, $model, @$photos, (map { ('--pixels', $_) } @$pixels), '--json', @extra);
+	my ($out, $err) = run_command(\@cmd);
+	is($err, '', 'runner ran without errors') or diag(join(' ', @cmd));
+	return [ map { $json->decode($_) } grep { /\S/ } split /\n/, $out ];
+}
+
+my %runner_ms;
+
+# Classification: the database's rows and the runner's, photo by photo.
+sub check_classification
+{
+	my ($it, $name, @photos) = @_;
+	my $model = export_file($it);
+	my @pixels = pixel_files($it, $name, @photos);
+	my $t = time;
+	my $exact = run_runner($model, \@photos, \@pixels);
+	$runner_ms{$name} = 1000 * (time - $t) / @photos;
+	my $decoded = run_runner($model, \@photos, []);
+	is(scalar(@$exact), scalar(@photos), "$name: a report per photo (pixels)");
+	is(scalar(@$decoded), scalar(@photos), "$name: a report per photo (decoded)");
+	my ($worst_exact, $worst_decoded, $worst_photo) = (0, 0, '');
+	my ($bad_exact, $bad_decoded, $bad_top) = (0, 0, 0);
+	my @db_rows = rows_per_photo('', "cv_predict((SELECT model FROM cv_iterations WHERE id = $it), pg_read_binary_file(f))",
+		'r.tag, r.probability', @photos);
+	for my $i (0 .. $#photos)
+	{
+		my @rows = @{ $db_rows[$i] };
+		my %db = map { $_->[0] => $_->[1] } @rows;
+		for my $report ([ $exact->[$i], 1e-4, \$worst_exact, \$bad_exact ],
+						[ $decoded->[$i], 0.02, \$worst_decoded, \$bad_decoded ])
+		{
+			my ($r, $tol, $worst, $bad) = @$report;
+			my %ort = map { $_->{tag} => $_->{probability} } @{ $r->{predictions} };
+			if (join(',', sort keys %ort) ne join(',', sort keys %db))
+			{
+				$$bad++;
+				diag("$name $photos[$i]: tags differ");
+				next;
+			}
+			for my $tag (keys %db)
+			{
+				my $d = abs($ort{$tag} - $db{$tag});
+				if ($d > $$worst)
+				{
+					$$worst = $d;
+					$worst_photo = $photos[$i] if $tol > 1e-3;
+				}
+				if ($d > $tol)
+				{
+					$$bad++;
+					diag(sprintf('%s %s (%s): %s %.7f in the database, %.7f from onnxruntime',
+						$name, $photos[$i], $r->{input}, $tag, $db{$tag}, $ort{$tag}));
+				}
+			}
+		}
+		$bad_top++, diag("$name $photos[$i]: top tag $decoded->[$i]{predictions}[0]{tag}, database $rows[0][0]")
+		  if $decoded->[$i]{predictions}[0]{tag} ne $rows[0][0];
+	}
+	is($bad_exact, 0, sprintf('%s: every probability of %d photos within 1e-4 on cv_input_pixels (largest difference %.2g)',
+		$name, scalar(@photos), $worst_exact));
+	is($bad_decoded, 0, sprintf('%s: every probability within 0.02 with the runner\'s own decoding (largest difference %.4f)',
+		$name, $worst_decoded));
+	is($bad_top, 0, "$name: the same top tag with the runner's own decoding");
+	diag(sprintf('%s: largest difference with the runner\'s own decoding %.4f (%s); on cv_input_pixels %.2g',
+		$name, $worst_decoded, $worst_photo, $worst_exact));
+	return $worst_decoded;
+}
+
+my $worst = 0;
+for my $case ([ $clothing, 'clothing', @clothing_photos ], [ $fruit, 'fruit', @fruit_photos ])
+{
+	my $w = check_classification(@$case);
+	$worst = $w if $w > $worst;
+}
+
+# Detection: cv_detect's rows against the runner's post-processing of the
+# model's boxes and scores, at a low threshold (many candidates, NMS at
+# work) and at pgvision.nms_overlap = 0.3 (the file carries the setting in
+# force when it was exported).
+{
+	my $it = $raccoons;
+	my $model = export_file($it);
+	my $model_03 = "$tmp/raccoons-0.3.onnx";
+	write_file($model_03, decode_base64($node->safe_psql('postgres',
+		"SET pgvision.nms_overlap = 0.3; SELECT encode(cv_export($it), 'base64')")));
+	my @pixels = pixel_files($it, 'raccoons', @raccoon_photos);
+	my ($bad, $worst_d, $count) = (0, 0, 0);
+	for my $case ([ $model, 0.45, 0.05, 100 ], [ $model_03, 0.3, 0.05, 100 ], [ $model, 0.45, 0.3, 2 ])
+	{
+		my ($file, $overlap, $threshold, $max) = @$case;
+		my $t = time;
+		my $reports = run_runner($file, \@raccoon_photos, \@pixels, '--threshold', $threshold, '--max-detections', $max);
+		$runner_ms{raccoons} = 1000 * (time - $t) / @raccoon_photos;
+		is($reports->[0]{overlap}, $overlap, "the runner applies the file's nms_overlap $overlap");
+		my @db_rows = rows_per_photo("SET pgvision.nms_overlap = $overlap;",
+			"cv_detect((SELECT model FROM cv_iterations WHERE id = $it), pg_read_binary_file(f), "
+			  . "threshold => $threshold, max_detections => $max)",
+			'r.tag, r.probability, r."left", r.top, r.width, r.height', @raccoon_photos);
+		for my $i (0 .. $#raccoon_photos)
+		{
+			my @db = @{ $db_rows[$i] };
+			my @ort = @{ $reports->[$i]{detections} };
+			if (@db != @ort)
+			{
+				$bad++;
+				diag(sprintf('%s: %d detections in the database, %d from onnxruntime (overlap %s, threshold %s)',
+					$raccoon_photos[$i], scalar(@db), scalar(@ort), $overlap, $threshold));
+				next;
+			}
+			for my $k (0 .. $#db)
+			{
+				$count++;
+				my ($tag, @v) = @{ $db[$k] };
+				my $o = $ort[$k];
+				my @w = ($o->{probability}, $o->{left}, $o->{top}, $o->{width}, $o->{height});
+				$bad++, diag("$raccoon_photos[$i] detection $k: tag $o->{tag}, database $tag") if $o->{tag} ne $tag;
+				for my $j (0 .. 4)
+				{
+					my $d = abs($w[$j] - $v[$j]);
+					$worst_d = $d if $d > $worst_d;
+					$bad++, diag(sprintf('%s detection %d value %d: %.7f in the database, %.7f from onnxruntime',
+						$raccoon_photos[$i], $k, $j, $v[$j], $w[$j])) if $d > 1e-4;
+				}
+			}
+		}
+	}
+	ok($count > 0, "cv_detect found $count detections to compare");
+	is($bad, 0, sprintf('detection: the same tags in the same order, boxes and probabilities within 1e-4 (largest difference %.2g)',
+		$worst_d));
+
+	# The runner's own decoding, for the record: the top detection.
+	my $decoded = run_runner($model, \@raccoon_photos, [], '--threshold', 0.05);
+	my $top = 0;
+	my @db_rows = rows_per_photo('', "cv_detect((SELECT model FROM cv_iterations WHERE id = $it), "
+		  . "pg_read_binary_file(f), threshold => 0.05)", 'r.probability', @raccoon_photos);
+	for my $i (0 .. $#raccoon_photos)
+	{
+		next if !@{ $db_rows[$i] } || !@{ $decoded->[$i]{detections} };
+		my $d = abs($decoded->[$i]{detections}[0]{probability} - $db_rows[$i][0][0]);
+		$top = $d if $d > $top;
+	}
+	diag(sprintf('detection: largest difference of the top probability with the runner\'s own decoding %.4f', $top));
+}
+
+diag(sprintf('classification: largest probability difference with the runner\'s own decoding %.4f', $worst));
+diag(sprintf('runner ms per photo (node start and model load included): %s',
+	join(', ', map { sprintf('%s %.0f', $_, $runner_ms{$_}) } sort keys %runner_ms)));
+diag('file sizes: ' . join(', ', map { sprintf('%s %.1f MB', $_->[0], (-s $_->[1]) / 1e6) }
+	([ 'clothing', "$tmp/iteration$clothing.onnx" ], [ 'fruit', "$tmp/iteration$fruit.onnx" ],
+	 [ 'raccoons', "$tmp/iteration$raccoons.onnx" ])));
+
+$node->stop;
+done_testing();
