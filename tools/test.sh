@@ -26,11 +26,24 @@ count() { passed=$((passed + $1)); failed=$((failed + $2)); }
 # 1. Unit tests of the core (no server).
 pgv_log "unit tests (test/unit)"
 unit_status=0
-PGVISION_SHARED=$SHARED make -C "$PGV_ROOT/test/unit" -s check > "$SCRATCH/unit.log" 2>&1 || unit_status=$?
+mkdir -p "$SCRATCH/export-fixtures"
+PGVISION_SHARED=$SHARED PGVISION_EXPORT_FIXTURES=$SCRATCH/export-fixtures \
+	make -C "$PGV_ROOT/test/unit" -s check > "$SCRATCH/unit.log" 2>&1 || unit_status=$?
 cat "$SCRATCH/unit.log"
 read -r up uf < <(awk '/^[0-9]+ passed, [0-9]+ failed$/ {p += $1; f += $3} END {print p+0, f+0}' "$SCRATCH/unit.log")
 [ "$unit_status" = 0 ] || [ "$uf" != 0 ] || uf=1	# a build failure counts as a failure
 count "$up" "$uf"
+
+# The operator fixtures test_export_ops wrote, run by onnxruntime beside
+# pgvision's own results (test/export/check_fixtures.js).
+pgv_log "export fixtures in onnxruntime (test/export)"
+fixture_status=0
+ORT_NODE_MODULES="$PGV_NPM_DIR/node_modules" node "$PGV_ROOT/test/export/check_fixtures.js" \
+	"$SCRATCH/export-fixtures" > "$SCRATCH/fixtures.log" 2>&1 || fixture_status=$?
+cat "$SCRATCH/fixtures.log"
+read -r fp ff < <(awk '/^[0-9]+ passed, [0-9]+ failed$/ {p += $1; f += $3} END {print p+0, f+0}' "$SCRATCH/fixtures.log")
+[ "$fixture_status" = 0 ] || [ "$ff" != 0 ] || ff=1
+count "$fp" "$ff"
 
 # The server runs as a non-root user that may not be able to read the
 # checkout (a clone under /root, say): give it copies it can read.
@@ -88,6 +101,6 @@ if ls "$SCRATCH/test/t/"*.pl >/dev/null 2>&1; then
 fi
 
 pgv_log "summary"
-echo "unit: exit $unit_status, regress: exit $regress_status, tap: exit $tap_status"
+echo "unit: exit $unit_status, export fixtures: exit $fixture_status, regress: exit $regress_status, tap: exit $tap_status"
 echo "$passed passed, $failed failed"
-[ "$failed" = 0 ] && [ "$unit_status" = 0 ] && [ "$regress_status" = 0 ] && [ "$tap_status" = 0 ]
+[ "$failed" = 0 ] && [ "$unit_status" = 0 ] && [ "$fixture_status" = 0 ] && [ "$regress_status" = 0 ] && [ "$tap_status" = 0 ]
