@@ -1418,8 +1418,10 @@ BEGIN
 		RAISE EXCEPTION 'backbone "%" does not exist', coalesce(name, 'NULL')
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	-- The projects this role can see; others' projects are counted, not named.
-	SELECT string_agg(p.name, ', ' ORDER BY p.name) INTO v_users FROM cv_projects p WHERE p.domain = cv_drop_backbone.name;
+	-- The projects this role can see are named; others' stop the DELETE.
+	IF has_table_privilege('cv_projects', 'SELECT') THEN
+		SELECT string_agg(p.name, ', ' ORDER BY p.name) INTO v_users FROM cv_projects p WHERE p.domain = cv_drop_backbone.name;
+	END IF;
 	IF v_users IS NOT NULL THEN
 		RAISE EXCEPTION 'backbone "%" is the domain of projects %', name, v_users
 			USING ERRCODE = 'dependent_objects_still_exist';
