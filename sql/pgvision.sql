@@ -100,8 +100,10 @@ CREATE TABLE cv_projects (
 	domain      text NOT NULL DEFAULT 'compact' REFERENCES cv_domains (name),
 	created_at  timestamptz NOT NULL DEFAULT now(),
 	owner       regrole NOT NULL DEFAULT cv_current_role(),
-	CONSTRAINT cv_projects_owner_name_key UNIQUE (owner, name),
-	UNIQUE (id, owner)
+	-- name first: lookups are by name; owner first in the other, so that
+	-- lookups by id keep the primary key.  cv_project_shares references it.
+	CONSTRAINT cv_projects_name_owner_key UNIQUE (name, owner),
+	CONSTRAINT cv_projects_owner_id_key UNIQUE (owner, id)
 );
 COMMENT ON TABLE cv_projects IS 'one row per project: its task (multiclass, multilabel or detection), domain and owner';
 COMMENT ON COLUMN cv_projects.owner IS 'the role the project belongs to (its creator); it and the roles that inherit its privileges see and change the project, others only what it shares (cv_project_shares)';
@@ -459,7 +461,7 @@ BEGIN
 	END IF;
 	INSERT INTO cv_projects AS p (name, task, domain)
 	VALUES (cv_create_project.name, cv_create_project.task, cv_create_project.domain)
-	ON CONFLICT ON CONSTRAINT cv_projects_owner_name_key DO NOTHING
+	ON CONFLICT ON CONSTRAINT cv_projects_name_owner_key DO NOTHING
 	RETURNING p.id INTO v_id;
 	IF v_id IS NULL THEN
 		RAISE EXCEPTION 'project "%" already exists', cv_create_project.name USING ERRCODE = 'duplicate_object';
@@ -1504,6 +1506,10 @@ COMMENT ON FUNCTION cv_predict(text, bytea, text) IS 'predict with the iteration
 -- role, so row security applies to them as to a SELECT.  A project another
 -- role cannot read is, to it, a project that does not exist (42704), and
 -- names are unique per owner, so no name reveals another role's project.
+-- A function added later keeps to this: SECURITY INVOKER, and its project,
+-- iteration or image looked up through cv_project_row, cv_iteration_project
+-- or cv_image_row (cv_export(iteration): cv_iteration_project(iteration)
+-- before reading the model, so a stranger gets 42704 and a reader passes).
 --
 -- Roles belong to the cluster, not to one database: they are created here
 -- when absent (another database's pgvision, or the administrator, may have
@@ -1534,7 +1540,7 @@ CREATE TABLE cv_project_shares (
 	access      text NOT NULL CHECK (access IN ('read', 'write')),
 	created_at  timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (project_id, grantee),
-	FOREIGN KEY (project_id, owner) REFERENCES cv_projects (id, owner) ON DELETE CASCADE ON UPDATE CASCADE
+	FOREIGN KEY (owner, project_id) REFERENCES cv_projects (owner, id) ON DELETE CASCADE ON UPDATE CASCADE
 );
 CREATE INDEX cv_project_shares_grantee ON cv_project_shares (grantee);
 COMMENT ON TABLE cv_project_shares IS 'projects shared by their owners with other roles: read (read and predict) or write (also add images and train)';
@@ -1543,21 +1549,25 @@ SELECT pg_catalog.pg_extension_config_dump('cv_project_shares', '');
 -- Whether the current role may read / change a project's rows.  cv_can_read
 -- is row security itself (the project row is visible); cv_can_write adds
 -- ownership or a write share.  The policies below call cv_can_write on
--- every row they write.
+-- every row they write (PL/pgSQL: its plan is kept for the session).
 CREATE FUNCTION cv_can_read(project_id bigint) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
-	SELECT EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = cv_can_read.project_id)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = cv_can_read.project_id);
+END;
 $$;
 COMMENT ON FUNCTION cv_can_read(bigint) IS 'whether the current role can read the project: it owns it, has the owner''s privileges, or it is shared with it';
 
 CREATE FUNCTION cv_can_write(project_id bigint) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
-	SELECT EXISTS (SELECT 1 FROM cv_projects p
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_projects p
 	                WHERE p.id = cv_can_write.project_id
-	                  AND (pg_catalog.pg_has_role(p.owner, 'USAGE')
+	                  AND (pg_has_role(p.owner, 'USAGE')
 	                       OR EXISTS (SELECT 1 FROM cv_project_shares s
 	                                   WHERE s.project_id = p.id AND s.access = 'write'
-	                                     AND pg_catalog.pg_has_role(s.grantee, 'USAGE'))))
+	                                     AND pg_has_role(s.grantee, 'USAGE'))));
+END;
 $$;
 COMMENT ON FUNCTION cv_can_write(bigint) IS 'whether the current role can change the project''s images, tags, regions and iterations: it owns it, has the owner''s privileges, or it is shared with it for writing';
 
@@ -1656,6 +1666,9 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_project cv_projects := cv_project_row(project, 'owner');
 BEGIN
+	IF role IS NULL THEN
+		RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	DELETE FROM cv_project_shares s WHERE s.project_id = v_project.id AND s.grantee = role;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'project "%" is not shared with role %', project, coalesce(role::text, 'NULL')
@@ -1667,78 +1680,53 @@ COMMENT ON FUNCTION cv_unshare_project(text, regrole) IS 'stop sharing a project
 
 -- Row security.  Reading a child row asks whether its project (or
 -- iteration, or image) row is visible: that row's own policy decides, so
--- the rule is written once, on cv_projects.  Writing asks cv_can_write.
-ALTER TABLE cv_projects ENABLE ROW LEVEL SECURITY;
+-- the read rule is written once, on cv_projects.  Writing asks
+-- cv_can_write; on cv_projects and cv_project_shares, ownership.  One
+-- policy per command (not FOR ALL, which would add the write rule to every
+-- read as an alternative to evaluate).
 CREATE POLICY cv_projects_read ON cv_projects FOR SELECT
 	USING (pg_has_role(owner, 'USAGE')
 	       OR EXISTS (SELECT 1 FROM cv_project_shares s
 	                   WHERE s.project_id = cv_projects.id AND pg_has_role(s.grantee, 'USAGE')));
-CREATE POLICY cv_projects_owner ON cv_projects FOR ALL
-	USING (pg_has_role(owner, 'USAGE')) WITH CHECK (pg_has_role(owner, 'USAGE'));
-
-ALTER TABLE cv_project_shares ENABLE ROW LEVEL SECURITY;
 CREATE POLICY cv_project_shares_read ON cv_project_shares FOR SELECT
-	USING (pg_has_role(grantee, 'USAGE'));
-CREATE POLICY cv_project_shares_owner ON cv_project_shares FOR ALL
-	USING (pg_has_role(owner, 'USAGE')) WITH CHECK (pg_has_role(owner, 'USAGE'));
+	USING (pg_has_role(grantee, 'USAGE') OR pg_has_role(owner, 'USAGE'));
 
-ALTER TABLE cv_tags ENABLE ROW LEVEL SECURITY;
-CREATE POLICY cv_tags_read ON cv_tags FOR SELECT
-	USING (EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = cv_tags.project_id));
-CREATE POLICY cv_tags_write ON cv_tags FOR ALL
-	USING (cv_can_write(project_id)) WITH CHECK (cv_can_write(project_id));
-
-ALTER TABLE cv_images ENABLE ROW LEVEL SECURITY;
-CREATE POLICY cv_images_read ON cv_images FOR SELECT
-	USING (EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = cv_images.project_id));
-CREATE POLICY cv_images_write ON cv_images FOR ALL
-	USING (cv_can_write(project_id)) WITH CHECK (cv_can_write(project_id));
-
-ALTER TABLE cv_image_tags ENABLE ROW LEVEL SECURITY;
-CREATE POLICY cv_image_tags_read ON cv_image_tags FOR SELECT
-	USING (EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = cv_image_tags.project_id));
-CREATE POLICY cv_image_tags_write ON cv_image_tags FOR ALL
-	USING (cv_can_write(project_id)) WITH CHECK (cv_can_write(project_id));
-
-ALTER TABLE cv_regions ENABLE ROW LEVEL SECURITY;
-CREATE POLICY cv_regions_read ON cv_regions FOR SELECT
-	USING (EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = cv_regions.project_id));
-CREATE POLICY cv_regions_write ON cv_regions FOR ALL
-	USING (cv_can_write(project_id)) WITH CHECK (cv_can_write(project_id));
-
-ALTER TABLE cv_iteration_store ENABLE ROW LEVEL SECURITY;
-CREATE POLICY cv_iteration_store_read ON cv_iteration_store FOR SELECT
-	USING (EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = cv_iteration_store.project_id));
-CREATE POLICY cv_iteration_store_write ON cv_iteration_store FOR ALL
-	USING (cv_can_write(project_id)) WITH CHECK (cv_can_write(project_id));
-
-ALTER TABLE cv_iteration_tags ENABLE ROW LEVEL SECURITY;
-CREATE POLICY cv_iteration_tags_read ON cv_iteration_tags FOR SELECT
-	USING (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_iteration_tags.iteration_id));
-CREATE POLICY cv_iteration_tags_write ON cv_iteration_tags FOR ALL
-	USING (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_iteration_tags.iteration_id AND cv_can_write(s.project_id)))
-	WITH CHECK (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_iteration_tags.iteration_id AND cv_can_write(s.project_id)));
-
-ALTER TABLE cv_heldout_predictions ENABLE ROW LEVEL SECURITY;
-CREATE POLICY cv_heldout_predictions_read ON cv_heldout_predictions FOR SELECT
-	USING (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_heldout_predictions.iteration_id));
-CREATE POLICY cv_heldout_predictions_write ON cv_heldout_predictions FOR ALL
-	USING (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_heldout_predictions.iteration_id AND cv_can_write(s.project_id)))
-	WITH CHECK (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_heldout_predictions.iteration_id AND cv_can_write(s.project_id)));
-
-ALTER TABLE cv_heldout_regions ENABLE ROW LEVEL SECURITY;
-CREATE POLICY cv_heldout_regions_read ON cv_heldout_regions FOR SELECT
-	USING (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_heldout_regions.iteration_id));
-CREATE POLICY cv_heldout_regions_write ON cv_heldout_regions FOR ALL
-	USING (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_heldout_regions.iteration_id AND cv_can_write(s.project_id)))
-	WITH CHECK (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_heldout_regions.iteration_id AND cv_can_write(s.project_id)));
-
-ALTER TABLE cv_features ENABLE ROW LEVEL SECURITY;
-CREATE POLICY cv_features_read ON cv_features FOR SELECT
-	USING (EXISTS (SELECT 1 FROM cv_images i WHERE i.id = cv_features.image_id));
-CREATE POLICY cv_features_write ON cv_features FOR ALL
-	USING (EXISTS (SELECT 1 FROM cv_images i WHERE i.id = cv_features.image_id AND cv_can_write(i.project_id)))
-	WITH CHECK (EXISTS (SELECT 1 FROM cv_images i WHERE i.id = cv_features.image_id AND cv_can_write(i.project_id)));
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT * FROM (VALUES
+		('cv_projects', NULL, 'pg_has_role(owner, ''USAGE'')'),
+		('cv_project_shares', NULL, 'pg_has_role(owner, ''USAGE'')'),
+		('cv_tags', 'project', 'cv_can_write(project_id)'),
+		('cv_images', 'project', 'cv_can_write(project_id)'),
+		('cv_image_tags', 'project', 'cv_can_write(project_id)'),
+		('cv_regions', 'project', 'cv_can_write(project_id)'),
+		('cv_iteration_store', 'project', 'cv_can_write(project_id)'),
+		('cv_iteration_tags', 'iteration', NULL),
+		('cv_heldout_predictions', 'iteration', NULL),
+		('cv_heldout_regions', 'iteration', NULL),
+		('cv_features', 'image', NULL)) v(tab, parent, can_write)
+	LOOP
+		IF r.parent = 'project' THEN
+			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = %I.project_id))',
+			               r.tab || '_read', r.tab, r.tab);
+		ELSIF r.parent = 'iteration' THEN
+			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = %I.iteration_id))',
+			               r.tab || '_read', r.tab, r.tab);
+			r.can_write := format('EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = %I.iteration_id AND cv_can_write(s.project_id))', r.tab);
+		ELSIF r.parent = 'image' THEN
+			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_images i WHERE i.id = %I.image_id))',
+			               r.tab || '_read', r.tab, r.tab);
+			r.can_write := format('EXISTS (SELECT 1 FROM cv_images i WHERE i.id = %I.image_id AND cv_can_write(i.project_id))', r.tab);
+		END IF;
+		EXECUTE format('CREATE POLICY %I ON %I FOR INSERT WITH CHECK (%s)', r.tab || '_insert', r.tab, r.can_write);
+		EXECUTE format('CREATE POLICY %I ON %I FOR UPDATE USING (%s) WITH CHECK (%s)', r.tab || '_update', r.tab, r.can_write, r.can_write);
+		EXECUTE format('CREATE POLICY %I ON %I FOR DELETE USING (%s)', r.tab || '_delete', r.tab, r.can_write);
+		EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', r.tab);
+	END LOOP;
+END;
+$$;
 
 -- Views read their tables as the querying role, so row security applies
 -- through them too (a view owned by the superuser would see every row).

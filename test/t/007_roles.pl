@@ -305,6 +305,14 @@ is(as('reader', q{SELECT count(*) >= 0 FROM cv_detect('raccoons', (SELECT bytes 
 is(as('reader', q{SELECT count(*) >= 0 FROM cv_detect('raccoons', (SELECT bytes FROM boxes WHERE n = 1), 'prod')}), 't',
 	'... and by published name');
 is(as('reader', "SELECT count(*) FROM cv_performance($det)"), '2', "... and reads the detector's performance");
+# cv_export (issue 9, merged separately) obeys the same read rule.
+SKIP:
+{
+	skip 'cv_export is not in this tree', 2
+	  unless $node->safe_psql('postgres', q{SELECT count(*) FROM pg_proc WHERE proname = 'cv_export'}) > 0;
+	sqlstate_is('stranger', "SELECT cv_export($det, 'onnx') IS NOT NULL", '42704', 'the stranger cannot export the iteration');
+	sqlstate_is('reader', "SELECT cv_export($det, 'onnx') IS NOT NULL", '', 'the reader exports it');
+}
 
 # The owner's rights, not the writer's: without pgvision_user, the owner's
 # training fails although the writer queued it (the detector is done: it
