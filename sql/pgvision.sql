@@ -80,16 +80,33 @@ COMMENT ON COLUMN cv_domains.detection IS 'detection projects can use it (it has
 INSERT INTO cv_domains (name, kind, classification, detection, description)
 VALUES ('compact', 'builtin', true, false, 'built-in features for small data; needs no weights file');
 
+-- The current role as a regrole (quote_ident: a name such as "Ann" needs
+-- its quotes to be read back as a role).
+CREATE FUNCTION cv_current_role() RETURNS regrole
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT pg_catalog.quote_ident(current_user)::pg_catalog.regrole
+$$;
+COMMENT ON FUNCTION cv_current_role() IS 'internal: current_user as a regrole';
+
+-- A project belongs to the role that created it (owner); names are unique
+-- per owner, so one role's names reveal nothing to another (see the roles
+-- and row security section below).
 CREATE TABLE cv_projects (
 	id          bigserial PRIMARY KEY,
-	name        text NOT NULL UNIQUE
+	name        text NOT NULL
 	            CHECK (length(name) BETWEEN 1 AND 128 AND name = btrim(name)),
 	task        text NOT NULL DEFAULT 'multiclass'
 	            CHECK (task IN ('multiclass', 'multilabel', 'detection')),
 	domain      text NOT NULL DEFAULT 'compact' REFERENCES cv_domains (name),
-	created_at  timestamptz NOT NULL DEFAULT now()
+	created_at  timestamptz NOT NULL DEFAULT now(),
+	owner       regrole NOT NULL DEFAULT cv_current_role(),
+	-- name first: lookups are by name; owner first in the other, so that
+	-- lookups by id keep the primary key.  cv_project_shares references it.
+	CONSTRAINT cv_projects_name_owner_key UNIQUE (name, owner),
+	CONSTRAINT cv_projects_owner_id_key UNIQUE (owner, id)
 );
-COMMENT ON TABLE cv_projects IS 'one row per project: its task (multiclass, multilabel or detection) and domain';
+COMMENT ON TABLE cv_projects IS 'one row per project: its task (multiclass, multilabel or detection), domain and owner';
+COMMENT ON COLUMN cv_projects.owner IS 'the role the project belongs to (its creator); it and the roles that inherit its privileges see and change the project, others only what it shares (cv_project_shares)';
 
 CREATE TABLE cv_tags (
 	id          bigserial PRIMARY KEY,
@@ -181,6 +198,11 @@ DECLARE
 	v_tag cv_tags%ROWTYPE;
 	v_other text;
 BEGIN
+	-- Before row security's own check (after BEFORE triggers): say it first.
+	IF row_security_active('cv_image_tags') AND NOT cv_can_write(NEW.project_id) THEN
+		RAISE EXCEPTION 'new row violates row-level security policy for table "cv_image_tags"'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
 	PERFORM 1 FROM cv_images WHERE id = NEW.image_id FOR UPDATE;
 	SELECT p.task, p.name INTO v_task, v_project FROM cv_projects p WHERE p.id = NEW.project_id;
 	SELECT * INTO v_tag FROM cv_tags WHERE id = NEW.tag_id;
@@ -231,6 +253,10 @@ DECLARE
 	v_limit integer;
 	v_count bigint;
 BEGIN
+	IF row_security_active('cv_regions') AND NOT cv_can_write(NEW.project_id) THEN
+		RAISE EXCEPTION 'new row violates row-level security policy for table "cv_regions"'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
 	SELECT p.task, p.name INTO v_task, v_project FROM cv_projects p WHERE p.id = NEW.project_id;
 	IF v_task IS DISTINCT FROM 'detection' THEN
 		RAISE EXCEPTION 'project "%" is a % project; regions belong to detection projects', v_project, v_task
@@ -329,26 +355,44 @@ CREATE TRIGGER cv_tags_check BEFORE INSERT OR UPDATE ON cv_tags
 -- the same everywhere.
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION cv_project_row(project text) RETURNS cv_projects
+-- Row security (the roles section below) leaves each role the projects it
+-- may read: one it cannot read gets the same error as one that does not
+-- exist.  need: 'read', 'write' or 'owner' (cv_check_access).  Names are
+-- unique per owner: the current role's own project of that name comes
+-- first, then the only other one it can read.
+CREATE FUNCTION cv_project_row(project text, need text DEFAULT 'read') RETURNS cv_projects
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v cv_projects;
+	v_other cv_projects;
+	v_me regrole := cv_current_role();
 BEGIN
 	IF project IS NULL THEN
 		RAISE EXCEPTION 'project name must not be null' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	SELECT * INTO v FROM cv_projects WHERE name = project;
-	IF NOT FOUND THEN
+	FOR v_other IN SELECT * FROM cv_projects p WHERE p.name = project
+	               ORDER BY p.owner = v_me DESC, p.id LIMIT 2 LOOP
+		IF v.id IS NULL THEN
+			v := v_other;
+		ELSIF v.owner <> v_me THEN
+			RAISE EXCEPTION 'project name "%" is ambiguous', project
+				USING ERRCODE = 'ambiguous_alias',
+				      DETAIL = format('Projects of roles %s and %s have this name, and neither belongs to role %s.',
+				                      v.owner, v_other.owner, v_me),
+				      HINT = 'SET ROLE to the owner of the project meant, or ask one owner to rename theirs.';
+		END IF;
+	END LOOP;
+	IF v.id IS NULL THEN
 		RAISE EXCEPTION 'project "%" does not exist', project
 			USING ERRCODE = 'undefined_object',
 			      HINT = 'cv_projects lists the projects; cv_create_project makes one.';
 	END IF;
-	RETURN v;
+	RETURN cv_check_access(v, need);
 END;
 $$;
-COMMENT ON FUNCTION cv_project_row(text) IS 'the cv_projects row of a project name, or an undefined_object error';
+COMMENT ON FUNCTION cv_project_row(text, text) IS 'the cv_projects row of a project name this role can read, or an undefined_object error; need write or owner: or an insufficient_privilege error';
 
-CREATE FUNCTION cv_image_row(image_id bigint) RETURNS cv_images
+CREATE FUNCTION cv_image_row(image_id bigint, need text DEFAULT 'read') RETURNS cv_images
 LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v cv_images;
@@ -360,10 +404,13 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'image % does not exist', image_id USING ERRCODE = 'undefined_object';
 	END IF;
+	IF need <> 'read' THEN
+		PERFORM cv_check_access(p, need, format('image %s', image_id)) FROM cv_projects p WHERE p.id = v.project_id;
+	END IF;
 	RETURN v;
 END;
 $$;
-COMMENT ON FUNCTION cv_image_row(bigint) IS 'the cv_images row of an image id, or an undefined_object error';
+COMMENT ON FUNCTION cv_image_row(bigint, text) IS 'the cv_images row of an image id this role can read, or an undefined_object error; need write: or an insufficient_privilege error';
 
 -- Tag names are given by users in arrays: reject null, empty and padded names.
 CREATE FUNCTION cv_check_tag_names(tags text[]) RETURNS text[]
@@ -396,6 +443,7 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_id bigint;
 BEGIN
+	PERFORM cv_check_user();
 	IF name IS NULL OR length(name) = 0 OR name <> btrim(name) OR length(name) > 128 OR name ~ '[[:cntrl:]]' THEN
 		RAISE EXCEPTION 'invalid project name "%"', coalesce(name, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
@@ -413,7 +461,7 @@ BEGIN
 	END IF;
 	INSERT INTO cv_projects AS p (name, task, domain)
 	VALUES (cv_create_project.name, cv_create_project.task, cv_create_project.domain)
-	ON CONFLICT ON CONSTRAINT cv_projects_name_key DO NOTHING
+	ON CONFLICT ON CONSTRAINT cv_projects_name_owner_key DO NOTHING
 	RETURNING p.id INTO v_id;
 	IF v_id IS NULL THEN
 		RAISE EXCEPTION 'project "%" already exists', cv_create_project.name USING ERRCODE = 'duplicate_object';
@@ -426,7 +474,7 @@ COMMENT ON FUNCTION cv_create_project(text, text, text) IS 'create a project; ta
 CREATE FUNCTION cv_delete_project(name text) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 BEGIN
-	DELETE FROM cv_projects p WHERE p.id = (cv_project_row(cv_delete_project.name)).id;
+	DELETE FROM cv_projects p WHERE p.id = (cv_project_row(cv_delete_project.name, 'owner')).id;
 END;
 $$;
 COMMENT ON FUNCTION cv_delete_project(text) IS 'delete a project with its tags, images and regions';
@@ -435,7 +483,7 @@ CREATE FUNCTION cv_create_tag(project text, name text, negative boolean DEFAULT 
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_project cv_projects := cv_project_row(project);
+	v_project cv_projects := cv_project_row(project, 'write');
 	v_id bigint;
 BEGIN
 	PERFORM cv_check_tag_names(ARRAY[cv_create_tag.name]);
@@ -462,7 +510,7 @@ COMMENT ON FUNCTION cv_create_tag(text, text, boolean) IS 'create a tag in a pro
 CREATE FUNCTION cv_delete_tag(project text, name text) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_project cv_projects := cv_project_row(project);
+	v_project cv_projects := cv_project_row(project, 'write');
 BEGIN
 	DELETE FROM cv_tags t WHERE t.project_id = v_project.id AND t.name = cv_delete_tag.name;
 	IF NOT FOUND THEN
@@ -598,7 +646,7 @@ CREATE FUNCTION cv_add_image(project text, image bytea, tags text[] DEFAULT '{}'
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_project cv_projects := cv_project_row(project);
+	v_project cv_projects := cv_project_row(project, 'write');
 	v_image cv_images;
 	v_tags text[] := cv_check_tag_names(tags);
 	v_limit integer;
@@ -672,7 +720,7 @@ COMMENT ON FUNCTION cv_add_image(text, bytea, text[], jsonb) IS 'add an image (J
 CREATE FUNCTION cv_delete_image(image_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 BEGIN
-	DELETE FROM cv_images WHERE id = (cv_image_row(image_id)).id;
+	DELETE FROM cv_images WHERE id = (cv_image_row(image_id, 'write')).id;
 END;
 $$;
 COMMENT ON FUNCTION cv_delete_image(bigint) IS 'delete an image with its labels and regions';
@@ -680,7 +728,7 @@ COMMENT ON FUNCTION cv_delete_image(bigint) IS 'delete an image with its labels 
 CREATE FUNCTION cv_tag_image(image_id bigint, tags text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 BEGIN
-	PERFORM cv_apply_tags(cv_image_row(image_id), tags);
+	PERFORM cv_apply_tags(cv_image_row(image_id, 'write'), tags);
 END;
 $$;
 COMMENT ON FUNCTION cv_tag_image(bigint, text[]) IS 'add tags to an image, creating tags the project lacks';
@@ -688,7 +736,7 @@ COMMENT ON FUNCTION cv_tag_image(bigint, text[]) IS 'add tags to an image, creat
 CREATE FUNCTION cv_untag_image(image_id bigint, tags text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_image cv_images := cv_image_row(image_id);
+	v_image cv_images := cv_image_row(image_id, 'write');
 	v_name text;
 BEGIN
 	FOREACH v_name IN ARRAY cv_check_tag_names(tags) LOOP
@@ -706,7 +754,7 @@ COMMENT ON FUNCTION cv_untag_image(bigint, text[]) IS 'remove tags from an image
 CREATE FUNCTION cv_retag_image(image_id bigint, tags text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_image cv_images := cv_image_row(image_id);
+	v_image cv_images := cv_image_row(image_id, 'write');
 BEGIN
 	DELETE FROM cv_image_tags it WHERE it.image_id = v_image.id;
 	PERFORM cv_apply_tags(v_image, tags);
@@ -767,7 +815,7 @@ CREATE FUNCTION cv_add_region(image_id bigint, tag text, "left" float8, top floa
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_image cv_images := cv_image_row(image_id);
+	v_image cv_images := cv_image_row(image_id, 'write');
 	v_id bigint;
 BEGIN
 	PERFORM cv_check_region('region', "left", top, width, height);
@@ -782,6 +830,8 @@ COMMENT ON FUNCTION cv_add_region(bigint, text, float8, float8, float8, float8) 
 CREATE FUNCTION cv_delete_region(region_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 BEGIN
+	PERFORM cv_check_access(p, 'write', format('region %s', region_id))
+	   FROM cv_regions r JOIN cv_projects p ON p.id = r.project_id WHERE r.id = region_id;
 	DELETE FROM cv_regions WHERE id = region_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'region % does not exist', coalesce(region_id::text, 'NULL')
@@ -1100,7 +1150,7 @@ COMMENT ON FUNCTION cv_check_trainable(cv_projects) IS 'internal: the minimums a
 CREATE FUNCTION cv_train(project text, wait boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_project cv_projects := cv_project_row(project);
+	v_project cv_projects := cv_project_row(project, 'write');
 	v_id bigint;
 	v_row cv_iteration_store;
 BEGIN
@@ -1133,6 +1183,7 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v cv_iteration_store;
 BEGIN
+	PERFORM cv_iteration_project(iteration_id, 'write');
 	SELECT * INTO v FROM cv_iteration_store s WHERE s.id = iteration_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'iteration % does not exist', coalesce(iteration_id::text, 'NULL')
@@ -1160,6 +1211,7 @@ DECLARE
 	v cv_iteration_store;
 	v_other bigint;
 BEGIN
+	PERFORM cv_iteration_project(iteration_id, 'write');
 	SELECT * INTO v FROM cv_iteration_store s WHERE s.id = iteration_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'iteration % does not exist', coalesce(iteration_id::text, 'NULL')
@@ -1190,6 +1242,7 @@ COMMENT ON FUNCTION cv_publish(bigint, text) IS 'publish a completed iteration u
 CREATE FUNCTION cv_unpublish(iteration_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 BEGIN
+	PERFORM cv_iteration_project(iteration_id, 'write');
 	UPDATE cv_iteration_store s SET published_name = NULL, published_at = NULL
 	 WHERE s.id = iteration_id AND s.published_name IS NOT NULL;
 	IF NOT FOUND THEN
@@ -1376,12 +1429,20 @@ BEGIN
 		RAISE EXCEPTION 'backbone "%" does not exist', coalesce(name, 'NULL')
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	SELECT string_agg(p.name, ', ' ORDER BY p.name) INTO v_users FROM cv_projects p WHERE p.domain = cv_drop_backbone.name;
+	-- The projects this role can see are named; others' stop the DELETE.
+	IF has_table_privilege('cv_projects', 'SELECT') THEN
+		SELECT string_agg(p.name, ', ' ORDER BY p.name) INTO v_users FROM cv_projects p WHERE p.domain = cv_drop_backbone.name;
+	END IF;
 	IF v_users IS NOT NULL THEN
 		RAISE EXCEPTION 'backbone "%" is the domain of projects %', name, v_users
 			USING ERRCODE = 'dependent_objects_still_exist';
 	END IF;
-	DELETE FROM cv_domains d WHERE d.name = cv_drop_backbone.name;
+	BEGIN
+		DELETE FROM cv_domains d WHERE d.name = cv_drop_backbone.name;
+	EXCEPTION WHEN foreign_key_violation THEN
+		RAISE EXCEPTION 'backbone "%" is the domain of projects of other roles', name
+			USING ERRCODE = 'dependent_objects_still_exist';
+	END;
 END;
 $$;
 COMMENT ON FUNCTION cv_drop_backbone(text) IS 'remove an imported backbone that no project uses';
@@ -1396,7 +1457,7 @@ COMMENT ON FUNCTION cv_backbone_classify(text, bytea, integer) IS 'the imported 
 CREATE FUNCTION cv_unpublish(project text, name text) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_project cv_projects := cv_project_row(project);
+	v_project cv_projects := cv_project_row(project, 'write');
 	v_id bigint;
 BEGIN
 	SELECT s.id INTO v_id FROM cv_iteration_store s
@@ -1435,6 +1496,281 @@ LANGUAGE sql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp
 	SELECT p.tag, p.probability FROM cv_predict(cv_published_model(project, published_name), image) p
 $$;
 COMMENT ON FUNCTION cv_predict(text, bytea, text) IS 'predict with the iteration a project publishes under a name';
+
+------------------------------------------------------------------------------
+-- Roles and row security (docs/security.md)
+--
+-- pgvision_user: one GRANT (GRANT pgvision_user TO app) lets a role create
+-- projects and use them.  A project belongs to the role that created it
+-- (cv_projects.owner).  Row level security on every table holding a
+-- project's rows shows a role the projects it owns, those of the roles
+-- whose privileges it has (pg_has_role ... 'USAGE', as PostgreSQL decides
+-- object ownership), and those shared with it (cv_project_shares); it lets
+-- a role change its own and those shared for writing; only the owner
+-- changes, deletes or shares the project itself.  Superusers and roles with
+-- BYPASSRLS see every row, as everywhere in PostgreSQL.  pgvision_admin:
+-- importing and dropping backbones (the domains every project may use).
+--
+-- The functions stay SECURITY INVOKER: they read and write as the calling
+-- role, so row security applies to them as to a SELECT.  A project another
+-- role cannot read is, to it, a project that does not exist (42704), and
+-- names are unique per owner, so no name reveals another role's project.
+-- A function added later keeps to this: SECURITY INVOKER, and its project,
+-- iteration or image looked up through cv_project_row, cv_iteration_project
+-- or cv_image_row (cv_export(iteration): cv_iteration_project(iteration)
+-- before reading the model, so a stranger gets 42704 and a reader passes).
+--
+-- Roles belong to the cluster, not to one database: they are created here
+-- when absent (another database's pgvision, or the administrator, may have
+-- made them) and DROP EXTENSION leaves them.
+------------------------------------------------------------------------------
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pgvision_user') THEN
+		CREATE ROLE pgvision_user NOLOGIN;
+		COMMENT ON ROLE pgvision_user IS 'pgvision: create projects, and use those owned or shared (GRANT pgvision_user TO a role)';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pgvision_admin') THEN
+		CREATE ROLE pgvision_admin NOLOGIN;
+		COMMENT ON ROLE pgvision_admin IS 'pgvision: import and drop backbones (cv_import_backbone, cv_drop_backbone)';
+	END IF;
+END;
+$$;
+
+-- Who else may use a project: read (see its rows, predict, performance,
+-- export) or write (also images, tags, regions, training, publishing).
+-- owner repeats the project's owner (kept by the foreign key) so that this
+-- table's own policy need not read cv_projects, whose policy reads this.
+CREATE TABLE cv_project_shares (
+	project_id  bigint NOT NULL,
+	owner       regrole NOT NULL,
+	grantee     regrole NOT NULL CHECK (grantee <> 0),
+	access      text NOT NULL CHECK (access IN ('read', 'write')),
+	created_at  timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (project_id, grantee),
+	FOREIGN KEY (owner, project_id) REFERENCES cv_projects (owner, id) ON DELETE CASCADE ON UPDATE CASCADE
+);
+CREATE INDEX cv_project_shares_grantee ON cv_project_shares (grantee);
+COMMENT ON TABLE cv_project_shares IS 'projects shared by their owners with other roles: read (read and predict) or write (also add images and train)';
+SELECT pg_catalog.pg_extension_config_dump('cv_project_shares', '');
+
+-- Whether the current role may read / change a project's rows.  cv_can_read
+-- is row security itself (the project row is visible); cv_can_write adds
+-- ownership or a write share.  The policies below call cv_can_write on
+-- every row they write (PL/pgSQL: its plan is kept for the session).
+CREATE FUNCTION cv_can_read(project_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = cv_can_read.project_id);
+END;
+$$;
+COMMENT ON FUNCTION cv_can_read(bigint) IS 'whether the current role can read the project: it owns it, has the owner''s privileges, or it is shared with it';
+
+CREATE FUNCTION cv_can_write(project_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_projects p
+	                WHERE p.id = cv_can_write.project_id
+	                  AND (pg_has_role(p.owner, 'USAGE')
+	                       OR EXISTS (SELECT 1 FROM cv_project_shares s
+	                                   WHERE s.project_id = p.id AND s.access = 'write'
+	                                     AND pg_has_role(s.grantee, 'USAGE'))));
+END;
+$$;
+COMMENT ON FUNCTION cv_can_write(bigint) IS 'whether the current role can change the project''s images, tags, regions and iterations: it owns it, has the owner''s privileges, or it is shared with it for writing';
+
+-- The permission error of the functions: what names the object refused
+-- (default: the project).  need 'read' always passes: a project that
+-- cannot be read was not found.
+CREATE FUNCTION cv_check_access(v_project cv_projects, need text, what text DEFAULT NULL) RETURNS cv_projects
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	IF need = 'read'
+	   OR need = 'write' AND cv_can_write(v_project.id)
+	   OR need = 'owner' AND pg_has_role(v_project.owner, 'USAGE') THEN
+		RETURN v_project;
+	END IF;
+	IF need IS NULL OR need NOT IN ('write', 'owner') THEN
+		RAISE EXCEPTION 'invalid access "%"', coalesce(need, 'NULL') USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF need = 'write' THEN
+		RAISE EXCEPTION 'permission denied for %', coalesce(what, format('project "%s"', v_project.name))
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = format('Role %s can read project "%s" but not change it: images, tags, regions, training and publishing need write access.',
+			                      cv_current_role(), v_project.name),
+			      HINT = format('Its owner, role %s, can give write access: SELECT cv_share_project(%L, %L, access => ''write'').',
+			                    v_project.owner, v_project.name, cv_current_role()::text);
+	END IF;
+	RAISE EXCEPTION 'permission denied for %', coalesce(what, format('project "%s"', v_project.name))
+		USING ERRCODE = 'insufficient_privilege',
+		      DETAIL = format('Only the owner of project "%s", role %s, can delete it, change it or share it.',
+		                      v_project.name, v_project.owner);
+END;
+$$;
+COMMENT ON FUNCTION cv_check_access(cv_projects, text, text) IS 'internal: the project row back, or an insufficient_privilege error when the current role lacks write or owner access';
+
+-- The project of an iteration this role can read (42704 otherwise, as for
+-- one that does not exist), with the access checked.
+CREATE FUNCTION cv_iteration_project(iteration_id bigint, need text DEFAULT 'read') RETURNS cv_projects
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v cv_projects;
+BEGIN
+	SELECT p.* INTO v FROM cv_iteration_store s JOIN cv_projects p ON p.id = s.project_id
+	 WHERE s.id = cv_iteration_project.iteration_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'iteration % does not exist', coalesce(iteration_id::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN cv_check_access(v, need, format('iteration %s', iteration_id));
+END;
+$$;
+COMMENT ON FUNCTION cv_iteration_project(bigint, text) IS 'internal: the project of an iteration the current role can read, its access checked';
+
+-- The first thing a role without pgvision_user tries: say what is missing.
+CREATE FUNCTION cv_check_user() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	IF NOT has_table_privilege('cv_projects', 'INSERT') THEN
+		RAISE EXCEPTION 'permission denied to create a pgvision project'
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = format('Role %s does not have the privileges of role pgvision_user.', cv_current_role()),
+			      HINT = format('A superuser or an administrator of that role grants it: GRANT pgvision_user TO %s;', cv_current_role());
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_check_user() IS 'internal: an insufficient_privilege error naming pgvision_user for a role without its privileges';
+
+CREATE FUNCTION cv_share_project(project text, role regrole, access text DEFAULT 'read') RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project, 'owner');
+BEGIN
+	IF role IS NULL OR role = 0 THEN
+		RAISE EXCEPTION 'a project is shared with a role, not %', CASE WHEN role IS NULL THEN 'NULL' ELSE 'PUBLIC' END
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF access IS NULL OR access NOT IN ('read', 'write') THEN
+		RAISE EXCEPTION 'invalid access "%"', coalesce(access, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'The access is read (its rows, prediction, performance, export) or write (also images, tags, regions, training, publishing).';
+	END IF;
+	IF role = v_project.owner THEN
+		RAISE EXCEPTION 'role % owns project "%"', role, project USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO cv_project_shares AS s (project_id, owner, grantee, access)
+	VALUES (v_project.id, v_project.owner, role, access)
+	ON CONFLICT (project_id, grantee) DO UPDATE SET access = EXCLUDED.access;
+	IF NOT pg_has_role(role, 'pgvision_user', 'USAGE') THEN
+		RAISE NOTICE 'role % cannot use pgvision until it has the privileges of role pgvision_user', role
+			USING HINT = format('GRANT pgvision_user TO %s;', role);
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_share_project(text, regrole, text) IS 'let another role read a project (read: its rows, prediction, performance) or also change it (write: images, tags, regions, training, publishing); owner only; sharing again changes the access';
+
+CREATE FUNCTION cv_unshare_project(project text, role regrole) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project, 'owner');
+BEGIN
+	IF role IS NULL THEN
+		RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	DELETE FROM cv_project_shares s WHERE s.project_id = v_project.id AND s.grantee = role;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'project "%" is not shared with role %', project, coalesce(role::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_unshare_project(text, regrole) IS 'stop sharing a project with a role; owner only';
+
+-- Row security.  Reading a child row asks whether its project (or
+-- iteration, or image) row is visible: that row's own policy decides, so
+-- the read rule is written once, on cv_projects.  Writing asks
+-- cv_can_write; on cv_projects and cv_project_shares, ownership.  One
+-- policy per command (not FOR ALL, which would add the write rule to every
+-- read as an alternative to evaluate).
+CREATE POLICY cv_projects_read ON cv_projects FOR SELECT
+	USING (pg_has_role(owner, 'USAGE')
+	       OR EXISTS (SELECT 1 FROM cv_project_shares s
+	                   WHERE s.project_id = cv_projects.id AND pg_has_role(s.grantee, 'USAGE')));
+CREATE POLICY cv_project_shares_read ON cv_project_shares FOR SELECT
+	USING (pg_has_role(grantee, 'USAGE') OR pg_has_role(owner, 'USAGE'));
+
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT * FROM (VALUES
+		('cv_projects', NULL, 'pg_has_role(owner, ''USAGE'')'),
+		('cv_project_shares', NULL, 'pg_has_role(owner, ''USAGE'')'),
+		('cv_tags', 'project', 'cv_can_write(project_id)'),
+		('cv_images', 'project', 'cv_can_write(project_id)'),
+		('cv_image_tags', 'project', 'cv_can_write(project_id)'),
+		('cv_regions', 'project', 'cv_can_write(project_id)'),
+		('cv_iteration_store', 'project', 'cv_can_write(project_id)'),
+		('cv_iteration_tags', 'iteration', NULL),
+		('cv_heldout_predictions', 'iteration', NULL),
+		('cv_heldout_regions', 'iteration', NULL),
+		('cv_features', 'image', NULL)) v(tab, parent, can_write)
+	LOOP
+		IF r.parent = 'project' THEN
+			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = %I.project_id))',
+			               r.tab || '_read', r.tab, r.tab);
+		ELSIF r.parent = 'iteration' THEN
+			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = %I.iteration_id))',
+			               r.tab || '_read', r.tab, r.tab);
+			r.can_write := format('EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = %I.iteration_id AND cv_can_write(s.project_id))', r.tab);
+		ELSIF r.parent = 'image' THEN
+			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_images i WHERE i.id = %I.image_id))',
+			               r.tab || '_read', r.tab, r.tab);
+			r.can_write := format('EXISTS (SELECT 1 FROM cv_images i WHERE i.id = %I.image_id AND cv_can_write(i.project_id))', r.tab);
+		END IF;
+		EXECUTE format('CREATE POLICY %I ON %I FOR INSERT WITH CHECK (%s)', r.tab || '_insert', r.tab, r.can_write);
+		EXECUTE format('CREATE POLICY %I ON %I FOR UPDATE USING (%s) WITH CHECK (%s)', r.tab || '_update', r.tab, r.can_write, r.can_write);
+		EXECUTE format('CREATE POLICY %I ON %I FOR DELETE USING (%s)', r.tab || '_delete', r.tab, r.can_write);
+		EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', r.tab);
+	END LOOP;
+END;
+$$;
+
+-- Views read their tables as the querying role, so row security applies
+-- through them too (a view owned by the superuser would see every row).
+ALTER VIEW cv_tag_counts SET (security_invoker = true);
+ALTER VIEW cv_untagged_images SET (security_invoker = true);
+ALTER VIEW cv_iterations SET (security_invoker = true);
+
+-- Privileges: row security decides which rows; these decide which tables.
+-- No TRUNCATE (it ignores row security), no TRIGGER, no REFERENCES.
+-- The schema: only when PUBLIC cannot use it already (public can), since
+-- the grant outlives DROP EXTENSION.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+	                WHERE n.nspname = '@extschema@' AND a.grantee = 0 AND a.privilege_type = 'USAGE') THEN
+		EXECUTE format('GRANT USAGE ON SCHEMA %I TO pgvision_user, pgvision_admin', '@extschema@');
+	END IF;
+END;
+$$;
+GRANT SELECT ON cv_domains, cv_backbones TO pgvision_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON
+	cv_projects, cv_project_shares, cv_tags, cv_images, cv_image_tags, cv_regions,
+	cv_iteration_store, cv_iteration_tags, cv_heldout_predictions, cv_heldout_regions, cv_features
+	TO pgvision_user;
+GRANT SELECT ON cv_tag_counts, cv_untagged_images, cv_iterations TO pgvision_user;
+GRANT USAGE ON SEQUENCE cv_projects_id_seq, cv_tags_id_seq, cv_images_id_seq, cv_regions_id_seq,
+	cv_iteration_store_id_seq TO pgvision_user;
+-- Backbones are shared by every project of the database: importing one is
+-- an administrator's act, as installing the extension is.
+GRANT SELECT, INSERT, UPDATE, DELETE ON cv_domains, cv_backbones TO pgvision_admin;
+REVOKE EXECUTE ON FUNCTION cv_import_backbone(text, bytea, text[]), cv_drop_backbone(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cv_import_backbone(text, bytea, text[]), cv_drop_backbone(text) TO pgvision_admin;
+-- The training machinery: start a worker, train in this backend.
+REVOKE EXECUTE ON FUNCTION cv_train_launch(bigint), cv_train_run(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cv_train_launch(bigint), cv_train_run(bigint) TO pgvision_user;
 
 ------------------------------------------------------------------------------
 -- Object detection

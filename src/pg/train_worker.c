@@ -13,6 +13,18 @@
  * exits when there is none left or no slot is free (a running worker picks
  * the job up when it finishes its own).
  *
+ * Identity: the worker connects as the bootstrap superuser, for the queue
+ * alone (reaping, claiming, recording a failure, the advisory locks), and
+ * trains each job as the owner of its project: SetUserIdAndSecContext with
+ * SECURITY_RESTRICTED_OPERATION, as VACUUM and ANALYZE run index
+ * expressions as the table's owner.  So the training reads and writes under
+ * the owner's privileges and row security, whoever queued it (the owner or
+ * a role the project is shared with for writing), and one worker serves the
+ * jobs of every owner in its database, in queue order.  Connecting as the
+ * owner instead would fail for an owner that cannot log in (a group role)
+ * or is at its connection limit, and would leave other owners' jobs to wait
+ * for a cv_train of theirs.
+ *
  * Liveness: a training holds the advisory lock (TRAINING_LOCK_KEY,
  * iteration id) from before it claims the job until it has recorded the
  * outcome.  Locks vanish with their process, on SIGKILL and on restart, so
@@ -38,6 +50,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/wait_event.h"
 
 int			pgvision_max_training_workers = 2;
@@ -46,7 +59,6 @@ int			pgvision_max_training_workers = 2;
 typedef struct TrainWorkerArgs
 {
 	Oid			database;
-	Oid			role;
 	TransactionId launcher_xid;	/* the transaction that queued the job */
 } TrainWorkerArgs;
 
@@ -122,7 +134,6 @@ cv_train_launch(PG_FUNCTION_ARGS)
 	worker.bgw_main_arg = Int64GetDatum(iteration_id);
 	worker.bgw_notify_pid = 0;
 	args.database = MyDatabaseId;
-	args.role = GetUserId();
 	args.launcher_xid = GetTopTransactionId();
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 
@@ -156,12 +167,12 @@ WorkerStepEnd(void)
 }
 
 /*
- * Claim the oldest queued job if a slot is free: returns its id, or 0.
- * The claim takes the job's lock first, so from the moment the row says
- * 'training' someone holds it.
+ * Claim the oldest queued job if a slot is free: returns its id, or 0, and
+ * the owner of its project.  The claim takes the job's lock first, so from
+ * the moment the row says 'training' someone holds it.
  */
 static int64
-ClaimNextJob(void)
+ClaimNextJob(Oid *owner)
 {
 	int64		id = 0;
 
@@ -170,8 +181,9 @@ ClaimNextJob(void)
 	AdvisoryLock("pg_advisory_xact_lock", 0);
 	SPI_execute("SELECT cv_reap_iterations()", false, 0);
 	if (RunningTrainings() < pgvision_max_training_workers &&
-		SPI_execute("SELECT id FROM cv_iteration_store WHERE status = 'queued' "
-					"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", false, 0) == SPI_OK_SELECT &&
+		SPI_execute("SELECT s.id, p.owner FROM cv_iteration_store s JOIN cv_projects p ON p.id = s.project_id "
+					"WHERE s.status = 'queued' ORDER BY s.id LIMIT 1 FOR UPDATE OF s SKIP LOCKED",
+					false, 0) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 	{
 		bool		isnull;
@@ -179,6 +191,7 @@ ClaimNextJob(void)
 		Datum		values[2];
 
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		*owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		AdvisoryLock("pg_advisory_lock", id);
 		values[0] = Int64GetDatum(id);
 		values[1] = Int32GetDatum(MyProcPid);
@@ -215,16 +228,47 @@ ReleaseJob(int64 id)
 	WorkerStepEnd();
 }
 
-/* Train one claimed job; record a failure or a cancel instead of exiting. */
+/*
+ * Train one claimed job as the owner of its project; record a failure or a
+ * cancel instead of exiting.
+ */
 static void
-RunClaimedJob(int64 id)
+RunClaimedJob(int64 id, Oid owner)
 {
 	MemoryContext context = CurrentMemoryContext;
+	Oid			queue_user;
+	int			queue_context;
+	char	   *owner_name = NULL;
 
-	elog(LOG, "pgvision: training iteration " INT64_FORMAT, id);
+	GetUserIdAndSecContext(&queue_user, &queue_context);
+	StartTransactionCommand();
+	if (SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
+		owner_name = MemoryContextStrdup(context, GetUserNameFromId(owner, false));
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(context);
+	if (owner_name == NULL)
+	{
+		/* DROP ROLE does not know about projects: an orphan cannot train. */
+		char		message[128];
+
+		snprintf(message, sizeof(message),
+				 "the owner of the project, role with OID %u, no longer exists", owner);
+		RecordFailure(id, false, message);
+		elog(LOG, "pgvision: iteration " INT64_FORMAT " ended: %s", id, message);
+		ReleaseJob(id);
+		return;
+	}
+
+	elog(LOG, "pgvision: training iteration " INT64_FORMAT " as role \"%s\"", id, owner_name);
 	PG_TRY();
 	{
+		/*
+		 * Each transaction of the training starts, and an abort returns to,
+		 * the owner's identity set here.
+		 */
+		SetUserIdAndSecContext(owner, queue_context | SECURITY_RESTRICTED_OPERATION);
 		TrainIteration(id, true);
+		SetUserIdAndSecContext(queue_user, queue_context);
 	}
 	PG_CATCH();
 	{
@@ -234,6 +278,7 @@ RunClaimedJob(int64 id)
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		SetUserIdAndSecContext(queue_user, queue_context);
 		/* A cancel request comes back as QUERY_CANCELED from the trainer. */
 		RecordFailure(id, edata->sqlerrcode == ERRCODE_QUERY_CANCELED, edata->message);
 		elog(LOG, "pgvision: iteration " INT64_FORMAT " ended: %s", id, edata->message);
@@ -248,11 +293,13 @@ pgvision_train_worker_main(Datum main_arg)
 {
 	TrainWorkerArgs args;
 	int64		id;
+	Oid			owner = InvalidOid;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
-	BackgroundWorkerInitializeConnectionByOid(args.database, args.role, 0);
+	/* The bootstrap superuser for the queue; each job as its owner. */
+	BackgroundWorkerInitializeConnectionByOid(args.database, InvalidOid, 0);
 	pgstat_report_appname("pgvision training worker");
 
 	/*
@@ -277,10 +324,10 @@ pgvision_train_worker_main(Datum main_arg)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 
-	while ((id = ClaimNextJob()) != 0)
+	while ((id = ClaimNextJob(&owner)) != 0)
 	{
 		CHECK_FOR_INTERRUPTS();
-		RunClaimedJob(id);
+		RunClaimedJob(id, owner);
 	}
 	proc_exit(0);
 }
