@@ -27,8 +27,15 @@
  * the reduced scale the extension uses, resize, backbone, head, NMS)
  * beside the backbone alone at that input size.
  *
+ * Test detection mirrors as cv_detect_image does (the test images' maps
+ * of views 0 and 1, averaged by cv_detector_detect); --no-mirror detects
+ * on view 0 alone.  --ensemble K averages K final detectors trained with
+ * other seeds, --fold-ensemble 2 has the trainer average the fold
+ * detectors with the final one (cv_detector_merge): measurements only.
+ *
  * usage: bench_detect --backbone FILE [--size S] [--views N] [--steps N]
- *		  [--threads N] [--cache DIR] [--nocache] DATASET_DIR...
+ *		  [--threads N] [--cache DIR] [--nocache] [--no-mirror] [--ensemble K]
+ *		  [--fold-ensemble 1|2] [--tensors A,B] [--seed N] ... DATASET_DIR...
  *		  bench_detect --backbone FILE [--size S] --dump-maps OUT IMAGE [--repeat K]
  *		  (the maps of one image and the backbone's time, for the onnxruntime
  *		  peer: see dump_maps)
@@ -159,6 +166,9 @@ typedef struct bench_args
 	unsigned	seed;
 	int			tensors[2];		/* --tensors a,b: maps chosen by hand (-1: the rule) */
 	float		radius;
+	int			ensemble;		/* --ensemble K: average K detectors' outputs */
+	bool		mirror;			/* average the test image's outputs and its mirror's */
+	int			fold_ensemble;	/* --fold-ensemble 1|2 */
 } bench_args;
 
 static int
@@ -365,6 +375,46 @@ progress_quiet(void *arg, double fraction)
 	return true;
 }
 
+/*
+ * Detections of one test image from K detectors of one shape (outputs
+ * averaged) and, with mirror, the image's mirrored maps as well.
+ */
+static cv_status
+combined_detect(cv_detector *const *dets, int k, const float *maps, const float *mirror_maps,
+				cv_detection **out, int *n_out, cv_error *err)
+{
+	cv_detector_shape s;
+	size_t		n;
+	float	   *sum,
+			   *one;
+	int			parts = 0;
+
+	cv_detector_get_shape(dets[0], &s);
+	n = (size_t) cv_detector_cells(&s) * cv_detector_out_dim(s.n_tags);
+	sum = calloc(n, sizeof(float));
+	one = malloc(sizeof(float) * n);
+	for (int j = 0; j < k; j++)
+		for (int m = 0; m < (mirror_maps ? 2 : 1); m++)
+		{
+			if (cv_detector_outputs(dets[j], m ? mirror_maps : maps, one, err) != CV_OK)
+				return err->code;
+			if (m)
+				cv_detector_mirror_outputs(dets[j], one);
+			for (size_t i = 0; i < n; i++)
+				sum[i] += one[i];
+			parts++;
+		}
+	for (size_t i = 0; i < n; i++)
+		sum[i] /= parts;
+	{
+		cv_status	st = cv_detector_decode(dets[0], sum, 0.01f, 0.45, 100, out, n_out, err);
+
+		free(sum);
+		free(one);
+		return st;
+	}
+}
+
 static void
 bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char *dir)
 {
@@ -396,6 +446,7 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	int			n_dets = 0;
 	double		t_detect = 0,
 				t_backbone = 0;
+	cv_detector *ensemble[16];
 
 	n = read_manifest(dir, &items, tag_names, &n_tags);
 	if (n <= 0)
@@ -411,7 +462,7 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	cv_detect_backbone_shape(bb, &shape);
 	shape.n_tags = n_tags;
 	train_maps = item_maps(a, bb, &shape, dir, set, items, n, false, a->views, file_len, &t_feat_train);
-	test_maps = item_maps(a, bb, &shape, dir, set, items, n, true, 1, file_len, &t_feat_test);
+	test_maps = item_maps(a, bb, &shape, dir, set, items, n, true, a->mirror ? 2 : 1, file_len, &t_feat_test);
 	train_boxes = malloc(sizeof(cv_truth_box) * MAX_BOXES * n);
 	test_boxes = malloc(sizeof(cv_truth_box) * MAX_BOXES * n);
 	for (int i = 0; i < n; i++)
@@ -452,6 +503,7 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	opt.quality = a->quality;
 	opt.seed = a->seed;
 	opt.centre_radius = a->radius;
+	opt.fold_ensemble = a->fold_ensemble;
 	opt.progress = progress_quiet;
 	cv_nn_set_threads(a->threads);
 	t0 = now_seconds();
@@ -459,6 +511,28 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	{
 		fprintf(stderr, "train: %s\n", err.message);
 		exit(1);
+	}
+	/* more detectors on every training image, other seeds, for --ensemble */
+	{
+		int		   *all = malloc(sizeof(int) * n_train);
+
+		for (int i = 0; i < n_train; i++)
+			all[i] = i;
+		ensemble[0] = res.detector;
+		for (int j = 1; j < a->ensemble; j++)
+		{
+			cv_detect_train_options o2 = opt;
+
+			o2.seed = (opt.seed ? opt.seed : 0x5eed1234u) + 7919u * j;
+			if (cv_detect_fit(&data, all, n_train, &o2, &ensemble[j], &err) != CV_OK)
+			{
+				fprintf(stderr, "fit: %s\n", err.message);
+				exit(1);
+			}
+			ensemble[j]->calib_a = res.detector->calib_a;
+			ensemble[j]->calib_b = res.detector->calib_b;
+		}
+		free(all);
 	}
 	t_train = now_seconds() - t0;
 	cv_nn_set_threads(1);
@@ -492,7 +566,7 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 			int			nd;
 
 			cv_detector_detect(res.detector, train_maps + (size_t) i * a->views * cv_detector_map_floats(&shape),
-							   0.01f, 0.45, 100, &d, &nd, &err);
+							   NULL, 0.01f, 0.45, 100, &d, &nd, &err);
 			for (int j = 0; j < nd; j++)
 			{
 				fit[n_fit].image = i;
@@ -517,8 +591,12 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 		cv_detection *d;
 		int			nd;
 
-		if (cv_detector_detect(res.detector, test_maps + (size_t) i * cv_detector_map_floats(&shape),
-							   0.01f, 0.45, 100, &d, &nd, &err) != CV_OK)
+		size_t		mf = cv_detector_map_floats(&shape);
+		int			tv = a->mirror ? 2 : 1;
+
+		if (combined_detect(ensemble, a->ensemble, test_maps + (size_t) i * tv * mf,
+							a->mirror ? test_maps + ((size_t) i * tv + 1) * mf : NULL,
+							&d, &nd, &err) != CV_OK)
 		{
 			fprintf(stderr, "detect: %s\n", err.message);
 			exit(1);
@@ -612,6 +690,8 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	}
 	printf("  cv_detect end to end %.2f ms per image (decode included), backbone alone %.2f ms at %d\n",
 		   t_detect * 1e3, t_backbone * 1e3, a->size);
+	for (int j = 1; j < a->ensemble; j++)
+		cv_detector_free(ensemble[j]);
 	cv_detect_train_result_free(&res);
 	cv_detect_backbone_free(bb);
 	free(train_maps);
@@ -716,7 +796,7 @@ dump_maps(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 int
 main(int argc, char **argv)
 {
-	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false, 0, 0, 0, 0, 0, 0, 0, 0, 0, {-1, -1}, 0};
+	bench_args a = {NULL, 320, CV_DETECT_TRAIN_VIEWS, 0, 2, "/tmp/pgvision-bench-cache", false, 0, 0, 0, 0, 0, 0, 0, 0, 0, {-1, -1}, 0, 1, true, 0};
 	uint8_t    *file;
 	size_t		len;
 	int			i;
@@ -763,6 +843,14 @@ main(int argc, char **argv)
 			a.quality = strcmp(argv[++i], "centreness") == 0 ? 2 : 1;
 		else if (strcmp(argv[i], "--context") == 0 && i + 1 < argc)
 			a.context = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--ensemble") == 0 && i + 1 < argc)
+			a.ensemble = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--fold-ensemble") == 0 && i + 1 < argc)
+			a.fold_ensemble = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--mirror") == 0)
+			a.mirror = true;
+		else if (strcmp(argv[i], "--no-mirror") == 0)
+			a.mirror = false;
 		else if (strcmp(argv[i], "--nocache") == 0)
 			a.nocache = true;
 		else if (strcmp(argv[i], "--dump-maps") == 0 && i + 2 < argc)

@@ -35,7 +35,7 @@ SELECT domain, length(sha256) AS hash_bytes, cardinality(labels) AS labels, num_
        weight_bytes > 0 AS has_weights, round(macs / 1e6) AS mega_macs, cut_reason
   FROM cv_backbones ORDER BY domain;
 -- The maps a detector reads (detect_backbone.h: the last stride-16 and
--- stride-32 activations with at most 512 channels), pinned here so that a
+-- stride-32 activations with at most 1024 channels), pinned here so that a
 -- change of that rule shows.  On the SSD the rule finds two maps, but they
 -- are its own box predictor's outputs, not the MobileNet maps those read
 -- (19x19x384 and 10x10x768): docs/backbones.md.

@@ -197,6 +197,7 @@ cv_detect_image(cv_detect_backbone *bb, const cv_detector *det, const cv_rgb_ima
 {
 	cv_detector_shape s;
 	float	   *maps;
+	size_t		mf;
 	cv_status	st;
 
 	*dets = NULL;
@@ -211,13 +212,17 @@ cv_detect_image(cv_detect_backbone *bb, const cv_detector *det, const cv_rgb_ima
 	if (s.input_width != det->input_width || s.input_height != det->input_height)
 		return cv_fail(err, CV_ERR_PARAM, "the detector expects %dx%d input, the backbone runs at %dx%d",
 					   det->input_width, det->input_height, s.input_width, s.input_height);
-	maps = cv_malloc(sizeof(float) * cv_detector_map_floats(&s));
+	/* the photo and its mirror (test-time mirroring, cv_detector_detect) */
+	mf = cv_detector_map_floats(&s);
+	maps = cv_malloc(sizeof(float) * mf * 2);
 	if (maps == NULL)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory for feature maps");
 	st = cv_detect_backbone_view_maps(bb, src, 0, maps, err);
 	if (st == CV_OK)
-		st = cv_detector_detect(det, maps, min_probability, nms_overlap, max_detections,
-								dets, n_dets, err);
+		st = cv_detect_backbone_view_maps(bb, src, CV_DETECT_MIRROR_VIEW, maps + mf, err);
+	if (st == CV_OK)
+		st = cv_detector_detect(det, maps, maps + mf, min_probability, nms_overlap,
+								max_detections, dets, n_dets, err);
 	cv_free(maps);
 	return st;
 }

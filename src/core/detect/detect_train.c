@@ -722,6 +722,9 @@ cv_detect_train(const cv_detect_dataset *d, const cv_detect_train_options *opt_i
 	cv_image_detection *hold = NULL;
 	uint8_t    *is_tp = NULL;
 	cv_detector *det = NULL;
+	cv_detector *members[1 + 16] = {NULL};
+	int			n_members = 1;
+	bool		fold_ensemble = opt_in != NULL && opt_in->fold_ensemble == 2;
 	double		overlap,
 				final_loss = 0;
 	size_t		map_floats;
@@ -796,8 +799,14 @@ cv_detect_train(const cv_detect_dataset *d, const cv_detect_train_options *opt_i
 
 			if (fold[i] != f)
 				continue;
-			/* raw scores first: calibration is learnt from them below */
+			/*
+			 * raw scores first: calibration is learnt from them below; the
+			 * cached mirror view gives the test-time mirroring that
+			 * cv_detect_image does, at no cost
+			 */
 			st = cv_detector_detect(det, d->maps + (size_t) i * d->n_views * map_floats,
+									d->n_views > CV_DETECT_MIRROR_VIEW ?
+									d->maps + ((size_t) i * d->n_views + CV_DETECT_MIRROR_VIEW) * map_floats : NULL,
 									0.0f, overlap, CV_DETECT_HOLDOUT_MAX, &dets, &nd, err);
 			if (st != CV_OK)
 				goto done;
@@ -809,7 +818,10 @@ cv_detect_train(const cv_detect_dataset *d, const cv_detect_train_options *opt_i
 			}
 			cv_free(dets);
 		}
-		cv_detector_free(det);
+		if (fold_ensemble && n_members < 17)
+			members[n_members++] = det;
+		else
+			cv_detector_free(det);
 		det = NULL;
 	}
 
@@ -819,6 +831,18 @@ cv_detect_train(const cv_detect_dataset *d, const cv_detect_train_options *opt_i
 			 steps > 0 ? steps : auto_steps(d->n_images * d->n_views), &det, &final_loss, err);
 	if (st != CV_OK)
 		goto done;
+	if (n_members > 1)
+	{
+		cv_detector *merged;
+
+		members[0] = det;
+		st = cv_detector_merge(members, n_members, &merged, err);
+		members[0] = NULL;
+		if (st != CV_OK)
+			goto done;
+		cv_detector_free(det);
+		det = merged;
+	}
 
 	/* Calibrate on the held-out detections, then report them calibrated. */
 	if (n_hold > 0)
@@ -860,6 +884,8 @@ cv_detect_train(const cv_detect_dataset *d, const cv_detect_train_options *opt_i
 	st = CV_OK;
 done:
 	cv_detector_free(det);
+	for (int i = 1; i < n_members; i++)
+		cv_detector_free(members[i]);
 	cv_free(images);
 	cv_free(fold);
 	cv_free(order);

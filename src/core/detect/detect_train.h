@@ -25,7 +25,8 @@
  *		300 to 1000 steps).
  *	 4. folds: k = 3 (2 below 9 images), images dealt round-robin in the
  *		order of their first tag; for each fold a detector is trained on the
- *		other folds and detects on the fold's images (view 0).
+ *		other folds and detects on the fold's images (view 0 averaged with
+ *		its mirror, view 1, as cv_detect_image does).
  *	 5. calibration: a logistic regression of "is a true positive at IoU
  *		0.5" on logit(score) of the held-out detections gives the final
  *		detector's calib_a, calib_b (a kept positive), and the held-out
@@ -104,6 +105,11 @@ typedef struct cv_detect_train_options
 	int			box_loss;		/* 0 or 1: IoU loss; 2: L1 on the log-distance codes */
 	int			quality;		/* 0 or 1: the quality output learns the IoU; 2: centre-ness */
 	float		centre_radius;	/* 0: CV_DETECT_CENTRE_RADIUS */
+	/*
+	 * 0 or 1: the final detector is the final fit; 2: the mean of the final
+	 * fit and the fold fits (cv_detector_merge; measured, not the default)
+	 */
+	int			fold_ensemble;
 } cv_detect_train_options;
 
 typedef struct cv_detect_train_result

@@ -384,17 +384,232 @@ uncalibrate(const cv_detector *d, float p)
 	return (float) (1.0 / (1.0 + exp(-z)));
 }
 
+/*
+ * The outputs of every cell without building the cell rows: all but the
+ * first c0 values of a row are the same for the cells that share a coarse
+ * parent (the parent, its neighbours) or for the whole image (the global
+ * mean), so their share of the first layer is computed once per coarse
+ * cell and once per image: a quarter of the multiply-adds of
+ * cv_detector_forward on the rows, with the same result up to rounding.
+ */
 cv_status
-cv_detector_detect(const cv_detector *d, const float *maps, float min_probability,
+cv_detector_outputs(const cv_detector *d, const float *maps, float *out, cv_error *err)
+{
+	int			h0 = d->map_height[0],
+				w0 = d->map_width[0],
+				c0 = d->map_channels[0];
+	int			h1 = d->map_height[1],
+				w1 = d->map_width[1],
+				c1 = d->map_channels[1];
+	int			cells = h0 * w0,
+				coarse = h1 * w1,
+				hid = d->hidden,
+				od = cv_detector_out_dim(d->n_tags);
+	bool		nb = (d->context & CV_DETECT_CONTEXT_NEIGHBOURS) != 0;
+	int			cw = nb ? 2 * c1 : c1;	/* per-coarse-cell values: parent, neighbours */
+	int			at = c0 + cw;	/* where the global mean, then the position, start */
+	const float *m0 = maps;
+	const float *m1 = maps + (size_t) cells * c0;
+	float	   *z0 = cv_malloc(sizeof(float) * (size_t) cells * c0);
+	float	   *zc = cv_malloc(sizeof(float) * (size_t) coarse * cw);
+	float	   *pc = cv_malloc(sizeof(float) * (size_t) coarse * hid);
+	float	   *hidden = cv_malloc(sizeof(float) * (size_t) cells * hid);
+	float	   *base = cv_malloc(sizeof(float) * (size_t) hid);
+
+	if (z0 == NULL || zc == NULL || pc == NULL || hidden == NULL || base == NULL)
+	{
+		cv_free(z0);
+		cv_free(zc);
+		cv_free(pc);
+		cv_free(hidden);
+		cv_free(base);
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory for detection");
+	}
+	for (int c = 0; c < cells; c++)
+		for (int j = 0; j < c0; j++)
+			z0[(size_t) c * c0 + j] = (m0[(size_t) c * c0 + j] - d->mean[j]) * d->scale[j];
+	for (int py = 0; py < h1; py++)
+		for (int px = 0; px < w1; px++)
+		{
+			float	   *z = zc + ((size_t) py * w1 + px) * cw;
+			const float *cell = m1 + ((size_t) py * w1 + px) * c1;
+
+			for (int j = 0; j < c1; j++)
+				z[j] = (cell[j] - d->mean[c0 + j]) * d->scale[c0 + j];
+			if (nb)
+			{
+				int			n = 0;
+
+				memset(z + c1, 0, sizeof(float) * c1);
+				for (int yy = py - 1; yy <= py + 1; yy++)
+					for (int xx = px - 1; xx <= px + 1; xx++)
+					{
+						if (yy < 0 || yy >= h1 || xx < 0 || xx >= w1)
+							continue;
+						cell = m1 + ((size_t) yy * w1 + xx) * c1;
+						for (int j = 0; j < c1; j++)
+							z[c1 + j] += cell[j];
+						n++;
+					}
+				for (int j = 0; j < c1; j++)
+					z[c1 + j] = (z[c1 + j] / (float) n - d->mean[c0 + c1 + j]) *
+						d->scale[c0 + c1 + j];
+			}
+		}
+	/* the image's share: the bias and the global mean */
+	memcpy(base, d->b1, sizeof(float) * hid);
+	if (d->context & CV_DETECT_CONTEXT_GLOBAL)
+	{
+		float		g[CV_DETECT_MAX_CHANNELS];
+
+		memset(g, 0, sizeof(float) * c1);
+		for (int p = 0; p < coarse; p++)
+			for (int j = 0; j < c1; j++)
+				g[j] += m1[(size_t) p * c1 + j];
+		for (int j = 0; j < c1; j++)
+			g[j] = (g[j] / (float) coarse - d->mean[at + j]) * d->scale[at + j];
+		cblas_sgemv(CblasRowMajor, CblasTrans, c1, hid, 1.0f, d->w1 + (size_t) at * hid, hid,
+					g, 1, 1.0f, base, 1);
+		at += c1;
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, coarse, hid, cw,
+				1.0f, zc, cw, d->w1 + (size_t) c0 * hid, hid, 0.0f, pc, hid);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cells, hid, c0,
+				1.0f, z0, c0, d->w1, hid, 0.0f, hidden, hid);
+	for (int y = 0; y < h0; y++)
+	{
+		int			py = (int) (((y + 0.5) * h1) / h0);
+
+		if (py >= h1)
+			py = h1 - 1;
+		for (int x = 0; x < w0; x++)
+		{
+			int			px = (int) (((x + 0.5) * w1) / w0);
+			float	   *h = hidden + ((size_t) y * w0 + x) * hid;
+			const float *p;
+
+			if (px >= w1)
+				px = w1 - 1;
+			p = pc + ((size_t) py * w1 + px) * hid;
+			for (int k = 0; k < hid; k++)
+				h[k] += p[k] + base[k];
+			if (d->context & CV_DETECT_CONTEXT_POSITION)
+			{
+				float		zx = ((x + 0.5f) / w0 - d->mean[at]) * d->scale[at],
+							zy = ((y + 0.5f) / h0 - d->mean[at + 1]) * d->scale[at + 1];
+				const float *wx = d->w1 + (size_t) at * hid,
+						   *wy = d->w1 + (size_t) (at + 1) * hid;
+
+				for (int k = 0; k < hid; k++)
+					h[k] += zx * wx[k] + zy * wy[k];
+			}
+			for (int k = 0; k < hid; k++)
+				if (h[k] < 0.0f)
+					h[k] = 0.0f;
+		}
+	}
+	for (int c = 0; c < cells; c++)
+		memcpy(out + (size_t) c * od, d->b2, sizeof(float) * od);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cells, od, hid,
+				1.0f, hidden, hid, d->w2, od, 1.0f, out, od);
+	cv_free(z0);
+	cv_free(zc);
+	cv_free(pc);
+	cv_free(hidden);
+	cv_free(base);
+	return CV_OK;
+}
+
+void
+cv_detector_mirror_outputs(const cv_detector *d, float *out)
+{
+	int			w = d->map_width[0],
+				h = d->map_height[0],
+				od = cv_detector_out_dim(d->n_tags);
+
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w / 2; x++)
+		{
+			float	   *a = out + ((size_t) y * w + x) * od,
+					   *b = out + ((size_t) y * w + (w - 1 - x)) * od;
+
+			for (int j = 0; j < od; j++)
+			{
+				float		t = a[j];
+
+				a[j] = b[j];
+				b[j] = t;
+			}
+		}
+	/* left and right distances trade places */
+	for (int c = 0; c < w * h; c++)
+	{
+		float	   *o = out + (size_t) c * od + d->n_tags;
+		float		t = o[0];
+
+		o[0] = o[2];
+		o[2] = t;
+	}
+}
+
+cv_status
+cv_detector_detect(const cv_detector *d, const float *maps, const float *mirror_maps,
+				   float min_probability, double nms_overlap, int max_detections,
+				   cv_detection **dets, int *n_dets, cv_error *err)
+{
+	cv_detector_shape s;
+	size_t		n;
+	float	   *out,
+			   *mirrored = NULL;
+	cv_status	st;
+
+	*dets = NULL;
+	*n_dets = 0;
+	cv_detector_get_shape(d, &s);
+	n = (size_t) cv_detector_cells(&s) * cv_detector_out_dim(d->n_tags);
+	out = cv_malloc(sizeof(float) * n);
+	if (mirror_maps != NULL)
+		mirrored = cv_malloc(sizeof(float) * n);
+	if (out == NULL || (mirror_maps != NULL && mirrored == NULL))
+	{
+		cv_free(out);
+		cv_free(mirrored);
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory for detection");
+	}
+	st = cv_detector_outputs(d, maps, out, err);
+	if (st == CV_OK && mirror_maps != NULL)
+	{
+		/*
+		 * Test-time mirroring: the mean of the outputs at a cell and at its
+		 * mirror image, as the boxes' codes are logs of distances and the
+		 * class and quality outputs logits, averages them in the space the
+		 * head predicts in.  It halves the noise of the box codes that a
+		 * head trained on a few dozen photos has (docs/detection.md).
+		 */
+		st = cv_detector_outputs(d, mirror_maps, mirrored, err);
+		if (st == CV_OK)
+		{
+			cv_detector_mirror_outputs(d, mirrored);
+			for (size_t i = 0; i < n; i++)
+				out[i] = 0.5f * (out[i] + mirrored[i]);
+		}
+	}
+	if (st == CV_OK)
+		st = cv_detector_decode(d, out, min_probability, nms_overlap, max_detections,
+								dets, n_dets, err);
+	cv_free(out);
+	cv_free(mirrored);
+	return st;
+}
+
+cv_status
+cv_detector_decode(const cv_detector *d, const float *out, float min_probability,
 				   double nms_overlap, int max_detections, cv_detection **dets,
 				   int *n_dets, cv_error *err)
 {
 	cv_detector_shape s;
 	int			cells,
 				out_dim = cv_detector_out_dim(d->n_tags);
-	float	   *rows = NULL,
-			   *hidden = NULL,
-			   *out = NULL;
 	cv_detection *cand = NULL;
 	int			n_cand = 0,
 				kept;
@@ -411,17 +626,6 @@ cv_detector_detect(const cv_detector *d, const float *maps, float min_probabilit
 		return cv_fail(err, CV_ERR_PARAM, "max_detections must be at least 1");
 	cv_detector_get_shape(d, &s);
 	cells = cv_detector_cells(&s);
-	rows = cv_malloc(sizeof(float) * (size_t) cells * d->in_dim);
-	hidden = cv_malloc(sizeof(float) * (size_t) cells * d->hidden);
-	out = cv_malloc(sizeof(float) * (size_t) cells * out_dim);
-	if (rows == NULL || hidden == NULL || out == NULL)
-	{
-		st = cv_fail(err, CV_ERR_NOMEM, "out of memory for detection");
-		goto done;
-	}
-	cv_detector_rows(&s, maps, rows);
-	cv_detector_forward(d, rows, cells, true, hidden, out);
-
 	/* Candidates: every (cell, tag) whose calibrated probability is enough. */
 	min_score = d->calib_a > 0.0f ? uncalibrate(d, min_probability) : 0.0f;
 	for (int pass = 0; pass < 2; pass++)
@@ -498,8 +702,79 @@ cv_detector_detect(const cv_detector *d, const float *maps, float min_probabilit
 	cand = NULL;
 done:
 	cv_free(cand);
-	cv_free(rows);
-	cv_free(hidden);
-	cv_free(out);
 	return st;
+}
+
+/* ---- ensembles ---- */
+
+cv_status
+cv_detector_merge(cv_detector *const *dets, int k, cv_detector **out, cv_error *err)
+{
+	const cv_detector *ref;
+	cv_detector_shape s,
+				base;
+	cv_detector *m;
+	int			in_dim,
+				od,
+				at = 0;
+	cv_status	st;
+
+	*out = NULL;
+	if (k < 1)
+		return cv_fail(err, CV_ERR_PARAM, "an ensemble needs at least one detector");
+	ref = dets[0];
+	cv_detector_get_shape(ref, &base);
+	base.hidden = 0;
+	s = base;
+	for (int i = 0; i < k; i++)
+	{
+		cv_detector_shape si;
+
+		cv_detector_get_shape(dets[i], &si);
+		si.hidden = 0;
+		if (memcmp(&si, &base, sizeof(base)) != 0)
+			return cv_fail(err, CV_ERR_PARAM, "the detectors of an ensemble differ in shape");
+		s.hidden += dets[i]->hidden;
+	}
+	st = cv_detector_alloc(&s, &m, err);
+	if (st != CV_OK)
+		return st;
+	in_dim = m->in_dim;
+	od = cv_detector_out_dim(s.n_tags);
+	memcpy(m->mean, ref->mean, sizeof(float) * in_dim);
+	memcpy(m->scale, ref->scale, sizeof(float) * in_dim);
+	m->calib_a = ref->calib_a;
+	m->calib_b = ref->calib_b;
+	for (int i = 0; i < k; i++)
+	{
+		const cv_detector *d = dets[i];
+
+		/*
+		 * Member i standardised its inputs with its own mean and spread:
+		 * z_i = z (s_i / s) + (m - m_i) s_i in terms of the reference's z
+		 * (a constant reference input, s = 0, sat at the reference mean),
+		 * so its first layer is rescaled and its bias takes the shift.
+		 */
+		for (int h = 0; h < d->hidden; h++)
+		{
+			double		b = d->b1[h];
+
+			for (int j = 0; j < in_dim; j++)
+			{
+				double		w = d->w1[(size_t) j * d->hidden + h];
+				double		ratio = ref->scale[j] > 0.0f ? d->scale[j] / ref->scale[j] : 0.0;
+
+				m->w1[(size_t) j * s.hidden + at + h] = (float) (w * ratio);
+				b += w * ((double) ref->mean[j] - d->mean[j]) * d->scale[j];
+			}
+			m->b1[at + h] = (float) b;
+			for (int o = 0; o < od; o++)
+				m->w2[(size_t) (at + h) * od + o] = d->w2[(size_t) h * od + o] / (float) k;
+		}
+		for (int o = 0; o < od; o++)
+			m->b2[o] += d->b2[o] / (float) k;
+		at += d->hidden;
+	}
+	*out = m;
+	return CV_OK;
 }

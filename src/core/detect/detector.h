@@ -127,13 +127,47 @@ void		cv_detector_forward(const cv_detector *det, float *rows, int n,
 /*
  * Detections of one image from its maps: probability >= min_probability
  * (calibrated), per-tag NMS above nms_overlap, at most max_detections (>=
- * 1), boxes clipped to the image, most probable first.  *dets is allocated
- * with cv_malloc (NULL when none); *n_dets their count.
+ * 1), boxes clipped to the image, most probable first.  mirror_maps, when
+ * not NULL, are the maps of the image's mirror (view 1): the outputs of
+ * both are averaged before decoding (test-time mirroring, what
+ * cv_detect_image does).  *dets is allocated with cv_malloc (NULL when
+ * none); *n_dets their count.
  */
 cv_status	cv_detector_detect(const cv_detector *det, const float *maps,
+							   const float *mirror_maps, float min_probability,
+							   double nms_overlap, int max_detections,
+							   cv_detection **dets, int *n_dets, cv_error *err);
+
+/*
+ * The two halves of cv_detector_detect, for callers that combine outputs
+ * (several detectors, or an image and its mirror) before decoding: the raw
+ * outputs of every cell (cells x out_dim floats), and the detections of
+ * such outputs, as cv_detector_detect has them.
+ */
+cv_status	cv_detector_outputs(const cv_detector *det, const float *maps, float *out,
+								cv_error *err);
+cv_status	cv_detector_decode(const cv_detector *det, const float *out,
 							   float min_probability, double nms_overlap,
 							   int max_detections, cv_detection **dets,
 							   int *n_dets, cv_error *err);
+
+/*
+ * Outputs of a mirrored image turned into the outputs of the image itself,
+ * in place: cells mirrored left to right, the left and right distances
+ * exchanged.
+ */
+void		cv_detector_mirror_outputs(const cv_detector *det, float *out);
+
+/*
+ * One detector whose outputs are the mean of the outputs of k detectors of
+ * one shape (their hidden widths may differ): the hidden layers side by
+ * side, each member's inputs re-expressed in the first member's
+ * standardisation, the output layers averaged.  The first member's
+ * calibration is kept.  An ensemble is an ordinary detector (hidden = the
+ * members' sum), so nothing that stores or runs detectors changes.
+ */
+cv_status	cv_detector_merge(cv_detector *const *dets, int k, cv_detector **out,
+							  cv_error *err);
 
 /* Calibrated probability of a raw score (0..1). */
 float		cv_detector_calibrate(const cv_detector *det, float score);
@@ -147,6 +181,8 @@ float		cv_detector_calibrate(const cv_detector *det, float score);
  */
 #define CV_DETECT_MAX_VIEWS 6
 #define CV_DETECT_TRAIN_VIEWS 4
+/* The view that is the whole image mirrored (test-time mirroring). */
+#define CV_DETECT_MIRROR_VIEW 1
 
 typedef struct cv_detect_view
 {
