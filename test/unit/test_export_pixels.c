@@ -274,8 +274,41 @@ done:
 	cv_detect_backbone_free(bb);
 }
 
+/*
+ * The mirror view cv_detect also runs (CV_DETECT_MIRROR_VIEW) is exactly
+ * the rendered photo flipped left to right, which cv_detect_image and the
+ * exported graph rely on (both flip instead of rendering again).
+ */
+static void
+test_mirror_view_is_the_flip(void)
+{
+	static const int sizes[][4] = {{500, 375, 320, 320}, {37, 91, 320, 320}, {640, 480, 416, 224}};
+
+	for (int k = 0; k < 3; k++)
+	{
+		cv_rgb_image src = noise_image(sizes[k][0], sizes[k][1], 77u + k),
+					view = {0},
+					mirror = {0};
+		cv_error	err;
+		bool		same = true;
+
+		CHECK(cv_detect_render_view(&src, 0, sizes[k][2], sizes[k][3], &view, &err) == CV_OK);
+		CHECK(cv_detect_render_view(&src, CV_DETECT_MIRROR_VIEW, sizes[k][2], sizes[k][3], &mirror,
+									&err) == CV_OK);
+		for (int y = 0; y < view.height && same; y++)
+			for (int x = 0; x < view.width && same; x++)
+				same = memcmp(view.pixels + ((size_t) y * view.width + x) * 3,
+							  mirror.pixels + ((size_t) y * view.width + view.width - 1 - x) * 3, 3) == 0;
+		CHECK_MSG(same, "mirror view %d is not the flipped view", k);
+		free(src.pixels);
+		cv_free(view.pixels);
+		cv_free(mirror.pixels);
+	}
+}
+
 UNIT_MAIN("export_pixels",
 		  UNIT_CASE(test_classification_matches_predict),
 		  UNIT_CASE(test_classification_centre_square),
 		  UNIT_CASE(test_refusals),
-		  UNIT_CASE(test_detection_matches_detect))
+		  UNIT_CASE(test_detection_matches_detect),
+		  UNIT_CASE(test_mirror_view_is_the_flip))

@@ -190,12 +190,32 @@ cv_detect_backbone_view_maps(cv_detect_backbone *bb, const cv_rgb_image *src,
 	return st;
 }
 
+/* Mirror an image left to right. */
+static void
+flip_in_place(cv_rgb_image *img)
+{
+	for (int y = 0; y < img->height; y++)
+	{
+		uint8_t    *row = img->pixels + (size_t) y * img->width * 3;
+
+		for (int a = 0, b = img->width - 1; a < b; a++, b--)
+			for (int c = 0; c < 3; c++)
+			{
+				uint8_t		t = row[3 * a + c];
+
+				row[3 * a + c] = row[3 * b + c];
+				row[3 * b + c] = t;
+			}
+	}
+}
+
 cv_status
 cv_detect_image(cv_detect_backbone *bb, const cv_detector *det, const cv_rgb_image *src,
 				float min_probability, double nms_overlap, int max_detections,
 				cv_detection **dets, int *n_dets, cv_error *err)
 {
 	cv_detector_shape s;
+	cv_rgb_image view = {0};
 	float	   *maps;
 	size_t		mf;
 	cv_status	st;
@@ -212,17 +232,29 @@ cv_detect_image(cv_detect_backbone *bb, const cv_detector *det, const cv_rgb_ima
 	if (s.input_width != det->input_width || s.input_height != det->input_height)
 		return cv_fail(err, CV_ERR_PARAM, "the detector expects %dx%d input, the backbone runs at %dx%d",
 					   det->input_width, det->input_height, s.input_width, s.input_height);
-	/* the photo and its mirror (test-time mirroring, cv_detector_detect) */
+	/*
+	 * The photo and its mirror (test-time mirroring, cv_detector_detect).
+	 * The renderer mirrors by writing each output row right to left, so
+	 * the mirror view is exactly the rendered photo flipped: flipping it in
+	 * place saves a second rendering (and is what the exported graph does,
+	 * docs/export.md).
+	 */
 	mf = cv_detector_map_floats(&s);
 	maps = cv_malloc(sizeof(float) * mf * 2);
 	if (maps == NULL)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory for feature maps");
-	st = cv_detect_backbone_view_maps(bb, src, 0, maps, err);
+	st = cv_detect_render_view(src, 0, bb->input_width, bb->input_height, &view, err);
 	if (st == CV_OK)
-		st = cv_detect_backbone_view_maps(bb, src, CV_DETECT_MIRROR_VIEW, maps + mf, err);
+		st = cv_detect_backbone_maps(bb, &view, maps, err);
+	if (st == CV_OK)
+	{
+		flip_in_place(&view);
+		st = cv_detect_backbone_maps(bb, &view, maps + mf, err);
+	}
 	if (st == CV_OK)
 		st = cv_detector_detect(det, maps, maps + mf, min_probability, nms_overlap,
 								max_detections, dets, n_dets, err);
+	cv_free(view.pixels);
 	cv_free(maps);
 	return st;
 }

@@ -10,12 +10,14 @@
  *	 classification (head.c): signed square root and L2 normalisation,
  *		standardisation, the linear layer, softmax or sigmoids (a negative
  *		tag: the product of the others' 1 - p);
- *	 detection (detector.c): the cell rows [map 0, map 1 at the parent
- *		cell, the 3x3 mean around it, the global mean, the position] built
- *		with Gather, AveragePool and ReduceMean, standardisation, the two
- *		layers as 1x1 convolutions, the score sqrt(sigmoid(class) *
- *		sigmoid(centre-ness)) and its calibration, the boxes decoded from
- *		the log distances.
+ *	 detection (detector.c): the backbone on the photo and its mirror as
+ *		one batch of two (test-time mirroring), the cell rows [map 0, map 1
+ *		at the parent cell, the 3x3 mean around it, the global mean, the
+ *		position] built with Gather, AveragePool and ReduceMean,
+ *		standardisation, the two layers as 1x1 convolutions, the mirror's
+ *		outputs turned back and averaged with the photo's, the score
+ *		sqrt(sigmoid(class) * sigmoid(centre-ness)) and its calibration, the
+ *		boxes decoded from the log distances.
  * Opset 17, float32, operators of the default domain only.
  */
 #include "export.h"
@@ -32,6 +34,7 @@
 #define EXPORT_OPSET 17
 #define CODE_LIMIT 10.0f		/* box.c: codes are clamped to +-10 before exp */
 #define SCORE_FLOOR 1e-7f		/* detector.c: scores clamped before the logit */
+#define MIRROR_BATCH 2			/* a detector's backbone runs the photo and its mirror */
 
 typedef char name_t[CV_NET_ONNX_NAME_MAX];
 
@@ -411,7 +414,7 @@ emit_detector(onnx_graph *g, const cv_detector *det, const char *map0, const cha
 	}
 	if (det->context & CV_DETECT_CONTEXT_GLOBAL)
 	{
-		int64_t		shape[4] = {1, c1, h0, w0};
+		int64_t		shape[4] = {MIRROR_BATCH, c1, h0, w0};
 
 		node = onnx_node(g, "ReduceMean", 1, (const char *[]) {map1}, 1,
 						 (const char *[]) {"global_mean"});
@@ -431,7 +434,9 @@ emit_detector(onnx_graph *g, const cv_detector *det, const char *map0, const cha
 				buf[(size_t) y * w0 + x] = (x + 0.5f) / w0;
 				buf[(size_t) cells + (size_t) y * w0 + x] = (y + 0.5f) / h0;
 			}
-		onnx_initializer_float(g, "position", 4, dims, buf);
+		onnx_initializer_float(g, "position_grid", 4, dims, buf);
+		ints1(g, "position_shape", 4, (const int64_t[]) {MIRROR_BATCH, 2, h0, w0});
+		node2(g, "Expand", "position_grid", "position_shape", "position");
 		parts[n_parts++] = "position";
 	}
 	node = onnx_node(g, "Concat", n_parts, parts, 1, (const char *[]) {"cell_rows"});
@@ -467,11 +472,46 @@ emit_detector(onnx_graph *g, const cv_detector *det, const char *map0, const cha
 				  1, (const char *[]) {"cell_outputs"});
 	}
 
+	/*
+	 * Test-time mirroring (cv_detector_detect): the mirror's outputs turned
+	 * back (cells right to left, the left and right distances exchanged)
+	 * and averaged with the photo's.
+	 */
+	{
+		int64_t		swap[CV_DETECT_MAX_TAGS + CV_DETECT_EXTRA_OUTPUTS];
+
+		for (int j = 0; j < out_dim; j++)
+			swap[j] = j;
+		swap[t] = t + 2;
+		swap[t + 2] = t;
+		ints1(g, "batch_axis", 1, (const int64_t[]) {0});
+		ints1(g, "first", 1, (const int64_t[]) {0});
+		ints1(g, "second", 1, (const int64_t[]) {1});
+		ints1(g, "after_second", 1, (const int64_t[]) {2});
+		onnx_node(g, "Slice", 4, (const char *[]) {"cell_outputs", "first", "second", "batch_axis"},
+				  1, (const char *[]) {"photo_outputs"});
+		onnx_node(g, "Slice", 4, (const char *[]) {"cell_outputs", "second", "after_second", "batch_axis"},
+				  1, (const char *[]) {"mirror_outputs"});
+		ints1(g, "width_axis", 1, (const int64_t[]) {3});
+		ints1(g, "last_column", 1, (const int64_t[]) {w0 - 1});
+		ints1(g, "before_first", 1, (const int64_t[]) {INT64_MIN});
+		ints1(g, "backwards", 1, (const int64_t[]) {-1});
+		onnx_node(g, "Slice", 5, (const char *[]) {"mirror_outputs", "last_column", "before_first",
+				  "width_axis", "backwards"}, 1, (const char *[]) {"mirror_cells_turned"});
+		ints1(g, "left_right_swap", out_dim, swap);
+		node = onnx_node(g, "Gather", 2, (const char *[]) {"mirror_cells_turned", "left_right_swap"}, 1,
+						 (const char *[]) {"mirror_turned"});
+		onnx_attr_int(g, node, "axis", 1);
+		scalar(g, "half", 0.5f);
+		node2(g, "Add", "photo_outputs", "mirror_turned", "output_sum");
+		node2(g, "Mul", "output_sum", "half", "averaged_outputs");
+	}
+
 	/* one row per cell, row-major over the grid: [cells, tags + 5] */
 	{
 		int64_t		flat[2] = {cells, out_dim};
 
-		node = onnx_node(g, "Transpose", 1, (const char *[]) {"cell_outputs"}, 1,
+		node = onnx_node(g, "Transpose", 1, (const char *[]) {"averaged_outputs"}, 1,
 						 (const char *[]) {"cell_outputs_nhwc"});
 		onnx_attr_ints(g, node, "perm", 4, (const int64_t[]) {0, 2, 3, 1});
 		ints1(g, "cell_table_shape", 2, flat);
@@ -664,7 +704,25 @@ cv_export_onnx(const cv_model *m, const uint8_t *backbone, size_t len,
 
 		onnx_graph_input(g, "pixels", ONNX_FLOAT, 4, in_dims);
 	}
-	if ((st = cv_net_emit_onnx(net, g, "pixels", n_tensors, tensors, names, err)) != CV_OK)
+	if (m->detector != NULL)
+	{
+		/* the photo and its mirror, one batch: pixels flipped along W */
+		int			node;
+
+		onnx_initializer_int64(g, "pixel_width_axis", 1, (const int64_t[]) {1}, (const int64_t[]) {2});
+		onnx_initializer_int64(g, "pixel_last_column", 1, (const int64_t[]) {1},
+							   (const int64_t[]) {m->input_width - 1});
+		onnx_initializer_int64(g, "pixel_before_first", 1, (const int64_t[]) {1},
+							   (const int64_t[]) {INT64_MIN});
+		onnx_initializer_int64(g, "pixel_backwards", 1, (const int64_t[]) {1}, (const int64_t[]) {-1});
+		onnx_node(g, "Slice", 5, (const char *[]) {"pixels", "pixel_last_column", "pixel_before_first",
+				  "pixel_width_axis", "pixel_backwards"}, 1, (const char *[]) {"mirrored_pixels"});
+		node = onnx_node(g, "Concat", 2, (const char *[]) {"pixels", "mirrored_pixels"}, 1,
+						 (const char *[]) {"pixel_pair"});
+		onnx_attr_int(g, node, "axis", 0);
+	}
+	if ((st = cv_net_emit_onnx(net, g, m->detector != NULL ? "pixel_pair" : "pixels",
+							   n_tensors, tensors, names, err)) != CV_OK)
 		goto done;
 	if (m->detector != NULL)
 	{
