@@ -329,6 +329,7 @@ run_built(net_builder *nb, bool portable, bool fuse_all, const uint8_t *px, floa
 		  size_t count)
 {
 	size_t		saved_fuse = nn_fuse_min_floats;
+	bool		was_portable = cv_nn_get_portable();
 	size_t		len;
 	uint8_t    *bytes = tbm_build(&nb->m, &len);
 	cv_net	   *net = NULL;
@@ -340,7 +341,7 @@ run_built(net_builder *nb, bool portable, bool fuse_all, const uint8_t *px, floa
 	if (fuse_all)
 		nn_fuse_min_floats = 0;
 	ok = cv_net_load(bytes, len, &net, &err) == CV_OK;
-	cv_nn_set_portable(false);
+	cv_nn_set_portable(was_portable);
 	nn_fuse_min_floats = saved_fuse;
 	free(bytes);
 	CHECK_MSG(ok, "load: %s", err.message);
