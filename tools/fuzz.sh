@@ -49,7 +49,10 @@ OPENBLAS_NUM_THREADS=1 nice -n 10 "$BUILD/fuzz_$h" -max_total_time="$secs" \
 	-artifact_prefix="$crashes/" ${PGV_FUZZ_FLAGS:-} "$corpus" > "$log" 2>&1 || status=$?
 
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-ncrash=$(find "$crashes" -type f | wc -l)
+# libFuzzer names its findings crash-, leak-, timeout- and oom-; slow-unit-
+# files are only inputs that took over 10 s (worth a look, not failures).
+ncrash=$(find "$crashes" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+nslow=$(find "$crashes" -type f -name 'slow-unit-*' | wc -l)
 tail -5 "$log"
-echo "fuzz_$h: ${execs:-?} executions in $secs s, exit $status, $ncrash crashing inputs in $crashes"
+echo "fuzz_$h: ${execs:-?} executions in $secs s, exit $status, $ncrash crashing inputs, $nslow slow inputs (in $crashes)"
 [ "$status" = 0 ]
