@@ -199,7 +199,7 @@ test_depthwise_simd512(void)
 typedef struct net_builder
 {
 	tbm_model	m;
-	int			seed;
+	uint32_t	seed;			/* unsigned: the generator wraps around */
 	/* constants are kept alive until tbm_build */
 	float	   *blobs[64];
 	int			nblobs;
@@ -399,7 +399,7 @@ test_small_nets_fast_vs_portable(void)
 					mag = 0;
 
 #define nb (*nbp)
-		nb.seed = (int) t + 1;
+		nb.seed = (uint32_t) t + 1;
 		for (int i = 0; i < h * w * 3; i++)
 			px[i] = (uint8_t) ((i * 97 + (int) t * 31) % 256);
 		{
