@@ -37,13 +37,17 @@ count "$up" "$uf"
 # those kernels are far too slow for the whole-network tests, which
 # therefore run the portable path (PGVISION_PORTABLE_KERNELS, test/unit/unit.c)
 # while test_nn_fast and test_nn_cut still check the fast kernels on small
-# nets.  OpenBLAS runs one thread, as pgvision runs it under PostgreSQL.
+# nets.  test_nn_hostile takes 24 cases of each kind per model, as its
+# valgrind run does (docs/backbones.md): the fuzz_tflite harness is where
+# hostile files are tried by the hundred thousand.  OpenBLAS runs one
+# thread, as pgvision runs it under PostgreSQL.
 pgv_log "unit tests under ASan + UBSan (clang)"
 SANBUILD=$SCRATCH/sanitize
 san_status=0
 san_start=$SECONDS
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-OPENBLAS_NUM_THREADS=1 PGVISION_PORTABLE_KERNELS=1 PGVISION_SHARED=$SHARED CFLAGS="$PGV_SAN_CFLAGS" \
+OPENBLAS_NUM_THREADS=1 PGVISION_PORTABLE_KERNELS=1 PGVISION_HOSTILE_CASES=24 \
+	PGVISION_SHARED=$SHARED CFLAGS="$PGV_SAN_CFLAGS" \
 	make -C "$PGV_ROOT/test/unit" -s -j"$(nproc)" BUILD="$SANBUILD" CC=clang check \
 	> "$SCRATCH/unit-san.log" 2>&1 || san_status=$?
 cat "$SCRATCH/unit-san.log"
