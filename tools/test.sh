@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Run every pgvision test: the plain-C unit tests of src/core, pg_regress
-# and the TAP tests, against a throwaway cluster started here as a non-root
-# user.  Works on a fresh Debian 12 machine as root or with sudo:
+# Run every pgvision test: the plain-C unit tests of src/core (also under
+# ASan and UBSan), the fuzz harnesses over their regression corpora,
+# pg_regress and the TAP tests, against a throwaway cluster started here as
+# a non-root user.  Works on a fresh Debian 12 machine as root or with sudo:
 #     tools/test.sh
 # Set PGV_SKIP_PACKAGES=1 to skip apt-get (packages already installed).
 set -euo pipefail
@@ -45,6 +46,46 @@ read -r fp ff < <(awk '/^[0-9]+ passed, [0-9]+ failed$/ {p += $1; f += $3} END {
 [ "$fixture_status" = 0 ] || [ "$ff" != 0 ] || ff=1
 count "$fp" "$ff"
 
+# 2. The same unit tests built with clang's AddressSanitizer and
+# UndefinedBehaviorSanitizer (UB aborts), LeakSanitizer on: memory errors,
+# undefined behaviour and leaks of the core fail them.  -O0, because clang
+# needs minutes per SIMD kernel file at -O1 under the sanitizers; at -O0
+# those kernels are far too slow for the whole-network tests, which
+# therefore run the portable path (PGVISION_PORTABLE_KERNELS, test/unit/unit.c)
+# while test_nn_fast and test_nn_cut still check the fast kernels on small
+# nets.  test_nn_hostile takes 24 cases of each kind per model, as its
+# valgrind run does (docs/backbones.md): the fuzz_tflite harness is where
+# hostile files are tried by the hundred thousand.  OpenBLAS runs one
+# thread, as pgvision runs it under PostgreSQL.
+pgv_log "unit tests under ASan + UBSan (clang)"
+SANBUILD=$SCRATCH/sanitize
+san_status=0
+san_start=$SECONDS
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+OPENBLAS_NUM_THREADS=1 PGVISION_PORTABLE_KERNELS=1 PGVISION_HOSTILE_CASES=24 \
+	PGVISION_SHARED=$SHARED CFLAGS="$PGV_SAN_CFLAGS" \
+	make -C "$PGV_ROOT/test/unit" -s -j"$(nproc)" BUILD="$SANBUILD" CC=clang check \
+	> "$SCRATCH/unit-san.log" 2>&1 || san_status=$?
+cat "$SCRATCH/unit-san.log"
+read -r sp sf < <(awk '/^[0-9]+ passed, [0-9]+ failed$/ {p += $1; f += $3} END {print p+0, f+0}' "$SCRATCH/unit-san.log")
+[ "$san_status" = 0 ] || [ "$sf" != 0 ] || sf=1
+count "$sp" "$sf"
+echo "sanitizer unit run: $((SECONDS - san_start)) s"
+
+# 3. The fuzz harnesses (test/fuzz) replayed over their seeds and
+# regression inputs: every input once, no fuzzing.  They link the core
+# objects just built for the sanitizer unit tests.
+pgv_log "fuzz regression corpora (test/fuzz)"
+fuzz_status=0
+OPENBLAS_NUM_THREADS=1 SAN_CFLAGS="$PGV_SAN_CFLAGS" \
+	make -C "$PGV_ROOT/test/fuzz" -s BUILD="$SANBUILD" COVERAGE=0 check \
+	> "$SCRATCH/fuzz.log" 2>&1 || fuzz_status=$?
+cat "$SCRATCH/fuzz.log"
+read -r fp ff < <(awk '/^[0-9]+ passed, [0-9]+ failed$/ {p += $1; f += $3} END {print p+0, f+0}' "$SCRATCH/fuzz.log")
+[ "$fuzz_status" = 0 ] || [ "$ff" != 0 ] || ff=1
+count "$fp" "$ff"
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
 # The server runs as a non-root user that may not be able to read the
 # checkout (a clone under /root, say): give it copies it can read.
 cp -r "$PGV_ROOT/test" "$SCRATCH/test"
@@ -62,7 +103,7 @@ pgv_start_cluster "$SCRATCH/cluster"
 pgc=$(pgv_pg_config)
 pgxs=$(cd "$(dirname "$("$pgc" --pgxs)")/../.." && pwd)
 
-# 2. pg_regress: one file per concern under test/sql.
+# 4. pg_regress: one file per concern under test/sql.
 pgv_log "pg_regress (test/sql)"
 mkdir -p "$SCRATCH/regress" && chown "$PGV_OS_USER" "$SCRATCH/regress"
 tests=$(cd "$PGV_ROOT/test/sql" && ls *.sql | sed 's/\.sql$//' | sort)
@@ -81,7 +122,7 @@ if [ "$regress_status" != 0 ]; then
 fi
 count "$rp" "$rf"
 
-# 3. TAP tests: background workers, crashes, restarts.  They start their own
+# 5. TAP tests: background workers, crashes, restarts.  They start their own
 # clusters through PostgreSQL::Test::Cluster, as the non-root user.
 pgv_log "TAP (test/t)"
 tap_status=0
@@ -101,6 +142,7 @@ if ls "$SCRATCH/test/t/"*.pl >/dev/null 2>&1; then
 fi
 
 pgv_log "summary"
-echo "unit: exit $unit_status, export fixtures: exit $fixture_status, regress: exit $regress_status, tap: exit $tap_status"
+echo "unit: exit $unit_status, export fixtures: exit $fixture_status, sanitizer unit: exit $san_status, fuzz replay: exit $fuzz_status, regress: exit $regress_status, tap: exit $tap_status"
 echo "$passed passed, $failed failed"
-[ "$failed" = 0 ] && [ "$unit_status" = 0 ] && [ "$fixture_status" = 0 ] && [ "$regress_status" = 0 ] && [ "$tap_status" = 0 ]
+[ "$failed" = 0 ] && [ "$unit_status" = 0 ] && [ "$fixture_status" = 0 ] && [ "$san_status" = 0 ] &&
+	[ "$fuzz_status" = 0 ] && [ "$regress_status" = 0 ] && [ "$tap_status" = 0 ]

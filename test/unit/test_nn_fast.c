@@ -199,7 +199,7 @@ test_depthwise_simd512(void)
 typedef struct net_builder
 {
 	tbm_model	m;
-	int			seed;
+	uint32_t	seed;			/* unsigned: the generator wraps around */
 	/* constants are kept alive until tbm_build */
 	float	   *blobs[64];
 	int			nblobs;
@@ -329,6 +329,7 @@ run_built(net_builder *nb, bool portable, bool fuse_all, const uint8_t *px, floa
 		  size_t count)
 {
 	size_t		saved_fuse = nn_fuse_min_floats;
+	bool		was_portable = cv_nn_get_portable();
 	size_t		len;
 	uint8_t    *bytes = tbm_build(&nb->m, &len);
 	cv_net	   *net = NULL;
@@ -340,7 +341,7 @@ run_built(net_builder *nb, bool portable, bool fuse_all, const uint8_t *px, floa
 	if (fuse_all)
 		nn_fuse_min_floats = 0;
 	ok = cv_net_load(bytes, len, &net, &err) == CV_OK;
-	cv_nn_set_portable(false);
+	cv_nn_set_portable(was_portable);
 	nn_fuse_min_floats = saved_fuse;
 	free(bytes);
 	CHECK_MSG(ok, "load: %s", err.message);
@@ -398,7 +399,7 @@ test_small_nets_fast_vs_portable(void)
 					mag = 0;
 
 #define nb (*nbp)
-		nb.seed = (int) t + 1;
+		nb.seed = (uint32_t) t + 1;
 		for (int i = 0; i < h * w * 3; i++)
 			px[i] = (uint8_t) ((i * 97 + (int) t * 31) % 256);
 		{

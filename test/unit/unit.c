@@ -3,6 +3,7 @@
  *	  Runner and file helpers for the plain-C tests of src/core.
  */
 #include "unit.h"
+#include "nn/nn.h"
 
 int			unit_checks_failed = 0;
 int			unit_checks_passed = 0;
@@ -47,6 +48,17 @@ int
 unit_run(const char *suite, const unit_case *cases, int ncases)
 {
 	int			tests_failed = 0;
+	const char *portable = getenv("PGVISION_PORTABLE_KERNELS");
+
+	/*
+	 * The sanitizer run of tools/test.sh is built at -O0, where our SIMD
+	 * kernels are slower by two orders of magnitude: with this set, nets
+	 * run on the portable path (OpenBLAS) except where a test picks the
+	 * path itself (test_nn_fast and test_nn_cut check the fast kernels
+	 * against it on small nets, so those still run under the sanitizers).
+	 */
+	if (portable != NULL && strcmp(portable, "1") == 0)
+		cv_nn_set_portable(true);
 
 	for (int i = 0; i < ncases; i++)
 	{

@@ -9,6 +9,8 @@
  *
  * SHARED_DIR (environment variable PGVISION_SHARED, default ../shared
  * relative to the repository root) locates the shared datasets and models.
+ * PGVISION_PORTABLE_KERNELS=1 runs nets on the portable kernels unless a
+ * test chooses (the sanitizer build of tools/test.sh, see unit.c).
  */
 #ifndef UNIT_H
 #define UNIT_H

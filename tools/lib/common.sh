@@ -1,5 +1,7 @@
 # tools/lib/common.sh: shared steps of the README commands (sourced, not run).
 #   pgv_install_packages   apt packages to build, test and run pgvision
+#                          (clang and its sanitizer runtimes: the sanitizer
+#                          unit tests and the fuzz harnesses)
 #   pgv_build_install      make && make install
 #   pgv_start_cluster DIR  a throwaway cluster owned by a non-root user
 #   pgv_stop_cluster DIR
@@ -11,6 +13,9 @@ PGV_PORT=${PGV_PORT:-54329}
 # The non-root account that owns throwaway clusters (Debian's postgres
 # package creates it).
 PGV_OS_USER=${PGV_OS_USER:-postgres}
+
+# Sanitizer builds (tools/test.sh, test/fuzz): clang, ASan + UBSan, UB fatal.
+PGV_SAN_CFLAGS="-O0 -g -fsanitize=address,undefined -fno-sanitize-recover=all"
 
 pgv_log() { printf '\n== %s\n' "$*"; }
 
@@ -27,7 +32,8 @@ pgv_install_packages() {
 		build-essential pkg-config perl \
 		postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR \
 		libjpeg62-turbo-dev libpng-dev libopenblas-dev \
-		libipc-run-perl libjpeg-turbo-progs netpbm nodejs npm >/dev/null
+		libipc-run-perl libjpeg-turbo-progs netpbm nodejs npm \
+		clang libclang-rt-14-dev >/dev/null
 }
 
 # pgv_install_npm DIR: npm install the packages docs/examples/run-onnx.js

@@ -301,7 +301,12 @@ match_all(const cv_image_detection *dets, int n_dets,
 		while (tend < n_truths && titems[tend].image == ditems[i].image &&
 			   titems[tend].tag == ditems[i].tag)
 			tend++;
-		match_run(ditems + i, end - i, titems + j, tend - j, overlap);
+		/*
+		 * titems is NULL when there are no truths at all, and even a zero
+		 * offset from NULL is undefined behaviour in C.
+		 */
+		match_run(ditems + i, end - i, titems != NULL ? titems + j : NULL,
+				  tend - j, overlap);
 		i = end;
 		j = tend;
 	}

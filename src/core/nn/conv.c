@@ -262,11 +262,17 @@ direct512_px(const nn_conv_params *p, const float *in, float *o, int oy, int ox,
 		for (int kx = 0; kx < KW; kx++)
 		{
 			int			ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
-			const float *src = row + (size_t) ix * c;
+			const float *src;
 			const float *w = p->weights_kn + (size_t) ((ky * KW + kx) * c) * n;
 
+			/*
+			 * Only then the tap's address: for a column left of the input
+			 * (size_t) ix wraps, and even unused, such a pointer is
+			 * undefined behaviour (found by the UBSan unit run).
+			 */
 			if (check && (ix < 0 || ix >= p->in_w))
 				continue;
+			src = row + (size_t) ix * c;
 #pragma GCC unroll 4
 			for (int ci = 0; ci < c; ci++)
 			{
