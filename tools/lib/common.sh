@@ -32,8 +32,15 @@ pgv_install_packages() {
 		build-essential pkg-config perl \
 		postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR \
 		libjpeg62-turbo-dev libpng-dev libopenblas-dev \
-		libipc-run-perl libjpeg-turbo-progs netpbm nodejs npm \
+		libipc-run-perl libjpeg-turbo-progs netpbm \
 		clang libclang-rt-14-dev >/dev/null
+	# Node.js for the export tests: the machine's own when it has one (a
+	# NodeSource nodejs bundles npm and conflicts with Debian's npm
+	# package), else Debian's.
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		pgv_sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+			nodejs npm >/dev/null
+	fi
 }
 
 # pgv_install_npm DIR: npm install the packages docs/examples/run-onnx.js
