@@ -82,7 +82,7 @@ use_model(const cv_model *m)
 			int			n = 0;
 
 			FUZZ_ASSERT(maps != NULL);
-			st = cv_detector_detect(m->detector, maps, 0.0f, 0.5, 10, &dets, &n, &err);
+			st = cv_detector_detect(m->detector, maps, maps, 0.0f, 0.5, 10, &dets, &n, &err);
 			fuzz_check_status(st, &err);
 			FUZZ_ASSERT(n >= 0 && n <= 10);
 			cv_free(dets);
