@@ -265,3 +265,24 @@ fuzz_net(const cv_net *net)
 	free(rgb);
 	cv_net_workspace_free(ws);
 }
+
+uint32_t
+fuzz_crc32(const uint8_t *p, size_t len)
+{
+	uint32_t	crc = 0xFFFFFFFFu;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = crc & 1 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+	}
+	return crc ^ 0xFFFFFFFFu;
+}
+
+void
+fuzz_put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t) (v >> (8 * i));
+}

@@ -55,4 +55,10 @@ void		fuzz_image(cv_image_format format, const uint8_t *data, size_t len);
  */
 void		fuzz_net(const cv_net *net);
 
+/* CRC-32 as docs/model-format.md defines it (zlib's), for repairing model bytes. */
+uint32_t	fuzz_crc32(const uint8_t *p, size_t len);
+
+/* v as n little-endian bytes at p. */
+void		fuzz_put_le(uint8_t *p, uint64_t v, int n);
+
 #endif							/* PGV_FUZZ_COMMON_H */

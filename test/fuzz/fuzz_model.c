@@ -21,28 +21,6 @@
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
-/* CRC-32 as docs/model-format.md defines it (zlib's). */
-static uint32_t
-crc32_bytes(const uint8_t *p, size_t len)
-{
-	uint32_t	crc = 0xFFFFFFFFu;
-
-	for (size_t i = 0; i < len; i++)
-	{
-		crc ^= p[i];
-		for (int b = 0; b < 8; b++)
-			crc = crc & 1 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
-	}
-	return crc ^ 0xFFFFFFFFu;
-}
-
-static void
-put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t) (v >> (8 * i));
-}
-
 /* Predict once with what was parsed: zero features, or zero maps. */
 static void
 use_model(const cv_model *m)
@@ -136,8 +114,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	fixed = malloc(len);
 	FUZZ_ASSERT(fixed != NULL);
 	memcpy(fixed, data, len);
-	put_le(fixed + 16, len, 8);
-	put_le(fixed + 24, crc32_bytes(fixed + CV_MODEL_HEADER_SIZE, len - CV_MODEL_HEADER_SIZE), 4);
+	fuzz_put_le(fixed + 16, len, 8);
+	fuzz_put_le(fixed + 24, fuzz_crc32(fixed + CV_MODEL_HEADER_SIZE, len - CV_MODEL_HEADER_SIZE), 4);
 	if (memcmp(fixed, data, len) != 0)
 		parse_one(fixed, len);
 	free(fixed);

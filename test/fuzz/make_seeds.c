@@ -18,6 +18,7 @@
  *
  * usage: make_seeds OUTDIR [ROTATED_JPEG]
  */
+#include "fuzz_common.h"
 #include "common/cv_common.h"
 #include "image/exif.h"
 #include "learn/features.h"
@@ -388,27 +389,6 @@ write_nets(void)
 
 /* ---- cv_model ---- */
 
-static uint32_t
-crc32_bytes(const uint8_t *p, size_t len)
-{
-	uint32_t	crc = 0xFFFFFFFFu;
-
-	for (size_t i = 0; i < len; i++)
-	{
-		crc ^= p[i];
-		for (int b = 0; b < 8; b++)
-			crc = crc & 1 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
-	}
-	return crc ^ 0xFFFFFFFFu;
-}
-
-static void
-put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t) (v >> (8 * i));
-}
-
 /* Set version, length and checksum of model bytes, and write them. */
 static void
 write_model(const char *name, uint8_t *bytes, size_t len, uint32_t version)
@@ -417,9 +397,9 @@ write_model(const char *name, uint8_t *bytes, size_t len, uint32_t version)
 	cv_error	err;
 	cv_status	st;
 
-	put_le(bytes + 8, version, 4);
-	put_le(bytes + 16, len, 8);
-	put_le(bytes + 24, crc32_bytes(bytes + CV_MODEL_HEADER_SIZE, len - CV_MODEL_HEADER_SIZE), 4);
+	fuzz_put_le(bytes + 8, version, 4);
+	fuzz_put_le(bytes + 16, len, 8);
+	fuzz_put_le(bytes + 24, fuzz_crc32(bytes + CV_MODEL_HEADER_SIZE, len - CV_MODEL_HEADER_SIZE), 4);
 	write_file("model", name, bytes, len);
 	st = cv_model_parse(bytes, len, &back, &err);
 	report("model", name, st, &err);
@@ -537,24 +517,24 @@ write_bmp(const char *name, int w, int h, int dib, int bits, bool bitfields,
 
 	b[0] = 'B';
 	b[1] = 'M';
-	put_le(b + 2, len, 4);
-	put_le(b + 10, off, 4);
-	put_le(b + 14, dib, 4);
-	put_le(b + 18, w, 4);
-	put_le(b + 22, (uint32_t) (top_down ? -h : h), 4);
-	put_le(b + 26, 1, 2);
-	put_le(b + 28, bits, 2);
-	put_le(b + 30, bitfields ? 3 : 0, 4);
-	put_le(b + 34, row * h, 4);
-	put_le(b + 38, 2835, 4);
-	put_le(b + 42, 2835, 4);
+	fuzz_put_le(b + 2, len, 4);
+	fuzz_put_le(b + 10, off, 4);
+	fuzz_put_le(b + 14, dib, 4);
+	fuzz_put_le(b + 18, w, 4);
+	fuzz_put_le(b + 22, (uint32_t) (top_down ? -h : h), 4);
+	fuzz_put_le(b + 26, 1, 2);
+	fuzz_put_le(b + 28, bits, 2);
+	fuzz_put_le(b + 30, bitfields ? 3 : 0, 4);
+	fuzz_put_le(b + 34, row * h, 4);
+	fuzz_put_le(b + 38, 2835, 4);
+	fuzz_put_le(b + 42, 2835, 4);
 	if (bitfields)
 	{
-		put_le(b + 54, 0x00FF0000, 4);
-		put_le(b + 58, 0x0000FF00, 4);
-		put_le(b + 62, 0x000000FF, 4);
+		fuzz_put_le(b + 54, 0x00FF0000, 4);
+		fuzz_put_le(b + 58, 0x0000FF00, 4);
+		fuzz_put_le(b + 62, 0x000000FF, 4);
 		if (dib >= 56)
-			put_le(b + 66, 0xFF000000, 4);
+			fuzz_put_le(b + 66, 0xFF000000, 4);
 	}
 	for (int y = 0; y < h; y++)
 		for (int x = 0; x < w * bpp; x++)

@@ -159,18 +159,27 @@ text_scale(int width, int height)
 	return s < 1 ? 1 : (s > 8 ? 8 : s);
 }
 
+/* Cut [x0, x1) x [y0, y1) to the image; false when nothing is left. */
+static bool
+clip_rect(const cv_rgb_image *img, int *x0, int *y0, int *x1, int *y1)
+{
+	if (*x0 < 0)
+		*x0 = 0;
+	if (*y0 < 0)
+		*y0 = 0;
+	if (*x1 > img->width)
+		*x1 = img->width;
+	if (*y1 > img->height)
+		*y1 = img->height;
+	return *x0 < *x1 && *y0 < *y1;
+}
+
 /* Fill [x0, x1) x [y0, y1), clipped to the image. */
 static void
 fill(cv_rgb_image *img, int x0, int y0, int x1, int y1, const uint8_t rgb[3])
 {
-	if (x0 < 0)
-		x0 = 0;
-	if (y0 < 0)
-		y0 = 0;
-	if (x1 > img->width)
-		x1 = img->width;
-	if (y1 > img->height)
-		y1 = img->height;
+	if (!clip_rect(img, &x0, &y0, &x1, &y1))
+		return;
 	for (int y = y0; y < y1; y++)
 		for (int x = x0; x < x1; x++)
 			memcpy(img->pixels + ((size_t) y * img->width + x) * 3, rgb, 3);
@@ -236,16 +245,10 @@ draw_one(cv_rgb_image *img, const cv_draw_box *b)
 				y1 = (int) ceilf((b->top + b->height) * img->height);
 	char		label[160];
 
+	/* a box of zero width or height inside the image still draws its outline */
 	if (x1 <= 0 || y1 <= 0 || x0 >= img->width || y0 >= img->height)
 		return;
-	if (x0 < 0)
-		x0 = 0;
-	if (y0 < 0)
-		y0 = 0;
-	if (x1 > img->width)
-		x1 = img->width;
-	if (y1 > img->height)
-		y1 = img->height;
+	(void) clip_rect(img, &x0, &y0, &x1, &y1);
 	cv_draw_tag_colour(b->tag, colour);
 	/* the outline lies inside the box, so its colour is on the box's edge */
 	fill(img, x0, y0, x1, y0 + lw, colour);
