@@ -313,6 +313,43 @@ q_load_word(const uint8_t *a)
 }
 
 /*
+ * The end of a tile: R accumulators of channels [c, c + 16) (those below
+ * t->n stored) plus the folded bias, less zw times the row sums,
+ * requantized, offset, clamped and stored as bytes.
+ */
+NN_Q512 NN_QINLINE void
+qepi_vnni(const int R, const qtile *t, const __m512i *acc, int c, uint8_t *out, size_t ldc)
+{
+	int			left = t->n - c;
+	__mmask16	km = left >= 16 ? 0xFFFF : (__mmask16) ((1u << left) - 1);
+	const int32_t *arr = t->arr;
+	nn_q512_rq	q;
+	__m512i		bias,
+				zo = _mm512_set1_epi32(t->out_zp),
+				lo = _mm512_set1_epi32(t->act_min),
+				hi = _mm512_set1_epi32(t->act_max);
+
+	if (left <= 0)
+		return;
+	bias = _mm512_loadu_si512(arr + QC_BIAS * t->np + c);
+	q.mult = _mm512_loadu_si512(arr + QC_MULT * t->np + c);
+	q.left = _mm512_loadu_si512(arr + QC_LEFT * t->np + c);
+	q.right = _mm512_loadu_si512(arr + QC_RIGHT * t->np + c);
+	q.mask = _mm512_loadu_si512(arr + QC_MASK * t->np + c);
+	q.half = _mm512_loadu_si512(arr + QC_HALF * t->np + c);
+#pragma GCC unroll 12
+	for (int r = 0; r < R; r++)
+	{
+		__m512i		v = _mm512_add_epi32(acc[r], bias);
+
+		v = _mm512_sub_epi32(v, _mm512_set1_epi32(t->zwsum[r]));
+		v = _mm512_add_epi32(nn_q512_requant(v, &q), zo);
+		v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+		_mm_mask_storeu_epi8(out + r * ldc + c, km, _mm512_cvtepi32_epi8(v));
+	}
+}
+
+/*
  * R rows (a constant) by 16 or 32 channels (TWO, a constant) from channel
  * j of the packed filters w; a's rows are lda bytes apart, out's ldc.
  */
@@ -320,14 +357,16 @@ NN_Q512 NN_QINLINE void
 qtile_vnni(const int R, const int TWO, const qtile *t, const uint8_t *a, size_t lda,
 		   const int8_t *w, int j, uint8_t *out, size_t ldc)
 {
-	__m512i		acc[QMR][2];
+	__m512i		acc0[QMR],
+				acc1[QMR];
 	const int8_t *b0 = w + (size_t) j * t->kp,
 			   *b1 = b0 + (size_t) 16 * t->kp;
 
+#pragma GCC unroll 12
 	for (int r = 0; r < R; r++)
 	{
-		acc[r][0] = _mm512_setzero_si512();
-		acc[r][1] = _mm512_setzero_si512();
+		acc0[r] = _mm512_setzero_si512();
+		acc1[r] = _mm512_setzero_si512();
 	}
 	for (int g = 0; g < t->k4; g++)
 	{
@@ -339,9 +378,9 @@ qtile_vnni(const int R, const int TWO, const qtile *t, const uint8_t *a, size_t 
 		{
 			__m512i		x = _mm512_set1_epi32(q_load_word(a + r * lda + (size_t) g * 4));
 
-			acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, w0);
+			acc0[r] = _mm512_dpbusd_epi32(acc0[r], x, w0);
 			if (TWO)
-				acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, w1);
+				acc1[r] = _mm512_dpbusd_epi32(acc1[r], x, w1);
 		}
 	}
 	if (t->ktail)
@@ -351,45 +390,20 @@ qtile_vnni(const int R, const int TWO, const qtile *t, const uint8_t *a, size_t 
 		__m512i		w0 = _mm512_loadu_si512(b0 + (size_t) g * 64),
 					w1 = TWO ? _mm512_loadu_si512(b1 + (size_t) g * 64) : w0;
 
+#pragma GCC unroll 12
 		for (int r = 0; r < R; r++)
 		{
 			__m512i		x = _mm512_set1_epi32(q_tail_word(a + r * lda + (size_t) g * 4,
 														  t->ktail));
 
-			acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, w0);
+			acc0[r] = _mm512_dpbusd_epi32(acc0[r], x, w0);
 			if (TWO)
-				acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, w1);
+				acc1[r] = _mm512_dpbusd_epi32(acc1[r], x, w1);
 		}
 	}
-	for (int h = 0; h < (TWO ? 2 : 1); h++)
-	{
-		int			c = j + 16 * h;
-		int			left = t->n - c;
-		__mmask16	km = left >= 16 ? 0xFFFF : (__mmask16) ((1u << left) - 1);
-		const int32_t *arr = t->arr;
-		nn_q512_rq	q;
-		__m512i		bias = _mm512_loadu_si512(arr + QC_BIAS * t->np + c),
-					zo = _mm512_set1_epi32(t->out_zp),
-					lo = _mm512_set1_epi32(t->act_min),
-					hi = _mm512_set1_epi32(t->act_max);
-
-		if (left <= 0)
-			break;
-		q.mult = _mm512_loadu_si512(arr + QC_MULT * t->np + c);
-		q.left = _mm512_loadu_si512(arr + QC_LEFT * t->np + c);
-		q.right = _mm512_loadu_si512(arr + QC_RIGHT * t->np + c);
-		q.mask = _mm512_loadu_si512(arr + QC_MASK * t->np + c);
-		q.half = _mm512_loadu_si512(arr + QC_HALF * t->np + c);
-		for (int r = 0; r < R; r++)
-		{
-			__m512i		v = _mm512_add_epi32(acc[r][h], bias);
-
-			v = _mm512_sub_epi32(v, _mm512_set1_epi32(t->zwsum[r]));
-			v = _mm512_add_epi32(nn_q512_requant(v, &q), zo);
-			v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-			_mm_mask_storeu_epi8(out + r * ldc + c, km, _mm512_cvtepi32_epi8(v));
-		}
-	}
+	qepi_vnni(R, t, acc0, j, out, ldc);
+	if (TWO)
+		qepi_vnni(R, t, acc1, j + 16, out, ldc);
 }
 
 /* zw * (sum of the k bytes of each of rows rows of a), modulo 2^32 */
@@ -489,6 +503,50 @@ qconv_vnni(const nn_qconv_params *p, const qconv_pack_hdr *h, const uint8_t *in,
 	}
 }
 
+/* AVX2's end of a tile: 8 channels from c, as qepi_vnni. */
+NN_Q256 NN_QINLINE void
+qepi_avx2(const int R, const qtile *t, const __m256i *acc, int c, uint8_t *out, size_t ldc)
+{
+	int			left = t->n - c;
+	const int32_t *arr = t->arr;
+	nn_q256_rq	q;
+	__m256i		bias,
+				zo = _mm256_set1_epi32(t->out_zp),
+				lo = _mm256_set1_epi32(t->act_min),
+				hi = _mm256_set1_epi32(t->act_max);
+
+	if (left <= 0)
+		return;
+	bias = _mm256_loadu_si256((const __m256i *) (arr + QC_BIAS * t->np + c));
+	q.mult = _mm256_loadu_si256((const __m256i *) (arr + QC_MULT * t->np + c));
+	q.left = _mm256_loadu_si256((const __m256i *) (arr + QC_LEFT * t->np + c));
+	q.right = _mm256_loadu_si256((const __m256i *) (arr + QC_RIGHT * t->np + c));
+	q.mask = _mm256_loadu_si256((const __m256i *) (arr + QC_MASK * t->np + c));
+	q.half = _mm256_loadu_si256((const __m256i *) (arr + QC_HALF * t->np + c));
+#pragma GCC unroll 12
+	for (int r = 0; r < R; r++)
+	{
+		__m256i		v = _mm256_add_epi32(acc[r], bias);
+		__m128i		s;
+
+		v = _mm256_sub_epi32(v, _mm256_set1_epi32(t->zwsum[r]));
+		v = _mm256_add_epi32(nn_q256_requant(v, &q), zo);
+		v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+		/* 0..255 already: the saturating packs only narrow */
+		s = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+		s = _mm_packus_epi16(s, s);
+		if (left >= 8)
+			_mm_storel_epi64((__m128i *) (out + r * ldc + c), s);
+		else
+		{
+			uint8_t		tmp[16];
+
+			_mm_storeu_si128((__m128i *) tmp, s);
+			memcpy(out + r * ldc + c, tmp, left);
+		}
+	}
+}
+
 /*
  * AVX2: R rows (a constant) of the int16 tile by the 16 channels from j.
  * a holds kp int16 per row; a lane of A broadcast as a 32-bit word is the
@@ -499,14 +557,16 @@ NN_Q256 NN_QINLINE void
 qtile_avx2(const int R, const qtile *t, const int16_t *a, const int16_t *w, int j,
 		   uint8_t *out, size_t ldc)
 {
-	__m256i		acc[QMR2][2];
+	__m256i		acc0[QMR2],
+				acc1[QMR2];
 	const int16_t *b = w + (size_t) j * t->kp;
 	int			npairs = t->kp / 2;
 
+#pragma GCC unroll 12
 	for (int r = 0; r < R; r++)
 	{
-		acc[r][0] = _mm256_setzero_si256();
-		acc[r][1] = _mm256_setzero_si256();
+		acc0[r] = _mm256_setzero_si256();
+		acc1[r] = _mm256_setzero_si256();
 	}
 	for (int g = 0; g < npairs; g++)
 	{
@@ -521,50 +581,12 @@ qtile_avx2(const int R, const qtile *t, const int16_t *a, const int16_t *w, int 
 
 			memcpy(&pair, a + (size_t) r * t->kp + 2 * g, 4);
 			x = _mm256_set1_epi32(pair);
-			acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(x, w0));
-			acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(x, w1));
+			acc0[r] = _mm256_add_epi32(acc0[r], _mm256_madd_epi16(x, w0));
+			acc1[r] = _mm256_add_epi32(acc1[r], _mm256_madd_epi16(x, w1));
 		}
 	}
-	for (int h = 0; h < 2; h++)
-	{
-		int			c = j + 8 * h;
-		int			left = t->n - c;
-		const int32_t *arr = t->arr;
-		nn_q256_rq	q;
-		__m256i		bias = _mm256_loadu_si256((const __m256i *) (arr + QC_BIAS * t->np + c)),
-					zo = _mm256_set1_epi32(t->out_zp),
-					lo = _mm256_set1_epi32(t->act_min),
-					hi = _mm256_set1_epi32(t->act_max);
-
-		if (left <= 0)
-			break;
-		q.mult = _mm256_loadu_si256((const __m256i *) (arr + QC_MULT * t->np + c));
-		q.left = _mm256_loadu_si256((const __m256i *) (arr + QC_LEFT * t->np + c));
-		q.right = _mm256_loadu_si256((const __m256i *) (arr + QC_RIGHT * t->np + c));
-		q.mask = _mm256_loadu_si256((const __m256i *) (arr + QC_MASK * t->np + c));
-		q.half = _mm256_loadu_si256((const __m256i *) (arr + QC_HALF * t->np + c));
-		for (int r = 0; r < R; r++)
-		{
-			__m256i		v = _mm256_add_epi32(acc[r][h], bias);
-			__m128i		s;
-
-			v = _mm256_sub_epi32(v, _mm256_set1_epi32(t->zwsum[r]));
-			v = _mm256_add_epi32(nn_q256_requant(v, &q), zo);
-			v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
-			/* 0..255 already: the saturating packs only narrow */
-			s = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-			s = _mm_packus_epi16(s, s);
-			if (left >= 8)
-				_mm_storel_epi64((__m128i *) (out + r * ldc + c), s);
-			else
-			{
-				uint8_t		tmp[16];
-
-				_mm_storeu_si128((__m128i *) tmp, s);
-				memcpy(out + r * ldc + c, tmp, left);
-			}
-		}
-	}
+	qepi_avx2(R, t, acc0, j, out, ldc);
+	qepi_avx2(R, t, acc1, j + 8, out, ldc);
 }
 
 /* rows rows of k bytes widened to kp int16 (zeros after k); zw * row sums */
