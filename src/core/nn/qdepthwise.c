@@ -184,6 +184,7 @@ qdw_px512(const int NPX, const nn_qconv_params *p, const qdw_pack_hdr *h, const 
 		__m512i		acc[8];
 		nn_q512_rq	q;
 
+#pragma GCC unroll 8
 		for (int j = 0; j < NPX; j++)
 			acc[j] = _mm512_loadu_si512(arr + QD_BIAS * cp + c);
 		for (int ky = ky0; ky < ky1; ky++)
@@ -209,6 +210,7 @@ qdw_px512(const int NPX, const nn_qconv_params *p, const qdw_pack_hdr *h, const 
 		q.right = _mm512_loadu_si512(arr + QD_RIGHT * cp + c);
 		q.mask = _mm512_loadu_si512(arr + QD_MASK * cp + c);
 		q.half = _mm512_loadu_si512(arr + QD_HALF * cp + c);
+#pragma GCC unroll 8
 		for (int j = 0; j < NPX; j++)
 		{
 			__m512i		v = _mm512_add_epi32(nn_q512_requant(acc[j], &q), zo);
@@ -242,6 +244,7 @@ qdw_px256(const int NPX, const nn_qconv_params *p, const qdw_pack_hdr *h, const 
 		__m256i		acc[4];
 		nn_q256_rq	q;
 
+#pragma GCC unroll 8
 		for (int j = 0; j < NPX; j++)
 			acc[j] = _mm256_loadu_si256((const __m256i *) (arr + QD_BIAS * cp + c));
 		for (int ky = ky0; ky < ky1; ky++)
@@ -272,6 +275,7 @@ qdw_px256(const int NPX, const nn_qconv_params *p, const qdw_pack_hdr *h, const 
 		q.right = _mm256_loadu_si256((const __m256i *) (arr + QD_RIGHT * cp + c));
 		q.mask = _mm256_loadu_si256((const __m256i *) (arr + QD_MASK * cp + c));
 		q.half = _mm256_loadu_si256((const __m256i *) (arr + QD_HALF * cp + c));
+#pragma GCC unroll 8
 		for (int j = 0; j < NPX; j++)
 		{
 			__m256i		v = _mm256_add_epi32(nn_q256_requant(acc[j], &q), zo);
@@ -284,6 +288,7 @@ qdw_px256(const int NPX, const nn_qconv_params *p, const qdw_pack_hdr *h, const 
 		}
 	}
 	if (nc8 < nc)
+#pragma GCC unroll 8
 		for (int j = 0; j < NPX; j++)
 			qdw_pixel_ref(p, in, out, oy, ox + j, nc8, nc);
 }
