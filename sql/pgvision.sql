@@ -907,6 +907,9 @@ CREATE TABLE cv_iteration_store (
 	message          text,
 	task             text NOT NULL,
 	domain           text NOT NULL,
+	-- pgvision.engine when cv_train was called; the worker writes the one
+	-- it resolved 'auto' to (float or int8) when it starts
+	engine           text NOT NULL DEFAULT 'float' CHECK (engine IN ('auto', 'float', 'int8')),
 	threshold        real NOT NULL DEFAULT 0.5 CHECK (threshold BETWEEN 0 AND 1),
 	image_count      integer,
 	tag_count        integer,
@@ -960,7 +963,7 @@ SELECT s.id, p.name AS project, s.project_id,
        s."precision", s.recall, s.mean_ap, s.folds,
        s.published_name, s.published_at, s.model,
        s.queued_at, s.started_at, s.finished_at,
-       s.finished_at - s.started_at AS training_time
+       s.finished_at - s.started_at AS training_time, s.engine
   FROM cv_iteration_store s JOIN cv_projects p ON p.id = s.project_id;
 COMMENT ON VIEW cv_iterations IS 'iterations: status queued, training, completed, failed or canceled; progress 0..1; overall held-out metrics; the model';
 
@@ -1152,6 +1155,7 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_project cv_projects := cv_project_row(project, 'write');
 	v_id bigint;
+	v_engine text;
 	v_row cv_iteration_store;
 BEGIN
 	IF wait IS NULL THEN
@@ -1159,8 +1163,14 @@ BEGIN
 	END IF;
 	PERFORM cv_check_trainable(v_project);
 	PERFORM cv_reap_iterations();
-	INSERT INTO cv_iteration_store (project_id, task, domain)
-	VALUES (v_project.id, v_project.task, v_project.domain)
+	-- the session's setting, read even before the library is loaded
+	v_engine := coalesce(current_setting('pgvision.engine', true), 'float');
+	IF v_engine NOT IN ('auto', 'float', 'int8') THEN
+		RAISE EXCEPTION 'invalid value for pgvision.engine: "%"', v_engine
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Available values: auto, float, int8.';
+	END IF;
+	INSERT INTO cv_iteration_store (project_id, task, domain, engine)
+	VALUES (v_project.id, v_project.task, v_project.domain, v_engine)
 	RETURNING id INTO v_id;
 	IF wait THEN
 		-- A worker could not see this uncommitted row: train here.

@@ -26,6 +26,20 @@ AssignThreads(int newval, void *extra)
 	cv_nn_set_threads(newval);
 }
 
+/*
+ * float by default for now: the int8 engine is not yet faster than the
+ * float one end to end (depthwise and the stem), and cv_export cannot yet
+ * export what it computes (docs/backbones.md, "The int8 engine").
+ */
+int			pgvision_engine = PGV_ENGINE_FLOAT;
+
+static const struct config_enum_entry engine_options[] = {
+	{"auto", PGV_ENGINE_AUTO, false},
+	{"float", PGV_ENGINE_FLOAT, false},
+	{"int8", PGV_ENGINE_INT8, false},
+	{NULL, 0, false}
+};
+
 void
 BackboneSettingsInit(void)
 {
@@ -37,6 +51,45 @@ BackboneSettingsInit(void)
 							PGC_USERSET, 0,
 							NULL, AssignThreads, NULL);
 	cv_nn_set_threads(pgvision_threads);
+	DefineCustomEnumVariable("pgvision.engine",
+							 "Arithmetic new features and feature maps of quantized backbones are computed in.",
+							 "int8: TFLite's integer arithmetic; auto: int8 where the CPU has AVX-512 VNNI or AVX2, "
+							 "else float.  A model always predicts on the engine it was trained on.",
+							 &pgvision_engine,
+							 PGV_ENGINE_FLOAT, engine_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+}
+
+/*
+ * The engine new features are computed on: pgvision.engine, with auto
+ * resolved by the CPU (int8 only where its kernels are the fast ones).
+ */
+static int
+ResolveEngine(int setting)
+{
+	if (setting == PGV_ENGINE_INT8 || (setting == PGV_ENGINE_AUTO && cv_nn_int8_fast()))
+		return CV_NET_ENGINE_INT8;
+	return CV_NET_ENGINE_FLOAT;
+}
+
+int
+EngineForNewFeatures(void)
+{
+	return ResolveEngine(pgvision_engine);
+}
+
+int
+EngineFromSetting(const char *setting)
+{
+	for (const struct config_enum_entry *e = engine_options; e->name != NULL; e++)
+		if (setting != NULL && strcmp(setting, e->name) == 0)
+			return ResolveEngine(e->val);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for pgvision.engine: \"%s\"", setting ? setting : ""),
+			 errhint("Available values: auto, float, int8.")));
+	return CV_NET_ENGINE_FLOAT;	/* not reached */
 }
 
 /*

@@ -16,6 +16,7 @@
 #include "utils/memutils.h"
 
 #include "detect/detect_backbone.h"
+#include "nn/nn.h"
 
 #define DETECT_CACHE_SIZE 4
 
@@ -26,6 +27,7 @@ typedef struct DetectCacheEntry
 	int			input_width;
 	int			input_height;
 	int			tensors[2];
+	int			engine;			/* cv_net_engine */
 	cv_detect_backbone *backbone;
 	uint64		last_used;
 } DetectCacheEntry;
@@ -41,8 +43,10 @@ static MemoryContext detect_context = NULL;
  */
 cv_detect_backbone *
 DetectBackboneGet(const char *domain, const uint8_t *model_hash, int input_width,
-				  int input_height, const int *model_tensors)
+				  int input_height, const int *model_tensors, uint32 maps_version)
 {
+	int			engine = maps_version == CV_DETECT_MAPS_VERSION_INT8 ? CV_NET_ENGINE_INT8 :
+		(maps_version == 0 ? EngineForNewFeatures() : CV_NET_ENGINE_FLOAT);
 	uint8_t		hash[32];
 	int			tensors[2] = {-1, -1};
 	DetectCacheEntry *slot = NULL;
@@ -68,6 +72,7 @@ DetectBackboneGet(const char *domain, const uint8_t *model_hash, int input_width
 
 		if (e->context != NULL && memcmp(e->hash, hash, 32) == 0 &&
 			e->input_width == input_width && e->input_height == input_height &&
+			e->engine == engine &&
 			(model_tensors == NULL ||
 			 (e->tensors[0] == tensors[0] && e->tensors[1] == tensors[1])))
 		{
@@ -93,8 +98,10 @@ DetectBackboneGet(const char *domain, const uint8_t *model_hash, int input_width
 			cv_detect_backbone_choose((const uint8_t *) VARDATA(file), VARSIZE(file) - VARHDRSZ,
 									  tensors, &err) != CV_OK)
 			CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
-		if (cv_detect_backbone_create((const uint8_t *) VARDATA(file), VARSIZE(file) - VARHDRSZ,
-									  input_width, input_height, tensors, &bb, &err) != CV_OK)
+		if (cv_detect_backbone_create_engine((const uint8_t *) VARDATA(file),
+											 VARSIZE(file) - VARHDRSZ, input_width,
+											 input_height, tensors, engine, &bb,
+											 &err) != CV_OK)
 			CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
 		pfree(file);
 	}
@@ -118,6 +125,7 @@ DetectBackboneGet(const char *domain, const uint8_t *model_hash, int input_width
 	slot->input_height = input_height;
 	slot->tensors[0] = tensors[0];
 	slot->tensors[1] = tensors[1];
+	slot->engine = engine;
 	slot->backbone = bb;
 	slot->last_used = ++detect_clock;
 	return bb;

@@ -17,6 +17,8 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "nn/nn.h"
+
 #define DOMAIN_CACHE_SIZE 4
 
 typedef struct DomainCacheEntry
@@ -24,6 +26,7 @@ typedef struct DomainCacheEntry
 	MemoryContext context;		/* NULL when empty */
 	char		name[CV_DOMAIN_NAME_MAX + 1];
 	uint8_t		hash[32];		/* zeros for compact */
+	int			engine;			/* cv_net_engine; 0 for compact */
 	cv_feature_extractor *extractor;
 	uint64		last_used;
 } DomainCacheEntry;
@@ -101,15 +104,16 @@ BackboneFileByHash(const char *domain, const uint8_t hash[32])
 
 /* Load the backbone whose file has this hash into the current context. */
 static cv_feature_extractor *
-LoadBackbone(const char *domain, const uint8_t hash[32])
+LoadBackbone(const char *domain, const uint8_t hash[32], int engine)
 {
 	bytea	   *file = BackboneFileByHash(domain, hash);
 	cv_feature_extractor *fx = NULL;
 	cv_error	err;
 
 	cv_error_clear(&err);
-	if (cv_features_backbone_create(domain, (const uint8_t *) VARDATA(file),
-									VARSIZE(file) - VARHDRSZ, hash, &fx, &err) != CV_OK)
+	if (cv_features_backbone_create_engine(domain, (const uint8_t *) VARDATA(file),
+										   VARSIZE(file) - VARHDRSZ, hash, engine, &fx,
+										   &err) != CV_OK)
 		CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
 	pfree(file);
 	return fx;
@@ -118,6 +122,13 @@ LoadBackbone(const char *domain, const uint8_t hash[32])
 const cv_feature_extractor *
 DomainGetExtractor(const char *domain, const uint8_t *model_hash)
 {
+	return DomainGetExtractorVersion(domain, model_hash, 0);
+}
+
+const cv_feature_extractor *
+DomainGetExtractorVersion(const char *domain, const uint8_t *model_hash, uint32 version)
+{
+	int			engine = 0;
 	uint8_t		hash[32] = {0};
 	DomainCacheEntry *slot = NULL;
 	MemoryContext old;
@@ -127,6 +138,12 @@ DomainGetExtractor(const char *domain, const uint8_t *model_hash)
 
 	if (!IsCompact(domain))
 	{
+		if (version == CV_BACKBONE_VERSION_INT8)
+			engine = CV_NET_ENGINE_INT8;
+		else if (version == 0)
+			engine = EngineForNewFeatures();
+		else
+			engine = CV_NET_ENGINE_FLOAT;
 		if (model_hash != NULL)
 			memcpy(hash, model_hash, 32);
 		else
@@ -137,7 +154,8 @@ DomainGetExtractor(const char *domain, const uint8_t *model_hash)
 	{
 		DomainCacheEntry *e = &domain_cache[i];
 
-		if (e->context != NULL && strcmp(e->name, domain) == 0 && memcmp(e->hash, hash, 32) == 0)
+		if (e->context != NULL && strcmp(e->name, domain) == 0 &&
+			memcmp(e->hash, hash, 32) == 0 && e->engine == engine)
 		{
 			e->last_used = ++domain_clock;
 			return e->extractor;
@@ -161,7 +179,7 @@ DomainGetExtractor(const char *domain, const uint8_t *model_hash)
 				CoreRaise(&err, ERRCODE_INTERNAL_ERROR);
 		}
 		else
-			fx = LoadBackbone(domain, hash);
+			fx = LoadBackbone(domain, hash, engine);
 	}
 	PG_CATCH();
 	{
@@ -181,6 +199,7 @@ DomainGetExtractor(const char *domain, const uint8_t *model_hash)
 	slot->context = entry_context;
 	strlcpy(slot->name, domain, sizeof(slot->name));
 	memcpy(slot->hash, hash, 32);
+	slot->engine = engine;
 	slot->extractor = fx;
 	slot->last_used = ++domain_clock;
 	return fx;

@@ -22,7 +22,9 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "detect/detect_backbone.h"
 #include "export/export.h"
+#include "learn/features.h"
 
 #ifndef PGVISION_VERSION
 #error "PGVISION_VERSION must be defined (the Makefile passes pgvision.control's default_version)"
@@ -168,6 +170,15 @@ cv_export(PG_FUNCTION_ARGS)
 
 	it = ReadIteration(iteration, "cv_export");
 	model = ExportableModel(it.model, "cv_export");
+	if ((model->task == CV_TASK_DETECTION &&
+		 model->extractor_version == CV_DETECT_MAPS_VERSION_INT8) ||
+		(model->task != CV_TASK_DETECTION &&
+		 model->extractor_version == CV_BACKBONE_VERSION_INT8))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("iteration " INT64_FORMAT " was trained on the int8 engine, whose export is not available yet",
+						iteration),
+				 errhint("Retrain with SET pgvision.engine = 'float' to export it.")));
 	backbone = BackboneFileByHash(model->domain, model->domain_hash);
 
 	memset(&meta, 0, sizeof(meta));
@@ -207,7 +218,8 @@ InputPixels(bytea *model_bytes, const char *image, Size image_len)
 
 	/* detection renders without the network: no need to load it */
 	if (model->task != CV_TASK_DETECTION)
-		fx = DomainGetExtractor(model->domain, model->domain_hash);
+		fx = DomainGetExtractorVersion(model->domain, model->domain_hash,
+									   model->extractor_version);
 	CvImageDecodeFor(image, image_len, DecodeSizeFor(model->input_width),
 					 DecodeSizeFor(model->input_height), &img);
 	cv_error_clear(&err);

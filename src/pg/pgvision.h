@@ -86,6 +86,13 @@ extern const cv_model *ModelCacheGet(const uint8_t *bytes, Size len);
  * stored now under that name; ignored for compact).
  */
 extern const cv_feature_extractor *DomainGetExtractor(const char *domain, const uint8_t *model_hash);
+/*
+ * The same for features of a given extractor version (a model's: the
+ * engine it was trained on); version 0 is the engine pgvision.engine says.
+ */
+extern const cv_feature_extractor *DomainGetExtractorVersion(const char *domain,
+															 const uint8_t *model_hash,
+															 uint32 version);
 
 /* The SHA-256 of a backbone domain's file (undefined_object if none). */
 extern void BackboneHashByName(const char *domain, uint8_t hash[32]);
@@ -94,9 +101,10 @@ extern bytea *BackboneFileByHash(const char *domain, const uint8_t hash[32]);
 
 /* detect_backbones.c: the feature maps of a detection domain, cached per backend */
 struct cv_detect_backbone;
+/* maps_version: a model's (CV_DETECT_MAPS_VERSION*), or 0 for pgvision.engine's */
 extern struct cv_detect_backbone *DetectBackboneGet(const char *domain, const uint8_t *hash,
 													int input_width, int input_height,
-													const int *tensors);
+													const int *tensors, uint32 maps_version);
 
 /* image_type.c: decode an image for a model's input (errors out) */
 extern void CvImageDecodeFor(const char *data, Size len, int min_width, int min_height,
@@ -109,6 +117,16 @@ extern void TrainSettingsInit(void);
 /* backbones.c */
 extern int	pgvision_threads;
 extern void BackboneSettingsInit(void);
+
+/* pgvision.engine */
+#define PGV_ENGINE_AUTO		0
+#define PGV_ENGINE_FLOAT	1
+#define PGV_ENGINE_INT8		2
+extern int	pgvision_engine;
+/* the cv_net_engine new features and maps are computed on */
+extern int	EngineForNewFeatures(void);
+/* the same for a value of the setting: "auto", "float" or "int8" */
+extern int	EngineFromSetting(const char *setting);
 
 /*
  * Smallest decoded size asked for when an image feeds a domain of input

@@ -44,6 +44,7 @@ typedef struct DetectJob
 	char	   *domain;
 	uint8_t		hash[32];
 	cv_detect_backbone *backbone;
+	uint32_t	maps_version;	/* of backbone: the engine the maps are computed on */
 	cv_detector_shape shape;
 	size_t		map_floats;		/* per view */
 	int			views;
@@ -135,7 +136,10 @@ LoadDetectJob(DetectJob *job)
 	/* The backbone cut at its maps; loading it needs the catalog. */
 	BackboneHashByName(job->domain, job->hash);
 	job->backbone = DetectBackboneGet(job->domain, job->hash, CV_DETECT_INPUT_SIZE,
-									  CV_DETECT_INPUT_SIZE, NULL);
+									  CV_DETECT_INPUT_SIZE, NULL,
+									  job->run->engine == CV_NET_ENGINE_INT8 ?
+									  CV_DETECT_MAPS_VERSION_INT8 : CV_DETECT_MAPS_VERSION);
+	job->maps_version = cv_detect_backbone_maps_version(job->backbone);
 	TrainStepEnd(job->run);
 
 	if (job->n_tags < 1)
@@ -163,7 +167,7 @@ StoreMaps(DetectJob *job, int image)
 	cv_half_encode(job->maps + (Size) image * n, n, (uint8_t *) VARDATA(blob));
 	values[0] = Int64GetDatum(job->image_ids[image]);
 	values[1] = CStringGetTextDatum(job->domain);
-	values[2] = Int32GetDatum(CV_DETECT_MAPS_VERSION);
+	values[2] = Int32GetDatum((int32) job->maps_version);
 	values[3] = Int32GetDatum(job->views);
 	values[4] = Int32GetDatum((int32) job->map_floats);
 	values[5] = PointerGetDatum(blob);
@@ -187,7 +191,7 @@ LoadCachedMaps(DetectJob *job)
 	TrainStepBegin(job->run, "pgvision: reading cached feature maps");
 	values[0] = Int64GetDatum(job->project_id);
 	values[1] = CStringGetTextDatum(job->domain);
-	values[2] = Int32GetDatum(CV_DETECT_MAPS_VERSION);
+	values[2] = Int32GetDatum((int32) job->maps_version);
 	values[3] = Int32GetDatum((int32) job->map_floats);
 	TrainExecute("SELECT f.image_id, f.features, f.views FROM cv_features f JOIN cv_images i ON i.id = f.image_id "
 				 "WHERE i.project_id = $1 AND f.domain = $2 AND f.extractor_version = $3 "
@@ -330,7 +334,7 @@ StoreDetectionResults(DetectJob *job, const cv_detect_train_result *result)
 	bytea	   *model_datum;
 
 	cv_error_clear(&err);
-	if (cv_model_build_detection(job->domain, job->hash, CV_DETECT_MAPS_VERSION,
+	if (cv_model_build_detection(job->domain, job->hash, job->maps_version,
 								 (const char *const *) job->tag_names, result->detector,
 								 threshold, &model, &err) != CV_OK ||
 		cv_detect_metrics_compute(result->holdout, result->n_holdout, job->boxes, job->n_boxes,

@@ -33,6 +33,7 @@
 #include "learn/augment.h"
 #include "learn/metrics.h"
 #include "learn/train.h"
+#include "nn/nn.h"
 
 /* Images whose features are computed per step (and per progress report). */
 #define FEATURE_BATCH 8
@@ -82,7 +83,7 @@ LoadJob(TrainJob *job)
 
 	TrainStepBegin(&job->run, "pgvision: loading training data");
 
-	TrainExecute("SELECT project_id, task, domain FROM cv_iteration_store WHERE id = $1",
+	TrainExecute("SELECT project_id, task, domain, engine FROM cv_iteration_store WHERE id = $1",
 			1, types, values, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
@@ -106,6 +107,18 @@ LoadJob(TrainJob *job)
 					 errmsg("training %s projects is not available yet", task)));
 	}
 	job->domain = MemoryContextStrdup(job->run.context, SPI_getvalue(row, desc, 3));
+	{
+		/* the engine cv_train's caller asked for, 'auto' resolved here */
+		char	   *engine = SPI_getvalue(row, desc, 4);
+		Oid			utypes[2] = {INT8OID, TEXTOID};
+		Datum		uvalues[2];
+
+		job->run.engine = EngineFromSetting(engine);
+		uvalues[0] = Int64GetDatum(job->run.iteration_id);
+		uvalues[1] = CStringGetTextDatum(job->run.engine == CV_NET_ENGINE_INT8 ? "int8" : "float");
+		TrainExecute("UPDATE cv_iteration_store SET engine = $2 WHERE id = $1",
+					 2, utypes, uvalues, SPI_OK_UPDATE);
+	}
 	if (job->task == CV_TASK_DETECTION)
 	{
 		/* train_detect.c reads its own data */
@@ -157,7 +170,9 @@ LoadJob(TrainJob *job)
 					job->labels[(Size) i * job->n_tags + t] = 1;
 	}
 	/* The domain's extractor, loading a backbone needs the catalog. */
-	job->fx = DomainGetExtractor(job->domain, NULL);
+	job->fx = DomainGetExtractorVersion(job->domain, NULL,
+										job->run.engine == CV_NET_ENGINE_INT8 ?
+										CV_BACKBONE_VERSION_INT8 : CV_BACKBONE_VERSION_FLOAT);
 	TrainStepEnd(&job->run);
 
 	if (job->n_tags < 2)

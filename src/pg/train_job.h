@@ -22,6 +22,7 @@ typedef struct TrainRun
 	MemoryContext context;		/* the job's memory: outlives the steps */
 	instr_time	last_report;
 	bool		canceled;
+	int			engine;			/* cv_net_engine of new features (LoadJob) */
 } TrainRun;
 
 extern void TrainRunInit(TrainRun *run, int64 iteration_id, bool own_transactions,

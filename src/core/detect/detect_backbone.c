@@ -82,6 +82,22 @@ cv_detect_backbone_create(const uint8_t *file, size_t len, int input_width,
 						  int input_height, const int tensors[2],
 						  cv_detect_backbone **out, cv_error *err)
 {
+	return cv_detect_backbone_create_engine(file, len, input_width, input_height, tensors,
+											CV_NET_ENGINE_FLOAT, out, err);
+}
+
+uint32_t
+cv_detect_backbone_maps_version(const cv_detect_backbone *bb)
+{
+	return cv_net_get_info(bb->net)->integer_steps > 0 ?
+		CV_DETECT_MAPS_VERSION_INT8 : CV_DETECT_MAPS_VERSION;
+}
+
+cv_status
+cv_detect_backbone_create_engine(const uint8_t *file, size_t len, int input_width,
+								 int input_height, const int tensors[2], int engine,
+								 cv_detect_backbone **out, cv_error *err)
+{
 	cv_net_options opt;
 	cv_detect_backbone *bb;
 	cv_status	st;
@@ -96,6 +112,7 @@ cv_detect_backbone_create(const uint8_t *file, size_t len, int input_width,
 	opt.n_outputs = 2;
 	opt.outputs[0] = tensors[0];
 	opt.outputs[1] = tensors[1];
+	opt.engine = (cv_net_engine) engine;
 	st = cv_net_load_with(file, len, &opt, &bb->net, err);
 	if (st == CV_OK)
 		st = cv_net_workspace_create(bb->net, &bb->workspace, err);

@@ -46,6 +46,8 @@
  * views, the rendering): cached maps of another version are recomputed.
  */
 #define CV_DETECT_MAPS_VERSION 3	/* 3: the cap of 1024 channels (was 512) */
+/* the same maps computed on the int8 engine (nn.h, CV_NET_ENGINE_INT8) */
+#define CV_DETECT_MAPS_VERSION_INT8 4
 
 typedef struct cv_detect_backbone cv_detect_backbone;
 
@@ -66,6 +68,19 @@ cv_status	cv_detect_backbone_create(const uint8_t *file, size_t len,
 									  int input_width, int input_height,
 									  const int tensors[2],
 									  cv_detect_backbone **out, cv_error *err);
+
+/*
+ * The same on an engine of nn.h.  On CV_NET_ENGINE_INT8 a quantized file
+ * runs on integers and its maps are CV_DETECT_MAPS_VERSION_INT8; a file
+ * with nothing to run on integers gives the float maps (and version).
+ */
+cv_status	cv_detect_backbone_create_engine(const uint8_t *file, size_t len,
+											 int input_width, int input_height,
+											 const int tensors[2], int engine,
+											 cv_detect_backbone **out, cv_error *err);
+
+/* The version of the maps this backbone computes (CV_DETECT_MAPS_VERSION*). */
+uint32_t	cv_detect_backbone_maps_version(const cv_detect_backbone *bb);
 void		cv_detect_backbone_free(cv_detect_backbone *bb);	/* accepts NULL */
 
 /* The map part of a detector shape (tensors, sizes, channels, input). */

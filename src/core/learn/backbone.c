@@ -77,6 +77,16 @@ cv_features_backbone_create(const char *name, const uint8_t *file, size_t len,
 							const uint8_t content_hash[32],
 							cv_feature_extractor **out, cv_error *err)
 {
+	return cv_features_backbone_create_engine(name, file, len, content_hash,
+											  CV_NET_ENGINE_FLOAT, out, err);
+}
+
+cv_status
+cv_features_backbone_create_engine(const char *name, const uint8_t *file, size_t len,
+								   const uint8_t content_hash[32], int engine,
+								   cv_feature_extractor **out, cv_error *err)
+{
+	cv_net_options whole;
 	cv_feature_extractor *fx;
 	backbone_state *st;
 	const cv_net_info *info;
@@ -98,7 +108,9 @@ cv_features_backbone_create(const char *name, const uint8_t *file, size_t len,
 	fx->destroy = backbone_destroy;
 	fx->extract = backbone_extract;
 	cv_error_clear(&load_err);
-	status = cv_net_load(file, len, &st->net, &load_err);
+	memset(&whole, 0, sizeof(whole));
+	whole.engine = (cv_net_engine) engine;
+	status = cv_net_load_with(file, len, &whole, &st->net, &load_err);
 	if (status == CV_ERR_UNSUPPORTED)
 	{
 		/*
@@ -141,8 +153,8 @@ cv_features_backbone_create(const char *name, const uint8_t *file, size_t len,
 					   "the network has no classifier whose input could serve as features");
 	}
 	strcpy(fx->name, name);
-	/* 2: views are centred squares (augment.h); 1 stretched them */
-	fx->version = 2;
+	fx->version = info->integer_steps > 0 ? CV_BACKBONE_VERSION_INT8 :
+		CV_BACKBONE_VERSION_FLOAT;
 	fx->square_views = true;
 	fx->train_views = CV_AUGMENT_BACKBONE_VIEWS;
 	fx->input_width = info->input_width;

@@ -115,6 +115,20 @@ cv_status	cv_features_backbone_create(const char *name, const uint8_t *file, siz
 										const uint8_t content_hash[32],
 										cv_feature_extractor **out, cv_error *err);
 
+/*
+ * The same on an engine of nn.h (cv_net_engine).  The extractor's version
+ * says which engine computed its features, so that a model is always
+ * served the features it was trained on: CV_BACKBONE_VERSION_FLOAT, or
+ * CV_BACKBONE_VERSION_INT8 when the int8 engine runs some of the network
+ * on integers (a float file on that engine gives the float version).
+ */
+#define CV_BACKBONE_VERSION_FLOAT 2	/* 2: views are centred squares (augment.h) */
+#define CV_BACKBONE_VERSION_INT8 3
+cv_status	cv_features_backbone_create_engine(const char *name, const uint8_t *file,
+											   size_t len, const uint8_t content_hash[32],
+											   int engine, cv_feature_extractor **out,
+											   cv_error *err);
+
 /* The network of a backbone extractor; NULL for other extractors. */
 const struct cv_net *cv_features_backbone_net(const cv_feature_extractor *fx);
 

@@ -1301,6 +1301,7 @@ nn_build(const tfl_model *m, const cv_net_options *opt, cv_net *net, cv_error *e
 		goto done;
 	}
 	net->info.weight_bytes = nfloats * sizeof(float);
+	net->weights_floats = nfloats;
 	for (int i = 0; i < m->ntensors; i++)
 		if (b.need_float[i])
 		{
@@ -1362,6 +1363,7 @@ nn_build(const tfl_model *m, const cv_net_options *opt, cv_net *net, cv_error *e
 			goto done;
 		}
 		out = op->outputs[0];
+		s->op = i;
 		for (int k = 0; k < op->ninputs; k++)
 			next_input[k] = op->inputs[k];
 		s->inputs = next_input;
@@ -1406,7 +1408,9 @@ nn_build(const tfl_model *m, const cv_net_options *opt, cv_net *net, cv_error *e
 		(st = list_activations(&b)) != CV_OK)
 		goto done;
 	net->layouts_only = opt->keep_layouts;
-	if (!opt->keep_layouts)
+	if (!opt->keep_layouts && opt->engine == CV_NET_ENGINE_INT8)
+		st = nn_quantize_steps(m, net, err);
+	if (st == CV_OK && !opt->keep_layouts)
 		st = nn_prepare_kernels(net, err);
 
 done:

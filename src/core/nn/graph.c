@@ -56,6 +56,12 @@ nn_threads(void)
 	return nn_thread_count;
 }
 
+bool
+cv_nn_int8_fast(void)
+{
+	return strcmp(nn_qkernel_name(), "reference") != 0;
+}
+
 void
 cv_net_free(cv_net *net)
 {
@@ -72,6 +78,7 @@ cv_net_free(cv_net *net)
 	cv_free(net->activations);
 	cv_free(net->activation_names);
 	cv_free(net->names);
+	nn_qfree_all(net);
 	cv_free(net);
 }
 
@@ -99,6 +106,8 @@ cv_net_load_with(const uint8_t *data, size_t len, const cv_net_options *options,
 	if (o->n_outputs < 0 || o->n_outputs > CV_NET_MAX_OUTPUTS)
 		return cv_fail(err, CV_ERR_PARAM, "%d requested outputs, at most %d",
 					   o->n_outputs, CV_NET_MAX_OUTPUTS);
+	if (o->engine != CV_NET_ENGINE_FLOAT && o->engine != CV_NET_ENGINE_INT8)
+		return cv_fail(err, CV_ERR_PARAM, "unknown engine %d", (int) o->engine);
 	if (o->input_width < 0 || o->input_height < 0)
 		return cv_fail(err, CV_ERR_PARAM, "negative input size %dx%d",
 					   o->input_width, o->input_height);
@@ -292,6 +301,26 @@ run_step(const cv_net *net, cv_net_workspace *ws, const nn_step *s)
 			nn_unary(s->unop, net->values[s->output].count, in0, s->act_min,
 					 s->act_max, out);
 			break;
+		case NN_K_QCONV:
+			nn_qconv(&s->qconv, (const uint8_t *) in0, (uint8_t *) out, ws->scratch);
+			break;
+		case NN_K_QDEPTHWISE:
+			nn_qdepthwise(&s->qconv, (const uint8_t *) in0, (uint8_t *) out, ws->scratch);
+			break;
+		case NN_K_QADD:
+			nn_qadd(&s->qadd, s->q_count, (const uint8_t *) in0,
+					(const uint8_t *) value_data(net, ws, s->inputs[1]), (uint8_t *) out);
+			break;
+		case NN_K_QPAD:
+			nn_qpad(s->a_dims, s->pad_before, s->out_dims, (uint8_t) s->q_zp,
+					(const uint8_t *) in0, (uint8_t *) out);
+			break;
+		case NN_K_QUANTIZE:
+			nn_quantize_u8(s->q_count, in0, s->q_scale, s->q_zp, (uint8_t *) out);
+			break;
+		case NN_K_DEQUANTIZE:
+			nn_dequantize_u8(s->q_count, (const uint8_t *) in0, s->q_scale, s->q_zp, out);
+			break;
 	}
 }
 
@@ -312,8 +341,11 @@ run_steps(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb)
 	n = (size_t) net->info.input_width * net->info.input_height * 3;
 	scale = net->info.input_scale;
 	zp = (float) net->info.input_zero_point;
-	for (size_t i = 0; i < n; i++)
-		in[i] = ((float) rgb[i] - zp) * scale;
+	if (net->values[net->input_value].quantized)
+		memcpy(in, rgb, n);		/* a quantized input's bytes are the pixels */
+	else
+		for (size_t i = 0; i < n; i++)
+			in[i] = ((float) rgb[i] - zp) * scale;
 
 	for (int i = 0; i < net->nsteps; i++)
 	{

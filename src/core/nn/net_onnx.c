@@ -600,6 +600,14 @@ emit_step(emit_state *es, int i)
 					break;
 			}
 			break;
+		case NN_K_QCONV:
+		case NN_K_QDEPTHWISE:
+		case NN_K_QADD:
+		case NN_K_QPAD:
+		case NN_K_QUANTIZE:
+		case NN_K_DEQUANTIZE:
+			/* a keep_layouts net is never rewritten for the int8 engine */
+			return cv_fail(es->err, CV_ERR_INTERNAL, "an int8-engine step cannot be emitted");
 	}
 	finish_output(es, s->output, out, lo, hi);
 	return CV_OK;

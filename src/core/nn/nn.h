@@ -60,6 +60,7 @@ typedef struct cv_net_info
 	size_t		weight_bytes;	/* float weights held */
 	size_t		arena_bytes;	/* activation arena (+ scratch) per workspace */
 	double		macs;			/* multiply-adds per inference */
+	int			integer_steps;	/* steps run on integers (CV_NET_ENGINE_INT8) */
 } cv_net_info;
 
 /*
@@ -172,6 +173,32 @@ int			cv_net_feature_tensor(const cv_net *net, const char **name);
  */
 #define CV_NET_MAX_OUTPUTS 8
 
+/*
+ *	 engine: CV_NET_ENGINE_FLOAT (0) computes every activation in float
+ *		(the description at the top of this file).  CV_NET_ENGINE_INT8 runs
+ *		the CONV_2D, DEPTHWISE_CONV_2D, ADD and PAD operators of a quantized
+ *		file on TFLite's integer arithmetic (uint8/int8 activations, int32
+ *		accumulation, fixed-point rescaling: src/core/nn/nn_qkernels.h) and
+ *		the rest in float, converting between them where they meet; the
+ *		scores, features and requested outputs are float either way.
+ *		info->integer_steps says how many steps run on integers (0 for a
+ *		float file).  The results differ from the float engine's by the
+ *		rounding of every intermediate activation to its quantized grid,
+ *		as TFLite's own integer runtime's do.
+ */
+typedef enum cv_net_engine
+{
+	CV_NET_ENGINE_FLOAT = 0,
+	CV_NET_ENGINE_INT8 = 1
+} cv_net_engine;
+
+/*
+ * Whether this CPU has the fast integer kernels (AVX-512 VNNI or AVX2):
+ * where it has not, the int8 engine runs its portable reference kernels,
+ * correct but slower than the float engine.  The host's 'auto' engine.
+ */
+bool		cv_nn_int8_fast(void);
+
 typedef struct cv_net_options
 {
 	int			input_width;
@@ -180,6 +207,7 @@ typedef struct cv_net_options
 	int			outputs[CV_NET_MAX_OUTPUTS];
 	bool		prefix_only;
 	bool		keep_layouts;
+	cv_net_engine engine;
 } cv_net_options;
 
 cv_status	cv_net_load_with(const uint8_t *data, size_t len,

@@ -15,6 +15,7 @@
 
 #include "nn.h"
 #include "nn_kernels.h"
+#include "nn_qkernels.h"
 #include "tflite.h"
 
 typedef struct nn_value
@@ -25,6 +26,10 @@ typedef struct nn_value
 	const float *cdata;			/* constant data (owned by net->weights), or NULL */
 	int			storage;		/* arena slot of an activation, -1 otherwise */
 	int			producer;		/* step that computes it; -1 input/constant */
+	/* int8 engine (qbuild.c): held as uint8, real = q_scale * (q - q_zp) */
+	bool		quantized;
+	float		q_scale;
+	int32_t		q_zp;
 } nn_value;
 
 typedef struct nn_storage
@@ -50,13 +55,21 @@ typedef enum nn_kind
 	NN_K_ALIAS,					/* identity on float data: no work */
 	NN_K_CONCAT,
 	NN_K_SOFTMAX,
-	NN_K_UNARY
+	NN_K_UNARY,
+	/* the int8 engine's steps (qbuild.c, nn_qkernels.h) */
+	NN_K_QCONV,
+	NN_K_QDEPTHWISE,
+	NN_K_QADD,
+	NN_K_QPAD,
+	NN_K_QUANTIZE,				/* float value -> uint8 copy */
+	NN_K_DEQUANTIZE				/* uint8 value -> float copy */
 } nn_kind;
 
 typedef struct nn_step
 {
 	nn_kind		kind;
 	int			code;			/* TFLite BuiltinOperator */
+	int			op;				/* its operator in the file; -1 for a conversion */
 	int			ninputs;
 	const int  *inputs;			/* value indices (into net->step_inputs) */
 	int			output;
@@ -84,6 +97,12 @@ typedef struct nn_step
 	const struct nn_step *expand;
 	const struct nn_step *project;
 	bool		fused_away;
+	/* int8 engine */
+	nn_qconv_params qconv;		/* QCONV, QDEPTHWISE */
+	nn_qadd_params qadd;		/* QADD */
+	size_t		q_count;		/* QADD, QUANTIZE, DEQUANTIZE: elements */
+	float		q_scale;		/* QUANTIZE, DEQUANTIZE */
+	int32_t		q_zp;			/* QUANTIZE, DEQUANTIZE, QPAD */
 } nn_step;
 
 struct cv_net
@@ -97,7 +116,8 @@ struct cv_net
 	nn_storage *storages;
 	int		   *step_inputs;
 	size_t	   *concat_sizes;
-	float	   *weights;		/* every constant, dequantized */
+	float	   *weights;		/* every constant, dequantized (int8 engine: those float steps read) */
+	size_t		weights_floats;
 	float	   *weights_kn;		/* transposed filters of direct convolutions */
 	float	   *weights_packed;	/* packed copies of shared filters (nn_gemm) */
 	int			input_value;
@@ -113,6 +133,7 @@ struct cv_net
 	bool		layouts_only;	/* loaded with keep_layouts: not runnable */
 	size_t		arena_floats;	/* activations */
 	size_t		scratch_floats; /* im2col tiles */
+	struct nn_qblock *qblocks;	/* integer weights (qbuild.c) */
 };
 
 /*
@@ -127,6 +148,14 @@ cv_status	nn_prepare_kernels(cv_net *net, cv_error *err);
 
 /* plan.c: storage lifetimes and arena offsets; fills net->arena_floats. */
 cv_status	nn_plan(cv_net *net, cv_error *err);
+
+/*
+ * qbuild.c: the int8 engine's rewrite of the built steps (after nn_build's
+ * own steps, before nn_prepare_kernels), and its weight blocks.
+ */
+cv_status	nn_quantize_steps(const tfl_model *m, cv_net *net, cv_error *err);
+void	   *nn_qalloc(cv_net *net, size_t bytes);	/* 64-byte aligned, owned by net */
+void		nn_qfree_all(cv_net *net);
 
 /* dequant.c: float value of a constant tensor, count floats into out. */
 cv_status	nn_dequantize(const tfl_tensor *t, int index, float *out, cv_error *err);
