@@ -62,7 +62,7 @@ SANBUILD=$SCRATCH/sanitize
 san_status=0
 san_start=$SECONDS
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-OPENBLAS_NUM_THREADS=1 PGVISION_PORTABLE_KERNELS=1 PGVISION_HOSTILE_CASES=24 \
+OPENBLAS_NUM_THREADS=1 PGVISION_PORTABLE_KERNELS=1 PGVISION_HOSTILE_CASES=24 PGVISION_INT8_QUICK=1 \
 	PGVISION_SHARED=$SHARED CFLAGS="$PGV_SAN_CFLAGS" \
 	make -C "$PGV_ROOT/test/unit" -s -j"$(nproc)" BUILD="$SANBUILD" CC=clang check \
 	> "$SCRATCH/unit-san.log" 2>&1 || san_status=$?

@@ -1139,6 +1139,52 @@ done:
 	free(bytes);
 }
 
+/*
+ * A float file on the int8 engine: nothing to run on integers (its weights
+ * and activations are float; only its input is uint8), so the same steps,
+ * and the same floats as the float engine, bit for bit: scores and a
+ * requested activation alike.
+ */
+static void
+test_float_file_on_int8_engine(void)
+{
+	net_builder nb;
+	small_net	sn;
+	cv_net_options o = {0};
+	cv_status	st;
+	cv_error	err;
+	cv_net	   *fnet,
+			   *qnet;
+	uint8_t    *px = pixels(16, 16);
+	float		fs[8],
+				qs[8];
+
+	small_classifier(&nb, &sn, false);
+	fnet = load(&nb, &o, &st, &err);
+	CHECK_MSG(st == CV_OK, "%s", err.message);
+	o.engine = CV_NET_ENGINE_INT8;
+	qnet = load(&nb, &o, &st, &err);
+	CHECK_MSG(st == CV_OK, "%s", err.message);
+	if (fnet && qnet)
+	{
+		cv_net_workspace *fw = NULL,
+				   *qw = NULL;
+
+		CHECK(cv_net_get_info(qnet)->integer_steps == 0);
+		CHECK(cv_net_workspace_create(fnet, &fw, &err) == CV_OK);
+		CHECK(cv_net_workspace_create(qnet, &qw, &err) == CV_OK);
+		CHECK(cv_net_run(fnet, fw, px, fs, NULL, &err) == CV_OK);
+		CHECK(cv_net_run(qnet, qw, px, qs, NULL, &err) == CV_OK);
+		CHECK(memcmp(fs, qs, sizeof(fs)) == 0);
+		cv_net_workspace_free(fw);
+		cv_net_workspace_free(qw);
+	}
+	cv_net_free(fnet);
+	cv_net_free(qnet);
+	nb_free(&nb);
+	free(px);
+}
+
 UNIT_MAIN("nn_cut",
 		  UNIT_CASE(test_input_size_override),
 		  UNIT_CASE(test_cut_before_unsupported),
@@ -1147,4 +1193,5 @@ UNIT_MAIN("nn_cut",
 		  UNIT_CASE(test_quantized_output_range),
 		  UNIT_CASE(test_mobilenet_v2_maps),
 		  UNIT_CASE(test_edgetpu),
-		  UNIT_CASE(test_ssd_maps))
+		  UNIT_CASE(test_ssd_maps),
+		  UNIT_CASE(test_float_file_on_int8_engine))

@@ -2,9 +2,10 @@
  * test_nn_int8.c
  *	  The int8 engine (CV_NET_ENGINE_INT8) on the shared networks, against
  *	  the float engine on the same pixels: top-1 equal on the shared images,
- *	  and on PGVISION_INT8_PHOTOS photos of clothing-small (default 200; the
- *	  sanitizer run of tools/test.sh takes fewer, since there the reference
- *	  kernels run at -O0).  Also: which steps run on integers, the detector's
+ *	  and on PGVISION_INT8_PHOTOS photos of clothing-small (default 200).
+ *	  PGVISION_INT8_QUICK=1 (the sanitizer run of tools/test.sh, where the
+ *	  reference kernels run at -O0, about 4 s a network run) takes no photos,
+ *	  one network, and the cut maps at 160 instead of 320.  Also: which steps run on integers, the detector's
  *	  cut maps, a float file (no integer step), repeatability.
  *
  * The integer kernels themselves are checked bit for bit against their
@@ -93,6 +94,14 @@ load(const char *file, cv_net_engine engine, const cv_net_options *base)
 	return net;
 }
 
+static bool
+quick(void)
+{
+	const char *q = getenv("PGVISION_INT8_QUICK");
+
+	return q != NULL && strcmp(q, "1") == 0;
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -167,12 +176,14 @@ static void
 test_scores_agree(void)
 {
 	const char *env = getenv("PGVISION_INT8_PHOTOS");
-	int			nphotos = env ? atoi(env) : 200;
+	int			nphotos = quick() ? 0 : (env ? atoi(env) : 200);
 	char	  **photos = NULL;
 	int			ndata = dataset_photos(nphotos, &photos);
 
+	size_t		nmodels = quick() ? 1 : sizeof(models) / sizeof(models[0]);
+
 	CHECK_MSG(nphotos <= 0 || ndata == nphotos, "found %d of %d dataset photos", ndata, nphotos);
-	for (size_t k = 0; k < sizeof(models) / sizeof(models[0]); k++)
+	for (size_t k = 0; k < nmodels; k++)
 	{
 		const int8_model *mc = &models[k];
 		cv_net	   *fnet = load(mc->file, CV_NET_ENGINE_FLOAT, NULL),
@@ -293,7 +304,8 @@ test_cut_maps(void)
 			   *qnet;
 	int			n,
 				tensors[2] = {-1, -1};
-	uint8_t    *px = pixels_of(unit_shared_path("images/cat.bmp"), 320);
+	int			size = quick() ? 160 : 320;
+	uint8_t    *px = pixels_of(unit_shared_path("images/cat.bmp"), size);
 
 	if (probe == NULL || px == NULL)
 	{
@@ -320,7 +332,7 @@ test_cut_maps(void)
 	cv_net_free(probe);
 	CHECK(tensors[0] >= 0 && tensors[1] >= 0);
 	memset(&opt, 0, sizeof(opt));
-	opt.input_width = opt.input_height = 320;
+	opt.input_width = opt.input_height = size;
 	opt.n_outputs = 2;
 	opt.outputs[0] = tensors[0];
 	opt.outputs[1] = tensors[1];
