@@ -401,6 +401,33 @@ test_detect_train_synthetic(void)
 		CHECK_MSG(worst <= 1e-4 * (1 + big), "outputs differ by %g (largest %g)", worst, big);
 		CHECK_MSG(worst_merge <= 1e-4 * (1 + big), "ensemble differs by %g", worst_merge);
 		CHECK(worst_mirror == 0);
+
+		/*
+		 * The photo and its mirror go through the head as one batch in
+		 * cv_detector_detect: the same detections as each view's outputs
+		 * computed alone, averaged and decoded.
+		 */
+		{
+			cv_detection *batch = NULL,
+					   *alone = NULL;
+			int			nb = 0,
+						na = 0;
+			const float *mirror_maps = test_maps + mf;
+
+			CHECK(cv_detector_outputs(res.detector, mirror_maps, twice, &err) == CV_OK);
+			cv_detector_mirror_outputs(res.detector, twice);
+			for (int i = 0; i < cells * od; i++)
+				twice[i] = 0.5f * (fast[i] + twice[i]);
+			CHECK(cv_detector_decode(res.detector, twice, 0.01f, 0.45, 100, &alone, &na,
+									 &err) == CV_OK);
+			CHECK(cv_detector_detect(res.detector, test_maps, mirror_maps, 0.01f, 0.45, 100,
+									 &batch, &nb, &err) == CV_OK);
+			CHECK_MSG(na == nb && na > 0 &&
+					  memcmp(alone, batch, sizeof(cv_detection) * (size_t) na) == 0,
+					  "%d detections alone, %d in a batch", na, nb);
+			cv_free(alone);
+			cv_free(batch);
+		}
 		cv_detector_free(merged);
 		free(rows);
 		free(hid);

@@ -6,6 +6,7 @@
  */
 #include "detector.h"
 #include "../learn/augment.h"
+#include "../nn/nn.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -392,8 +393,15 @@ uncalibrate(const cv_detector *d, float p)
  * cell and once per image: a quarter of the multiply-adds of
  * cv_detector_forward on the rows, with the same result up to rounding.
  */
-cv_status
-cv_detector_outputs(const cv_detector *d, const float *maps, float *out, cv_error *err)
+/*
+ * The head on nv views' maps at once (maps[v], out[v]): the photo and its
+ * mirror go through the two large products as one batch, so their filters
+ * are packed once and every buffer is allocated once.  Each view's outputs
+ * are exactly those it would get alone.
+ */
+static cv_status
+detector_outputs_views(const cv_detector *d, int nv, const float *const *maps,
+					   float *const *out, cv_error *err)
 {
 	int			h0 = d->map_height[0],
 				w0 = d->map_width[0],
@@ -407,117 +415,147 @@ cv_detector_outputs(const cv_detector *d, const float *maps, float *out, cv_erro
 				od = cv_detector_out_dim(d->n_tags);
 	bool		nb = (d->context & CV_DETECT_CONTEXT_NEIGHBOURS) != 0;
 	int			cw = nb ? 2 * c1 : c1;	/* per-coarse-cell values: parent, neighbours */
-	int			at = c0 + cw;	/* where the global mean, then the position, start */
-	const float *m0 = maps;
-	const float *m1 = maps + (size_t) cells * c0;
-	float	   *z0 = cv_malloc(sizeof(float) * (size_t) cells * c0);
-	float	   *zc = cv_malloc(sizeof(float) * (size_t) coarse * cw);
-	float	   *pc = cv_malloc(sizeof(float) * (size_t) coarse * hid);
-	float	   *hidden = cv_malloc(sizeof(float) * (size_t) cells * hid);
-	float	   *base = cv_malloc(sizeof(float) * (size_t) hid);
+	size_t		ns = cv_nn_matmul_scratch(c0 > cw ? c0 : cw, hid),
+				ns2 = cv_nn_matmul_scratch(hid, od);
+	size_t		z0_n = (size_t) nv * cells * c0,
+				zc_n = (size_t) nv * coarse * cw,
+				pc_n = (size_t) nv * coarse * hid,
+				hidden_n = (size_t) nv * cells * hid,
+				base_n = (size_t) nv * hid,
+				scratch_n = (ns > ns2 ? ns : ns2) + 1,
+				outs_n = nv > 1 ? (size_t) nv * cells * od : 0;
+	float	   *block = cv_malloc(sizeof(float) * (z0_n + zc_n + pc_n + hidden_n + base_n +
+												   scratch_n + outs_n));
+	float	   *z0,
+			   *zc,
+			   *pc,
+			   *hidden,
+			   *base,
+			   *scratch,
+			   *outs;
 
-	if (z0 == NULL || zc == NULL || pc == NULL || hidden == NULL || base == NULL)
-	{
-		cv_free(z0);
-		cv_free(zc);
-		cv_free(pc);
-		cv_free(hidden);
-		cv_free(base);
+	if (block == NULL)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory for detection");
-	}
-	for (int c = 0; c < cells; c++)
-		for (int j = 0; j < c0; j++)
-			z0[(size_t) c * c0 + j] = (m0[(size_t) c * c0 + j] - d->mean[j]) * d->scale[j];
-	for (int py = 0; py < h1; py++)
-		for (int px = 0; px < w1; px++)
-		{
-			float	   *z = zc + ((size_t) py * w1 + px) * cw;
-			const float *cell = m1 + ((size_t) py * w1 + px) * c1;
+	z0 = block;
+	zc = z0 + z0_n;
+	pc = zc + zc_n;
+	hidden = pc + pc_n;
+	base = hidden + hidden_n;
+	scratch = base + base_n;
+	outs = nv > 1 ? scratch + scratch_n : out[0];
 
-			for (int j = 0; j < c1; j++)
-				z[j] = (cell[j] - d->mean[c0 + j]) * d->scale[c0 + j];
-			if (nb)
+	for (int v = 0; v < nv; v++)
+	{
+		const float *m0 = maps[v];
+		const float *m1 = maps[v] + (size_t) cells * c0;
+		float	   *z0v = z0 + (size_t) v * cells * c0;
+		float	   *zcv = zc + (size_t) v * coarse * cw;
+		float	   *basev = base + (size_t) v * hid;
+		int			at = c0 + cw;	/* where the global mean, then the position, start */
+
+		for (int c = 0; c < cells; c++)
+			for (int j = 0; j < c0; j++)
+				z0v[(size_t) c * c0 + j] = (m0[(size_t) c * c0 + j] - d->mean[j]) * d->scale[j];
+		for (int py = 0; py < h1; py++)
+			for (int px = 0; px < w1; px++)
 			{
-				int			n = 0;
+				float	   *z = zcv + ((size_t) py * w1 + px) * cw;
+				const float *cell = m1 + ((size_t) py * w1 + px) * c1;
 
-				memset(z + c1, 0, sizeof(float) * c1);
-				for (int yy = py - 1; yy <= py + 1; yy++)
-					for (int xx = px - 1; xx <= px + 1; xx++)
-					{
-						if (yy < 0 || yy >= h1 || xx < 0 || xx >= w1)
-							continue;
-						cell = m1 + ((size_t) yy * w1 + xx) * c1;
-						for (int j = 0; j < c1; j++)
-							z[c1 + j] += cell[j];
-						n++;
-					}
 				for (int j = 0; j < c1; j++)
-					z[c1 + j] = (z[c1 + j] / (float) n - d->mean[c0 + c1 + j]) *
-						d->scale[c0 + c1 + j];
+					z[j] = (cell[j] - d->mean[c0 + j]) * d->scale[c0 + j];
+				if (nb)
+				{
+					int			n = 0;
+
+					memset(z + c1, 0, sizeof(float) * c1);
+					for (int yy = py - 1; yy <= py + 1; yy++)
+						for (int xx = px - 1; xx <= px + 1; xx++)
+						{
+							if (yy < 0 || yy >= h1 || xx < 0 || xx >= w1)
+								continue;
+							cell = m1 + ((size_t) yy * w1 + xx) * c1;
+							for (int j = 0; j < c1; j++)
+								z[c1 + j] += cell[j];
+							n++;
+						}
+					for (int j = 0; j < c1; j++)
+						z[c1 + j] = (z[c1 + j] / (float) n - d->mean[c0 + c1 + j]) *
+							d->scale[c0 + c1 + j];
+				}
 			}
-		}
-	/* the image's share: the bias and the global mean */
-	memcpy(base, d->b1, sizeof(float) * hid);
-	if (d->context & CV_DETECT_CONTEXT_GLOBAL)
-	{
-		float		g[CV_DETECT_MAX_CHANNELS];
-
-		memset(g, 0, sizeof(float) * c1);
-		for (int p = 0; p < coarse; p++)
-			for (int j = 0; j < c1; j++)
-				g[j] += m1[(size_t) p * c1 + j];
-		for (int j = 0; j < c1; j++)
-			g[j] = (g[j] / (float) coarse - d->mean[at + j]) * d->scale[at + j];
-		cblas_sgemv(CblasRowMajor, CblasTrans, c1, hid, 1.0f, d->w1 + (size_t) at * hid, hid,
-					g, 1, 1.0f, base, 1);
-		at += c1;
-	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, coarse, hid, cw,
-				1.0f, zc, cw, d->w1 + (size_t) c0 * hid, hid, 0.0f, pc, hid);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cells, hid, c0,
-				1.0f, z0, c0, d->w1, hid, 0.0f, hidden, hid);
-	for (int y = 0; y < h0; y++)
-	{
-		int			py = (int) (((y + 0.5) * h1) / h0);
-
-		if (py >= h1)
-			py = h1 - 1;
-		for (int x = 0; x < w0; x++)
+		/* the image's share: the bias and the global mean */
+		memcpy(basev, d->b1, sizeof(float) * hid);
+		if (d->context & CV_DETECT_CONTEXT_GLOBAL)
 		{
-			int			px = (int) (((x + 0.5) * w1) / w0);
-			float	   *h = hidden + ((size_t) y * w0 + x) * hid;
-			const float *p;
+			float		g[CV_DETECT_MAX_CHANNELS];
 
-			if (px >= w1)
-				px = w1 - 1;
-			p = pc + ((size_t) py * w1 + px) * hid;
-			for (int k = 0; k < hid; k++)
-				h[k] += p[k] + base[k];
-			if (d->context & CV_DETECT_CONTEXT_POSITION)
-			{
-				float		zx = ((x + 0.5f) / w0 - d->mean[at]) * d->scale[at],
-							zy = ((y + 0.5f) / h0 - d->mean[at + 1]) * d->scale[at + 1];
-				const float *wx = d->w1 + (size_t) at * hid,
-						   *wy = d->w1 + (size_t) (at + 1) * hid;
-
-				for (int k = 0; k < hid; k++)
-					h[k] += zx * wx[k] + zy * wy[k];
-			}
-			for (int k = 0; k < hid; k++)
-				if (h[k] < 0.0f)
-					h[k] = 0.0f;
+			memset(g, 0, sizeof(float) * c1);
+			for (int p = 0; p < coarse; p++)
+				for (int j = 0; j < c1; j++)
+					g[j] += m1[(size_t) p * c1 + j];
+			for (int j = 0; j < c1; j++)
+				g[j] = (g[j] / (float) coarse - d->mean[at + j]) * d->scale[at + j];
+			cblas_sgemv(CblasRowMajor, CblasTrans, c1, hid, 1.0f, d->w1 + (size_t) at * hid, hid,
+						g, 1, 1.0f, basev, 1);
 		}
 	}
-	for (int c = 0; c < cells; c++)
-		memcpy(out + (size_t) c * od, d->b2, sizeof(float) * od);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cells, od, hid,
-				1.0f, hidden, hid, d->w2, od, 1.0f, out, od);
-	cv_free(z0);
-	cv_free(zc);
-	cv_free(pc);
-	cv_free(hidden);
-	cv_free(base);
+
+	/* the two products that are most of the head: nn.h's GEMM, not sgemm */
+	cv_nn_matmul(nv * coarse, cw, hid, zc, cw, d->w1 + (size_t) c0 * hid, NULL, pc, hid, scratch);
+	cv_nn_matmul(nv * cells, c0, hid, z0, c0, d->w1, NULL, hidden, hid, scratch);
+
+	for (int v = 0; v < nv; v++)
+	{
+		int			at = c0 + cw + ((d->context & CV_DETECT_CONTEXT_GLOBAL) ? c1 : 0);
+		const float *pcv = pc + (size_t) v * coarse * hid;
+		const float *basev = base + (size_t) v * hid;
+
+		for (int y = 0; y < h0; y++)
+		{
+			int			py = (int) (((y + 0.5) * h1) / h0);
+
+			if (py >= h1)
+				py = h1 - 1;
+			for (int x = 0; x < w0; x++)
+			{
+				int			px = (int) (((x + 0.5) * w1) / w0);
+				float	   *h = hidden + (((size_t) v * cells) + (size_t) y * w0 + x) * hid;
+				const float *p;
+
+				if (px >= w1)
+					px = w1 - 1;
+				p = pcv + ((size_t) py * w1 + px) * hid;
+				for (int k = 0; k < hid; k++)
+					h[k] += p[k] + basev[k];
+				if (d->context & CV_DETECT_CONTEXT_POSITION)
+				{
+					float		zx = ((x + 0.5f) / w0 - d->mean[at]) * d->scale[at],
+								zy = ((y + 0.5f) / h0 - d->mean[at + 1]) * d->scale[at + 1];
+					const float *wx = d->w1 + (size_t) at * hid,
+							   *wy = d->w1 + (size_t) (at + 1) * hid;
+
+					for (int k = 0; k < hid; k++)
+						h[k] += zx * wx[k] + zy * wy[k];
+				}
+				for (int k = 0; k < hid; k++)
+					if (h[k] < 0.0f)
+						h[k] = 0.0f;
+			}
+		}
+	}
+	cv_nn_matmul(nv * cells, hid, od, hidden, hid, d->w2, d->b2, outs, od, scratch);
+	if (nv > 1)
+		for (int v = 0; v < nv; v++)
+			memcpy(out[v], outs + (size_t) v * cells * od, sizeof(float) * (size_t) cells * od);
+	cv_free(block);
 	return CV_OK;
+}
+
+cv_status
+cv_detector_outputs(const cv_detector *d, const float *maps, float *out, cv_error *err)
+{
+	return detector_outputs_views(d, 1, &maps, &out, err);
 }
 
 void
@@ -576,7 +614,11 @@ cv_detector_detect(const cv_detector *d, const float *maps, const float *mirror_
 		cv_free(mirrored);
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory for detection");
 	}
-	st = cv_detector_outputs(d, maps, out, err);
+	if (mirror_maps != NULL)
+		st = detector_outputs_views(d, 2, (const float *const[]) {maps, mirror_maps},
+									(float *const[]) {out, mirrored}, err);
+	else
+		st = cv_detector_outputs(d, maps, out, err);
 	if (st == CV_OK && mirror_maps != NULL)
 	{
 		/*
@@ -586,13 +628,9 @@ cv_detector_detect(const cv_detector *d, const float *maps, const float *mirror_
 		 * head predicts in.  It halves the noise of the box codes that a
 		 * head trained on a few dozen photos has (docs/detection.md).
 		 */
-		st = cv_detector_outputs(d, mirror_maps, mirrored, err);
-		if (st == CV_OK)
-		{
-			cv_detector_mirror_outputs(d, mirrored);
-			for (size_t i = 0; i < n; i++)
-				out[i] = 0.5f * (out[i] + mirrored[i]);
-		}
+		cv_detector_mirror_outputs(d, mirrored);
+		for (size_t i = 0; i < n; i++)
+			out[i] = 0.5f * (out[i] + mirrored[i]);
 	}
 	if (st == CV_OK)
 		st = cv_detector_decode(d, out, min_probability, nms_overlap, max_detections,

@@ -193,6 +193,18 @@ typedef enum cv_net_engine
 } cv_net_engine;
 
 /*
+ * c[m][n] = bias[n] + a[m][k] w[k][n], rows of a and c lda and ldc floats
+ * apart, w row-major and contiguous, bias NULL for none: for callers
+ * outside the network (the detector's head).  Our GEMM where the CPU has
+ * AVX-512 or AVX2 + FMA (scratch: cv_nn_matmul_scratch(k, n) floats for
+ * the packed filters; 0 means none is needed), OpenBLAS otherwise or when
+ * scratch is NULL.  Results differ from OpenBLAS's in the last bits.
+ */
+size_t		cv_nn_matmul_scratch(int k, int n);
+void		cv_nn_matmul(int m, int k, int n, const float *a, size_t lda, const float *w,
+						 const float *bias, float *c, size_t ldc, float *scratch);
+
+/*
  * Whether this CPU has the fast integer kernels (AVX-512 VNNI or AVX2):
  * where it has not, the int8 engine runs its portable reference kernels,
  * correct but slower than the float engine.  The host's 'auto' engine.
