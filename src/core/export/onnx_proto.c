@@ -337,7 +337,7 @@ static bool
 valid_elem_type(onnx_elem_type type)
 {
 	return type == ONNX_FLOAT || type == ONNX_UINT8 || type == ONNX_INT32 ||
-		type == ONNX_INT64;
+		type == ONNX_INT64 || type == ONNX_UINT64;
 }
 
 static size_t
@@ -591,6 +591,23 @@ onnx_initializer_int64(onnx_graph *g, const char *name, int rank,
 		for (int b = 0; b < 8; b++)
 			p[8 * i + b] = (uint8_t) (u >> (8 * b));
 	}
+}
+
+void
+onnx_initializer_uint64(onnx_graph *g, const char *name, int rank,
+						const int64_t *dims, const uint64_t *data)
+{
+	tensor_rec *t;
+	uint8_t    *p;
+	size_t		n;
+
+	if (latched(g) || (t = add_initializer(g, name, ONNX_UINT64, rank, dims, data)) == NULL)
+		return;
+	p = (uint8_t *) t->raw;
+	n = t->raw_len / 8;
+	for (size_t i = 0; i < n; i++)
+		for (int b = 0; b < 8; b++)
+			p[8 * i + b] = (uint8_t) (data[i] >> (8 * b));
 }
 
 void

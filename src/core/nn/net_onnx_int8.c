@@ -7,25 +7,28 @@
  * rescale with a float multiplier and round half to even, TFLite's with a
  * 31-bit fixed-point multiplier and its own roundings, so their bytes
  * differ now and then, and every difference moves the answer.  Here each
- * step is spelled out in operators whose results the ONNX specification
- * fixes exactly (integer Add, Mul, Mod, Less, Where, Clip, Cast; integer
- * Div only on exact multiples, so its rounding never matters):
+ * step is spelled out in operators whose integer results the ONNX
+ * specification fixes exactly (Add, Mul, Clip, Cast, and BitShift on
+ * unsigned values; no integer Div or Mod, whose rounding of negative
+ * values onnxruntime would decide, except for the wrap of a left shift):
  *
- *	 QCONV, QDEPTHWISE	 the accumulator sum (x - x_zp)(w - w_zp), either
- *						 as a float Conv on x - x_zp and w - w_zp when the
- *						 step's weights bound every partial sum below 2^24
- *						 (integers that float32 holds exactly, whatever the
- *						 order of the additions: always so for 3x3
- *						 depthwise filters, and onnxruntime's float
+ *	 QCONV, QDEPTHWISE	 the accumulator bias + sum (x - x_zp)(w - w_zp),
+ *						 either as a float Conv on x - x_zp, w - w_zp and
+ *						 the bias when the step's weights and bias bound
+ *						 every partial sum below 2^24 (integers float32
+ *						 holds exactly, whatever the order of the
+ *						 additions: every depthwise filter and most 1x1
+ *						 convolutions of MobileNet, and onnxruntime's float
  *						 convolutions are its fastest), or else ConvInteger
  *						 (uint8 x uint8, the CPU provider's only types:
  *						 int8 weights w are stored as w + 128 with zero
  *						 point w_zp + 128, the same differences; padded
- *						 taps read x_zp, as in the kernels); then + bias,
- *						 requantize, + out_zp, Clip, Cast to uint8
+ *						 taps read x_zp, as in the kernels) + the int32
+ *						 bias; then requantize (+ out_zp), Clip, Cast to
+ *						 uint8
  *	 QADD				 TFLite's quantized ADD: both inputs less their
  *						 zero points times 2^20, each requantized, summed,
- *						 requantized, + out_zp, Clip, Cast
+ *						 requantized (+ out_zp), Clip, Cast
  *	 QPAD				 Pad with the zero point (uint8)
  *	 QUANTIZE			 zp + round half away from zero of x / scale
  *						 (TFLite's roundf, which QuantizeLinear's half to
@@ -33,8 +36,10 @@
  *	 DEQUANTIZE			 (float (q) - zp) * scale, as nn_dequantize_u8
  *
  * Requantization, nn_mul_by_quantized_multiplier (TFLite's
- * MultiplyByQuantizedMultiplier, common.h), in int64 tensors, per output
- * channel ([1, C, 1, 1] constants, scalars when all channels agree):
+ * MultiplyByQuantizedMultiplier, common.h), in int64 then uint64 tensors,
+ * per output channel ([1, C, 1, 1] constants, scalars when all channels
+ * agree); see requantize() for the offsets that keep every shifted value
+ * non-negative:
  *	 left shift			 x * 2^left wrapped to int32 (TFLite shifts in
  *						 int32), only when some channel shifts left;
  *	 SaturatingRoundingDoublingHighMul(x, m) = floor((x m + 2^30) / 2^31):
@@ -44,9 +49,7 @@
  *						 trunc((x m + 1 - 2^30) / 2^31) is the same floor);
  *						 m < 2^31, so the one saturating case never occurs;
  *	 RoundingDivideByPOT(x, e) = floor((x + 2^(e-1) - (x < 0)) / 2^e) for
- *						 e >= 1 (round half away from zero), x for e = 0;
- * a floor division being (y - Mod(y, d)) / d with Mod's fmod = 0 (the
- * remainder takes the divisor's sign: 0 <= Mod < d).
+ *						 e >= 1 (round half away from zero), x for e = 0.
  */
 #include "nn_onnx_int8.h"
 
@@ -59,6 +62,7 @@
 #define TO_FLOAT 1
 #define TO_UINT8 2
 #define TO_INT64 7
+#define TO_UINT64 13
 
 /* float32 holds every integer of magnitude up to 2^24 exactly */
 #define FLOAT_EXACT_LIMIT ((int64_t) 1 << 24)
@@ -127,70 +131,73 @@ channel_i64(qemit *q, const char *what, int n, const int64_t *v, char *out)
 		onnx_initializer_int64(q->g, out, 4, (const int64_t[]) {1, n, 1, 1}, v);
 }
 
-/* out = floor(x / d) for d > 0: the Div divides an exact multiple. */
+/* Per-channel uint64 constant, as channel_i64. */
 static void
-floor_div(qemit *q, const char *x, const char *d, const char *out)
+channel_u64(qemit *q, const char *what, int n, const uint64_t *v, char *out)
 {
-	name_t		rem,
-				down;
+	bool		same = true;
 
-	aux(q, "rem", rem);
-	aux(q, "down", down);
-	onnx_attr_int(q->g, node2(q, "Mod", x, d, rem), "fmod", 0);
-	node2(q, "Sub", x, rem, down);
-	node2(q, "Div", down, d, out);
+	for (int i = 1; i < n; i++)
+		if (v[i] != v[0])
+			same = false;
+	aux(q, what, out);
+	if (same)
+		onnx_initializer_uint64(q->g, out, 0, NULL, v);
+	else
+		onnx_initializer_uint64(q->g, out, 4, (const int64_t[]) {1, n, 1, 1}, v);
 }
 
-/* out = x + zp clamped to [lo, hi] as uint8 (x int64). */
 static void
-to_uint8(qemit *q, const char *x, int32_t zp, int32_t lo, int32_t hi, const char *out)
+shift_right(qemit *q, const char *x, const char *bits, const char *out)
 {
-	name_t		zp_name,
-				lo_name,
-				hi_name,
-				shifted,
-				clamped;
-
-	scalar_i64(q, "out_zp", zp, zp_name);
-	scalar_i64(q, "act_min", lo, lo_name);
-	scalar_i64(q, "act_max", hi, hi_name);
-	aux(q, "zp_added", shifted);
-	aux(q, "clamped", clamped);
-	node2(q, "Add", x, zp_name, shifted);
-	onnx_node(q->g, "Clip", 3, (const char *[]) {shifted, lo_name, hi_name}, 1,
-			  (const char *[]) {clamped});
-	cast(q, clamped, TO_UINT8, out);
+	onnx_attr_string(q->g, node2(q, "BitShift", x, bits, out), "direction", "RIGHT");
 }
 
 /*
- * out = nn_mul_by_quantized_multiplier(x, mult[c], shift[c]) for the int64
- * tensor x of n channels (n = 1: the same for every element).
+ * out = nn_mul_by_quantized_multiplier(x, mult[c], shift[c]) + zp[c] for
+ * the int64 tensor x of n channels (n = 1: the same for every element),
+ * int64.  The floor divisions by powers of two are right shifts of
+ * non-negative uint64 values (BitShift takes unsigned types only): the
+ * product x m is offset by 2^62, so that (x m + 2^62 + 2^30) >> 31 is the
+ * high part plus 2^31; the rounding division by 2^e then shifts that
+ * (plus its rounding term) by e, which leaves the result plus 2^(31 - e),
+ * taken off with the zero point's addition.
  */
 static cv_status
 requantize(qemit *q, const char *x, int n, const int32_t *mult, const int32_t *shift,
-		   const char *out)
+		   const int32_t *zp, const char *out)
 {
-	int64_t    *a = cv_malloc(sizeof(int64_t) * 5 * (size_t) n);
+	int64_t    *a = cv_malloc(sizeof(int64_t) * 6 * (size_t) n);
 	int64_t    *left,
 			   *m,
-			   *pot,
-			   *half,
-			   *half_neg;
+			   *offset_zp;
+	uint64_t   *e,
+			   *round,
+			   *neg_fix;
 	bool		any_left = false,
-				any_right = false;
+				any_right = false,
+				all_right = true,
+				any_round = false;
 	name_t		cur,
 				m_name,
-				high_in,
+				prod,
+				k,
+				biased,
+				biased_u,
 				high,
-				k31;
+				k31,
+				scaled,
+				scaled_i,
+				zp_name;
 
 	if (a == NULL)
 		return cv_fail(q->err, CV_ERR_NOMEM, "out of memory exporting an integer step");
 	left = a;
 	m = a + n;
-	pot = a + 2 * n;
-	half = a + 3 * n;
-	half_neg = a + 4 * n;
+	offset_zp = a + 2 * n;
+	e = (uint64_t *) (a + 3 * n);
+	round = (uint64_t *) (a + 4 * n);
+	neg_fix = (uint64_t *) (a + 5 * n);
 	for (int c = 0; c < n; c++)
 	{
 		int			l = shift[c] > 0 ? shift[c] : 0;
@@ -198,11 +205,15 @@ requantize(qemit *q, const char *x, int n, const int32_t *mult, const int32_t *s
 
 		left[c] = (int64_t) 1 << l;
 		m[c] = mult[c];
-		pot[c] = (int64_t) 1 << r;
-		half[c] = r > 0 ? (int64_t) 1 << (r - 1) : 0;
-		half_neg[c] = r > 0 ? half[c] - 1 : 0;
+		e[c] = (uint64_t) r;
+		/* x + 2^(e-1) - (x < 0) = (x + 2^31) + (2^(e-1) - 1) + (x >= 0) - 2^31 */
+		round[c] = r > 0 ? ((uint64_t) 1 << (r - 1)) - 1 : 0;
+		neg_fix[c] = r > 0 ? 1 : 0;
+		offset_zp[c] = (int64_t) zp[c] - ((int64_t) 1 << (31 - r));
 		any_left |= l > 0;
 		any_right |= r > 0;
+		all_right &= r > 0;
+		any_round |= round[c] != 0;
 	}
 	snprintf(cur, sizeof(cur), "%s", x);
 	if (any_left)
@@ -211,7 +222,7 @@ requantize(qemit *q, const char *x, int n, const int32_t *mult, const int32_t *s
 					k_half,
 					k_full,
 					v,
-					biased,
+					v_biased,
 					wrapped;
 
 		/* TFLite shifts left in int32: the product wraps modulo 2^32 */
@@ -219,60 +230,92 @@ requantize(qemit *q, const char *x, int n, const int32_t *mult, const int32_t *s
 		scalar_i64(q, "two_31", (int64_t) 1 << 31, k_half);
 		scalar_i64(q, "two_32", (int64_t) 1 << 32, k_full);
 		aux(q, "shifted", v);
-		aux(q, "biased", biased);
+		aux(q, "biased", v_biased);
 		aux(q, "wrapped", wrapped);
 		node2(q, "Mul", cur, l_name, v);
-		node2(q, "Add", v, k_half, biased);
-		onnx_attr_int(q->g, node2(q, "Mod", biased, k_full, wrapped), "fmod", 0);
+		node2(q, "Add", v, k_half, v_biased);
+		onnx_attr_int(q->g, node2(q, "Mod", v_biased, k_full, wrapped), "fmod", 0);
 		aux(q, "int32", cur);
 		node2(q, "Sub", wrapped, k_half, cur);
 	}
-	/* the doubling high multiplication: floor((x m + 2^30) / 2^31) */
+	/* the doubling high multiplication, plus 2^31: (x m + 2^62 + 2^30) >> 31 */
 	channel_i64(q, "mult", n, m, m_name);
+	aux(q, "prod", prod);
+	node2(q, "Mul", cur, m_name, prod);
+	scalar_i64(q, "nudge", ((int64_t) 1 << 62) + ((int64_t) 1 << 30), k);
+	aux(q, "nudged", biased);
+	node2(q, "Add", prod, k, biased);
+	aux(q, "nudged_u", biased_u);
+	cast(q, biased, TO_UINT64, biased_u);
 	{
-		name_t		prod,
-					k30;
+		uint64_t	v31 = 31;
 
-		aux(q, "prod", prod);
-		node2(q, "Mul", cur, m_name, prod);
-		scalar_i64(q, "two_30", (int64_t) 1 << 30, k30);
-		aux(q, "nudged", high_in);
-		node2(q, "Add", prod, k30, high_in);
-	}
-	scalar_i64(q, "two_31", (int64_t) 1 << 31, k31);
-	if (!any_right)
-	{
-		floor_div(q, high_in, k31, out);
-		cv_free(a);
-		return CV_OK;
+		aux(q, "thirty_one", k31);
+		onnx_initializer_uint64(q->g, k31, 0, NULL, &v31);
 	}
 	aux(q, "high", high);
-	floor_div(q, high_in, k31, high);
-	/* rounding division by 2^e: half away from zero */
+	shift_right(q, biased_u, k31, high);
+	if (any_right)
 	{
-		name_t		zero,
-					neg,
-					h_name,
-					hn_name,
-					nudge,
+		/* rounding division by 2^e, half away from zero, on high + 2^31 */
+		name_t		sign,
+					sign_fix,
 					t,
-					p_name;
+					t2,
+					e_name;
 
-		scalar_i64(q, "zero", 0, zero);
-		channel_i64(q, "half", n, half, h_name);
-		channel_i64(q, "half_neg", n, half_neg, hn_name);
-		channel_i64(q, "pot", n, pot, p_name);
-		aux(q, "negative", neg);
-		aux(q, "round", nudge);
-		aux(q, "rounded", t);
-		node2(q, "Less", high, zero, neg);
-		onnx_node(q->g, "Where", 3, (const char *[]) {neg, hn_name, h_name}, 1,
-				  (const char *[]) {nudge});
-		node2(q, "Add", high, nudge, t);
-		floor_div(q, t, p_name, out);
+		aux(q, "non_negative", sign);
+		shift_right(q, high, k31, sign);	/* 1 when x >= 0 */
+		if (!all_right)
+		{
+			name_t		f_name;
+
+			channel_u64(q, "neg_fix", n, neg_fix, f_name);
+			aux(q, "sign_fix", sign_fix);
+			node2(q, "Mul", sign, f_name, sign_fix);
+		}
+		else
+			snprintf(sign_fix, sizeof(sign_fix), "%s", sign);
+		aux(q, "rounding", t);
+		node2(q, "Add", high, sign_fix, t);
+		if (any_round)
+		{
+			name_t		r_name;
+
+			channel_u64(q, "round", n, round, r_name);
+			aux(q, "rounding", t2);
+			node2(q, "Add", t, r_name, t2);
+		}
+		else
+			snprintf(t2, sizeof(t2), "%s", t);
+		channel_u64(q, "exponent", n, e, e_name);
+		aux(q, "scaled", scaled);
+		shift_right(q, t2, e_name, scaled);
 	}
+	else
+		snprintf(scaled, sizeof(scaled), "%s", high);
+	aux(q, "scaled_i", scaled_i);
+	cast(q, scaled, TO_INT64, scaled_i);
+	channel_i64(q, "offset_zp", n, offset_zp, zp_name);
+	node2(q, "Add", scaled_i, zp_name, out);
 	cv_free(a);
 	return CV_OK;
+}
+
+/* out = x clamped to [lo, hi] as uint8 (x int64). */
+static void
+to_uint8(qemit *q, const char *x, int32_t lo, int32_t hi, const char *out)
+{
+	name_t		lo_name,
+				hi_name,
+				clamped;
+
+	scalar_i64(q, "act_min", lo, lo_name);
+	scalar_i64(q, "act_max", hi, hi_name);
+	aux(q, "clamped", clamped);
+	onnx_node(q->g, "Clip", 3, (const char *[]) {x, lo_name, hi_name}, 1,
+			  (const char *[]) {clamped});
+	cast(q, clamped, TO_UINT8, out);
 }
 
 /* Explicit ONNX pads [top, left, bottom, right], as net_onnx.c's window_pads. */
@@ -305,11 +348,11 @@ emit_qconv(qemit *q, const nn_step *s, const char *in, const char *out)
 	size_t		n = (size_t) p->out_c * per_out;
 	int32_t		x_range = p->in_zp > 255 - p->in_zp ? p->in_zp : 255 - p->in_zp;
 	int32_t    *wd = cv_malloc(sizeof(int32_t) * (n > 0 ? n : 1));
-	int64_t		worst = 0;
+	int64_t		worst = 0,
+				max_bias = 0;
 	int64_t		w_dims[4] = {p->out_c, per_group, p->k_h, p->k_w};
 	name_t		w_name,
 				acc,
-				acc64,
 				summed;
 	int			node;
 	cv_status	st;
@@ -335,36 +378,50 @@ emit_qconv(qemit *q, const nn_step *s, const char *in, const char *out)
 		if (sum > worst)
 			worst = sum;
 	}
+	for (int o = 0; o < p->out_c && p->bias != NULL; o++)
+		if (llabs((long long) p->bias[o]) > max_bias)
+			max_bias = llabs((long long) p->bias[o]);
 	snprintf(w_name, sizeof(w_name), "qw%d", q->step);
 	aux(q, "acc", acc);
-	if (worst * x_range < FLOAT_EXACT_LIMIT)
+	if (worst * x_range + max_bias < FLOAT_EXACT_LIMIT)
 	{
 		/*
-		 * Every partial sum is an integer below 2^24 in magnitude: a float
-		 * convolution adds them exactly, in whatever order it likes.  The
-		 * padding's zeros are x_zp less x_zp.
+		 * Every partial sum, the bias included, is an integer below 2^24 in
+		 * magnitude: a float convolution adds them exactly, in whatever
+		 * order it likes.  The padding's zeros are x_zp less x_zp.
 		 */
 		float	   *wf = cv_malloc(sizeof(float) * (n > 0 ? n : 1));
+		float	   *bf = cv_malloc(sizeof(float) * (size_t) p->out_c);
 		name_t		xf,
 					xc,
-					zp;
+					zp,
+					b_name;
 
-		if (wf == NULL)
+		if (wf == NULL || bf == NULL)
 		{
+			cv_free(wf);
+			cv_free(bf);
 			cv_free(wd);
 			return cv_fail(q->err, CV_ERR_NOMEM, "out of memory exporting a convolution");
 		}
 		for (size_t k = 0; k < n; k++)
 			wf[k] = (float) wd[k];
 		onnx_initializer_float(q->g, w_name, 4, w_dims, wf);
+		for (int o = 0; o < p->out_c; o++)
+			bf[o] = p->bias != NULL ? (float) p->bias[o] : 0.0f;
+		snprintf(b_name, sizeof(b_name), "qb%d", q->step);
+		onnx_initializer_float(q->g, b_name, 1, (const int64_t[]) {p->out_c}, bf);
 		cv_free(wf);
+		cv_free(bf);
 		aux(q, "xf", xf);
 		aux(q, "centred", xc);
 		scalar_f32(q, "in_zp", (float) p->in_zp, zp);
 		cast(q, in, TO_FLOAT, xf);
 		node2(q, "Sub", xf, zp, xc);
-		node = node2(q, "Conv", xc, w_name, acc);
+		node = onnx_node(q->g, "Conv", 3, (const char *[]) {xc, w_name, b_name}, 1,
+						 (const char *[]) {acc});
 		qwindow_attrs(q, node, p, group);
+		snprintf(summed, sizeof(summed), "%s", acc);
 	}
 	else
 	{
@@ -391,33 +448,38 @@ emit_qconv(qemit *q, const nn_step *s, const char *in, const char *out)
 		node = onnx_node(q->g, "ConvInteger", 4, (const char *[]) {in, w_name, xz, wz}, 1,
 						 (const char *[]) {acc});
 		qwindow_attrs(q, node, p, group);
+		if (p->bias != NULL)
+		{
+			/* int32 as the kernels' accumulator (which starts at the bias) */
+			name_t		b_name;
+
+			snprintf(b_name, sizeof(b_name), "qb%d", q->step);
+			onnx_initializer_int32(q->g, b_name, 4, (const int64_t[]) {1, p->out_c, 1, 1},
+								   p->bias);
+			aux(q, "biased", summed);
+			node2(q, "Add", acc, b_name, summed);
+		}
+		else
+			snprintf(summed, sizeof(summed), "%s", acc);
 	}
 	cv_free(wd);
-	aux(q, "acc64", acc64);
-	cast(q, acc, TO_INT64, acc64);
-	if (p->bias != NULL)
 	{
-		int64_t    *b = cv_malloc(sizeof(int64_t) * (size_t) p->out_c);
-		name_t		b_name;
+		name_t		acc64,
+					scaled;
+		int32_t    *zps = cv_malloc(sizeof(int32_t) * (size_t) p->out_c);
 
-		if (b == NULL)
+		if (zps == NULL)
 			return cv_fail(q->err, CV_ERR_NOMEM, "out of memory exporting a convolution");
 		for (int o = 0; o < p->out_c; o++)
-			b[o] = p->bias[o];
-		channel_i64(q, "qb", p->out_c, b, b_name);
-		cv_free(b);
-		aux(q, "biased", summed);
-		node2(q, "Add", acc64, b_name, summed);
-	}
-	else
-		snprintf(summed, sizeof(summed), "%s", acc64);
-	{
-		name_t		scaled;
-
+			zps[o] = p->out_zp;
+		aux(q, "acc64", acc64);
+		cast(q, summed, TO_INT64, acc64);
 		aux(q, "scaled", scaled);
-		if ((st = requantize(q, summed, p->out_c, p->multiplier, p->shift, scaled)) != CV_OK)
+		st = requantize(q, acc64, p->out_c, p->multiplier, p->shift, zps, scaled);
+		cv_free(zps);
+		if (st != CV_OK)
 			return st;
-		to_uint8(q, scaled, p->out_zp, p->act_min, p->act_max, out);
+		to_uint8(q, scaled, p->act_min, p->act_max, out);
 	}
 	return CV_OK;
 }
@@ -443,7 +505,7 @@ qadd_input(qemit *q, const char *x, int32_t zp, int left_shift, int32_t mult, in
 	node2(q, "Sub", x64, zp_name, centred);
 	node2(q, "Mul", centred, k, shifted);
 	aux(q, "rescaled", out);
-	return requantize(q, shifted, 1, &mult, &sh, out);
+	return requantize(q, shifted, 1, &mult, &sh, (const int32_t[]) {0}, out);
 }
 
 static cv_status
@@ -467,9 +529,9 @@ emit_qadd(qemit *q, const nn_step *s, const char *a, const char *b, const char *
 	aux(q, "sum", sum);
 	node2(q, "Add", ra, rb, sum);
 	aux(q, "scaled", scaled);
-	if ((st = requantize(q, sum, 1, &p->out_multiplier, &sh, scaled)) != CV_OK)
+	if ((st = requantize(q, sum, 1, &p->out_multiplier, &sh, &p->out_zp, scaled)) != CV_OK)
 		return st;
-	to_uint8(q, scaled, p->out_zp, p->act_min, p->act_max, out);
+	to_uint8(q, scaled, p->act_min, p->act_max, out);
 	return CV_OK;
 }
 
