@@ -35,7 +35,8 @@ read -r up uf < <(awk '/^[0-9]+ passed, [0-9]+ failed$/ {p += $1; f += $3} END {
 [ "$unit_status" = 0 ] || [ "$uf" != 0 ] || uf=1	# a build failure counts as a failure
 count "$up" "$uf"
 
-# The operator fixtures test_export_ops wrote, run by onnxruntime beside
+# The operator fixtures test_export_ops wrote (and test_export_onnx's int8
+# classifier), run by onnxruntime beside
 # pgvision's own results (test/export/check_fixtures.js).
 pgv_log "export fixtures in onnxruntime (test/export)"
 fixture_status=0

@@ -170,15 +170,6 @@ cv_export(PG_FUNCTION_ARGS)
 
 	it = ReadIteration(iteration, "cv_export");
 	model = ExportableModel(it.model, "cv_export");
-	if ((model->task == CV_TASK_DETECTION &&
-		 model->extractor_version == CV_DETECT_MAPS_VERSION_INT8) ||
-		(model->task != CV_TASK_DETECTION &&
-		 model->extractor_version == CV_BACKBONE_VERSION_INT8))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("iteration " INT64_FORMAT " was trained on the int8 engine, whose export is not available yet",
-						iteration),
-				 errhint("Retrain with SET pgvision.engine = 'float' to export it.")));
 	backbone = BackboneFileByHash(model->domain, model->domain_hash);
 
 	memset(&meta, 0, sizeof(meta));

@@ -12,10 +12,12 @@
 #include "detect/detector.h"
 #include "export/export.h"
 #include "learn/features.h"
+#include "learn/head.h"
 #include "model/model.h"
 #include "nn/nn.h"
 #include "nn/nn_onnx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +41,8 @@ contains(const uint8_t *hay, size_t n, const char *needle)
 
 /* A classifier of the given task on the small backbone, weights from a formula. */
 static cv_model *
-small_classifier(const uint8_t *file, size_t len, cv_task task, cv_feature_extractor **fx_out)
+small_classifier_on(const uint8_t *file, size_t len, cv_task task, cv_net_engine engine,
+					cv_feature_extractor **fx_out)
 {
 	static const uint8_t hash[32] = {1, 2, 3};
 	const char *tags[3] = {"fork", "say \"hi\"\\", "Negative"};
@@ -48,7 +51,7 @@ small_classifier(const uint8_t *file, size_t len, cv_task task, cv_feature_extra
 	cv_model   *m = NULL;
 	cv_error	err;
 
-	CHECK(cv_features_backbone_create("tiny", file, len, hash, &fx, &err) == CV_OK);
+	CHECK(cv_features_backbone_create_engine("tiny", file, len, hash, engine, &fx, &err) == CV_OK);
 	if (fx == NULL)
 		return NULL;
 	h = cv_head_alloc(task, 3, fx->dim);
@@ -66,6 +69,137 @@ small_classifier(const uint8_t *file, size_t len, cv_task task, cv_feature_extra
 	cv_head_free(h);
 	*fx_out = fx;
 	return m;
+}
+
+static cv_model *
+small_classifier(const uint8_t *file, size_t len, cv_task task, cv_feature_extractor **fx_out)
+{
+	return small_classifier_on(file, len, task, CV_NET_ENGINE_FLOAT, fx_out);
+}
+
+static void
+write_fixture(const char *dir, const char *name, const char *ext, const void *data, size_t n)
+{
+	char		path[1024];
+	FILE	   *f;
+
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
+	f = fopen(path, "wb");
+	CHECK_MSG(f != NULL, "cannot write %s", path);
+	if (f == NULL)
+		return;
+	CHECK(fwrite(data, 1, n, f) == n);
+	fclose(f);
+}
+
+/*
+ * A classifier trained on the int8 engine exports that engine's integer
+ * arithmetic, not the float network (whose answers differ): the file says
+ * so, is another file than the float model's, and, with
+ * PGVISION_EXPORT_FIXTURES, is written with the probabilities the core
+ * computes (features on the int8 engine, then the head) for
+ * test/export/check_fixtures.js to compare in onnxruntime.
+ */
+static void
+test_int8_classifier_file(void)
+{
+	size_t		len,
+				n = 0,
+				nf = 0;
+	uint8_t    *file = unit_read_file(unit_shared_path(SMALL_NET), &len);
+	cv_feature_extractor *fx = NULL,
+			   *ffx = NULL;
+	cv_model   *m = small_classifier_on(file, len, CV_TASK_MULTICLASS, CV_NET_ENGINE_INT8, &fx);
+	cv_model   *fm = small_classifier(file, len, CV_TASK_MULTICLASS, &ffx);
+	uint8_t    *onnx = NULL,
+			   *fonnx = NULL;
+	const char *fixtures = getenv("PGVISION_EXPORT_FIXTURES");
+	cv_error	err;
+
+	CHECK(m != NULL && fm != NULL);
+	if (m == NULL || fm == NULL)
+		goto done;
+	CHECK(m->extractor_version == CV_BACKBONE_VERSION_INT8);
+	CHECK_MSG(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_OK, "%s", err.message);
+	CHECK(cv_export_onnx(fm, file, len, &meta, &fonnx, &nf, &err) == CV_OK);
+	CHECK(onnx != NULL && contains(onnx, n, "pgvision.engine") && contains(onnx, n, "int8"));
+	CHECK(fonnx != NULL && contains(fonnx, nf, "pgvision.engine") && !contains(fonnx, nf, "int8"));
+	/* the integer steps: requantization's shifts, the clamps to uint8 */
+	CHECK(onnx != NULL && contains(onnx, n, "BitShift") && contains(onnx, n, "Clip"));
+	CHECK(fonnx != NULL && !contains(fonnx, nf, "BitShift"));
+	/* same model, same bytes */
+	{
+		uint8_t    *again = NULL;
+		size_t		n2 = 0;
+
+		CHECK(cv_export_onnx(m, file, len, &meta, &again, &n2, &err) == CV_OK);
+		CHECK(n2 == n && again != NULL && memcmp(again, onnx, n) == 0);
+		cv_free(again);
+	}
+	if (fixtures != NULL && onnx != NULL)
+	{
+		cv_rgb_image img = {m->input_width, m->input_height, NULL};
+		size_t		npx = (size_t) img.width * img.height * 3;
+		float	   *feat = malloc(sizeof(float) * fx->dim);
+		float		probs[3];
+
+		img.pixels = malloc(npx);
+		for (size_t i = 0; i < npx; i++)
+			img.pixels[i] = (uint8_t) ((i * 131 + (i / 384) * 7) % 256);
+		CHECK(cv_features_extract(fx, &img, feat, &err) == CV_OK);
+		CHECK(cv_head_predict(m->head, feat, 1, probs, &err) == CV_OK);
+		write_fixture(fixtures, "model_int8_classifier", "onnx", onnx, n);
+		write_fixture(fixtures, "model_int8_classifier", "pixels", img.pixels, npx);
+		write_fixture(fixtures, "model_int8_classifier", "expected", probs, sizeof(probs));
+		free(img.pixels);
+		free(feat);
+	}
+done:
+	cv_free(onnx);
+	cv_free(fonnx);
+	cv_model_free(m);
+	cv_model_free(fm);
+	cv_features_destroy(fx);
+	cv_features_destroy(ffx);
+	free(file);
+}
+
+/* A detector on int8 maps: the maps are the integer steps' outputs, dequantized. */
+static void
+test_int8_detector_file(void)
+{
+	static const uint8_t hash[32] = {9};
+	const char *tags[2] = {"fork", "scissors"};
+	size_t		len,
+				n = 0;
+	uint8_t    *file = unit_read_file(unit_shared_path(SMALL_NET), &len);
+	int			tensors[2];
+	cv_detect_backbone *bb = NULL;
+	cv_detector_shape s;
+	cv_detector *d = NULL;
+	cv_model   *m = NULL;
+	uint8_t    *onnx = NULL;
+	cv_error	err;
+
+	CHECK(cv_detect_backbone_choose(file, len, tensors, &err) == CV_OK);
+	CHECK(cv_detect_backbone_create_engine(file, len, 160, 160, tensors, CV_NET_ENGINE_INT8,
+										   &bb, &err) == CV_OK);
+	CHECK(cv_detect_backbone_maps_version(bb) == CV_DETECT_MAPS_VERSION_INT8);
+	cv_detect_backbone_shape(bb, &s);
+	s.n_tags = 2;
+	s.hidden = 8;
+	s.context = CV_DETECT_CONTEXT_ALL;
+	CHECK(cv_detector_alloc(&s, &d, &err) == CV_OK);
+	CHECK(cv_model_build_detection("tiny", hash, CV_DETECT_MAPS_VERSION_INT8, tags, d, 0.5f, &m,
+								   &err) == CV_OK);
+	CHECK_MSG(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_OK, "%s", err.message);
+	CHECK(onnx != NULL && contains(onnx, n, "boxes") && contains(onnx, n, "int8") &&
+		  contains(onnx, n, "BitShift"));
+	cv_free(onnx);
+	cv_model_free(m);
+	cv_detector_free(d);
+	cv_detect_backbone_free(bb);
+	free(file);
 }
 
 static void
@@ -242,6 +376,8 @@ test_read_only_net(void)
 
 UNIT_MAIN("export_onnx",
 		  UNIT_CASE(test_classifier_file),
+		  UNIT_CASE(test_int8_classifier_file),
+		  UNIT_CASE(test_int8_detector_file),
 		  UNIT_CASE(test_refusals),
 		  UNIT_CASE(test_detector_file),
 		  UNIT_CASE(test_read_only_net))

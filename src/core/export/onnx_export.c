@@ -5,7 +5,9 @@
  *
  * The backbone is the domain's TFLite file loaded with keep_layouts and cut
  * where the model reads it (the feature tensor for a classifier, the two
- * maps for a detector), written by cv_net_emit_onnx.  The heads are
+ * maps for a detector), on the engine the model was trained on (a model
+ * of the int8 engine gets its integer arithmetic, not the float network),
+ * written by cv_net_emit_onnx.  The heads are
  * written here, operation for operation as the core computes them:
  *	 classification (head.c): signed square root and L2 normalisation,
  *		standardisation, the linear layer, softmax or sigmoids (a negative
@@ -18,13 +20,15 @@
  *		outputs turned back and averaged with the photo's, the score
  *		sqrt(sigmoid(class) * sigmoid(centre-ness)) and its calibration, the
  *		boxes decoded from the log distances.
- * Opset 17, float32, operators of the default domain only.
+ * Opset 17, operators of the default domain only; float32 but for the
+ * int8 engine's uint8 activations and int64 arithmetic.
  */
 #include "export.h"
 #include "onnx_proto.h"
 #include "../nn/nn.h"
 #include "../nn/nn_onnx.h"
 #include "../detect/detect_backbone.h"
+#include "../learn/features.h"
 
 #include <float.h>
 #include <math.h>
@@ -164,6 +168,18 @@ meta_float(onnx_graph *g, const char *key, double v)
 }
 
 /* The metadata keys of docs/export.md. */
+/*
+ * Whether the model's features or maps came from the int8 engine: then the
+ * backbone is loaded on that engine, and its integer steps written as such
+ * (net_onnx_int8.c), since the float network's answers differ from them.
+ */
+static bool
+trained_on_int8(const cv_model *m)
+{
+	return m->detector != NULL ? m->extractor_version == CV_DETECT_MAPS_VERSION_INT8 :
+		m->extractor_version == CV_BACKBONE_VERSION_INT8;
+}
+
 static cv_status
 write_metadata(onnx_graph *g, const cv_model *m, const cv_net_info *info,
 			   const cv_export_meta *meta, cv_error *err)
@@ -201,6 +217,7 @@ write_metadata(onnx_graph *g, const cv_model *m, const cv_net_info *info,
 	onnx_metadata(g, "pgvision.project", meta->project ? meta->project : "");
 	onnx_metadata(g, "pgvision.task", task_name(m->task));
 	onnx_metadata(g, "pgvision.domain", m->domain);
+	onnx_metadata(g, "pgvision.engine", trained_on_int8(m) ? "int8" : "float");
 	onnx_metadata(g, "pgvision.tags", tags.data);
 	if (m->head != NULL)
 		onnx_metadata(g, "pgvision.negative_tags", negative.data);
@@ -640,6 +657,7 @@ cv_export_onnx(const cv_model *m, const uint8_t *backbone, size_t len,
 
 	memset(&opt, 0, sizeof(opt));
 	opt.keep_layouts = true;
+	opt.engine = trained_on_int8(m) ? CV_NET_ENGINE_INT8 : CV_NET_ENGINE_FLOAT;
 	if (m->detector != NULL)
 	{
 		opt.input_width = m->detector->input_width;
@@ -676,6 +694,13 @@ cv_export_onnx(const cv_model *m, const uint8_t *backbone, size_t len,
 		st = cv_fail(err, CV_ERR_PARAM, "the backbone runs at %dx%d, the model at %dx%d",
 					 cv_net_get_info(net)->input_width, cv_net_get_info(net)->input_height,
 					 m->input_width, m->input_height);
+		goto done;
+	}
+	if (trained_on_int8(m) && cv_net_get_info(net)->integer_steps == 0)
+	{
+		/* the engine would have computed nothing on integers: not this file */
+		st = cv_fail(err, CV_ERR_PARAM,
+					 "the model was trained on the int8 engine, but the backbone has no integer step");
 		goto done;
 	}
 	if (m->detector != NULL)

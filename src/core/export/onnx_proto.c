@@ -336,13 +336,14 @@ grow(onnx_graph *g, void *items, int *cap, int count, size_t elem, const char *w
 static bool
 valid_elem_type(onnx_elem_type type)
 {
-	return type == ONNX_FLOAT || type == ONNX_UINT8 || type == ONNX_INT64;
+	return type == ONNX_FLOAT || type == ONNX_UINT8 || type == ONNX_INT32 ||
+		type == ONNX_INT64 || type == ONNX_UINT64;
 }
 
 static size_t
 elem_size(onnx_elem_type type)
 {
-	return type == ONNX_FLOAT ? 4 : type == ONNX_UINT8 ? 1 : 8;
+	return type == ONNX_FLOAT || type == ONNX_INT32 ? 4 : type == ONNX_UINT8 ? 1 : 8;
 }
 
 /*
@@ -590,6 +591,56 @@ onnx_initializer_int64(onnx_graph *g, const char *name, int rank,
 		for (int b = 0; b < 8; b++)
 			p[8 * i + b] = (uint8_t) (u >> (8 * b));
 	}
+}
+
+void
+onnx_initializer_uint64(onnx_graph *g, const char *name, int rank,
+						const int64_t *dims, const uint64_t *data)
+{
+	tensor_rec *t;
+	uint8_t    *p;
+	size_t		n;
+
+	if (latched(g) || (t = add_initializer(g, name, ONNX_UINT64, rank, dims, data)) == NULL)
+		return;
+	p = (uint8_t *) t->raw;
+	n = t->raw_len / 8;
+	for (size_t i = 0; i < n; i++)
+		for (int b = 0; b < 8; b++)
+			p[8 * i + b] = (uint8_t) (data[i] >> (8 * b));
+}
+
+void
+onnx_initializer_int32(onnx_graph *g, const char *name, int rank,
+					   const int64_t *dims, const int32_t *data)
+{
+	tensor_rec *t;
+	uint8_t    *p;
+	size_t		n;
+
+	if (latched(g) || (t = add_initializer(g, name, ONNX_INT32, rank, dims, data)) == NULL)
+		return;
+	p = (uint8_t *) t->raw;
+	n = t->raw_len / 4;
+	for (size_t i = 0; i < n; i++)
+	{
+		uint32_t	u = (uint32_t) data[i];
+
+		for (int b = 0; b < 4; b++)
+			p[4 * i + b] = (uint8_t) (u >> (8 * b));
+	}
+}
+
+void
+onnx_initializer_uint8(onnx_graph *g, const char *name, int rank,
+					   const int64_t *dims, const uint8_t *data)
+{
+	tensor_rec *t;
+
+	if (latched(g) || (t = add_initializer(g, name, ONNX_UINT8, rank, dims, data)) == NULL)
+		return;
+	if (t->raw_len > 0)
+		memcpy((uint8_t *) t->raw, data, t->raw_len);
 }
 
 /* Names of a node's inputs or outputs: present, none NULL. */

@@ -2,7 +2,8 @@
  * onnx_proto.h
  *	  A writer of ONNX model files: the protocol-buffer messages of
  *	  onnx.proto that a self-contained float inference model needs, built in
- *	  memory and serialized once.
+ *	  memory and serialized once (float, and the integer tensors of the
+ *	  int8 engine's arithmetic).
  *
  * Messages written (field numbers and wire types from the public
  * onnx/onnx.proto, cited in onnx_proto.c): ModelProto (ir_version,
@@ -43,7 +44,9 @@ typedef enum onnx_elem_type
 {
 	ONNX_FLOAT = 1,
 	ONNX_UINT8 = 2,
-	ONNX_INT64 = 7
+	ONNX_INT32 = 6,
+	ONNX_INT64 = 7,
+	ONNX_UINT64 = 13
 } onnx_elem_type;
 
 #define ONNX_IR_VERSION 8		/* ONNX 1.10+, what opset 13..17 files carry */
@@ -69,6 +72,12 @@ void		onnx_initializer_float(onnx_graph *g, const char *name, int rank,
 								   const int64_t *dims, const float *data);
 void		onnx_initializer_int64(onnx_graph *g, const char *name, int rank,
 								   const int64_t *dims, const int64_t *data);
+void		onnx_initializer_uint64(onnx_graph *g, const char *name, int rank,
+									const int64_t *dims, const uint64_t *data);
+void		onnx_initializer_int32(onnx_graph *g, const char *name, int rank,
+								   const int64_t *dims, const int32_t *data);
+void		onnx_initializer_uint8(onnx_graph *g, const char *name, int rank,
+								   const int64_t *dims, const uint8_t *data);
 
 /*
  * A node of the default domain (ai.onnx).  Returns its index for the

@@ -1408,7 +1408,8 @@ nn_build(const tfl_model *m, const cv_net_options *opt, cv_net *net, cv_error *e
 		(st = list_activations(&b)) != CV_OK)
 		goto done;
 	net->layouts_only = opt->keep_layouts;
-	if (!opt->keep_layouts && opt->engine == CV_NET_ENGINE_INT8)
+	/* a keep_layouts net is rewritten too: the ONNX export writes its integer steps */
+	if (opt->engine == CV_NET_ENGINE_INT8)
 		st = nn_quantize_steps(m, net, err);
 	if (st == CV_OK && !opt->keep_layouts)
 		st = nn_prepare_kernels(net, err);

@@ -21,10 +21,13 @@
  *	 LOGISTIC, HARD_SWISH, RELU*  Sigmoid, HardSwish, Clip
  * followed by a Clip wherever the step clamps (act_min / act_max).  Opset
  * 17 operators (HardSwish needs 14; ReduceMean still takes axes as an
- * attribute).
+ * attribute).  A net loaded for the int8 engine also has integer steps,
+ * on uint8 tensors (a quantized input is its pixels cast to uint8): those
+ * are written by net_onnx_int8.c, exactly as the integer kernels compute.
  */
 #include "nn_internal.h"
 #include "nn_onnx.h"
+#include "nn_onnx_int8.h"
 
 #include <float.h>
 #include <math.h>
@@ -606,8 +609,20 @@ emit_step(emit_state *es, int i)
 		case NN_K_QPAD:
 		case NN_K_QUANTIZE:
 		case NN_K_DEQUANTIZE:
-			/* a keep_layouts net is never rewritten for the int8 engine */
-			return cv_fail(es->err, CV_ERR_INTERNAL, "an int8-engine step cannot be emitted");
+			{
+				/* the int8 engine's arithmetic: net_onnx_int8.c */
+				name_t		b;
+				const char *ins[2] = {in, b};
+
+				b[0] = '\0';
+				if (s->kind == NN_K_QADD &&
+					(st = operand_name(es, s->inputs[1], b)) != CV_OK)
+					return st;
+				if ((st = nn_onnx_emit_integer_step(es->g, net, i, ins, out, &es->serial,
+													es->err)) != CV_OK)
+					return st;
+				break;
+			}
 	}
 	finish_output(es, s->output, out, lo, hi);
 	return CV_OK;
@@ -626,6 +641,15 @@ emit_input(emit_state *es, const char *pixels)
 				final;
 	int			node;
 
+	if (net->values[net->input_value].quantized)
+	{
+		/* the int8 engine reads a quantized input's bytes as they are */
+		value_name(net->input_value, final);
+		nn_onnx_emit_quantized_input(es->g, pixels, final);
+		es->computed[net->input_value] = true;
+		es->source[net->input_value] = net->input_value;
+		return;
+	}
 	scalar_float(es, "zero_point", (float) net->info.input_zero_point, zp);
 	scalar_float(es, "scale", net->info.input_scale, scale);
 	aux_name(es, "centred", centred);
@@ -638,6 +662,22 @@ emit_input(emit_state *es, const char *pixels)
 	onnx_attr_ints(es->g, node, "perm", 4, to_nchw);
 	es->computed[net->input_value] = true;
 	es->source[net->input_value] = net->input_value;
+}
+
+/*
+ * The value holding requested tensor v as float: v itself, or for a tensor
+ * the int8 engine holds as uint8, the dequantized copy qbuild.c made of it
+ * for the outputs (one per value).
+ */
+static int
+float_value(const cv_net *net, int v)
+{
+	if (!net->values[v].quantized)
+		return v;
+	for (int i = 0; i < net->nsteps; i++)
+		if (net->steps[i].kind == NN_K_DEQUANTIZE && net->steps[i].inputs[0] == v)
+			return net->steps[i].output;
+	return -1;
 }
 
 cv_status
@@ -673,6 +713,8 @@ cv_net_emit_onnx(const cv_net *net, onnx_graph *g, const char *pixels_nhwc,
 	{
 		int			v = tensors[k];
 
+		if (v >= 0 && v < net->nvalues)
+			v = float_value(net, v);
 		if (v < 0 || v >= net->nvalues || !es.computed[v])
 			st = cv_fail(err, CV_ERR_PARAM, "tensor %d is not computed by this network", v);
 		else

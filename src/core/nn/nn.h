@@ -169,6 +169,9 @@ int			cv_net_feature_tensor(const cv_net *net, const char **name);
  *		[k_h][k_w][out_c], fully connected [n][k]) and prepare no kernel
  *		(no packing, no transposed copies, no block fusion): for reading
  *		the network as it is (cv_net_emit_onnx), not for running it.
+ *		With engine CV_NET_ENGINE_INT8 the integer steps are made as for
+ *		running (int8 weights in the file's layout, unpacked), so that the
+ *		export writes the integer arithmetic the int8 engine runs.
  *		cv_net_run and cv_net_run_outputs refuse such a net (CV_ERR_PARAM).
  */
 #define CV_NET_MAX_OUTPUTS 8

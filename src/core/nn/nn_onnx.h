@@ -15,6 +15,12 @@
  * The batch is left free (reshapes keep dimension 0 as it comes), so the
  * emitted operators run a batch of images as they run one: the detection
  * export passes a photo and its mirror together.
+ *
+ * A net loaded with engine CV_NET_ENGINE_INT8 as well is written with its
+ * integer steps (net_onnx_int8.c): uint8 tensors and the integer
+ * arithmetic of nn_qkernels.h in standard operators, the same integers.
+ * A requested tensor the int8 engine holds as uint8 is named by its
+ * dequantized float copy, as cv_net_run_outputs gives it.
  */
 #ifndef CV_NN_ONNX_H
 #define CV_NN_ONNX_H

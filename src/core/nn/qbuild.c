@@ -765,8 +765,11 @@ nn_quantize_steps(const tfl_model *m, cv_net *net, cv_error *err)
 	if ((st = drop_float_weights(net, err)) != CV_OK)
 		goto done;
 
-	/* integer weights in the fast kernels' layout, and their scratch */
-	for (int i = 0; i < net->nsteps; i++)
+	/*
+	 * integer weights in the fast kernels' layout, and their scratch; not
+	 * for a keep_layouts net, which is read (cv_net_emit_onnx), never run
+	 */
+	for (int i = 0; i < net->nsteps && !net->layouts_only; i++)
 	{
 		nn_step    *s = &net->steps[i];
 		size_t		pb = 0,
