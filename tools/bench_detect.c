@@ -33,7 +33,7 @@
  * other seeds, --fold-ensemble 2 has the trainer average the fold
  * detectors with the final one (cv_detector_merge): measurements only.
  *
- * usage: bench_detect --backbone FILE [--size S] [--views N] [--steps N]
+ * usage: bench_detect --backbone FILE [--size S] [--engine float|int8] [--views N] [--steps N]
  *		  [--threads N] [--cache DIR] [--nocache] [--no-mirror] [--ensemble K]
  *		  [--fold-ensemble 1|2] [--tensors A,B] [--seed N] ... DATASET_DIR...
  *		  bench_detect --backbone FILE [--size S] --dump-maps OUT IMAGE [--repeat K]
@@ -169,6 +169,7 @@ typedef struct bench_args
 	int			ensemble;		/* --ensemble K: average K detectors' outputs */
 	bool		mirror;			/* average the test image's outputs and its mirror's */
 	int			fold_ensemble;	/* --fold-ensemble 1|2 */
+	int			engine;			/* --engine float|int8 (cv_net_engine) */
 } bench_args;
 
 static int
@@ -325,8 +326,9 @@ item_maps(const bench_args *a, cv_detect_backbone *bb, const cv_detector_shape *
 	for (int i = 0; i < n; i++)
 		count += items[i].test == test;
 	maps = malloc(sizeof(float) * mf * (size_t) views * (count ? count : 1));
-	snprintf(path, sizeof(path), "%s/detect-%s-%zu-%d-%d-%d-%d-%s.f32", a->cache, set, file_len,
-			 a->size, views, shape->map_tensor[0], shape->map_tensor[1], test ? "test" : "train");
+	snprintf(path, sizeof(path), "%s/detect-%s-%zu-%d-%d-%d-%d%s-%s.f32", a->cache, set, file_len,
+			 a->size, views, shape->map_tensor[0], shape->map_tensor[1],
+			 a->engine == CV_NET_ENGINE_INT8 ? "-int8" : "", test ? "test" : "train");
 	*seconds = 0;
 	if (!a->nocache && (f = fopen(path, "rb")) != NULL)
 	{
@@ -453,7 +455,7 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 		return;
 	if ((a->tensors[0] >= 0 ? (tensors[0] = a->tensors[0], tensors[1] = a->tensors[1], CV_OK)
 		 : cv_detect_backbone_choose(file, file_len, tensors, &err)) != CV_OK ||
-		cv_detect_backbone_create(file, file_len, a->size, a->size, tensors, &bb, &err) != CV_OK)
+		cv_detect_backbone_create_engine(file, file_len, a->size, a->size, tensors, a->engine, &bb, &err) != CV_OK)
 	{
 		fprintf(stderr, "backbone: %s\n", err.message);
 		exit(1);
@@ -728,7 +730,7 @@ dump_maps(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 
 	if ((a->tensors[0] >= 0 ? (tensors[0] = a->tensors[0], tensors[1] = a->tensors[1], CV_OK)
 		 : cv_detect_backbone_choose(file, file_len, tensors, &err)) != CV_OK ||
-		cv_detect_backbone_create(file, file_len, a->size, a->size, tensors, &bb, &err) != CV_OK)
+		cv_detect_backbone_create_engine(file, file_len, a->size, a->size, tensors, a->engine, &bb, &err) != CV_OK)
 	{
 		fprintf(stderr, "backbone: %s\n", err.message);
 		return 1;
@@ -810,6 +812,19 @@ main(int argc, char **argv)
 			a.backbone = argv[++i];
 		else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
 			a.size = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--engine") == 0 && i + 1 < argc)
+		{
+			i++;
+			if (strcmp(argv[i], "int8") == 0)
+				a.engine = CV_NET_ENGINE_INT8;
+			else if (strcmp(argv[i], "float") == 0)
+				a.engine = CV_NET_ENGINE_FLOAT;
+			else
+			{
+				fprintf(stderr, "--engine takes float or int8\n");
+				return 2;
+			}
+		}
 		else if (strcmp(argv[i], "--views") == 0 && i + 1 < argc)
 			a.views = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
