@@ -116,21 +116,39 @@ check_box(int n, const LoadBox *b, double extent_x, double extent_y,
 	if (b->width <= 0 || b->height <= 0)
 		return xasprintf("box %d (%s) has no area: width %g, height %g%s",
 						 n, b->tag, b->width, b->height, unit);
-	if (l < -slack || t < -slack || r > extent_x + slack || bt > extent_y + slack)
+	if ((l < -slack || t < -slack || r > extent_x + slack || bt > extent_y + slack) && unit[0] != '\0')
 		return xasprintf("box %d (%s) at left %g, top %g, width %g, height %g%s is outside the %g x %g%s image",
 						 n, b->tag, b->left, b->top, b->width, b->height, unit,
 						 extent_x, extent_y, unit);
-	l = fmax(l, 0);
-	t = fmax(t, 0);
-	r = fmin(r, extent_x);
-	bt = fmin(bt, extent_y);
-	if (r <= l || bt <= t)
-		return xasprintf("box %d (%s) has no area inside the image", n, b->tag);
+	if (l < -slack || t < -slack || r > extent_x + slack || bt > extent_y + slack)
+		return xasprintf("box %d (%s) at left %g, top %g, width %g, height %g is outside the image (fractions of it run from 0 to 1)",
+						 n, b->tag, b->left, b->top, b->width, b->height);
 	out->tag = b->tag;
-	out->left = l / extent_x;
-	out->top = t / extent_y;
-	out->width = (r - l) / extent_x;
-	out->height = (bt - t) / extent_y;
+	out->left = b->left;
+	out->top = b->top;
+	out->width = b->width;
+	out->height = b->height;
+	/* clip only what crosses the border: the other numbers stay as given */
+	if (l < 0 || r > extent_x)
+	{
+		l = fmax(l, 0);
+		r = fmin(r, extent_x);
+		out->left = l;
+		out->width = r - l;
+	}
+	if (t < 0 || bt > extent_y)
+	{
+		t = fmax(t, 0);
+		bt = fmin(bt, extent_y);
+		out->top = t;
+		out->height = bt - t;
+	}
+	if (out->width <= 0 || out->height <= 0)
+		return xasprintf("box %d (%s) has no area inside the image", n, b->tag);
+	out->left /= extent_x;
+	out->top /= extent_y;
+	out->width /= extent_x;
+	out->height /= extent_y;
 	return NULL;
 }
 
