@@ -6,6 +6,9 @@
  *
  *	  pgvision-load --project flowers --create multiclass DIR
  *	  pgvision-load --project fruit --csv labels.csv [--images DIR]
+ *	  pgvision-load --project cutlery --coco annotations.json --images DIR
+ *	  pgvision-load --project cutlery --voc Annotations/ [--images DIR]
+ *	  pgvision-load --project cutlery --customvision images.json --images DIR
  *
  * Connection flags and environment are libpq's, as for psql: -h, -p, -U,
  * -d, -w, -W and PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSERVICE,
@@ -27,6 +30,10 @@ enum
 	OPT_CREATE,
 	OPT_DOMAIN,
 	OPT_CSV,
+	OPT_COCO,
+	OPT_VOC,
+	OPT_CUSTOMVISION,
+	OPT_UPRIGHT_PIXELS,
 	OPT_IMAGES,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
@@ -42,6 +49,10 @@ usage(FILE *out)
 			"Usage:\n"
 			"  pgvision-load --project NAME [OPTION]... DIR            one sub-folder per tag\n"
 			"  pgvision-load --project NAME [OPTION]... --csv FILE     rows of file,tags (tags separated by ;)\n"
+			"  pgvision-load --project NAME [OPTION]... --coco FILE    COCO detection JSON\n"
+			"  pgvision-load --project NAME [OPTION]... --voc DIR      Pascal VOC XML files\n"
+			"  pgvision-load --project NAME [OPTION]... --customvision FILE\n"
+			"                                         Custom Vision training API image list (JSON)\n"
 			"\n"
 			"Project:\n"
 			"  --project NAME        the project to load into\n"
@@ -49,8 +60,11 @@ usage(FILE *out)
 			"  --domain NAME         its domain when created (compact, or an imported backbone)\n"
 			"\n"
 			"Input:\n"
-			"  --images DIR          folder the file names of --csv are relative to\n"
-			"                        (default: the folder of the annotation file)\n"
+			"  --images DIR          folder the file names of --csv, --coco, --voc and\n"
+			"                        --customvision are relative to (default: the\n"
+			"                        annotation file's folder; for --voc also ../JPEGImages)\n"
+			"  --upright-pixels      COCO/VOC pixel boxes were drawn on the upright image\n"
+			"                        (EXIF orientation applied), not on the stored raster\n"
 			"\n"
 			"Output:\n"
 			"  --progress            draw the progress bar (default: when stderr is a terminal)\n"
@@ -90,6 +104,10 @@ main(int argc, char **argv)
 		{"create", required_argument, NULL, OPT_CREATE},
 		{"domain", required_argument, NULL, OPT_DOMAIN},
 		{"csv", required_argument, NULL, OPT_CSV},
+		{"coco", required_argument, NULL, OPT_COCO},
+		{"voc", required_argument, NULL, OPT_VOC},
+		{"customvision", required_argument, NULL, OPT_CUSTOMVISION},
+		{"upright-pixels", no_argument, NULL, OPT_UPRIGHT_PIXELS},
 		{"images", required_argument, NULL, OPT_IMAGES},
 		{"progress", no_argument, NULL, OPT_PROGRESS},
 		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
@@ -111,6 +129,9 @@ main(int argc, char **argv)
 	const char *create_task = NULL;
 	const char *domain = NULL;
 	const char *csv = NULL;
+	const char *coco = NULL;
+	const char *voc = NULL;
+	const char *customvision = NULL;
 	const char *images = NULL;
 	const char *folder = NULL;
 	int			progress = -1;
@@ -146,6 +167,21 @@ main(int argc, char **argv)
 			case OPT_CSV:
 				csv = optarg;
 				inputs++;
+				break;
+			case OPT_COCO:
+				coco = optarg;
+				inputs++;
+				break;
+			case OPT_VOC:
+				voc = optarg;
+				inputs++;
+				break;
+			case OPT_CUSTOMVISION:
+				customvision = optarg;
+				inputs++;
+				break;
+			case OPT_UPRIGHT_PIXELS:
+				opts.upright_pixels = true;
 				break;
 			case OPT_IMAGES:
 				images = optarg;
@@ -199,31 +235,41 @@ main(int argc, char **argv)
 	if (project == NULL)
 		usage_error("%s", "--project NAME is required");
 	if (inputs == 0)
-		usage_error("%s", "nothing to load: give a folder with one sub-folder per tag, or --csv");
+		usage_error("%s", "nothing to load: give a folder with one sub-folder per tag, --csv, --coco, --voc or --customvision");
 	if (inputs > 1)
-		usage_error("%s", "give one input: a folder or --csv");
+		usage_error("%s", "give one input: a folder, --csv, --coco, --voc or --customvision");
 	if (domain != NULL && create_task == NULL)
 		usage_error("%s", "--domain goes with --create");
-	if (images != NULL && csv == NULL)
-		usage_error("%s", "--images goes with --csv");
+	if (images != NULL && folder != NULL)
+		usage_error("%s", "--images goes with an annotation file (--csv, --coco, --voc, --customvision)");
+	if (opts.upright_pixels && coco == NULL && voc == NULL)
+		usage_error("%s", "--upright-pixels goes with --coco or --voc (pixel boxes)");
 
 	/* read the labels before connecting: a bad input costs no connection */
 	if (folder != NULL)
 		ok = read_tag_folders(folder, &list);
-	else
+	else if (csv != NULL)
 		ok = read_csv(csv, images, &list);
+	else if (coco != NULL)
+		ok = read_coco(coco, images, &list);
+	else if (voc != NULL)
+		ok = read_voc(voc, images, &list);
+	else
+		ok = read_customvision(customvision, images, &list);
 	if (!ok)
 		return 2;
 	if (list.count == 0)
 	{
-		fprintf(stderr, "pgvision-load: no images found in \"%s\"%s\n", folder ? folder : csv,
+		const char *input = folder ? folder : csv ? csv : coco ? coco : voc ? voc : customvision;
+
+		fprintf(stderr, "pgvision-load: no images found in \"%s\"%s\n", input,
 				folder ? " (images go in one sub-folder per tag)" : "");
 		return 2;
 	}
 
 	db_connect(&db, &conn, opts.verbose);
 	db_open_project(&db, project, create_task, domain);
-	if (strcmp(db.task, "detection") == 0)
+	if (strcmp(db.task, "detection") == 0 && (folder != NULL || csv != NULL))
 	{
 		fprintf(stderr, "pgvision-load: project \"%s\" is a detection project; folders and CSV files give tags, which label classification projects\n",
 				project);
