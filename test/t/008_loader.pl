@@ -6,8 +6,9 @@
 # Custom Vision files with a bad box (no area, outside the image), a
 # malformed XML file, an image without boxes, and photos given an EXIF
 # orientation here (an APP1 segment spliced in) whose pixel boxes must be
-# turned upright; and the exit codes.  Each load is checked in SQL
-# afterwards (images, tags, the stored region numbers).
+# turned upright; a role without pgvision_user, no server, and the exit
+# codes.  Each load is checked in SQL afterwards (images, tags, the stored
+# region numbers).
 use strict;
 use warnings;
 use Digest::SHA qw(sha256_hex);
@@ -369,5 +370,21 @@ like($err, qr/cannot read folder .*nowhere/, 'the missing folder is named');
 ($rc, $out, $err) = load('--project', 'x', '--create', 'regression', $trees);
 is($rc, 2, 'bad task: exit 2');
 
+# Without pgvision_user the project cannot be made: exit 2 with the GRANT.
+$node->safe_psql('postgres', 'CREATE ROLE stranger LOGIN');
+{
+	my ($o, $e) = ('', '');
+	IPC::Run::run([ 'pgvision-load', '-h', $node->host, '-p', $node->port, '-d', 'postgres',
+		'-U', 'stranger', '--project', 'mine', '--create', 'multiclass', $trees ],
+		'<', \undef, '>', \$o, '2>', \$e);
+	is($? >> 8, 2, 'a role without pgvision_user: exit 2');
+	like($e, qr/cannot open project "mine": permission denied.*GRANT pgvision_user TO stranger/s, 'and the error names the GRANT');
+}
+is(sql(q{SELECT count(*) FROM cv_projects WHERE name = 'mine'}), '0', 'nothing made');
+
 $node->stop;
+($rc, $out, $err) = load('--project', 'trees', $trees);
+is($rc, 2, 'no server: exit 2');
+like($err, qr/cannot connect/, 'the connection error is shown');
+
 done_testing();

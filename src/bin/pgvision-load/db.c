@@ -149,6 +149,15 @@ db_open_project(Db *db, const char *project, const char *create_task, const char
 		exit(2);
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK && state != NULL &&
+		strcmp(state, "42501") == 0)
+	{
+		/* no pgvision_user reads "permission denied for table cv_projects" */
+		fprintf(stderr, "pgvision-load: cannot open project \"%s\": %s\n"
+				"HINT:  Loading needs the role pgvision_user (GRANT pgvision_user TO %s;) and write access to the project (its owner's cv_share_project(..., access => 'write')).\n",
+				project, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), PQuser(db->conn));
+		exit(2);
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && state != NULL &&
 		strcmp(state, "42704") == 0 && create_task != NULL)
 	{
 		const char *params[3] = {project, create_task, domain};
