@@ -1,6 +1,8 @@
 # pgvision: PGXS build.
 #   make && make install            build and install the extension
 #   make unitcheck                  plain-C tests of src/core (no server)
+#   pgvision-load                   the command-line loader (docs/loading.md),
+#                                   built and installed with the extension
 #   tools/test.sh                   every test against a throwaway cluster
 
 EXTENSION  = pgvision
@@ -34,10 +36,35 @@ SHLIB_LINK   = -ljpeg -lpng -lopenblas -lm -lpthread
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 PG_CONFIG ?= pg_config
+
+# pgvision-load, the command-line loader: a libpq client installed into
+# PostgreSQL's bindir beside psql.  PGXS builds one of MODULE_big and
+# PROGRAM, so the loader is built by the rules below and installed as a
+# built script (SCRIPTS_built: made by "all", copied into bindir by
+# "install", removed by "uninstall" and "clean").  It is linked with libpq,
+# json-c (COCO, Custom Vision), libxml2 (Pascal VOC) and libcrypto (SHA-256).
+LOADER_DIR    = src/bin/pgvision-load
+LOADER_SRCS   = $(sort $(wildcard $(LOADER_DIR)/*.c))
+LOADER_OBJS   = $(LOADER_SRCS:.c=.o)
+LOADER_HDRS   = $(wildcard $(LOADER_DIR)/*.h)
+SCRIPTS_built = pgvision-load
+EXTRA_CLEAN  += $(LOADER_OBJS)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(OBJS): $(HEADERS)
+
+LOADER_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra $(if $(WERROR),-Werror) \
+	-I$(shell $(PG_CONFIG) --includedir) $(shell pkg-config --cflags json-c libxml-2.0)
+LOADER_LIBS   := -L$(shell $(PG_CONFIG) --libdir) -lpq \
+	$(shell pkg-config --libs json-c libxml-2.0) -lcrypto -lm
+
+# more specific than PGXS's %.o rule, which would add the server's headers
+$(LOADER_DIR)/%.o: $(LOADER_DIR)/%.c $(LOADER_HDRS)
+	$(CC) $(LOADER_CFLAGS) -c -o $@ $<
+
+pgvision-load: $(LOADER_OBJS)
+	$(CC) $(LOADER_CFLAGS) -o $@ $^ $(LOADER_LIBS)
 # the version is compiled in (export.c): rebuild when it changes
 src/pg/export.o: pgvision.control
 

@@ -1,5 +1,6 @@
 # tools/lib/common.sh: shared steps of the README commands (sourced, not run).
 #   pgv_install_packages   apt packages to build, test and run pgvision
+#                          (libpq, libssl, json-c, libxml2: pgvision-load)
 #                          (clang and its sanitizer runtimes: the sanitizer
 #                          unit tests and the fuzz harnesses)
 #   pgv_build_install      make && make install
@@ -32,6 +33,7 @@ pgv_install_packages() {
 		build-essential pkg-config perl \
 		postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR \
 		libjpeg62-turbo-dev libpng-dev libopenblas-dev \
+		libpq-dev libssl-dev libjson-c-dev libxml2-dev \
 		libipc-run-perl libjpeg-turbo-progs netpbm \
 		clang libclang-rt-14-dev >/dev/null
 	# Node.js for the export tests: the machine's own when it has one (a
