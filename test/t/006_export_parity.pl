@@ -89,7 +89,8 @@ $node->safe_psql('postgres', qq{
 	SELECT count(cv_add_image('fruit', pg_read_binary_file('$shared/datasets/fruit-multilabel/' || file), tags))
 	  FROM fruit WHERE n <= 15;
 });
-my $fruit = $node->safe_psql('postgres', q{SELECT cv_train('fruit', wait => true)});
+my $fruit = $node->safe_psql('postgres',
+	q{SET pgvision.engine = 'float'; SELECT cv_train('fruit', wait => true)});
 my @fruit_photos = map { "$shared/datasets/fruit-multilabel/$_" } split /\n/,
   $node->safe_psql('postgres', q{SELECT file FROM fruit WHERE n BETWEEN 16 AND 19 ORDER BY tags[1], n});
 
