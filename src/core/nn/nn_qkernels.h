@@ -139,6 +139,12 @@ size_t		nn_qdepthwise_scratch_bytes(const nn_qconv_params *p);
 void		nn_qdepthwise(const nn_qconv_params *p, const uint8_t *in, uint8_t *out,
 						  void *scratch);
 
+/*
+ * Which kernel nn_qdepthwise runs for these params as packed (p->packed):
+ * "avx512vnni windows", "avx512vnni", "avx2" or "reference" (tests).
+ */
+const char *nn_qdepthwise_kernel(const nn_qconv_params *p);
+
 /* Which fast kernel nn_qconv / nn_qdepthwise run: "avx512vnni", "avx2", "reference". */
 const char *nn_qkernel_name(void);
 /* tests: take the AVX2 kernels even on an AVX-512 VNNI CPU (set before packing) */
