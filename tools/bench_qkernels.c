@@ -44,6 +44,7 @@ alloc64(size_t n)
 typedef struct shape
 {
 	int			h, w, c, k, stride, out_c;	/* out_c 0: depthwise */
+	int			w_zp;			/* 0: int8 filters; else uint8 ones (as stored) */
 } shape;
 
 static const shape shapes[] = {
@@ -72,6 +73,10 @@ static const shape shapes[] = {
 	{28, 28, 192, 3, 1, 0},
 	{14, 14, 384, 3, 1, 0},
 	{14, 14, 576, 3, 1, 0},
+	/* uint8 filters with a zero point, as mobilenet_v2_1.0_224_quant's */
+	{112, 112, 32, 3, 1, 0, 37},
+	{56, 56, 144, 3, 1, 0, -76},
+	{14, 14, 576, 3, 1, 0, 31},
 	{7, 7, 960, 3, 1, 0},
 };
 
@@ -205,9 +210,10 @@ main(int argc, char **argv)
 	{
 		char		name[40];
 
-		snprintf(name, sizeof(name), "%s %dx%dx%d%s%d", shapes[si].out_c == 0 ? "dw" : "conv",
+		snprintf(name, sizeof(name), "%s %dx%dx%d%s%d%s", shapes[si].out_c == 0 ? "dw" : "conv",
 				 shapes[si].h, shapes[si].w, shapes[si].c, shapes[si].stride == 2 ? " s2->" : "->",
-				 shapes[si].out_c == 0 ? shapes[si].c : shapes[si].out_c);
+				 shapes[si].out_c == 0 ? shapes[si].c : shapes[si].out_c,
+				 shapes[si].w_zp ? " zw" : "");
 		if (only == NULL || strstr(name, only) != NULL)
 			bench_shape(&shapes[si], si, name, with_ref, vnni);
 	}
@@ -277,7 +283,7 @@ bench_shape(const shape *s, size_t si, const char *name, bool with_ref, bool vnn
 			.in_h = s->h,.in_w = s->w,.in_c = s->c,.out_h = oh,.out_w = ow,.out_c = oc,
 			.k_h = s->k,.k_w = s->k,.stride_h = s->stride,.stride_w = s->stride,
 			.dil_h = 1,.dil_w = 1,.pad_top = pad_h,.pad_left = pad_w,.depth_multiplier = 1,
-			.in_zp = 128,.w_zp = 0,.out_zp = 120,.act_min = 0,.act_max = 255,
+			.in_zp = 128,.w_zp = s->w_zp,.out_zp = 120,.act_min = 0,.act_max = 255,
 			.weights = qw,.bias = bias,.multiplier = mult,.shift = shift
 		};
 		q.dw = dw;

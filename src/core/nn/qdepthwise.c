@@ -637,6 +637,92 @@ qdw_build_row(const nn_qconv_params *p, const uint8_t *in, int iy, const uint8_t
 		}
 }
 
+/* Channels [c, c + 16) of pixel ix of row (zpix when outside), as 16 int32 lanes. */
+NN_Q512 NN_QINLINE __m512i
+qdw_pixel32(const nn_qconv_params *p, const uint8_t *row, const uint8_t *zpix, int ix, int c,
+			__mmask16 m)
+{
+	const uint8_t *src = ix >= 0 && ix < p->in_w ? row + (size_t) ix * p->out_c + c : zpix + c;
+
+	return _mm512_cvtepu8_epi32(m == 0xFFFF ? _mm_loadu_si128((const __m128i *) src) :
+								_mm_maskz_loadu_epi8(m, src));
+}
+
+/* qdw_build_row3's stride 1 */
+static NN_Q512 void
+qdw_build_row3_s1(const nn_qconv_params *p, const uint8_t *in, int iy, const uint8_t *zpix,
+				  uint8_t *dst)
+{
+	int			nc = p->out_c,
+				ncb = (nc + 15) / 16,
+				ow = p->out_w,
+				ix0 = -p->pad_left;
+	const uint8_t *row = in + (size_t) iy * p->in_w * nc;
+
+	for (int cb = 0; cb < ncb; cb++)
+	{
+		int			c = cb * 16;
+		__mmask16	m = nc - c >= 16 ? 0xFFFF : (__mmask16) ((1u << (nc - c)) - 1);
+		uint8_t    *d = dst + (size_t) cb * ow * 64;
+		__m512i		a = qdw_pixel32(p, row, zpix, ix0, c, m),
+					b = _mm512_slli_epi32(qdw_pixel32(p, row, zpix, ix0 + 1, c, m), 8);
+
+		for (int ox = 0; ox < ow; ox++)
+		{
+			__m512i		s = qdw_pixel32(p, row, zpix, ix0 + ox + 2, c, m);
+
+			/* 0xFE: a | b | c */
+			_mm512_storeu_si512(d + (size_t) ox * 64,
+								_mm512_ternarylogic_epi32(a, b, _mm512_slli_epi32(s, 16), 0xFE));
+			a = _mm512_srli_epi32(b, 8);
+			b = _mm512_slli_epi32(s, 8);
+		}
+	}
+}
+
+/*
+ * qdw_build_row for undilated 3-wide windows of stride 1 or 2, every
+ * MobileNet's: consecutive windows share two pixels (stride 1) or one
+ * (stride 2), so each pixel's 16 channels are widened to int32 lanes once
+ * (byte 0 of each lane), shifted to byte 1 or 2 for the windows where
+ * they are the second or third tap, and each window is the or of three
+ * (byte 3 stays 0: its weight is 0).
+ */
+static NN_Q512 void
+qdw_build_row3(const nn_qconv_params *p, const uint8_t *in, int iy, const uint8_t *zpix,
+			   uint8_t *dst)
+{
+	if (p->stride_w == 2)
+	{
+		int			nc = p->out_c,
+					ncb = (nc + 15) / 16,
+					ow = p->out_w,
+					ix0 = -p->pad_left;
+		const uint8_t *row = in + (size_t) iy * p->in_w * nc;
+
+		for (int cb = 0; cb < ncb; cb++)
+		{
+			int			c = cb * 16;
+			__mmask16	m = nc - c >= 16 ? 0xFFFF : (__mmask16) ((1u << (nc - c)) - 1);
+			uint8_t    *d = dst + (size_t) cb * ow * 64;
+			__m512i		a = qdw_pixel32(p, row, zpix, ix0, c, m);
+
+			for (int ox = 0; ox < ow; ox++)
+			{
+				__m512i		b = qdw_pixel32(p, row, zpix, ix0 + 2 * ox + 1, c, m),
+							s = qdw_pixel32(p, row, zpix, ix0 + 2 * ox + 2, c, m);
+
+				_mm512_storeu_si512(d + (size_t) ox * 64,
+									_mm512_ternarylogic_epi32(a, _mm512_slli_epi32(b, 8),
+															  _mm512_slli_epi32(s, 16), 0xFE));
+				a = s;
+			}
+		}
+		return;
+	}
+	qdw_build_row3_s1(p, in, iy, zpix, dst);
+}
+
 /* What a group of output pixels of one channel block needs. */
 typedef struct qdw_wctx
 {
@@ -664,11 +750,14 @@ NN_Q512 NN_QINLINE void
 qdw_win_px(const int NPX, const int NQ, const int ZW, const qdw_wctx *x, int ox, uint8_t *o)
 {
 	__m512i		acc[8];
+	/* 3 rows (a 3x3 window inside the input) as a constant: no rotation of acc */
+	int			nrows = x->nrows == 3 ? 3 : x->nrows;
 
 #pragma GCC unroll 8
 	for (int j = 0; j < NPX; j++)
 		acc[j] = x->init;
-	for (int i = 0; i < x->nrows; i++)
+#pragma GCC unroll 3
+	for (int i = 0; i < nrows; i++)
 	{
 		const uint8_t *r = x->rows[i] + (size_t) ox * NQ * 64;
 
@@ -738,6 +827,7 @@ qdw512_windows(const nn_qconv_params *p, const qdw_pack_hdr *h, const uint8_t *i
 	const int8_t *wt = (const int8_t *) (lean + (size_t) 3 * cp);
 	uint8_t    *zpix = (uint8_t *) scratch + (size_t) nslots * rb;
 	int			tag[QDW_MAX_SLOTS];
+	bool		row3 = p->k_w == 3 && (p->stride_w == 1 || p->stride_w == 2) && p->dil_w == 1;
 	qdw_wctx	x;
 
 	memset(zpix, p->in_zp, (size_t) (nc + 63) / 64 * 64);
@@ -771,7 +861,10 @@ qdw512_windows(const nn_qconv_params *p, const qdw_pack_hdr *h, const uint8_t *i
 			slot = iy % nslots;
 			if (tag[slot] != iy)
 			{
-				qdw_build_row(p, in, iy, zpix, nq, (uint8_t *) scratch + (size_t) slot * rb);
+				if (row3)
+					qdw_build_row3(p, in, iy, zpix, (uint8_t *) scratch + (size_t) slot * rb);
+				else
+					qdw_build_row(p, in, iy, zpix, nq, (uint8_t *) scratch + (size_t) slot * rb);
 				tag[slot] = iy;
 			}
 			rbase[nrows] = (const uint8_t *) scratch + (size_t) slot * rb;
