@@ -638,7 +638,7 @@ fill_case(nn_qconv_params *p, const qzp *z, int taps, uint8_t *in, size_t nin, i
  * returns true when they agree.  Also checks that nothing is written past
  * the output and that the reference's output has a spread.
  */
-static char last_kernel[32];		/* the depthwise kernel run_compare ran */
+static char last_kernel[32];		/* the kernel run_compare ran */
 
 static bool
 run_compare(const nn_qconv_params *p0, const uint8_t *in, bool depthwise, const char *what)
@@ -663,8 +663,8 @@ run_compare(const nn_qconv_params *p0, const uint8_t *in, bool depthwise, const 
 			nn_qconv_pack(&p, packed);
 	}
 	p.packed = packed;
-	if (depthwise)
-		snprintf(last_kernel, sizeof(last_kernel), "%s", nn_qdepthwise_kernel(&p));
+	snprintf(last_kernel, sizeof(last_kernel), "%s",
+			 depthwise ? nn_qdepthwise_kernel(&p) : nn_qconv_kernel(&p));
 	memset(got, 0xA5, nout + 64);
 	if (depthwise)
 	{
@@ -762,6 +762,20 @@ test_qconv_fast(void)
 						 g->h, g->w, g->c, g->k, g->stride, g->dil, g->same ? "SAME" : "VALID",
 						 g->out_c, zi);
 				CHECK_MSG(run_compare(&p, in, false, what), "%s", what);
+				if (levels == 2 && pass == 0)
+					CHECK_MSG(strcmp(last_kernel, "avx512vnni lean") == 0, "%s: ran %s", what,
+							  last_kernel);
+				/*
+				 * a right shift beyond the lean requantization's: the full
+				 * epilogue (with the left shifts of zp set 4's other channels)
+				 */
+				if (zi == 2 || zi == 4)
+				{
+					shift[p.out_c / 2] = -NN_QLEAN_MAX_RIGHT - 1;
+					CHECK_MSG(run_compare(&p, in, false, what), "%s, one shift -23", what);
+					if (levels == 2 && pass == 0)
+						CHECK(strcmp(last_kernel, "avx512vnni") == 0);
+				}
 				free(in);
 				free(w);
 				free(bias);

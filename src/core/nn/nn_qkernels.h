@@ -144,6 +144,8 @@ void		nn_qdepthwise(const nn_qconv_params *p, const uint8_t *in, uint8_t *out,
  * "avx512vnni windows", "avx512vnni", "avx2" or "reference" (tests).
  */
 const char *nn_qdepthwise_kernel(const nn_qconv_params *p);
+/* the same for nn_qconv: "avx512vnni lean" (the lean epilogue), "avx512vnni", ... */
+const char *nn_qconv_kernel(const nn_qconv_params *p);
 
 /* Which fast kernel nn_qconv / nn_qdepthwise run: "avx512vnni", "avx2", "reference". */
 const char *nn_qkernel_name(void);

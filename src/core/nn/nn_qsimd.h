@@ -29,6 +29,9 @@
 
 #include "nn_qkernels.h"
 
+/* the largest right shift of the lean requantization (see nn_q512_requant_lean) */
+#define NN_QLEAN_MAX_RIGHT 22
+
 /* 2: AVX-512 (F, BW, VL, DQ) with VNNI; 1: AVX2; 0: the reference. */
 int			nn_qkernel_level(void);
 
@@ -126,7 +129,6 @@ nn_q256_requant(__m256i x, const nn_q256_rq *q)
  * per channel as int64 in each 16-channel block's even channels then odd
  * channels (nn_q_lean_parts gives them, nn_q_lean_slot the order).
  */
-#define NN_QLEAN_MAX_RIGHT 22
 
 typedef struct nn_q512_lean
 {

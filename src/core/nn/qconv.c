@@ -264,6 +264,18 @@ nn_qconv_pack(const nn_qconv_params *p, void *packed)
 	}
 }
 
+const char *
+nn_qconv_kernel(const nn_qconv_params *p)
+{
+	const qconv_pack_hdr *h = p->packed;
+
+	if (h == NULL)
+		return "reference";
+	if (h->kind == 2)
+		return h->lean ? "avx512vnni lean" : "avx512vnni";
+	return h->kind == 1 ? "avx2" : "reference";
+}
+
 size_t
 nn_qconv_scratch_bytes(const nn_qconv_params *p)
 {
@@ -355,8 +367,8 @@ q_load_word(const uint8_t *a)
 
 /*
  * The end of a tile: R accumulators of channels [c, c + 16) (those below
- * t->n stored) plus the folded bias, less zw times the row sums,
- * requantized, offset, clamped and stored as bytes.
+ * t->n stored), which started at the folded bias, less zw times the row
+ * sums, requantized, offset, clamped and stored as bytes.
  */
 NN_Q512 NN_QINLINE void
 qepi_vnni(const int R, const qtile *t, const __m512i *acc, int c, uint8_t *out, size_t ldc)
@@ -365,14 +377,12 @@ qepi_vnni(const int R, const qtile *t, const __m512i *acc, int c, uint8_t *out, 
 	__mmask16	km = left >= 16 ? 0xFFFF : (__mmask16) ((1u << left) - 1);
 	const int32_t *arr = t->arr;
 	nn_q512_rq	q;
-	__m512i		bias,
-				zo = _mm512_set1_epi32(t->out_zp),
+	__m512i		zo = _mm512_set1_epi32(t->out_zp),
 				lo = _mm512_set1_epi32(t->act_min),
 				hi = _mm512_set1_epi32(t->act_max);
 
 	if (left <= 0)
 		return;
-	bias = _mm512_loadu_si512(arr + QC_BIAS * t->np + c);
 	if (t->lean)
 	{
 		/* the lean requantization (nn_qsimd.h), its shifts and zw row term only if any */
@@ -384,7 +394,7 @@ qepi_vnni(const int R, const qtile *t, const __m512i *acc, int c, uint8_t *out, 
 #pragma GCC unroll 12
 		for (int r = 0; r < R; r++)
 		{
-			__m512i		v = _mm512_add_epi32(acc[r], bias);
+			__m512i		v = acc[r];
 
 			if (t->has_zw)
 				v = _mm512_sub_epi32(v, _mm512_set1_epi32(t->zwsum[r]));
@@ -392,7 +402,11 @@ qepi_vnni(const int R, const qtile *t, const __m512i *acc, int c, uint8_t *out, 
 				v = _mm512_sllv_epi32(v, lsh);
 			v = nn_q512_requant_lean(v, &ql);
 			v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-			_mm_mask_storeu_epi8(out + r * ldc + c, km, _mm512_cvtepi32_epi8(v));
+			/* a plain store where the 16 channels exist (masked ones cost more) */
+			if (left >= 16)
+				_mm_storeu_si128((__m128i *) (out + r * ldc + c), _mm512_cvtepi32_epi8(v));
+			else
+				_mm_mask_storeu_epi8(out + r * ldc + c, km, _mm512_cvtepi32_epi8(v));
 		}
 		return;
 	}
@@ -404,7 +418,7 @@ qepi_vnni(const int R, const qtile *t, const __m512i *acc, int c, uint8_t *out, 
 #pragma GCC unroll 12
 	for (int r = 0; r < R; r++)
 	{
-		__m512i		v = _mm512_add_epi32(acc[r], bias);
+		__m512i		v = acc[r];
 
 		v = _mm512_sub_epi32(v, _mm512_set1_epi32(t->zwsum[r]));
 		v = _mm512_add_epi32(nn_q512_requant(v, &q), zo);
@@ -425,12 +439,15 @@ qtile_vnni(const int R, const int TWO, const qtile *t, const uint8_t *a, size_t 
 				acc1[QMR];
 	const int8_t *b0 = w + (size_t) j * t->kp,
 			   *b1 = b0 + (size_t) 16 * t->kp;
+	/* the accumulators start at the folded bias (np covers j + 16 when TWO) */
+	__m512i		bias0 = _mm512_loadu_si512(t->arr + QC_BIAS * t->np + j),
+				bias1 = TWO ? _mm512_loadu_si512(t->arr + QC_BIAS * t->np + j + 16) : bias0;
 
 #pragma GCC unroll 12
 	for (int r = 0; r < R; r++)
 	{
-		acc0[r] = _mm512_setzero_si512();
-		acc1[r] = _mm512_setzero_si512();
+		acc0[r] = bias0;
+		acc1[r] = bias1;
 	}
 	for (int g = 0; g < t->k4; g++)
 	{
