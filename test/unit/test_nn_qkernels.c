@@ -286,7 +286,7 @@ test_vector_requant_lean(void)
 			else if (u % 4 == 1 && s[i] < 0)
 			{
 				/* a tie of the final rounding, either sign */
-				x[i] = (int32_t) (((int64_t) rng_int(-5000, 5000) << -s[i]) +
+				x[i] = (int32_t) ((int64_t) rng_int(-5000, 5000) * ((int64_t) 1 << -s[i]) +
 								  ((int64_t) 1 << (-s[i] - 1)));
 			}
 			else
