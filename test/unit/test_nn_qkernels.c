@@ -361,7 +361,9 @@ test_qadd_fast(void)
 {
 	static const size_t ns[] = {1, 7, 8, 15, 16, 17, 63, 100, 1001};
 	static const double scales[][3] = {
-		{0.02, 0.03, 0.05}, {0.1, 0.1, 0.1}, {0.0078, 0.5, 1.0}, {0.3, 0.01, 0.6}
+		{0.02, 0.03, 0.05}, {0.1, 0.1, 0.1}, {0.0078, 0.5, 1.0}, {0.3, 0.01, 0.6},
+		/* an output shift of -23, past the lean requantization's */
+		{0.01, 0.01, 0.2}
 	};
 
 	for (int pass = 0; pass < 2; pass++)
@@ -389,6 +391,10 @@ test_qadd_fast(void)
 									  si == 2 ? 240 : 255, &p));
 				nn_qadd_ref(&p, n, a, b, want);
 				nn_qadd(&p, n, a, b, got);
+				if (nn_qkernel_level() == 2)
+					CHECK_MSG(strcmp(nn_qadd_kernel(&p), si == 4 ? "avx512vnni" :
+									 "avx512vnni lean") == 0, "qadd scales %zu ran %s", si,
+							  nn_qadd_kernel(&p));
 				CHECK_MSG(memcmp(want, got, n) == 0, "qadd %s n=%zu scales %zu",
 						  nn_qkernel_name(), n, si);
 				for (size_t i = 0; i < n; i++)

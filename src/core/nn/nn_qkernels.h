@@ -174,6 +174,8 @@ void		nn_qadd_ref(const nn_qadd_params *p, size_t n, const uint8_t *a,
 						const uint8_t *b, uint8_t *out);
 void		nn_qadd(const nn_qadd_params *p, size_t n, const uint8_t *a, const uint8_t *b,
 					uint8_t *out);
+/* which kernel nn_qadd runs: "avx512vnni lean", "avx512vnni", "avx2", "reference" (tests) */
+const char *nn_qadd_kernel(const nn_qadd_params *p);
 
 /* Zero padding of a rank-4 uint8 tensor with its zero point (nn_pad's layout). */
 void		nn_qpad(const int in_dims[4], const int before[4], const int out_dims[4],
