@@ -9,7 +9,7 @@
  *	  integer kernel are also compared with the reference's, so a fast
  *	  figure cannot come from a wrong kernel.
  *
- * usage: bench_qkernels [--no-ref]
+ * usage: bench_qkernels [--no-ref] [--only TEXT]   (TEXT: shapes whose name has it)
  * Built and run by tools/bench_qkernels.sh.
  */
 #include "common/cv_common.h"
@@ -44,6 +44,7 @@ alloc64(size_t n)
 typedef struct shape
 {
 	int			h, w, c, k, stride, out_c;	/* out_c 0: depthwise */
+	int			w_zp;			/* 0: int8 filters; else uint8 ones (as stored) */
 } shape;
 
 static const shape shapes[] = {
@@ -72,6 +73,10 @@ static const shape shapes[] = {
 	{28, 28, 192, 3, 1, 0},
 	{14, 14, 384, 3, 1, 0},
 	{14, 14, 576, 3, 1, 0},
+	/* uint8 filters with a zero point, as mobilenet_v2_1.0_224_quant's */
+	{112, 112, 32, 3, 1, 0, 37},
+	{56, 56, 144, 3, 1, 0, -76},
+	{14, 14, 576, 3, 1, 0, 31},
 	{7, 7, 960, 3, 1, 0},
 };
 
@@ -176,11 +181,23 @@ time_q(qctx *q, const uint8_t *want, bool *same)
 	return ms;
 }
 
+static void bench_shape(const shape *s, size_t si, const char *name, bool with_ref,
+						bool vnni);
+
 int
 main(int argc, char **argv)
 {
-	bool		with_ref = !(argc > 1 && strcmp(argv[1], "--no-ref") == 0);
+	bool		with_ref = true;
+	const char *only = NULL;
 	bool		vnni;
+
+	for (int i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--no-ref") == 0)
+			with_ref = false;
+		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+			only = argv[++i];
+	}
 
 	nn_qforce_avx2 = false;
 	vnni = strcmp(nn_qkernel_name(), "avx512vnni") == 0;
@@ -191,7 +208,23 @@ main(int argc, char **argv)
 
 	for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++)
 	{
-		const shape *s = &shapes[si];
+		char		name[40];
+
+		snprintf(name, sizeof(name), "%s %dx%dx%d%s%d%s", shapes[si].out_c == 0 ? "dw" : "conv",
+				 shapes[si].h, shapes[si].w, shapes[si].c, shapes[si].stride == 2 ? " s2->" : "->",
+				 shapes[si].out_c == 0 ? shapes[si].c : shapes[si].out_c,
+				 shapes[si].w_zp ? " zw" : "");
+		if (only == NULL || strstr(name, only) != NULL)
+			bench_shape(&shapes[si], si, name, with_ref, vnni);
+	}
+	return 0;
+}
+
+/* one line of the table */
+static void
+bench_shape(const shape *s, size_t si, const char *name, bool with_ref, bool vnni)
+{
+	{
 		bool		dw = s->out_c == 0;
 		int			oc = dw ? s->c : s->out_c;
 		int			oh = (s->h + s->stride - 1) / s->stride,
@@ -223,7 +256,6 @@ main(int argc, char **argv)
 					t_r = NAN;
 		bool		ok_v = true,
 					ok_a = true;
-		char		name[40];
 
 		srand(1 + (unsigned) si);
 		for (size_t i = 0; i < nin; i++)
@@ -251,7 +283,7 @@ main(int argc, char **argv)
 			.in_h = s->h,.in_w = s->w,.in_c = s->c,.out_h = oh,.out_w = ow,.out_c = oc,
 			.k_h = s->k,.k_w = s->k,.stride_h = s->stride,.stride_w = s->stride,
 			.dil_h = 1,.dil_w = 1,.pad_top = pad_h,.pad_left = pad_w,.depth_multiplier = 1,
-			.in_zp = 128,.w_zp = 0,.out_zp = 120,.act_min = 0,.act_max = 255,
+			.in_zp = 128,.w_zp = s->w_zp,.out_zp = 120,.act_min = 0,.act_max = 255,
 			.weights = qw,.bias = bias,.multiplier = mult,.shift = shift
 		};
 		q.dw = dw;
@@ -306,8 +338,6 @@ main(int argc, char **argv)
 		if (with_ref)
 			t_r = time_ms(run_q, &q);	/* packed NULL: the reference */
 
-		snprintf(name, sizeof(name), "%s %dx%dx%d%s%d", dw ? "dw" : "conv", s->h, s->w, s->c,
-				 s->stride == 2 ? " s2->" : "->", oc);
 		printf("%-22s %8.2f | %8.3f %8.3f %8.3f %8.2f | %7.1f %7.1f %7.1f | %5.2fx%s\n",
 			   name, macs / 1e6, t_f, t_v, t_a, t_r, macs / t_f / 1e6, macs / t_v / 1e6,
 			   macs / t_a / 1e6, t_f / t_v, ok_v && ok_a ? "" : "  MISMATCH");
@@ -326,5 +356,4 @@ main(int argc, char **argv)
 		free(fbias);
 		free(fscratch);
 	}
-	return 0;
 }

@@ -214,6 +214,107 @@ test_vector_requant(void)
 #endif
 }
 
+#ifdef NN_QSIMD
+/* nn_q512_requant_lean of 16 lanes, the constants packed as the kernels pack them */
+static NN_Q512 void
+requant16_lean(const int32_t *x, const int32_t *mult, const int *shift, int32_t zp,
+			   int32_t *out)
+{
+	nn_q512_lean q;
+	int32_t		l[16];
+	int64_t		add[16],
+				k[16],
+				sh[16];
+	__m512i		v;
+
+	for (int i = 0; i < 16; i++)
+	{
+		int			slot = nn_q_lean_slot(i);
+
+		l[i] = shift[i] > 0 ? shift[i] : 0;
+		nn_q_lean_parts(shift[i], zp, &add[slot], &k[slot], &sh[slot]);
+	}
+	nn_q512_lean_load(&q, mult, add, k, sh);
+	v = _mm512_sllv_epi32(_mm512_loadu_si512(x), _mm512_loadu_si512(l));
+	_mm512_storeu_si512(out, nn_q512_requant_lean(v, &q));
+}
+#endif
+
+/*
+ * The lean requantization (multipliers >= 0, right shifts up to
+ * NN_QLEAN_MAX_RIGHT, the output zero point added) against the scalar
+ * function: edge values, ties of the rounding, every shift.
+ */
+static void
+test_vector_requant_lean(void)
+{
+#ifdef NN_QSIMD
+	static const int32_t edge_x[] = {0, 1, -1, 2, -2, 3, -3, INT32_MIN, INT32_MAX,
+		INT32_MIN + 1, 1 << 30, -(1 << 30), (1 << 30) + 1, -(1 << 30) - 1, 12345, -12345,
+	1 << 20, -(1 << 20), 1 << 22, -(1 << 22), 3 << 21, -(3 << 21)};
+	static const int32_t edge_m[] = {INT32_MAX, 1 << 30, (1 << 30) + 1, 1717986918,
+	1986422374, 0, 1};
+	int			bad = 0,
+				total = 0;
+
+	if (nn_qkernel_level() < 2)
+	{
+		printf("     (no AVX-512 VNNI: the lean requantization is not used)\n");
+		return;
+	}
+	CHECK(nn_q_lean_ok(1 << 30, -NN_QLEAN_MAX_RIGHT));
+	CHECK(!nn_q_lean_ok(1 << 30, -NN_QLEAN_MAX_RIGHT - 1));
+	CHECK(!nn_q_lean_ok(INT32_MIN, 0));
+	CHECK(!nn_q_lean_ok(-1, 0));
+	for (int iter = 0; iter < 40000; iter++)
+	{
+		int32_t		x[16],
+					m[16],
+					o[16];
+		int			s[16];
+		int32_t		zp = (int32_t) (rng() % 256);
+
+		for (int i = 0; i < 16; i++)
+		{
+			uint32_t	u = rng();
+
+			s[i] = rng_int(-NN_QLEAN_MAX_RIGHT, 30);
+			if (iter < 4000)
+				x[i] = edge_x[rng() % (sizeof(edge_x) / sizeof(edge_x[0]))];
+			else if (u % 4 == 0)
+				x[i] = (int32_t) rng();
+			else if (u % 4 == 1 && s[i] < 0)
+			{
+				/* a tie of the final rounding, either sign */
+				x[i] = (int32_t) ((int64_t) rng_int(-5000, 5000) * ((int64_t) 1 << -s[i]) +
+								  ((int64_t) 1 << (-s[i] - 1)));
+			}
+			else
+				x[i] = (int32_t) (rng() % 200001) - 100000;
+			m[i] = (iter % 2) ? edge_m[rng() % (sizeof(edge_m) / sizeof(edge_m[0]))]
+				: (int32_t) ((1u << 30) + rng() % (1u << 30));
+			if (iter % 7 == 0)
+				m[i] = 1 << 30; /* exactly one half: ties of the doubling high multiply */
+		}
+		requant16_lean(x, m, s, zp, o);
+		for (int i = 0; i < 16; i++)
+		{
+			int32_t		want = (int32_t) ((uint32_t) nn_mul_by_quantized_multiplier(x[i], m[i], s[i]) +
+										  (uint32_t) zp);
+
+			total++;
+			if (o[i] != want)
+			{
+				if (bad++ < 5)
+					fprintf(stderr, "lean requant x=%d m=%d s=%d zp=%d: want %d, got %d\n",
+							x[i], m[i], s[i], zp, want, o[i]);
+			}
+		}
+	}
+	CHECK_MSG(bad == 0, "%d of %d lanes differ", bad, total);
+#endif
+}
+
 /* ---- ADD, PAD, QUANTIZE, DEQUANTIZE ---- */
 
 static void
@@ -260,7 +361,9 @@ test_qadd_fast(void)
 {
 	static const size_t ns[] = {1, 7, 8, 15, 16, 17, 63, 100, 1001};
 	static const double scales[][3] = {
-		{0.02, 0.03, 0.05}, {0.1, 0.1, 0.1}, {0.0078, 0.5, 1.0}, {0.3, 0.01, 0.6}
+		{0.02, 0.03, 0.05}, {0.1, 0.1, 0.1}, {0.0078, 0.5, 1.0}, {0.3, 0.01, 0.6},
+		/* an output shift of -23, past the lean requantization's */
+		{0.01, 0.01, 0.2}
 	};
 
 	for (int pass = 0; pass < 2; pass++)
@@ -288,6 +391,10 @@ test_qadd_fast(void)
 									  si == 2 ? 240 : 255, &p));
 				nn_qadd_ref(&p, n, a, b, want);
 				nn_qadd(&p, n, a, b, got);
+				if (nn_qkernel_level() == 2)
+					CHECK_MSG(strcmp(nn_qadd_kernel(&p), si == 4 ? "avx512vnni" :
+									 "avx512vnni lean") == 0, "qadd scales %zu ran %s", si,
+							  nn_qadd_kernel(&p));
 				CHECK_MSG(memcmp(want, got, n) == 0, "qadd %s n=%zu scales %zu",
 						  nn_qkernel_name(), n, si);
 				for (size_t i = 0; i < n; i++)
@@ -460,16 +567,25 @@ typedef struct qzp
 	int			amp;			/* data within zp +- amp */
 	bool		bias;
 	int			act_min, act_max;
+	bool		wfull;			/* weights anywhere in -128..127, whatever w_zp */
 } qzp;
 
 static const qzp zps[] = {
-	{0, 0, 0, 255, true, 0, 255},
-	{128, 0, 128, 127, false, 0, 255},
-	{37, -20, 201, 100, true, 20, 180},
-	{255, 127, 3, 255, true, 0, 255},
-	{100, 5, 90, 3, true, 0, 255},	/* small data: multipliers above 1 */
-	{128, -128, 128, 2, false, 0, 255},
+	{0, 0, 0, 255, true, 0, 255, false},
+	{128, 0, 128, 127, false, 0, 255, false},
+	{37, -20, 201, 100, true, 20, 180, false},
+	{255, 127, 3, 255, true, 0, 255, false},
+	{100, 5, 90, 3, true, 0, 255, false},	/* small data: multipliers above 1 */
+	{128, -128, 128, 2, false, 0, 255, false},
+	/* w - w_zp beyond a signed byte: depthwise windows add a * (-w_zp) */
+	{60, -100, 128, 255, true, 0, 255, true},
+	{10, 127, 250, 255, false, 0, 200, true},
+	/* ... except with w_zp = -128, which keeps the per-tap kernel */
+	{128, -128, 128, 100, true, 0, 255, true},
 };
+
+/* the zp set whose depthwise cases must not take the window kernel */
+#define ZP_NO_WINDOWS 8
 
 static int
 clampi(int v, int lo, int hi)
@@ -498,9 +614,12 @@ fill_case(nn_qconv_params *p, const qzp *z, int taps, uint8_t *in, size_t nin, i
 	for (size_t i = 0; i < nin; i++)
 		in[i] = (uint8_t) clampi(z->in_zp + rng_int(-z->amp, z->amp), 0, 255);
 	for (size_t i = 0; i < nw; i++)
-		w[i] = (int8_t) clampi(z->w_zp + rng_int(-amp_w, amp_w), -128, 127);
+		w[i] = (int8_t) (z->wfull ? rng_int(-128, 127) :
+						 clampi(z->w_zp + rng_int(-amp_w, amp_w), -128, 127));
 	sig_in = z->amp / 1.7 + 0.5;
 	sig_w = amp_w / 1.7 + 0.5;
+	if (z->wfull)
+		sig_w = sqrt(74.0 * 74.0 + (double) z->w_zp * z->w_zp);
 	for (int oc = 0; oc < p->out_c; oc++)
 	{
 		double		real = 40.0 / (sqrt((double) taps) * sig_in * sig_w);
@@ -525,6 +644,8 @@ fill_case(nn_qconv_params *p, const qzp *z, int taps, uint8_t *in, size_t nin, i
  * returns true when they agree.  Also checks that nothing is written past
  * the output and that the reference's output has a spread.
  */
+static char last_kernel[32];		/* the kernel run_compare ran */
+
 static bool
 run_compare(const nn_qconv_params *p0, const uint8_t *in, bool depthwise, const char *what)
 {
@@ -548,6 +669,8 @@ run_compare(const nn_qconv_params *p0, const uint8_t *in, bool depthwise, const 
 			nn_qconv_pack(&p, packed);
 	}
 	p.packed = packed;
+	snprintf(last_kernel, sizeof(last_kernel), "%s",
+			 depthwise ? nn_qdepthwise_kernel(&p) : nn_qconv_kernel(&p));
 	memset(got, 0xA5, nout + 64);
 	if (depthwise)
 	{
@@ -645,6 +768,20 @@ test_qconv_fast(void)
 						 g->h, g->w, g->c, g->k, g->stride, g->dil, g->same ? "SAME" : "VALID",
 						 g->out_c, zi);
 				CHECK_MSG(run_compare(&p, in, false, what), "%s", what);
+				if (levels == 2 && pass == 0)
+					CHECK_MSG(strcmp(last_kernel, "avx512vnni lean") == 0, "%s: ran %s", what,
+							  last_kernel);
+				/*
+				 * a right shift beyond the lean requantization's: the full
+				 * epilogue (with the left shifts of zp set 4's other channels)
+				 */
+				if (zi == 2 || zi == 4)
+				{
+					shift[p.out_c / 2] = -NN_QLEAN_MAX_RIGHT - 1;
+					CHECK_MSG(run_compare(&p, in, false, what), "%s, one shift -23", what);
+					if (levels == 2 && pass == 0)
+						CHECK(strcmp(last_kernel, "avx512vnni") == 0);
+				}
 				free(in);
 				free(w);
 				free(bias);
@@ -713,6 +850,22 @@ test_qdepthwise_fast(void)
 							 g->h, g->w, g->c, g->k, g->stride, g->dil,
 							 g->same ? "SAME" : "VALID", dm, zi);
 					CHECK_MSG(run_compare(&p, in, true, what), "%s", what);
+					/* the kernel meant for the case ran */
+					if (levels == 2 && pass == 0 && dm == 1)
+					{
+						const char *want = zi == ZP_NO_WINDOWS ? "avx512vnni" : "avx512vnni windows";
+
+						CHECK_MSG(strcmp(last_kernel, want) == 0, "%s: ran %s, want %s", what,
+								  last_kernel, want);
+					}
+					/* a right shift beyond the lean requantization's keeps the per-tap kernel */
+					if (zi == 2 && dm == 1)
+					{
+						shift[p.out_c / 2] -= 20;
+						CHECK_MSG(run_compare(&p, in, true, what), "%s, one shift -20", what);
+						if (levels == 2 && pass == 0)
+							CHECK(strcmp(last_kernel, "avx512vnni") == 0);
+					}
 					free(in);
 					free(w);
 					free(bias);
@@ -757,6 +910,7 @@ UNIT_MAIN("nn_qkernels",
 		  UNIT_CASE(test_quantize_multiplier),
 		  UNIT_CASE(test_mul_by_quantized_multiplier),
 		  UNIT_CASE(test_vector_requant),
+		  UNIT_CASE(test_vector_requant_lean),
 		  UNIT_CASE(test_qadd_hand),
 		  UNIT_CASE(test_qadd_fast),
 		  UNIT_CASE(test_qpad_quantize),

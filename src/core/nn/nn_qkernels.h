@@ -139,6 +139,14 @@ size_t		nn_qdepthwise_scratch_bytes(const nn_qconv_params *p);
 void		nn_qdepthwise(const nn_qconv_params *p, const uint8_t *in, uint8_t *out,
 						  void *scratch);
 
+/*
+ * Which kernel nn_qdepthwise runs for these params as packed (p->packed):
+ * "avx512vnni windows", "avx512vnni", "avx2" or "reference" (tests).
+ */
+const char *nn_qdepthwise_kernel(const nn_qconv_params *p);
+/* the same for nn_qconv: "avx512vnni lean" (the lean epilogue), "avx512vnni", ... */
+const char *nn_qconv_kernel(const nn_qconv_params *p);
+
 /* Which fast kernel nn_qconv / nn_qdepthwise run: "avx512vnni", "avx2", "reference". */
 const char *nn_qkernel_name(void);
 /* tests: take the AVX2 kernels even on an AVX-512 VNNI CPU (set before packing) */
@@ -166,6 +174,8 @@ void		nn_qadd_ref(const nn_qadd_params *p, size_t n, const uint8_t *a,
 						const uint8_t *b, uint8_t *out);
 void		nn_qadd(const nn_qadd_params *p, size_t n, const uint8_t *a, const uint8_t *b,
 					uint8_t *out);
+/* which kernel nn_qadd runs: "avx512vnni lean", "avx512vnni", "avx2", "reference" (tests) */
+const char *nn_qadd_kernel(const nn_qadd_params *p);
 
 /* Zero padding of a rank-4 uint8 tensor with its zero point (nn_pad's layout). */
 void		nn_qpad(const int in_dims[4], const int before[4], const int out_dims[4],

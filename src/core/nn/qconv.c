@@ -58,6 +58,8 @@ typedef struct qconv_pack_hdr
 	int32_t		k;				/* K */
 	int32_t		kp;				/* K rounded up to 4 */
 	int32_t		np;				/* N rounded up to 16 */
+	int32_t		lean;			/* kind 2: the lean requantization's int64 arrays follow */
+	int32_t		has_left;		/* kind 2: some channel shifts left */
 } qconv_pack_hdr;
 
 #define QHDR_BYTES 64
@@ -73,6 +75,27 @@ enum
 	QC_HALF,
 	QC_NARRAYS
 };
+
+/*
+ * With AVX-512 VNNI, when every channel can take the lean requantization
+ * of nn_qsimd.h (nn_q_lean_ok), three int64 arrays of np follow (its
+ * constants, the output zero point folded in), and the epilogue takes it.
+ */
+static bool
+q_lean_ok(const nn_qconv_params *p)
+{
+	for (int oc = 0; oc < p->out_c; oc++)
+		if (!nn_q_lean_ok(p->multiplier[oc], p->shift[oc]))
+			return false;
+	return true;
+}
+
+/* bytes of the per-channel arrays, the filters follow them */
+static size_t
+q_arrays_bytes(int level, bool lean, size_t np)
+{
+	return QC_NARRAYS * np * sizeof(int32_t) + (level == 2 && lean ? 3 * np * sizeof(int64_t) : 0);
+}
 
 bool
 nn_quantize_multiplier(double real, int32_t *multiplier, int *shift)
@@ -177,7 +200,7 @@ nn_qconv_packed_bytes(const nn_qconv_params *p)
 
 	if (level == 0)
 		return 0;
-	return QHDR_BYTES + QC_NARRAYS * np * sizeof(int32_t) + np * kp * (level == 2 ? 1 : 2);
+	return QHDR_BYTES + q_arrays_bytes(level, q_lean_ok(p), np) + np * kp * (level == 2 ? 1 : 2);
 }
 
 void
@@ -190,7 +213,9 @@ nn_qconv_pack(const nn_qconv_params *p, void *packed)
 				np = round_up(n, 16);
 	qconv_pack_hdr *h = packed;
 	int32_t    *arr = (int32_t *) ((char *) packed + QHDR_BYTES);
-	void	   *w = arr + (size_t) QC_NARRAYS * np;
+	int64_t    *lean = (int64_t *) (arr + (size_t) QC_NARRAYS * np);
+	bool		use_lean = level == 2 && q_lean_ok(p);
+	void	   *w = (char *) arr + q_arrays_bytes(level, use_lean, np);
 
 	if (level == 0)
 		return;
@@ -199,6 +224,16 @@ nn_qconv_pack(const nn_qconv_params *p, void *packed)
 	h->k = k;
 	h->kp = kp;
 	h->np = np;
+	h->lean = use_lean;
+	for (int oc = 0; oc < n && use_lean; oc++)
+	{
+		int			slot = nn_q_lean_slot(oc);
+
+		nn_q_lean_parts(p->shift[oc], p->out_zp, &lean[slot], &lean[np + slot],
+						&lean[2 * (size_t) np + slot]);
+		if (p->shift[oc] > 0)
+			h->has_left = 1;
+	}
 	for (int oc = 0; oc < n; oc++)
 	{
 		const int8_t *wr = p->weights + (size_t) oc * k;
@@ -229,6 +264,18 @@ nn_qconv_pack(const nn_qconv_params *p, void *packed)
 	}
 }
 
+const char *
+nn_qconv_kernel(const nn_qconv_params *p)
+{
+	const qconv_pack_hdr *h = p->packed;
+
+	if (h == NULL)
+		return "reference";
+	if (h->kind == 2)
+		return h->lean ? "avx512vnni lean" : "avx512vnni";
+	return h->kind == 1 ? "avx2" : "reference";
+}
+
 size_t
 nn_qconv_scratch_bytes(const nn_qconv_params *p)
 {
@@ -236,8 +283,11 @@ nn_qconv_scratch_bytes(const nn_qconv_params *p)
 
 	if (nn_qkernel_level() == 0)
 		return 0;
-	/* row terms, QMR im2col rows of bytes, their int16 widening (AVX2) */
-	return 64 + round_up(QMR * kp, 64) + QMR * kp * 2;
+	/*
+	 * row terms, QMR im2col rows of bytes (and 64 for q_im2col512's last
+	 * store), their int16 widening (AVX2)
+	 */
+	return 64 + round_up(QMR * kp, 64) + 64 + QMR * kp * 2;
 }
 
 /*
@@ -290,6 +340,9 @@ typedef struct qtile
 	int32_t		out_zp,
 				act_min,
 				act_max;
+	const int64_t *lean;		/* VNNI: the lean requantization's arrays, or NULL */
+	bool		has_left;		/* lean: some channel shifts left */
+	bool		has_zw;			/* lean: zwsum is not all zero */
 } qtile;
 
 /* Up to 3 bytes of a row that ends there, as the low bytes of a word. */
@@ -314,8 +367,8 @@ q_load_word(const uint8_t *a)
 
 /*
  * The end of a tile: R accumulators of channels [c, c + 16) (those below
- * t->n stored) plus the folded bias, less zw times the row sums,
- * requantized, offset, clamped and stored as bytes.
+ * t->n stored), which started at the folded bias, less zw times the row
+ * sums, requantized, offset, clamped and stored as bytes.
  */
 NN_Q512 NN_QINLINE void
 qepi_vnni(const int R, const qtile *t, const __m512i *acc, int c, uint8_t *out, size_t ldc)
@@ -324,14 +377,39 @@ qepi_vnni(const int R, const qtile *t, const __m512i *acc, int c, uint8_t *out, 
 	__mmask16	km = left >= 16 ? 0xFFFF : (__mmask16) ((1u << left) - 1);
 	const int32_t *arr = t->arr;
 	nn_q512_rq	q;
-	__m512i		bias,
-				zo = _mm512_set1_epi32(t->out_zp),
+	__m512i		zo = _mm512_set1_epi32(t->out_zp),
 				lo = _mm512_set1_epi32(t->act_min),
 				hi = _mm512_set1_epi32(t->act_max);
 
 	if (left <= 0)
 		return;
-	bias = _mm512_loadu_si512(arr + QC_BIAS * t->np + c);
+	if (t->lean)
+	{
+		/* the lean requantization (nn_qsimd.h), its shifts and zw row term only if any */
+		nn_q512_lean ql;
+		__m512i		lsh = _mm512_loadu_si512(arr + QC_LEFT * t->np + c);
+
+		nn_q512_lean_load(&ql, arr + QC_MULT * t->np + c, t->lean + c, t->lean + t->np + c,
+						  t->lean + 2 * (size_t) t->np + c);
+#pragma GCC unroll 12
+		for (int r = 0; r < R; r++)
+		{
+			__m512i		v = acc[r];
+
+			if (t->has_zw)
+				v = _mm512_sub_epi32(v, _mm512_set1_epi32(t->zwsum[r]));
+			if (t->has_left)
+				v = _mm512_sllv_epi32(v, lsh);
+			v = nn_q512_requant_lean(v, &ql);
+			v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+			/* a plain store where the 16 channels exist (masked ones cost more) */
+			if (left >= 16)
+				_mm_storeu_si128((__m128i *) (out + r * ldc + c), _mm512_cvtepi32_epi8(v));
+			else
+				_mm_mask_storeu_epi8(out + r * ldc + c, km, _mm512_cvtepi32_epi8(v));
+		}
+		return;
+	}
 	q.mult = _mm512_loadu_si512(arr + QC_MULT * t->np + c);
 	q.left = _mm512_loadu_si512(arr + QC_LEFT * t->np + c);
 	q.right = _mm512_loadu_si512(arr + QC_RIGHT * t->np + c);
@@ -340,7 +418,7 @@ qepi_vnni(const int R, const qtile *t, const __m512i *acc, int c, uint8_t *out, 
 #pragma GCC unroll 12
 	for (int r = 0; r < R; r++)
 	{
-		__m512i		v = _mm512_add_epi32(acc[r], bias);
+		__m512i		v = acc[r];
 
 		v = _mm512_sub_epi32(v, _mm512_set1_epi32(t->zwsum[r]));
 		v = _mm512_add_epi32(nn_q512_requant(v, &q), zo);
@@ -361,12 +439,15 @@ qtile_vnni(const int R, const int TWO, const qtile *t, const uint8_t *a, size_t 
 				acc1[QMR];
 	const int8_t *b0 = w + (size_t) j * t->kp,
 			   *b1 = b0 + (size_t) 16 * t->kp;
+	/* the accumulators start at the folded bias (np covers j + 16 when TWO) */
+	__m512i		bias0 = _mm512_loadu_si512(t->arr + QC_BIAS * t->np + j),
+				bias1 = TWO ? _mm512_loadu_si512(t->arr + QC_BIAS * t->np + j + 16) : bias0;
 
 #pragma GCC unroll 12
 	for (int r = 0; r < R; r++)
 	{
-		acc0[r] = _mm512_setzero_si512();
-		acc1[r] = _mm512_setzero_si512();
+		acc0[r] = bias0;
+		acc1[r] = bias1;
 	}
 	for (int g = 0; g < t->k4; g++)
 	{
@@ -404,6 +485,108 @@ qtile_vnni(const int R, const int TWO, const qtile *t, const uint8_t *a, size_t 
 	qepi_vnni(R, t, acc0, j, out, ldc);
 	if (TWO)
 		qepi_vnni(R, t, acc1, j + 16, out, ldc);
+}
+
+/* n bytes (any n) from src to dst by masked 64-byte moves, or of the byte in fill */
+NN_Q512 NN_QINLINE void
+q_copy512(uint8_t *dst, const uint8_t *src, int n, __m512i fill)
+{
+	for (int o = 0; o < n; o += 64)
+	{
+		__mmask64	m = n - o >= 64 ? ~(__mmask64) 0 : (~(__mmask64) 0) >> (64 - (n - o));
+
+		_mm512_mask_storeu_epi8(dst + o, m, src ? _mm512_maskz_loadu_epi8(m, src + o) : fill);
+	}
+}
+
+/*
+ * q_im2col with AVX-512 moves.  A kernel row of taps that lies inside the
+ * input (undilated) is one span of k_w * in_c bytes: for the stem's
+ * 3-byte pixels the tap-by-tap copy was the cost of the whole
+ * convolution.  When the whole row of A fits 64 bytes it is gathered in a
+ * register, each span by a masked load aimed so that its bytes land at
+ * their place (the address is formed as an integer: only the loaded bytes
+ * are read), and stored by one plain 64-byte store: masked stores, and
+ * loads of bytes from two stores, would stall the matrix product's loads
+ * that follow.  The bytes past k are zero, as are their filters; the
+ * store may run up to 64 bytes past the rows (nn_qconv_scratch_bytes).
+ * Longer spans are copied 64 bytes at a time, the same way; windows that
+ * leave the input take the masked moves.
+ */
+static NN_Q512 void
+q_im2col512(const nn_qconv_params *p, const uint8_t *in, int r0, int rows, int kp,
+			uint8_t *col)
+{
+	int			k = p->k_h * p->k_w * p->in_c,
+				span = p->k_w * p->in_c;
+	const uint8_t *in_end = in + (size_t) p->in_h * p->in_w * p->in_c;
+	__m512i		zav = _mm512_set1_epi8((char) p->in_zp);
+	__mmask64	mspan = span >= 64 ? ~(__mmask64) 0 : (~(__mmask64) 0) >> (64 - span);
+
+	for (int r = 0; r < rows; r++)
+	{
+		int			oy = (r0 + r) / p->out_w,
+					ox = (r0 + r) % p->out_w,
+					ix0 = ox * p->stride_w - p->pad_left;
+		bool		cols_in = p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w <= p->in_w;
+		uint8_t    *d = col + (size_t) r * kp;
+
+		if (cols_in && kp <= 64)
+		{
+			__m512i		v = _mm512_setzero_si512();
+
+			/* zeroing loads, or-ed: no chain of merges from one load to the next */
+			for (int ky = 0; ky < p->k_h; ky++)
+			{
+				int			iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+				__mmask64	m = mspan << (ky * span);
+				uintptr_t	src;
+
+				if (iy < 0 || iy >= p->in_h)
+				{
+					v = _mm512_or_si512(v, _mm512_maskz_mov_epi8(m, zav));
+					continue;
+				}
+				src = (uintptr_t) (in + ((size_t) iy * p->in_w + ix0) * p->in_c) -
+					(uintptr_t) (ky * span);
+				v = _mm512_or_si512(v, _mm512_maskz_loadu_epi8(m, (const void *) src));
+			}
+			_mm512_storeu_si512(d, v);
+			continue;
+		}
+		for (int ky = 0; ky < p->k_h; ky++)
+		{
+			int			iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+
+			if (iy < 0 || iy >= p->in_h)
+				q_copy512(d, NULL, span, zav);
+			else if (cols_in)
+			{
+				const uint8_t *src = in + ((size_t) iy * p->in_w + ix0) * p->in_c;
+
+				for (int o = 0; o < span; o += 64)
+				{
+					int			n = span - o;
+					__m512i		v = src + o + 64 <= in_end ? _mm512_loadu_si512(src + o) :
+						_mm512_maskz_loadu_epi8(n >= 64 ? ~(__mmask64) 0 :
+												(~(__mmask64) 0) >> (64 - n), src + o);
+
+					/* the next span's (or row's) store overwrites what passes n */
+					_mm512_storeu_si512(d + o, v);
+				}
+			}
+			else
+				for (int kx = 0; kx < p->k_w; kx++)
+				{
+					int			ix = ix0 + kx * p->dil_w;
+
+					q_copy512(d + kx * p->in_c, ix < 0 || ix >= p->in_w ? NULL :
+							  in + ((size_t) iy * p->in_w + ix) * p->in_c, p->in_c, zav);
+				}
+			d += span;
+		}
+		q_copy512(d, NULL, kp - k, _mm512_setzero_si512());
+	}
 }
 
 /* zw * (sum of the k bytes of each of rows rows of a), modulo 2^32 */
@@ -464,7 +647,10 @@ qconv_vnni(const nn_qconv_params *p, const qconv_pack_hdr *h, const uint8_t *in,
 	t.out_zp = p->out_zp;
 	t.act_min = p->act_min;
 	t.act_max = p->act_max;
-	w = (const int8_t *) (t.arr + (size_t) QC_NARRAYS * t.np);
+	t.lean = h->lean ? (const int64_t *) (t.arr + (size_t) QC_NARRAYS * t.np) : NULL;
+	t.has_left = h->has_left != 0;
+	t.has_zw = p->w_zp != 0;
+	w = (const int8_t *) ((const char *) t.arr + q_arrays_bytes(2, h->lean, t.np));
 	t.k4 = direct ? h->k / 4 : h->kp / 4;
 	t.ktail = direct ? h->k % 4 : 0;
 	memset(zwsum, 0, QMR * sizeof(int32_t));
@@ -483,7 +669,7 @@ qconv_vnni(const nn_qconv_params *p, const qconv_pack_hdr *h, const uint8_t *in,
 		}
 		else
 		{
-			q_im2col(p, in, r0, rows, h->kp, col);
+			q_im2col512(p, in, r0, rows, h->kp, col);
 			a = col;
 			lda = h->kp;
 		}
@@ -641,7 +827,7 @@ qconv_avx2(const nn_qconv_params *p, const qconv_pack_hdr *h, const uint8_t *in,
 	bool		direct = q_pointwise(p);
 	int32_t    *zwsum = scratch;
 	uint8_t    *col = (uint8_t *) scratch + 64;
-	int16_t    *wide = (int16_t *) (col + round_up(QMR * h->kp, 64));
+	int16_t    *wide = (int16_t *) (col + round_up(QMR * h->kp, 64) + 64);
 	const int16_t *w;
 	qtile		t;
 
