@@ -906,7 +906,21 @@ test_portable(void)
 	CHECK(memcmp(a, b, 400) == 0);
 }
 
+/*
+ * These tests pick the path themselves (each fast kernel against its
+ * reference), also in the sanitizer run of tools/test.sh, which asks the
+ * nets of the other tests to run portable (PGVISION_PORTABLE_KERNELS,
+ * unit.c): the integer kernels are small enough at -O0.
+ */
+static void
+test_fast_paths_on(void)
+{
+	cv_nn_set_portable(false);
+	CHECK(!cv_nn_get_portable());
+}
+
 UNIT_MAIN("nn_qkernels",
+		  UNIT_CASE(test_fast_paths_on),
 		  UNIT_CASE(test_quantize_multiplier),
 		  UNIT_CASE(test_mul_by_quantized_multiplier),
 		  UNIT_CASE(test_vector_requant),
