@@ -909,7 +909,7 @@ CREATE TABLE cv_iteration_store (
 	domain           text NOT NULL,
 	-- pgvision.engine when cv_train was called; the worker writes the one
 	-- it resolved 'auto' to (float or int8) when it starts
-	engine           text NOT NULL DEFAULT 'float' CHECK (engine IN ('auto', 'float', 'int8')),
+	engine           text NOT NULL DEFAULT 'auto' CHECK (engine IN ('auto', 'float', 'int8')),
 	threshold        real NOT NULL DEFAULT 0.5 CHECK (threshold BETWEEN 0 AND 1),
 	image_count      integer,
 	tag_count        integer,
@@ -1164,7 +1164,7 @@ BEGIN
 	PERFORM cv_check_trainable(v_project);
 	PERFORM cv_reap_iterations();
 	-- the session's setting, read even before the library is loaded
-	v_engine := coalesce(current_setting('pgvision.engine', true), 'float');
+	v_engine := coalesce(current_setting('pgvision.engine', true), 'auto');
 	IF v_engine NOT IN ('auto', 'float', 'int8') THEN
 		RAISE EXCEPTION 'invalid value for pgvision.engine: "%"', v_engine
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'Available values: auto, float, int8.';

@@ -8,6 +8,10 @@
 \getenv shared PGVISION_SHARED
 \set helpers :testdata '/../psql/setup.psql'
 \i :helpers
+-- The float engine, whatever the CPU (auto would pick int8 where it has
+-- VNNI or AVX2, and the metadata would differ by machine): engine.sql
+-- covers the int8 export.
+SET pgvision.engine = 'float';
 \set models :shared '/models/'
 \set trees :shared '/datasets/azure-trees-cls/'
 \set photo :trees 'images/Hemlock/hemlock_10.jpg'
