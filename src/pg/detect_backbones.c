@@ -46,7 +46,7 @@ DetectBackboneGet(const char *domain, const uint8_t *model_hash, int input_width
 				  int input_height, const int *model_tensors, uint32 maps_version)
 {
 	int			engine = maps_version == CV_DETECT_MAPS_VERSION_INT8 ? CV_NET_ENGINE_INT8 :
-		(maps_version == 0 ? EngineForNewFeatures() : CV_NET_ENGINE_FLOAT);
+		(maps_version == 0 ? EngineForNewFeatures(true) : CV_NET_ENGINE_FLOAT);
 	uint8_t		hash[32];
 	int			tensors[2] = {-1, -1};
 	DetectCacheEntry *slot = NULL;

@@ -141,7 +141,7 @@ DomainGetExtractorVersion(const char *domain, const uint8_t *model_hash, uint32 
 		if (version == CV_BACKBONE_VERSION_INT8)
 			engine = CV_NET_ENGINE_INT8;
 		else if (version == 0)
-			engine = EngineForNewFeatures();
+			engine = EngineForNewFeatures(false);
 		else
 			engine = CV_NET_ENGINE_FLOAT;
 		if (model_hash != NULL)

@@ -123,10 +123,10 @@ extern void BackboneSettingsInit(void);
 #define PGV_ENGINE_FLOAT	1
 #define PGV_ENGINE_INT8		2
 extern int	pgvision_engine;
-/* the cv_net_engine new features and maps are computed on */
-extern int	EngineForNewFeatures(void);
+/* the cv_net_engine new features (or detection maps) are computed on */
+extern int	EngineForNewFeatures(bool detection);
 /* the same for a value of the setting: "auto", "float" or "int8" */
-extern int	EngineFromSetting(const char *setting);
+extern int	EngineFromSetting(const char *setting, bool detection);
 
 /*
  * Smallest decoded size asked for when an image feeds a domain of input

@@ -113,7 +113,7 @@ LoadJob(TrainJob *job)
 		Oid			utypes[2] = {INT8OID, TEXTOID};
 		Datum		uvalues[2];
 
-		job->run.engine = EngineFromSetting(engine);
+		job->run.engine = EngineFromSetting(engine, job->task == CV_TASK_DETECTION);
 		uvalues[0] = Int64GetDatum(job->run.iteration_id);
 		uvalues[1] = CStringGetTextDatum(job->run.engine == CV_NET_ENGINE_INT8 ? "int8" : "float");
 		TrainExecute("UPDATE cv_iteration_store SET engine = $2 WHERE id = $1",
