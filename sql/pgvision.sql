@@ -940,14 +940,28 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 1668707442 $$;
 -- Whether the process training an iteration is still alive: it holds the
 -- iteration's advisory lock from before it claims the job until after it
 -- has recorded the outcome.  A crash or restart releases every lock.
+--
+-- A training that recorded its outcome after the caller's query took its
+-- snapshot, and then let go of its lock, is not a dead one: the caller
+-- still sees its row as 'training', but the lock is gone.  So when no lock
+-- is held the row is read again in a statement of its own, which (this
+-- function being VOLATILE) takes a snapshot after the lock was found gone,
+-- and so after the outcome was committed.  Without this, cv_iterations could
+-- show a training that had just completed as failed for one query.
 CREATE FUNCTION cv_training_alive(iteration_id bigint) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_catalog AS $$
-	SELECT EXISTS (SELECT 1 FROM pg_locks l
-	                WHERE l.locktype = 'advisory' AND l.granted
-	                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-	                  AND l.classid = cv_training_lock_key()::oid
-	                  AND l.objid = (iteration_id % 2147483648)::oid
-	                  AND l.objsubid = 2)
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE SET search_path = @extschema@, pg_catalog AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_locks l
+	            WHERE l.locktype = 'advisory' AND l.granted
+	              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	              AND l.classid = cv_training_lock_key()::oid
+	              AND l.objid = (iteration_id % 2147483648)::oid
+	              AND l.objsubid = 2) THEN
+		RETURN true;
+	END IF;
+	RETURN NOT EXISTS (SELECT 1 FROM cv_iteration_store s
+	                    WHERE s.id = iteration_id AND s.status = 'training');
+END;
 $$;
 
 CREATE VIEW cv_iterations AS
