@@ -712,6 +712,7 @@ BEGIN
 	ELSE
 		PERFORM cv_apply_tags(v_image, v_tags);
 	END IF;
+	PERFORM cv_note_near_duplicate(v_image.id);
 	RETURN v_image.id;
 END;
 $$;
@@ -1966,3 +1967,25 @@ CREATE FUNCTION cv_embed(domain text, image cv_image) RETURNS real[]
 	AS 'MODULE_PATHNAME', 'cv_embed_cv_image' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION cv_embed(text, bytea) IS 'the domain''s feature vector of an encoded image (what its classifiers learn from; castable to pgvector''s vector)';
 COMMENT ON FUNCTION cv_embed(text, cv_image) IS 'the domain''s feature vector of a stored image';
+
+------------------------------------------------------------------------------
+-- Similar images (docs/similar.md)
+
+CREATE FUNCTION cv_similar(project text, image bytea, k integer DEFAULT 5,
+                           OUT image_id bigint, OUT similarity real)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'cv_similar_bytea' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cv_similar(image bigint, k integer DEFAULT 5,
+                           OUT image_id bigint, OUT similarity real)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'cv_similar_image' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cv_similar(text, bytea, integer) IS 'the k images of a project most similar to an encoded image (cosine similarity of the domain''s features), most similar first';
+COMMENT ON FUNCTION cv_similar(bigint, integer) IS 'the k other images of an image''s project most similar to it, most similar first';
+
+-- cv_add_image's near-duplicate notice: stores view 0 of a new image of a
+-- classification project in cv_features and compares it with the others.
+CREATE FUNCTION cv_note_near_duplicate(image_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'cv_note_near_duplicate' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION cv_note_near_duplicate(bigint) IS 'cv_add_image''s helper: cache view 0 of a new image''s features and notice a near-duplicate (pgvision.near_duplicate_similarity)';
+REVOKE EXECUTE ON FUNCTION cv_note_near_duplicate(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cv_note_near_duplicate(bigint) TO pgvision_user;

@@ -17,13 +17,16 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-static ArrayType *
-Embed(const char *domain, const char *image, Size image_len)
+/*
+ * View 0's feature vector of an encoded image (palloc'd, fx->dim floats):
+ * what cv_features caches first for it, so cv_similar can mix cached and
+ * freshly computed vectors.
+ */
+float *
+EmbedImage(const cv_feature_extractor *fx, const char *image, Size image_len)
 {
-	const cv_feature_extractor *fx = DomainGetExtractor(domain, NULL);
 	cv_rgb_image img = {0};
 	float	   *features;
-	Datum	   *elems;
 	cv_error	err;
 
 	CvImageDecodeFor(image, image_len, DecodeSizeFor(fx->input_width),
@@ -36,6 +39,16 @@ Embed(const char *domain, const char *image, Size image_len)
 		CoreRaise(&err, ERRCODE_INVALID_BINARY_REPRESENTATION);
 	}
 	cv_rgb_image_free(&img);
+	return features;
+}
+
+static ArrayType *
+Embed(const char *domain, const char *image, Size image_len)
+{
+	const cv_feature_extractor *fx = DomainGetExtractor(domain, NULL);
+	float	   *features = EmbedImage(fx, image, image_len);
+	Datum	   *elems;
+
 	elems = palloc(sizeof(Datum) * fx->dim);
 	for (int j = 0; j < fx->dim; j++)
 		elems[j] = Float4GetDatum(features[j]);

@@ -61,6 +61,13 @@ DefineSettings(void)
 							 0.45, 0.0, 1.0,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomRealVariable("pgvision.near_duplicate_similarity",
+							 "Cosine similarity of view-0 features at which cv_add_image says a new image looks like one already in the project.",
+							 "-1 uses the domain's own (0.95 for imported backbones, 0.995 for compact: docs/similar.md); 0 turns the notice off, and with it the features cv_add_image computes for each new image of a classification project.",
+							 &pgvision_near_duplicate_similarity,
+							 -1.0, -1.0, 1.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 }
 
 /*

@@ -106,6 +106,12 @@ extern struct cv_detect_backbone *DetectBackboneGet(const char *domain, const ui
 													int input_width, int input_height,
 													const int *tensors, uint32 maps_version);
 
+/* embed.c: view 0's feature vector of an encoded image (fx->dim floats, palloc'd) */
+extern float *EmbedImage(const cv_feature_extractor *fx, const char *image, Size image_len);
+
+/* similar.c: pgvision.near_duplicate_similarity */
+extern double pgvision_near_duplicate_similarity;
+
 /* image_type.c: decode an image for a model's input (errors out) */
 extern void CvImageDecodeFor(const char *data, Size len, int min_width, int min_height,
 							 cv_rgb_image *out);
