@@ -91,6 +91,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 # checkout (a clone under /root, say): give it copies it can read.
 cp -r "$PGV_ROOT/test" "$SCRATCH/test"
 cp "$PGV_ROOT/docs/examples/run-onnx.js" "$SCRATCH/run-onnx.js"
+cp "$PGV_ROOT/tools/fetch-backbones.sh" "$SCRATCH/fetch-backbones.sh"
 if pgv_as_user test -r "$SHARED/models/SOURCE.md"; then
 	SERVER_SHARED=$SHARED
 else
@@ -132,6 +133,7 @@ if ls "$SCRATCH/test/t/"*.pl >/dev/null 2>&1; then
 	(cd "$SCRATCH/test" && pgv_as_user env PATH="$("$pgc" --bindir):$PATH" \
 		TESTDIR="$SCRATCH/tap" PGVISION_SHARED="$PGVISION_SHARED" PGVISION_TESTDATA="$PGVISION_TESTDATA" \
 		PGVISION_NODE_MODULES="$PGV_NPM_DIR/node_modules" PGVISION_RUNNER="$SCRATCH/run-onnx.js" \
+		PGVISION_FETCH_BACKBONES="$SCRATCH/fetch-backbones.sh" \
 		PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
 		prove -I "$pgxs/src/test/perl" t/*.pl) > "$SCRATCH/tap.log" 2>&1 || tap_status=$?
 	cat "$SCRATCH/tap.log"

@@ -3,6 +3,7 @@
 #                          (libpq, libssl, json-c, libxml2: pgvision-load)
 #                          (clang and its sanitizer runtimes: the sanitizer
 #                          unit tests and the fuzz harnesses)
+#                          (curl: tools/fetch-backbones.sh)
 #   pgv_build_install      make && make install
 #   pgv_start_cluster DIR  a throwaway cluster owned by a non-root user
 #   pgv_stop_cluster DIR
@@ -34,7 +35,7 @@ pgv_install_packages() {
 		postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR \
 		libjpeg62-turbo-dev libpng-dev libopenblas-dev \
 		libpq-dev libssl-dev libjson-c-dev libxml2-dev \
-		libipc-run-perl libjpeg-turbo-progs netpbm \
+		libipc-run-perl libjpeg-turbo-progs netpbm curl ca-certificates \
 		clang libclang-rt-14-dev >/dev/null
 	# Node.js for the export tests: the machine's own when it has one (a
 	# NodeSource nodejs bundles npm and conflicts with Debian's npm
