@@ -1989,3 +1989,97 @@ CREATE FUNCTION cv_note_near_duplicate(image_id bigint) RETURNS void
 COMMENT ON FUNCTION cv_note_near_duplicate(bigint) IS 'cv_add_image''s helper: cache view 0 of a new image''s features and notice a near-duplicate (pgvision.near_duplicate_similarity)';
 REVOKE EXECUTE ON FUNCTION cv_note_near_duplicate(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cv_note_near_duplicate(bigint) TO pgvision_user;
+
+------------------------------------------------------------------------------
+-- Annotations out (docs/loading.md): the files pgvision-load reads, made
+-- from a project, so its labels can go to other tools and come back.
+
+-- The file name an exported annotation gives an image: its id and the
+-- extension of its format (the images themselves are cv_images.image).
+CREATE FUNCTION cv_export_file_name(image_id bigint, format text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+	SELECT image_id || CASE format WHEN 'jpeg' THEN '.jpg' ELSE '.' || format END
+$$;
+
+-- A box of the upright image (fractions) in the stored raster's frame:
+-- the inverse of the EXIF orientation pgvision applies (orient.c; the
+-- loader applies the forward map, docs/loading.md), both corners mapped.
+CREATE FUNCTION cv_box_to_stored(orientation integer, "left" float8, top float8, width float8, height float8,
+                                 OUT "left" float8, OUT top float8, OUT width float8, OUT height float8)
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+	SELECT least(x1, x2), least(y1, y2), abs(x2 - x1), abs(y2 - y1)
+	  FROM (SELECT CASE orientation WHEN 2 THEN 1 - ux1 WHEN 3 THEN 1 - ux1 WHEN 5 THEN uy1 WHEN 6 THEN uy1
+	                                WHEN 7 THEN 1 - uy1 WHEN 8 THEN 1 - uy1 ELSE ux1 END AS x1,
+	               CASE orientation WHEN 3 THEN 1 - uy1 WHEN 4 THEN 1 - uy1 WHEN 5 THEN ux1 WHEN 6 THEN 1 - ux1
+	                                WHEN 7 THEN 1 - ux1 WHEN 8 THEN ux1 ELSE uy1 END AS y1,
+	               CASE orientation WHEN 2 THEN 1 - ux2 WHEN 3 THEN 1 - ux2 WHEN 5 THEN uy2 WHEN 6 THEN uy2
+	                                WHEN 7 THEN 1 - uy2 WHEN 8 THEN 1 - uy2 ELSE ux2 END AS x2,
+	               CASE orientation WHEN 3 THEN 1 - uy2 WHEN 4 THEN 1 - uy2 WHEN 5 THEN ux2 WHEN 6 THEN 1 - ux2
+	                                WHEN 7 THEN 1 - ux2 WHEN 8 THEN ux2 ELSE uy2 END AS y2
+	          FROM (SELECT "left" AS ux1, top AS uy1, "left" + width AS ux2, top + height AS uy2) c) m
+$$;
+
+CREATE FUNCTION cv_export_annotations(project text, format text DEFAULT 'coco', pixels text DEFAULT 'stored')
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project, 'read');
+BEGIN
+	IF format IS NULL THEN
+		RAISE EXCEPTION 'format must not be null' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'The formats are ''coco'' (detection projects) and ''customvision'' (every project).';
+	END IF;
+	IF format NOT IN ('coco', 'customvision') THEN
+		RAISE EXCEPTION 'unknown annotation format "%"', format
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'The formats are ''coco'' (detection projects) and ''customvision'' (every project).';
+	END IF;
+	IF pixels IS NULL OR pixels NOT IN ('stored', 'upright') THEN
+		RAISE EXCEPTION 'pixels must be ''stored'' or ''upright'', not %', coalesce(quote_literal(pixels), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = '''stored'': COCO boxes count pixels of the stored raster (what pgvision-load reads by default); ''upright'': of the image turned by its EXIF orientation (pgvision-load --upright-pixels).';
+	END IF;
+	IF format = 'customvision' THEN
+		-- Custom Vision's training API shape; fractions of the upright
+		-- image, as pgvision keeps them.
+		RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
+		               'id', i.id::text,
+		               'originalImageUri', cv_export_file_name(i.id, i.format),
+		               'width', i.width, 'height', i.height,
+		               'tags', (SELECT coalesce(jsonb_agg(jsonb_build_object('tagName', t.name) ORDER BY t.name), '[]')
+		                          FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = i.id),
+		               'regions', (SELECT coalesce(jsonb_agg(jsonb_build_object('tagName', t.name, 'left', r."left", 'top', r.top,
+		                                                                         'width', r.width, 'height', r.height) ORDER BY r.id), '[]')
+		                             FROM cv_regions r JOIN cv_tags t ON t.id = r.tag_id WHERE r.image_id = i.id))
+		             ORDER BY i.id), '[]')
+		          FROM cv_images i WHERE i.project_id = v_project.id);
+	END IF;
+	IF v_project.task <> 'detection' THEN
+		RAISE EXCEPTION 'COCO annotations are boxes; project "%" is a % project', project, v_project.task
+			USING ERRCODE = 'feature_not_supported',
+			      HINT = 'format => ''customvision'' exports every image with its tags.';
+	END IF;
+	-- COCO: boxes [x, y, width, height] in pixels from the top-left corner,
+	-- ids as numbers (categories: the tag ids).
+	RETURN (WITH im AS (
+	          SELECT i.id, i.format, cv_orientation(i.image) AS orientation,
+	                 CASE WHEN pixels = 'stored' AND cv_orientation(i.image) >= 5 THEN i.height ELSE i.width END AS w,
+	                 CASE WHEN pixels = 'stored' AND cv_orientation(i.image) >= 5 THEN i.width ELSE i.height END AS h
+	            FROM cv_images i WHERE i.project_id = v_project.id)
+	        SELECT jsonb_build_object(
+	            'info', jsonb_build_object('description', format('pgvision project %s', v_project.name),
+	                                       'pixels', pixels),
+	            'images', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', im.id, 'file_name', cv_export_file_name(im.id, im.format),
+	                                                                   'width', im.w, 'height', im.h) ORDER BY im.id), '[]') FROM im),
+	            'annotations', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+	                                'id', r.id, 'image_id', r.image_id, 'category_id', r.tag_id,
+	                                'bbox', jsonb_build_array(b."left" * im.w, b.top * im.h, b.width * im.w, b.height * im.h),
+	                                'area', b.width * im.w * b.height * im.h, 'iscrowd', 0) ORDER BY r.id), '[]')
+	                              FROM cv_regions r JOIN im ON im.id = r.image_id,
+	                                   LATERAL (SELECT * FROM cv_box_to_stored(CASE WHEN pixels = 'stored' THEN im.orientation ELSE 1 END,
+	                                                                           r."left", r.top, r.width, r.height)) b),
+	            'categories', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', t.id, 'name', t.name) ORDER BY t.id), '[]')
+	                             FROM cv_tags t WHERE t.project_id = v_project.id)));
+END;
+$$;
+COMMENT ON FUNCTION cv_export_annotations(text, text, text) IS 'a project''s labels as the annotation files pgvision-load reads: COCO (detection boxes, pixels of the stored or upright image) or Custom Vision''s JSON (tags and regions); images named <id>.<ext>';
