@@ -512,6 +512,8 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_project cv_projects := cv_project_row(project, 'write');
 BEGIN
+	-- a NULL or empty name is a mistake, not a tag that happens to be missing
+	PERFORM cv_check_tag_names(ARRAY[cv_delete_tag.name]);
 	DELETE FROM cv_tags t WHERE t.project_id = v_project.id AND t.name = cv_delete_tag.name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'tag "%" does not exist in project "%"', cv_delete_tag.name, project
@@ -725,9 +727,24 @@ END;
 $$;
 COMMENT ON FUNCTION cv_delete_image(bigint) IS 'delete an image with its labels and regions';
 
+-- The tags argument of cv_tag_image, cv_untag_image and cv_retag_image: a
+-- NULL (a subquery that found nothing) would silently do nothing, or for
+-- cv_retag_image remove every tag; '{}' says so on purpose.
+CREATE FUNCTION cv_check_tags_given(tags text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	IF tags IS NULL THEN
+		RAISE EXCEPTION 'tags must not be null' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Give an array of tag names; ''{}'' is no tags (cv_retag_image(image, ''{}'') removes every tag).';
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_check_tags_given(text[]) IS 'internal: the error for a NULL tags argument';
+
 CREATE FUNCTION cv_tag_image(image_id bigint, tags text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 BEGIN
+	PERFORM cv_check_tags_given(tags);
 	PERFORM cv_apply_tags(cv_image_row(image_id, 'write'), tags);
 END;
 $$;
@@ -739,6 +756,7 @@ DECLARE
 	v_image cv_images := cv_image_row(image_id, 'write');
 	v_name text;
 BEGIN
+	PERFORM cv_check_tags_given(tags);
 	FOREACH v_name IN ARRAY cv_check_tag_names(tags) LOOP
 		DELETE FROM cv_image_tags it USING cv_tags t
 		 WHERE it.image_id = v_image.id AND it.tag_id = t.id AND t.name = v_name;
@@ -756,6 +774,7 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_image cv_images := cv_image_row(image_id, 'write');
 BEGIN
+	PERFORM cv_check_tags_given(tags);
 	DELETE FROM cv_image_tags it WHERE it.image_id = v_image.id;
 	PERFORM cv_apply_tags(v_image, tags);
 END;
@@ -830,6 +849,9 @@ COMMENT ON FUNCTION cv_add_region(bigint, text, float8, float8, float8, float8) 
 CREATE FUNCTION cv_delete_region(region_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 BEGIN
+	IF region_id IS NULL THEN
+		RAISE EXCEPTION 'region id must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	PERFORM cv_check_access(p, 'write', format('region %s', region_id))
 	   FROM cv_regions r JOIN cv_projects p ON p.id = r.project_id WHERE r.id = region_id;
 	DELETE FROM cv_regions WHERE id = region_id;
@@ -1641,6 +1663,11 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS 
 DECLARE
 	v cv_projects;
 BEGIN
+	-- as cv_performance and cv_export say it (cv_cancel_training,
+	-- cv_publish and cv_unpublish start here)
+	IF iteration_id IS NULL THEN
+		RAISE EXCEPTION 'iteration must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	SELECT p.* INTO v FROM cv_iteration_store s JOIN cv_projects p ON p.id = s.project_id
 	 WHERE s.id = cv_iteration_project.iteration_id;
 	IF NOT FOUND THEN
