@@ -790,10 +790,18 @@ COMMENT ON FUNCTION cv_retag_image(bigint, text[]) IS 'replace all tags of an im
 CREATE FUNCTION cv_check_region(what text, "left" float8, top float8, width float8, height float8)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_bad text;
 BEGIN
-	IF "left" IS NULL OR top IS NULL OR width IS NULL OR height IS NULL
-	   OR "left" = 'NaN' OR top = 'NaN' OR width = 'NaN' OR height = 'NaN' THEN
-		RAISE EXCEPTION '% coordinates must be numbers', what
+	-- The message names the coordinate (NaN compares equal to NaN in SQL).
+	v_bad := CASE WHEN "left" IS NULL OR "left" = 'NaN' THEN 'left'
+	              WHEN top IS NULL OR top = 'NaN' THEN 'top'
+	              WHEN width IS NULL OR width = 'NaN' THEN 'width'
+	              WHEN height IS NULL OR height = 'NaN' THEN 'height' END;
+	IF v_bad IS NOT NULL THEN
+		RAISE EXCEPTION '% % must be a number, not %', what, v_bad,
+			coalesce(CASE v_bad WHEN 'left' THEN "left" WHEN 'top' THEN top
+			                    WHEN 'width' THEN width ELSE height END::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF NOT ("left" >= 0 AND top >= 0 AND width > 0 AND height > 0
