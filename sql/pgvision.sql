@@ -1247,12 +1247,14 @@ BEGIN
 		UPDATE cv_iteration_store s SET status = 'canceled', message = 'canceled before it started',
 		       cancel_requested = true, finished_at = clock_timestamp()
 		 WHERE s.id = iteration_id;
-	ELSIF v.status = 'training' THEN
+	ELSIF v.status = 'training' AND cv_training_alive(iteration_id) THEN
 		-- The trainer reads the flag at its next progress report.
 		UPDATE cv_iteration_store s SET cancel_requested = true WHERE s.id = iteration_id;
 		PERFORM cv_reap_iterations();
 	ELSE
-		RAISE EXCEPTION 'iteration % has already ended (%)', iteration_id, v.status
+		-- A training whose process is gone has ended as cv_iterations says.
+		RAISE EXCEPTION 'iteration % has already ended (%)', iteration_id,
+			CASE WHEN v.status = 'training' THEN 'failed' ELSE v.status END
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 END;
@@ -1277,7 +1279,10 @@ BEGIN
 			      DETAIL = 'A publish name is 1 to 128 characters without leading or trailing spaces.';
 	END IF;
 	IF v.status <> 'completed' THEN
-		RAISE EXCEPTION 'iteration % is %, only completed iterations can be published', iteration_id, v.status
+		-- the status cv_iterations shows: a training whose process is gone failed
+		RAISE EXCEPTION 'iteration % is %, only completed iterations can be published', iteration_id,
+			CASE WHEN v.status = 'training' AND NOT cv_training_alive(iteration_id)
+			     THEN CASE WHEN v.cancel_requested THEN 'canceled' ELSE 'failed' END ELSE v.status END
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	SELECT s.id INTO v_other FROM cv_iteration_store s
@@ -1479,8 +1484,15 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_users text;
 BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'backbone name must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM cv_domains d WHERE d.name = cv_drop_backbone.name AND d.kind = 'builtin') THEN
+		RAISE EXCEPTION 'domain "%" is built in, not an imported backbone', name
+			USING ERRCODE = 'wrong_object_type';
+	END IF;
 	IF NOT EXISTS (SELECT 1 FROM cv_backbones b WHERE b.domain = cv_drop_backbone.name) THEN
-		RAISE EXCEPTION 'backbone "%" does not exist', coalesce(name, 'NULL')
+		RAISE EXCEPTION 'backbone "%" does not exist', name
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	-- The projects this role can see are named; others' stop the DELETE.

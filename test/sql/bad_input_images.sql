@@ -29,51 +29,8 @@
 \set images :testdata '/images/'
 \set models :shared '/models/'
 
--- Every row pgvision keeps, as counts (shown) and one hash of their
--- content (compared, not shown: it names the roles running the test).
-CREATE FUNCTION pg_temp.counts() RETURNS text
-LANGUAGE sql AS $$
-	SELECT format('projects %s, tags %s, images %s, labels %s, regions %s, iterations %s, shares %s',
-	       (SELECT count(*) FROM cv_projects), (SELECT count(*) FROM cv_tags),
-	       (SELECT count(*) FROM cv_images), (SELECT count(*) FROM cv_image_tags),
-	       (SELECT count(*) FROM cv_regions), (SELECT count(*) FROM cv_iteration_store),
-	       (SELECT count(*) FROM cv_project_shares))
-$$;
-CREATE FUNCTION pg_temp.fingerprint() RETURNS text
-LANGUAGE sql AS $$
-	SELECT pg_temp.counts() || ' / ' || md5(concat_ws('|',
-	           (SELECT string_agg(concat_ws(',', id, name, task, domain, owner), ';' ORDER BY id) FROM cv_projects),
-	           (SELECT string_agg(concat_ws(',', id, project_id, name, negative), ';' ORDER BY id) FROM cv_tags),
-	           (SELECT string_agg(concat_ws(',', id, project_id, encode(sha256, 'hex')), ';' ORDER BY id) FROM cv_images),
-	           (SELECT string_agg(concat_ws(',', image_id, tag_id), ';' ORDER BY image_id, tag_id) FROM cv_image_tags),
-	           (SELECT string_agg(concat_ws(',', id, image_id, tag_id, "left", top, width, height), ';' ORDER BY id) FROM cv_regions),
-	           (SELECT string_agg(concat_ws(',', id, status, published_name, cancel_requested), ';' ORDER BY id) FROM cv_iteration_store),
-	           (SELECT string_agg(concat_ws(',', project_id, grantee, access), ';' ORDER BY project_id, grantee) FROM cv_project_shares)))
-$$;
--- A call that must fail: its error, and whether anything was written.
-CREATE FUNCTION pg_temp.refused(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	v_before text := pg_temp.fingerprint();
-	v_error text := pg_temp.expect_error(query);
-	v_after text := pg_temp.fingerprint();
-BEGIN
-	RETURN v_error || CASE WHEN v_before = v_after THEN ' [nothing written]'
-	                       ELSE ' [WRITTEN: ' || split_part(v_before, ' / ', 1) || ' -> ' || pg_temp.counts() || ']' END;
-END;
-$$;
--- A call that must succeed without writing anything: what it returned.
-CREATE FUNCTION pg_temp.unchanged(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	v_before text := pg_temp.fingerprint();
-	v_result text;
-BEGIN
-	EXECUTE query INTO v_result;
-	RETURN coalesce(v_result, 'NULL') || CASE WHEN v_before = pg_temp.fingerprint() THEN ' [nothing written]'
-	                                          ELSE ' [WRITTEN: ' || split_part(v_before, ' / ', 1) || ' -> ' || pg_temp.counts() || ']' END;
-END;
-$$;
+\set bad_input :testdata '/../psql/bad_input.psql'
+\i :bad_input
 
 CREATE TEMP TABLE pic AS
 SELECT pg_read_binary_file(:'images' || 'tiny.jpg') AS jpg, pg_read_binary_file(:'images' || 'tiny.png') AS png,
