@@ -985,7 +985,8 @@ BEGIN
 	            WHERE l.locktype = 'advisory' AND l.granted
 	              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 	              AND l.classid = cv_training_lock_key()::oid
-	              AND l.objid = (iteration_id % 2147483648)::oid
+	              -- through integer as the lock took it: a negative id is no error
+	              AND l.objid = (iteration_id % 2147483648)::integer::oid
 	              AND l.objsubid = 2) THEN
 		RETURN true;
 	END IF;
@@ -1721,6 +1722,10 @@ BEGIN
 	IF role IS NULL OR role = 0 THEN
 		RAISE EXCEPTION 'a project is shared with a role, not %', CASE WHEN role IS NULL THEN 'NULL' ELSE 'PUBLIC' END
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- regrole takes any number ('99999'::regrole) without looking it up
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = role) THEN
+		RAISE EXCEPTION 'role with OID % does not exist', role::oid USING ERRCODE = 'undefined_object';
 	END IF;
 	IF access IS NULL OR access NOT IN ('read', 'write') THEN
 		RAISE EXCEPTION 'invalid access "%"', coalesce(access, 'NULL')

@@ -239,6 +239,8 @@ SELECT q, pg_temp.refused(q) FROM (VALUES
 	($$SELECT cv_share_project('bi_shared', NULL)$$),
 	($$SELECT cv_share_project('bi_shared', 0::oid::regrole)$$),
 	($$SELECT cv_share_project('bi_shared', 'regress_bad_input_nosuch')$$),
+	-- a role by a number that no role has: stored as a share of nobody before this issue
+	($$SELECT cv_share_project('bi_shared', '4294967295'::regrole)$$),
 	($$SELECT cv_share_project('bi_shared', 'regress_bad_input_owner')$$),
 	($$SELECT cv_share_project('bi_shared', 'regress_bad_input_reader', NULL)$$),
 	($$SELECT cv_share_project('bi_shared', 'regress_bad_input_reader', '')$$),

@@ -64,8 +64,12 @@ SELECT id, 'training', task, domain, clock_timestamp() FROM cv_projects WHERE na
 SELECT pg_advisory_lock(cv_training_lock_key(), :running) IS NOT NULL AS holds_lock;
 INSERT INTO cv_iteration_store (project_id, status, task, domain, started_at)
 SELECT id, 'training', task, domain, clock_timestamp() FROM cv_projects WHERE name = 'bi_trees' RETURNING id AS gone \gset
+-- A negative id (a writer of cv_iteration_store may choose one): once an
+-- "OID out of range" error in cv_iterations for every reader of the row.
+INSERT INTO cv_iteration_store (id, project_id, status, task, domain, started_at)
+SELECT -7, id, 'training', task, domain, clock_timestamp() FROM cv_projects WHERE name = 'bi_trees';
 CREATE TEMP TABLE its AS SELECT * FROM (VALUES ('completed', :it), ('queued', :queued), ('failed', :failed),
-	('canceled', :canceled), ('training', :running), ('gone', :gone)) v(state, id);
+	('canceled', :canceled), ('training', :running), ('gone', :gone), ('negative', -7)) v(state, id);
 SELECT i.state, s.status AS shown FROM its i JOIN cv_iterations s USING (id) ORDER BY i.id;
 SELECT pg_temp.fingerprint() AS start \gset
 SELECT pg_temp.counts() AS start;
@@ -94,7 +98,7 @@ SELECT i.state, f.q, pg_temp.refused(format(f.q, i.id))
                       ('SELECT cv_input_pixels(%s, (SELECT photo FROM pic))')) f(q)
  WHERE i.state <> 'completed' ORDER BY f.q, i.id;
 SELECT i.state, pg_temp.refused(format('SELECT cv_cancel_training(%s)', i.id)) FROM its i
- WHERE i.state IN ('completed', 'failed', 'canceled', 'gone') ORDER BY i.id;
+ WHERE i.state IN ('completed', 'failed', 'canceled', 'gone', 'negative') ORDER BY i.id;
 SELECT f.q, x.id, pg_temp.refused(format(f.q, x.id))
   FROM unnest(ARRAY['NULL', '-1', '0', '9223372036854775807']) x(id),
        (VALUES ('SELECT count(*) FROM cv_performance(%s)'),
@@ -107,6 +111,35 @@ SELECT f.q, x.id, pg_temp.refused(format(f.q, x.id))
  -- cv_input_pixels is STRICT: its NULL is below
  WHERE NOT (x.id = 'NULL' AND f.q LIKE '%cv_input_pixels%')
  ORDER BY f.q, x.id;
+
+-- Another role's iteration: a reader of the project may not change it
+-- (42501), a stranger does not find it (42704); cv_train_run, the trainer
+-- of cv_train(wait => true), says the same.  SQLSTATEs only: the hints name
+-- the owner, the superuser running the test (test/t/007_roles.pl has the
+-- messages).
+CREATE ROLE regress_bad_input_reader;
+CREATE ROLE regress_bad_input_stranger;
+GRANT pgvision_user TO regress_bad_input_reader, regress_bad_input_stranger;
+SELECT cv_share_project('bi_trees', 'regress_bad_input_reader');
+GRANT SELECT ON pic, its TO PUBLIC;
+CREATE TEMP TABLE others (q text);
+INSERT INTO others VALUES ('SELECT cv_train_run((SELECT id FROM its WHERE state = ''queued''))'),
+	('SELECT cv_cancel_training((SELECT id FROM its WHERE state = ''queued''))'),
+	('SELECT cv_publish((SELECT id FROM its WHERE state = ''completed''), ''v2'')'),
+	('SELECT cv_unpublish((SELECT id FROM its WHERE state = ''completed''))'),
+	('SELECT cv_unpublish(''bi_trees'', ''v1'')'),
+	('SELECT cv_train(''bi_trees'')');
+GRANT SELECT ON others TO PUBLIC;
+SET ROLE regress_bad_input_reader;
+CREATE TEMP TABLE reader AS SELECT q, regexp_replace(pg_temp.refused(q), ':.*(\[.*\])$', ' \1') AS reader FROM others;
+SET ROLE regress_bad_input_stranger;
+CREATE TEMP TABLE stranger AS SELECT q, regexp_replace(pg_temp.refused(q), ':.*(\[.*\])$', ' \1') AS stranger FROM others;
+RESET ROLE;
+SELECT q, reader, stranger FROM reader JOIN stranger USING (q) ORDER BY q;
+SELECT cv_unshare_project('bi_trees', 'regress_bad_input_reader');
+DROP TABLE reader, stranger, others;
+DROP OWNED BY regress_bad_input_reader, regress_bad_input_stranger;
+DROP ROLE regress_bad_input_reader, regress_bad_input_stranger;
 
 -- The other arguments of a completed iteration's functions: thresholds
 -- outside 0..1, NaN and infinite; an overlap (detection only); tags and
