@@ -265,6 +265,17 @@ SELECT q, pg_temp.expect_error(q) FROM (VALUES
 SELECT count(*) AS every_output, (SELECT num_outputs FROM cv_backbones WHERE domain = 'bi_v1') AS outputs
   FROM cv_backbone_classify('bi_v1', (SELECT photo FROM pic), 2147483647);
 
+-- The settings the functions read: NaN, infinite and out-of-range values
+-- are refused when set (regions.sql has the caps and who may set them).
+SELECT q, pg_temp.expect_error(q) FROM (VALUES
+	($$SET pgvision.nms_overlap = 'NaN'$$),
+	($$SET pgvision.nms_overlap = 'Infinity'$$),
+	($$SET pgvision.nms_overlap = '-Infinity'$$),
+	($$SET pgvision.engine = ''$$),
+	($$SET pgvision.engine = 'int4'$$),
+	($$SET pgvision.threads = 0$$),
+	($$SET pgvision.threads = 'NaN'$$)) v(q);
+
 -- Nothing above wrote anything (the backbone and its project aside).
 SELECT cv_delete_project('bi_on_v1');
 SELECT pg_temp.fingerprint() = :'start' AS unchanged_since_start;
