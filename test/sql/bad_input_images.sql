@@ -12,9 +12,10 @@
 -- labels, regions, iterations, shares: counts and content) before and
 -- after.  A statement that fails is undone whole by PostgreSQL, so for
 -- those the comparison guards the functions' own error handling (a handler
--- that swallowed an error after writing would show); the calls that do not
--- fail (a NOTICE, a NULL from a STRICT function) are compared the same way
--- with pg_temp.unchanged(query).
+-- that swallowed an error after writing would show); the calls that must
+-- succeed without writing (the same bytes again, whose NOTICE says nothing
+-- was added; '{}' tags) are compared the same way with
+-- pg_temp.unchanged(query), and there a write would show.
 --
 -- STRICT functions return NULL (no rows) for a NULL argument, as SQL
 -- functions of a column do; that is intended where a NULL image or model
