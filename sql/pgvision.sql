@@ -1274,10 +1274,10 @@ BEGIN
 		RAISE EXCEPTION 'iteration % does not exist', coalesce(iteration_id::text, 'NULL')
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	IF name IS NULL OR length(name) = 0 OR name <> btrim(name) OR length(name) > 128 THEN
+	IF name IS NULL OR length(name) = 0 OR name <> btrim(name) OR length(name) > 128 OR name ~ '[[:cntrl:]]' THEN
 		RAISE EXCEPTION 'invalid publish name "%"', coalesce(name, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
-			      DETAIL = 'A publish name is 1 to 128 characters without leading or trailing spaces.';
+			      DETAIL = 'A publish name is 1 to 128 characters without leading or trailing spaces or control characters.';
 	END IF;
 	IF v.status <> 'completed' THEN
 		-- the status cv_iterations shows: a training whose process is gone failed

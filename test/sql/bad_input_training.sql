@@ -161,6 +161,7 @@ SELECT q, pg_temp.refused(format(q, :it)) FROM (VALUES
 	('SELECT cv_publish(%s, '''')'),
 	('SELECT cv_publish(%s, '' v2'')'),
 	('SELECT cv_publish(%s, repeat(''n'', 129))'),
+	('SELECT cv_publish(%s, E''v2\nbeta'')'),
 	('SELECT cv_export(%s, NULL)'),
 	('SELECT cv_export(%s, '''')'),
 	('SELECT cv_export(%s, ''tflite'')'),
