@@ -512,6 +512,8 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_project cv_projects := cv_project_row(project, 'write');
 BEGIN
+	-- a NULL or empty name is a mistake, not a tag that happens to be missing
+	PERFORM cv_check_tag_names(ARRAY[cv_delete_tag.name]);
 	DELETE FROM cv_tags t WHERE t.project_id = v_project.id AND t.name = cv_delete_tag.name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'tag "%" does not exist in project "%"', cv_delete_tag.name, project
@@ -726,9 +728,24 @@ END;
 $$;
 COMMENT ON FUNCTION cv_delete_image(bigint) IS 'delete an image with its labels and regions';
 
+-- The tags argument of cv_tag_image, cv_untag_image and cv_retag_image: a
+-- NULL (a subquery that found nothing) would silently do nothing, or for
+-- cv_retag_image remove every tag; '{}' says so on purpose.
+CREATE FUNCTION cv_check_tags_given(tags text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	IF tags IS NULL THEN
+		RAISE EXCEPTION 'tags must not be null' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Give an array of tag names; ''{}'' is no tags (cv_retag_image(image, ''{}'') removes every tag).';
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_check_tags_given(text[]) IS 'internal: the error for a NULL tags argument';
+
 CREATE FUNCTION cv_tag_image(image_id bigint, tags text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 BEGIN
+	PERFORM cv_check_tags_given(tags);
 	PERFORM cv_apply_tags(cv_image_row(image_id, 'write'), tags);
 END;
 $$;
@@ -740,6 +757,7 @@ DECLARE
 	v_image cv_images := cv_image_row(image_id, 'write');
 	v_name text;
 BEGIN
+	PERFORM cv_check_tags_given(tags);
 	FOREACH v_name IN ARRAY cv_check_tag_names(tags) LOOP
 		DELETE FROM cv_image_tags it USING cv_tags t
 		 WHERE it.image_id = v_image.id AND it.tag_id = t.id AND t.name = v_name;
@@ -757,6 +775,7 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_image cv_images := cv_image_row(image_id, 'write');
 BEGIN
+	PERFORM cv_check_tags_given(tags);
 	DELETE FROM cv_image_tags it WHERE it.image_id = v_image.id;
 	PERFORM cv_apply_tags(v_image, tags);
 END;
@@ -772,10 +791,18 @@ COMMENT ON FUNCTION cv_retag_image(bigint, text[]) IS 'replace all tags of an im
 CREATE FUNCTION cv_check_region(what text, "left" float8, top float8, width float8, height float8)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_bad text;
 BEGIN
-	IF "left" IS NULL OR top IS NULL OR width IS NULL OR height IS NULL
-	   OR "left" = 'NaN' OR top = 'NaN' OR width = 'NaN' OR height = 'NaN' THEN
-		RAISE EXCEPTION '% coordinates must be numbers', what
+	-- The message names the coordinate (NaN compares equal to NaN in SQL).
+	v_bad := CASE WHEN "left" IS NULL OR "left" = 'NaN' THEN 'left'
+	              WHEN top IS NULL OR top = 'NaN' THEN 'top'
+	              WHEN width IS NULL OR width = 'NaN' THEN 'width'
+	              WHEN height IS NULL OR height = 'NaN' THEN 'height' END;
+	IF v_bad IS NOT NULL THEN
+		RAISE EXCEPTION '% % must be a number, not %', what, v_bad,
+			coalesce(CASE v_bad WHEN 'left' THEN "left" WHEN 'top' THEN top
+			                    WHEN 'width' THEN width ELSE height END::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF NOT ("left" >= 0 AND top >= 0 AND width > 0 AND height > 0
@@ -831,6 +858,9 @@ COMMENT ON FUNCTION cv_add_region(bigint, text, float8, float8, float8, float8) 
 CREATE FUNCTION cv_delete_region(region_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 BEGIN
+	IF region_id IS NULL THEN
+		RAISE EXCEPTION 'region id must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	PERFORM cv_check_access(p, 'write', format('region %s', region_id))
 	   FROM cv_regions r JOIN cv_projects p ON p.id = r.project_id WHERE r.id = region_id;
 	DELETE FROM cv_regions WHERE id = region_id;
@@ -956,7 +986,8 @@ BEGIN
 	            WHERE l.locktype = 'advisory' AND l.granted
 	              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 	              AND l.classid = cv_training_lock_key()::oid
-	              AND l.objid = (iteration_id % 2147483648)::oid
+	              -- through integer as the lock took it: a negative id is no error
+	              AND l.objid = (iteration_id % 2147483648)::integer::oid
 	              AND l.objsubid = 2) THEN
 		RETURN true;
 	END IF;
@@ -1218,12 +1249,14 @@ BEGIN
 		UPDATE cv_iteration_store s SET status = 'canceled', message = 'canceled before it started',
 		       cancel_requested = true, finished_at = clock_timestamp()
 		 WHERE s.id = iteration_id;
-	ELSIF v.status = 'training' THEN
+	ELSIF v.status = 'training' AND cv_training_alive(iteration_id) THEN
 		-- The trainer reads the flag at its next progress report.
 		UPDATE cv_iteration_store s SET cancel_requested = true WHERE s.id = iteration_id;
 		PERFORM cv_reap_iterations();
 	ELSE
-		RAISE EXCEPTION 'iteration % has already ended (%)', iteration_id, v.status
+		-- A training whose process is gone has ended as cv_iterations says.
+		RAISE EXCEPTION 'iteration % has already ended (%)', iteration_id,
+			CASE WHEN v.status = 'training' THEN 'failed' ELSE v.status END
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 END;
@@ -1242,13 +1275,16 @@ BEGIN
 		RAISE EXCEPTION 'iteration % does not exist', coalesce(iteration_id::text, 'NULL')
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	IF name IS NULL OR length(name) = 0 OR name <> btrim(name) OR length(name) > 128 THEN
+	IF name IS NULL OR length(name) = 0 OR name <> btrim(name) OR length(name) > 128 OR name ~ '[[:cntrl:]]' THEN
 		RAISE EXCEPTION 'invalid publish name "%"', coalesce(name, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
-			      DETAIL = 'A publish name is 1 to 128 characters without leading or trailing spaces.';
+			      DETAIL = 'A publish name is 1 to 128 characters without leading or trailing spaces or control characters.';
 	END IF;
 	IF v.status <> 'completed' THEN
-		RAISE EXCEPTION 'iteration % is %, only completed iterations can be published', iteration_id, v.status
+		-- the status cv_iterations shows: a training whose process is gone failed
+		RAISE EXCEPTION 'iteration % is %, only completed iterations can be published', iteration_id,
+			CASE WHEN v.status = 'training' AND NOT cv_training_alive(iteration_id)
+			     THEN CASE WHEN v.cancel_requested THEN 'canceled' ELSE 'failed' END ELSE v.status END
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	SELECT s.id INTO v_other FROM cv_iteration_store s
@@ -1450,8 +1486,15 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_users text;
 BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'backbone name must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF EXISTS (SELECT 1 FROM cv_domains d WHERE d.name = cv_drop_backbone.name AND d.kind = 'builtin') THEN
+		RAISE EXCEPTION 'domain "%" is built in, not an imported backbone', name
+			USING ERRCODE = 'wrong_object_type';
+	END IF;
 	IF NOT EXISTS (SELECT 1 FROM cv_backbones b WHERE b.domain = cv_drop_backbone.name) THEN
-		RAISE EXCEPTION 'backbone "%" does not exist', coalesce(name, 'NULL')
+		RAISE EXCEPTION 'backbone "%" does not exist', name
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	-- The projects this role can see are named; others' stop the DELETE.
@@ -1642,6 +1685,11 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS 
 DECLARE
 	v cv_projects;
 BEGIN
+	-- as cv_performance and cv_export say it (cv_cancel_training,
+	-- cv_publish and cv_unpublish start here)
+	IF iteration_id IS NULL THEN
+		RAISE EXCEPTION 'iteration must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	SELECT p.* INTO v FROM cv_iteration_store s JOIN cv_projects p ON p.id = s.project_id
 	 WHERE s.id = cv_iteration_project.iteration_id;
 	IF NOT FOUND THEN
@@ -1675,6 +1723,10 @@ BEGIN
 	IF role IS NULL OR role = 0 THEN
 		RAISE EXCEPTION 'a project is shared with a role, not %', CASE WHEN role IS NULL THEN 'NULL' ELSE 'PUBLIC' END
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- regrole takes any number ('99999'::regrole) without looking it up
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = role) THEN
+		RAISE EXCEPTION 'role with OID % does not exist', role::oid USING ERRCODE = 'undefined_object';
 	END IF;
 	IF access IS NULL OR access NOT IN ('read', 'write') THEN
 		RAISE EXCEPTION 'invalid access "%"', coalesce(access, 'NULL')

@@ -71,6 +71,11 @@ CvImageDecodeFor(const char *data, Size len, int min_width, int min_height,
 {
 	cv_error	err;
 
+	/* as on the way in (CvImageFromBytes): no bytes is corrupt data */
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("image is empty")));
 	CheckImageSize(len);
 	cv_error_clear(&err);
 	if (cv_image_decode((const uint8_t *) data, len, (uint64_t) pgvision_max_image_pixels,

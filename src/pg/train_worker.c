@@ -348,6 +348,15 @@ cv_train_run(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * An iteration this role cannot see or change gets the errors of the
+	 * other iteration functions (42704, 42501), before any wait for a slot.
+	 */
+	values[0] = Int64GetDatum(id);
+	if (SPI_execute_with_args("SELECT cv_iteration_project($1, 'write')", 1, types, values, NULL,
+							  true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pgvision: could not read iteration");
 	while (RunningTrainings() >= pgvision_max_training_workers)
 	{
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 200,
