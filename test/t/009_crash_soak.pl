@@ -217,6 +217,7 @@ sub soak_round
 	else
 	{
 		my @pids = split /\n/, sql('SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()');
+		my $postmaster = (split /\n/, slurp_file($node->data_dir . '/postmaster.pid'))[0];
 		$node->kill9;
 		$t_kill = time;
 		# Until every process of the old server has exited, a new postmaster
@@ -226,8 +227,11 @@ sub soak_round
 		ok(wait_until(60, sub { !grep { !process_gone($_) } @pids }),
 			"$name: every old server process exits, the training worker among them");
 		$t_gone = time;
-		# pg_ctl fails while the dead postmaster's pid is still a zombie.
-		ok(wait_until(60, sub { $node->start(fail_ok => 1) }), "$name: the server starts again");
+		# A new postmaster takes postmaster.pid only once no process has the
+		# old one's pid, and a zombie has it until it is reaped (the machine's
+		# init may take a second or two).
+		wait_until(60, sub { !kill(0, $postmaster) });
+		$node->start;
 	}
 	ok(wait_until(60, sub { log_has($offset, qr/database system is ready to accept connections/) && accepts_queries() }),
 		"$name: the server accepts queries again");
