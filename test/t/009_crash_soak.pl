@@ -194,12 +194,17 @@ sub soak_round
 	my $before = fingerprint($last);
 	my $features = feature_rows();
 
+	# The kill comes at a point of the feature work that moves on from
+	# round to round: once progress (0.5 when every feature is computed) has
+	# passed 0, 0.1, 0.2 or 0.3.
+	my $kill_after = 0.1 * (($round - 1) % 4);
 	my $it = sql(q{SELECT cv_train('soak')});
 	my $progress;
 	ok( wait_until(
 			60,
 			sub {
-				$progress = sql("SELECT progress FROM cv_iterations WHERE id = $it AND status = 'training' AND progress > 0");
+				$progress = sql("SELECT progress FROM cv_iterations WHERE id = $it AND status = 'training' "
+					  . "AND progress > $kill_after");
 				return $progress ne '';
 			}),
 		"$name: the training is under way");
