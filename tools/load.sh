@@ -88,8 +88,7 @@ touch "$stop"
 wait "$trainer" "$sampler" || true
 
 # The trainings still running are the load's own: cancel them and wait.
-q -c "SELECT count(cv_cancel_training(id)) FROM cv_iterations
-       WHERE project IN ($train_projects) AND status IN ('queued', 'training')" >/dev/null
+q -c 'SELECT load_stop_training()' >/dev/null
 for _ in $(seq 300); do
 	[ "$(q -c "SELECT count(*) FROM cv_iterations WHERE project IN ($train_projects) AND status IN ('queued', 'training')")" = 0 ] && break
 	sleep 0.2

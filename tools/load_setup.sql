@@ -11,6 +11,7 @@
 --   load_keep_training()   queues a training of each of those that has
 --                     none queued or running (2 run, 2 wait); returns how
 --                     many run
+--   load_stop_training()   cancels those still queued or running
 --   load_expect_rows(n, expected)   the pgbench transaction's check
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
@@ -75,6 +76,28 @@ BEGIN
 	END LOOP;
 	RETURN (SELECT count(*) FROM cv_iterations
 	         WHERE project IN (SELECT project FROM load_trainers) AND status = 'training');
+END;
+$$;
+
+-- At the end: cancel the trainings still queued or running; one that ends
+-- meanwhile cannot be canceled, and need not be.
+CREATE FUNCTION load_stop_training() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_id bigint;
+	n integer := 0;
+BEGIN
+	FOR v_id IN SELECT id FROM cv_iterations
+	             WHERE project IN (SELECT project FROM load_trainers) AND status IN ('queued', 'training')
+	LOOP
+		BEGIN
+			PERFORM cv_cancel_training(v_id);
+			n := n + 1;
+		EXCEPTION WHEN object_not_in_prerequisite_state THEN
+			NULL;				-- it has just ended
+		END;
+	END LOOP;
+	RETURN n;
 END;
 $$;
 
