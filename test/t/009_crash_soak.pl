@@ -239,13 +239,20 @@ sub soak_round
 		# refuses to start (its shared memory is still attached).  A worker
 		# training on without its postmaster would hold that up for the rest
 		# of its training, and finish it.
-		ok(wait_until(60, sub { !grep { !process_gone($_) } @pids }),
+		ok(wait_until(60, sub { !grep { !process_gone($_) } $postmaster, @pids }),
 			"$name: every old server process exits, the training worker among them");
 		$t_gone = time;
-		# A new postmaster takes postmaster.pid only once no process has the
-		# old one's pid, and a zombie has it until it is reaped (the machine's
-		# init may take a second or two).
-		wait_until(60, sub { !kill(0, $postmaster) });
+		# A new postmaster refuses lock files (postmaster.pid, and the
+		# socket's) that name a pid that still exists, and the dead
+		# postmaster is a zombie, keeping its pid, until whoever inherited
+		# it reaps it: this machine's init takes a second or two, and a
+		# container's init may never.  It has exited (above), so the lock
+		# files are stale: remove them, as an administrator would.
+		if (kill(0, $postmaster))
+		{
+			unlink($node->data_dir . '/postmaster.pid');
+			unlink($node->host . '/.s.PGSQL.' . $node->port . '.lock');
+		}
 		$node->start;
 	}
 	ok(wait_until(60, sub { log_has($offset, qr/database system is ready to accept connections/) && accepts_queries() }),
