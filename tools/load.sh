@@ -105,7 +105,7 @@ prediction_errors=$((${failed_transactions:-0} + aborted))
 read -r completed train_failed canceled < <(q -F ' ' -c "SELECT count(*) FILTER (WHERE status = 'completed'),
 	count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'canceled')
 	FROM cv_iterations WHERE project IN ($train_projects)")
-trainer_errors=$(grep -c . "$work/trainer.err" || true)
+trainer_errors=$(grep -c 'ERROR' "$work/trainer.err" || true)
 checks=$((checks_after - checks_before))
 both=$(sed -n "$((checks_before + 1)),${checks_after}p" "$work/running" | awk '$1 == 2 {b++} END {printf "%.0f", NR ? 100 * b / NR : 0}')
 errors=$((prediction_errors + train_failed + trainer_errors))

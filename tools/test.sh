@@ -2,7 +2,8 @@
 # Run every pgvision test: the plain-C unit tests of src/core (also under
 # ASan and UBSan), the fuzz harnesses over their regression corpora,
 # pg_regress, the TAP tests and a 20-second load (tools/load.sh), against a
-# throwaway cluster started here as a non-root user.  Works on a fresh Debian 12 machine as root or with sudo:
+# throwaway cluster started here as a non-root user.  Works on a fresh
+# Debian 12 machine as root or with sudo:
 #     tools/test.sh
 # Set PGV_SKIP_PACKAGES=1 to skip apt-get (packages already installed).
 set -euo pipefail
