@@ -71,7 +71,8 @@ sample_memory() {
 touch "$work/running" "$work/memory" "$work/trainer.err"
 keep_training & trainer=$!
 sample_memory & sampler=$!
-trap 'touch "$stop" 2>/dev/null; wait; [ -z "${cluster:-}" ] || pgv_stop_cluster "$cluster"' EXIT
+# (set -e holds in the trap too: nothing in it may fail.)
+trap 'touch "$stop" 2>/dev/null || true; wait || true; [ -z "${cluster:-}" ] || pgv_stop_cluster "$cluster"' EXIT
 for _ in $(seq 300); do
 	[ "$(tail -1 "$work/running")" = 2 ] && break
 	sleep 0.2
