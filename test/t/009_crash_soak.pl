@@ -181,7 +181,8 @@ sub wait_completed
 
 # One round: snapshot, train, kill the worker ($kind 'worker') or the
 # postmaster ($kind 'postmaster') while it computes features, recover,
-# compare, train again.  Returns the figures of the round.
+# compare, train again; prints the figures of the round and returns whether
+# every check of it passed.
 sub soak_round
 {
 	my ($kind, $round) = @_;
