@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run every pgvision test: the plain-C unit tests of src/core (also under
 # ASan and UBSan), the fuzz harnesses over their regression corpora,
-# pg_regress and the TAP tests, against a throwaway cluster started here as
-# a non-root user.  Works on a fresh Debian 12 machine as root or with sudo:
+# pg_regress, the TAP tests and a 20-second load (tools/load.sh), against a
+# throwaway cluster started here as a non-root user.  Works on a fresh
+# Debian 12 machine as root or with sudo:
 #     tools/test.sh
 # Set PGV_SKIP_PACKAGES=1 to skip apt-get (packages already installed).
 set -euo pipefail
@@ -144,8 +145,17 @@ if ls "$SCRATCH/test/t/"*.pl >/dev/null 2>&1; then
 	count $((tt - tf)) "$tf"
 fi
 
+# 6. Load: 8 clients predicting by project name for 20 s while 2 trainings
+# run, on the throwaway cluster (tools/load.sh); fails on any error, prints
+# its figures without judging them.
+pgv_log "load (tools/load.sh 20)"
+load_status=0
+"$PGV_ROOT/tools/load.sh" 20 > "$SCRATCH/load.log" 2>&1 || load_status=$?
+cat "$SCRATCH/load.log"
+if [ "$load_status" = 0 ]; then count 1 0; else count 0 1; fi
+
 pgv_log "summary"
-echo "unit: exit $unit_status, export fixtures: exit $fixture_status, sanitizer unit: exit $san_status, fuzz replay: exit $fuzz_status, regress: exit $regress_status, tap: exit $tap_status"
+echo "unit: exit $unit_status, export fixtures: exit $fixture_status, sanitizer unit: exit $san_status, fuzz replay: exit $fuzz_status, regress: exit $regress_status, tap: exit $tap_status, load: exit $load_status"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$unit_status" = 0 ] && [ "$fixture_status" = 0 ] && [ "$san_status" = 0 ] &&
-	[ "$fuzz_status" = 0 ] && [ "$regress_status" = 0 ] && [ "$tap_status" = 0 ]
+	[ "$fuzz_status" = 0 ] && [ "$regress_status" = 0 ] && [ "$tap_status" = 0 ] && [ "$load_status" = 0 ]

@@ -10,6 +10,8 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/pmsignal.h"
 #include "utils/array.h"
 #include "utils/snapmgr.h"
 
@@ -69,6 +71,15 @@ TrainReportProgress(TrainRun *run, double fraction, bool force)
 	Oid			types[2] = {INT8OID, FLOAT4OID};
 	Datum		values[2];
 
+	/*
+	 * No training outlives its postmaster.  PostgreSQL's processes leave as
+	 * soon as they find it gone (WL_EXIT_ON_PM_DEATH), and a new postmaster
+	 * refuses to start while an old process still holds the shared memory;
+	 * but a training computes without waiting on a latch, so it would train
+	 * on to the end and hold the restart up that long (TAP 009 saw it).
+	 */
+	if (!PostmasterIsAlive())
+		proc_exit(1);
 	CHECK_FOR_INTERRUPTS();
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_SUBTRACT(now, run->last_report);
