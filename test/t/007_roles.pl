@@ -220,7 +220,7 @@ all_fail_with('stranger', '42704', 'the stranger',
 	"cv_add_region"                 => "SELECT cv_add_region($box_img, 'raccoon', 0.1, 0.1, 0.2, 0.2)",
 	"cv_delete_region"              => "SELECT cv_delete_region($region)",
 	"cv_predict, storing"           => qq{SELECT * FROM cv_predict('trees', $photo, store => true)},
-	"cv_predict, store => NULL"     => qq{SELECT * FROM cv_predict('trees', $photo, store => NULL)},
+	"cv_predict, store NULL"        => qq{SELECT * FROM cv_predict('trees', $photo, store => NULL)},
 	"cv_detect, storing"            => qq{SELECT * FROM cv_detect('raccoons', $photo, store => true)},
 	"cv_adopt_prediction"           => "SELECT cv_adopt_prediction($pred, tags => '{Hemlock}')",
 	"cv_delete_prediction"          => "SELECT cv_delete_prediction($pred)");
@@ -314,7 +314,7 @@ is(as('reader', q{
 	SELECT count(*) FROM cv_regions;
 }), $node->safe_psql('postgres', 'SELECT count(*) FROM cv_regions'), 'UPDATE and DELETE by the reader change no row');
 is($node->safe_psql('postgres', qq{SELECT count(*) || ',' || bool_or(p.store_predictions) FROM cv_prediction_store s JOIN cv_projects p ON p.id = s.project_id WHERE s.id = $pred}),
-	'1,f', '... the stored prediction and the project setting are untouched');
+	'1,false', '... the stored prediction and the project setting are untouched');
 is(as('reader', qq{SELECT published_name FROM cv_iterations WHERE id = $it}), 'prod', '... the iteration is still published');
 
 # 5. The writer: adds images and trains; the worker trains as the owner.
@@ -340,7 +340,7 @@ is(as('writer', qq{SELECT stored_by FROM cv_prediction_store WHERE id = $wpred})
 my $wimg = as('writer', qq{SELECT cv_adopt_prediction($wpred, tags => '{Japanese_Cherry}')});
 is(as('writer', qq{SELECT t.name FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = $wimg}),
 	'Japanese_Cherry', '... and adopts it with the tag it gives');
-is(as('owner', qq{SELECT adopted_by || ',' || (image IS NULL) FROM cv_prediction_store WHERE id = $wpred}), 'writer,t',
+is(as('owner', qq{SELECT adopted_by || ',' || (image IS NULL) FROM cv_prediction_store WHERE id = $wpred}), 'writer,true',
 	'the owner sees it adopted by the writer');
 sqlstate_is('writer', qq{SELECT cv_adopt_prediction($wpred)}, '55000', 'adopting it twice is refused');
 sqlstate_is('writer', qq{SELECT * FROM cv_detect('raccoons', $photo, store => true)}, '42501',
