@@ -1765,15 +1765,18 @@ BEGIN
 	IF image IS NULL THEN
 		RETURN;
 	END IF;
-	-- Validated in full before anything is predicted or written.
+	IF NOT v_stores THEN
+		RETURN QUERY SELECT p.tag, p.probability, NULL::bigint FROM cv_predict(v_iteration.model, image) p;
+		RETURN;
+	END IF;
+	-- Validated in full (a complete decode, as cv_add_image does) before
+	-- anything is predicted or written; only a call that stores pays it.
 	v_image := image::cv_image;
 	SELECT array_agg(p.tag ORDER BY p.n), array_agg(p.probability ORDER BY p.n) INTO v_tags, v_probs
 	  FROM cv_predict(v_iteration.model, v_image) WITH ORDINALITY p(tag, probability, n);
-	IF v_stores THEN
-		v_id := cv_keep_prediction(v_project, v_iteration, v_image,
-		                           (SELECT jsonb_agg(jsonb_build_object('tag', u.t, 'probability', u.p) ORDER BY u.n)
-		                              FROM unnest(v_tags, v_probs) WITH ORDINALITY u(t, p, n)));
-	END IF;
+	v_id := cv_keep_prediction(v_project, v_iteration, v_image,
+	                           (SELECT jsonb_agg(jsonb_build_object('tag', u.t, 'probability', u.p) ORDER BY u.n)
+	                              FROM unnest(v_tags, v_probs) WITH ORDINALITY u(t, p, n)));
 	RETURN QUERY SELECT u.t, u.p, v_id FROM unnest(v_tags, v_probs) WITH ORDINALITY u(t, p, n) ORDER BY u.n;
 END;
 $$;
@@ -1790,7 +1793,12 @@ DECLARE
 	v_stores boolean := cv_prediction_stores(v_project, store);
 	v_iteration cv_iteration_store := cv_published_iteration(v_project, published_name);
 	v_image cv_image;
-	v_rows jsonb;
+	v_tags text[];
+	v_probs real[];
+	v_lefts real[];
+	v_tops real[];
+	v_widths real[];
+	v_heights real[];
 	v_id bigint;
 BEGIN
 	-- As the other forms (STRICT): a NULL argument gives no rows, and
@@ -1798,20 +1806,29 @@ BEGIN
 	IF image IS NULL OR cv_detect.threshold IS NULL OR max_detections IS NULL THEN
 		RETURN;
 	END IF;
+	IF NOT v_stores THEN
+		RETURN QUERY
+		SELECT d.tag, d.probability, d."left", d.top, d.width, d.height, NULL::bigint
+		  FROM cv_detect(v_iteration.model, image, cv_detect.threshold, max_detections) d;
+		RETURN;
+	END IF;
 	v_image := image::cv_image;
-	SELECT coalesce(jsonb_agg(jsonb_build_object('tag', d.tag, 'probability', d.probability, 'left', d."left",
-	                                             'top', d.top, 'width', d.width, 'height', d.height) ORDER BY d.n), '[]')
-	  INTO v_rows
+	SELECT array_agg(d.tag ORDER BY d.n), array_agg(d.probability ORDER BY d.n),
+	       array_agg(d."left" ORDER BY d.n), array_agg(d.top ORDER BY d.n),
+	       array_agg(d.width ORDER BY d.n), array_agg(d.height ORDER BY d.n)
+	  INTO v_tags, v_probs, v_lefts, v_tops, v_widths, v_heights
 	  FROM cv_detect(v_iteration.model, v_image, cv_detect.threshold, max_detections) WITH ORDINALITY
 	       d(tag, probability, "left", top, width, height, n);
-	IF v_stores THEN
-		v_id := cv_keep_prediction(v_project, v_iteration, v_image, v_rows);
-	END IF;
+	v_id := cv_keep_prediction(v_project, v_iteration, v_image,
+	                           (SELECT coalesce(jsonb_agg(jsonb_build_object('tag', u.t, 'probability', u.p, 'left', u.l,
+	                                                                         'top', u.tp, 'width', u.w, 'height', u.h)
+	                                                      ORDER BY u.n), '[]')
+	                              FROM unnest(v_tags, v_probs, v_lefts, v_tops, v_widths, v_heights)
+	                                   WITH ORDINALITY u(t, p, l, tp, w, h, n)));
 	RETURN QUERY
-	SELECT r.tag, r.probability, r."left", r.top, r.width, r.height, v_id
-	  FROM jsonb_array_elements(v_rows) WITH ORDINALITY e(d, n),
-	       LATERAL jsonb_to_record(e.d) r(tag text, probability real, "left" real, top real, width real, height real)
-	 ORDER BY e.n;
+	SELECT u.t, u.p, u.l, u.tp, u.w, u.h, v_id
+	  FROM unnest(v_tags, v_probs, v_lefts, v_tops, v_widths, v_heights) WITH ORDINALITY u(t, p, l, tp, w, h, n)
+	 ORDER BY u.n;
 END;
 $$;
 COMMENT ON FUNCTION cv_detect(text, bytea, boolean, text, real, integer) IS 'detect objects with the latest published iteration of a project (or the one published under published_name) and, with store => true (NULL: the project''s store_predictions), keep the image, the iteration and the boxes in cv_prediction_store; prediction_id names the stored row';
