@@ -1917,6 +1917,180 @@ $$;
 COMMENT ON FUNCTION cv_delete_prediction(bigint) IS 'delete a stored prediction (adopted or not) and its image bytes';
 
 ------------------------------------------------------------------------------
+-- Suggestions (docs/predictions.md, "Suggestions"): for the unlabelled
+-- images of a project (images added without tags or regions, and stored
+-- predictions waiting for review), what the latest completed iteration
+-- suggests, the most uncertain first, so that labelling in that order
+-- teaches the next training most (uncertainty sampling: the images the
+-- model is least sure of lie near its decision boundaries, where a label
+-- moves them; tools/bench_suggest.sh measures it against random order).
+--
+-- The uncertainty, in 0..1, 1 the least sure:
+--   multiclass: 1 - (p1 - p2), one minus the margin between the two most
+--     probable tags ("margin sampling");
+--   multilabel and detection: 1 - d / max(t, 1 - t), where d is the
+--     smallest distance of a tag's (a box's) probability from the
+--     iteration's threshold t: the label closest to flipping decides.
+--     Detection looks at every box from probability 0.05 up; an image
+--     with none is as sure as a probability of 0 makes it.
+------------------------------------------------------------------------------
+
+-- What an iteration suggests for one image: the labels it would give
+-- (multiclass: the top tag; multilabel: every tag at or above the
+-- threshold; detection: every box at or above it), each with its
+-- probability, in the shape of cv_prediction_store.results.
+CREATE FUNCTION cv_suggestion(v_project cv_projects, v_iteration cv_iteration_store, image cv_image,
+	OUT suggestions jsonb, OUT top_tag text, OUT top_probability real, OUT uncertainty real)
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_t real := v_iteration.threshold;
+	v_scale real := greatest(v_iteration.threshold, 1 - v_iteration.threshold);
+BEGIN
+	IF v_project.task = 'detection' THEN
+		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', d.tag, 'probability', d.probability, 'left', d."left",
+		                                             'top', d.top, 'width', d.width, 'height', d.height) ORDER BY d.n)
+		                  FILTER (WHERE d.probability >= v_t), '[]'),
+		       (array_agg(d.tag ORDER BY d.n))[1], max(d.probability),
+		       1 - coalesce(min(abs(d.probability - v_t)), v_t) / v_scale
+		  INTO suggestions, top_tag, top_probability, uncertainty
+		  FROM cv_detect(v_iteration.model, image, 0.05, 100) WITH ORDINALITY d(tag, probability, "left", top, width, height, n);
+	ELSE
+		SELECT jsonb_agg(jsonb_build_object('tag', p.tag, 'probability', p.probability) ORDER BY p.n)
+		         FILTER (WHERE CASE WHEN v_project.task = 'multiclass' THEN p.n = 1 ELSE p.probability >= v_t END),
+		       (array_agg(p.tag ORDER BY p.n))[1], max(p.probability),
+		       CASE WHEN v_project.task = 'multiclass'
+		            THEN 1 - (max(p.probability) - coalesce(max(p.probability) FILTER (WHERE p.n = 2), 0))
+		            ELSE 1 - min(abs(p.probability - v_t)) / v_scale END
+		  INTO suggestions, top_tag, top_probability, uncertainty
+		  FROM cv_predict(v_iteration.model, image) WITH ORDINALITY p(tag, probability, n);
+		suggestions := coalesce(suggestions, '[]');
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_suggestion(cv_projects, cv_iteration_store, cv_image) IS 'internal: the labels an iteration suggests for an image, the top result and the uncertainty (1: the least sure)';
+
+-- The latest completed iteration of a project: what suggestions come from.
+CREATE FUNCTION cv_latest_iteration(v_project cv_projects) RETURNS cv_iteration_store
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v cv_iteration_store;
+BEGIN
+	SELECT * INTO v FROM cv_iteration_store s
+	 WHERE s.project_id = v_project.id AND s.status = 'completed' AND s.model IS NOT NULL
+	 ORDER BY s.id DESC LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'project "%" has no completed iteration to suggest from', v_project.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Train it first: SELECT cv_train(project, wait => true).';
+	END IF;
+	RETURN v;
+END;
+$$;
+COMMENT ON FUNCTION cv_latest_iteration(cv_projects) IS 'internal: the latest completed iteration of a project, or an object_not_in_prerequisite_state error';
+
+CREATE FUNCTION cv_suggest(project text, "limit" integer DEFAULT 100,
+	OUT image_id bigint, OUT prediction_id bigint, OUT iteration_id bigint, OUT uncertainty real,
+	OUT top_tag text, OUT top_probability real, OUT suggestions jsonb)
+	RETURNS SETOF record
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project);
+	v_iteration cv_iteration_store;
+BEGIN
+	IF "limit" IS NULL OR "limit" < 1 THEN
+		RAISE EXCEPTION 'limit must be at least 1, not %', coalesce("limit"::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_iteration := cv_latest_iteration(v_project);
+	RETURN QUERY
+	SELECT c.image_id, c.prediction_id, v_iteration.id, s.uncertainty, s.top_tag, s.top_probability, s.suggestions
+	  FROM (SELECT i.id AS image_id, NULL::bigint AS prediction_id, i.image
+	          FROM cv_images i
+	         WHERE i.project_id = v_project.id
+	           AND NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id)
+	           AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id)
+	        UNION ALL
+	        SELECT NULL, p.id, p.image
+	          FROM cv_prediction_store p
+	         WHERE p.project_id = v_project.id AND p.adopted_at IS NULL) c,
+	       LATERAL cv_suggestion(v_project, v_iteration, c.image) s
+	 ORDER BY s.uncertainty DESC, c.image_id NULLS LAST, c.prediction_id
+	 LIMIT "limit";
+END;
+$$;
+COMMENT ON FUNCTION cv_suggest(text, integer) IS 'the unlabelled images of a project (images without tags or regions, stored predictions waiting for review) with the latest completed iteration''s suggested tags or boxes, the most uncertain first (multiclass: margin; multilabel and detection: distance from the threshold)';
+
+-- Label one unlabelled image (image_id) or adopt one stored prediction
+-- (prediction_id) with what the latest completed iteration suggests now.
+CREATE FUNCTION cv_accept_suggestion(image_id bigint DEFAULT NULL, prediction_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects;
+	v_image cv_images;
+	v_iteration cv_iteration_store;
+	v_bytes cv_image;
+	v_suggestions jsonb;
+	v_tags text[];
+	v_regions jsonb;
+BEGIN
+	IF (image_id IS NULL) = (prediction_id IS NULL) THEN
+		RAISE EXCEPTION 'give either image_id or prediction_id'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'cv_suggest names each suggestion by its image_id (an image without labels) or its prediction_id (a stored prediction).';
+	END IF;
+	IF image_id IS NOT NULL THEN
+		v_image := cv_image_row(image_id, 'write');
+		SELECT * INTO v_project FROM cv_projects p WHERE p.id = v_image.project_id;
+		IF EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = v_image.id)
+		   OR EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = v_image.id) THEN
+			RAISE EXCEPTION 'image % is already labelled', v_image.id
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Suggestions are for images without tags or regions (cv_suggest lists them).';
+		END IF;
+		v_bytes := v_image.image;
+	ELSE
+		v_project := cv_prediction_project(prediction_id, 'write');
+		SELECT p.image INTO v_bytes FROM cv_prediction_store p WHERE p.id = cv_accept_suggestion.prediction_id;
+		IF v_bytes IS NULL THEN
+			-- adopted: cv_adopt_prediction says so, with the image it became
+			RETURN cv_adopt_prediction(prediction_id);
+		END IF;
+	END IF;
+	v_iteration := cv_latest_iteration(v_project);
+	v_suggestions := (cv_suggestion(v_project, v_iteration, v_bytes)).suggestions;
+	IF v_project.task = 'detection' THEN
+		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', b.tag, 'left', b.l, 'top', b.t,
+		                                             'width', least(b.w, 1 - b.l), 'height', least(b.h, 1 - b.t))
+		                          ORDER BY b.n), '[]')
+		  INTO v_regions
+		  FROM (SELECT e.n, e.d ->> 'tag' AS tag, (e.d ->> 'left')::float8 AS l, (e.d ->> 'top')::float8 AS t,
+		               (e.d ->> 'width')::float8 AS w, (e.d ->> 'height')::float8 AS h
+		          FROM jsonb_array_elements(v_suggestions) WITH ORDINALITY e(d, n)) b;
+	ELSE
+		SELECT coalesce(array_agg(e ->> 'tag'), '{}') INTO v_tags FROM jsonb_array_elements(v_suggestions) e;
+		IF cardinality(v_tags) = 0 THEN
+			RAISE EXCEPTION 'iteration % suggests no tag for this image: none reaches its threshold %', v_iteration.id, v_iteration.threshold
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Tag it yourself (cv_tag_image, or cv_adopt_prediction(id, tags => ...)).';
+		END IF;
+	END IF;
+	IF image_id IS NOT NULL THEN
+		IF v_project.task = 'detection' THEN
+			INSERT INTO cv_regions (image_id, tag_id, project_id, "left", top, width, height)
+			SELECT v_image.id, cv_region_tag(v_project.id, r.tag), v_project.id, r."left", r.top, r.width, r.height
+			  FROM cv_regions_from_json(v_regions) r ORDER BY r.ord;
+		ELSE
+			PERFORM cv_apply_tags(v_image, v_tags);
+		END IF;
+		RETURN v_image.id;
+	END IF;
+	RETURN cv_adopt_prediction(prediction_id, tags => v_tags, regions => v_regions);
+END;
+$$;
+COMMENT ON FUNCTION cv_accept_suggestion(bigint, bigint) IS 'label an image without labels (image_id), or adopt a stored prediction (prediction_id), with what the latest completed iteration suggests; returns the image id';
+
+------------------------------------------------------------------------------
 -- Roles and row security (docs/security.md)
 --
 -- pgvision_user: one GRANT (GRANT pgvision_user TO app) lets a role create
