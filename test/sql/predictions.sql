@@ -34,7 +34,7 @@ SELECT row_number() OVER (ORDER BY file) AS n, regions, bytes
                        LATERAL (SELECT line::jsonb) j(l)
                  WHERE line <> '') f
          ORDER BY sha256(bytes), file) d;
-DELETE FROM pg_temp.boxes WHERE n > 18;
+DELETE FROM pg_temp.boxes WHERE n > 19;
 SELECT count(*) FILTER (WHERE held_back) AS held_back, count(*) AS photos FROM pg_temp.photos;
 
 CREATE ROLE regress_cv_pred_owner;
@@ -243,6 +243,7 @@ SELECT cv_create_project('raccoons', task => 'detection', domain => 'pred_v1') >
 SELECT count(cv_add_image('raccoons', bytes, regions => regions)) AS added FROM pg_temp.boxes WHERE n <= 15;
 SELECT cv_train('raccoons', wait => true) AS det \gset
 SELECT cv_publish(:det, 'production');
+\set det_model '(SELECT model FROM cv_iteration_store WHERE id = ' :det ')'
 \set racc16 '(SELECT bytes FROM pg_temp.boxes WHERE n = 16)'
 \set racc17 '(SELECT bytes FROM pg_temp.boxes WHERE n = 17)'
 \set racc18 '(SELECT bytes FROM pg_temp.boxes WHERE n = 18)'
@@ -311,6 +312,29 @@ SELECT count(*) = :expected_boxes AS accepted_boxes_at_threshold,
 SELECT cv_adopt_prediction(:p18, regions => '[]') AS img18 \gset
 SELECT count(*) AS boxes FROM cv_regions WHERE image_id = :img18;
 SELECT count(*) AS pending FROM cv_predictions WHERE project = 'raccoons';
+
+-- Suggestions of the detector (suggestions.sql tests the classifiers'):
+-- an image added without boxes and a stored prediction, with the boxes
+-- the latest iteration finds at or above its threshold, and an
+-- uncertainty from the box closest to that threshold.
+SELECT cv_add_image('raccoons', (SELECT bytes FROM pg_temp.photos WHERE file = 'images/Hemlock/hemlock_9.jpg')) AS tree \gset
+SELECT DISTINCT prediction_id AS p19 FROM cv_detect('raccoons', (SELECT bytes FROM pg_temp.boxes WHERE n = 19), store => true) \gset
+SELECT count(*) AS suggestions, bool_and(g.iteration_id = :det) AS latest,
+       bool_and(g.suggestions = (SELECT coalesce(jsonb_agg(jsonb_build_object('tag', d.tag, 'probability', d.probability,
+                                                                             'left', d."left", 'top', d.top, 'width', d.width,
+                                                                             'height', d.height) ORDER BY d.n), '[]')
+                                   FROM cv_detect(:det_model, c.image, 0.5, 100) WITH ORDINALITY
+                                        d(tag, probability, "left", top, width, height, n))) AS boxes_at_threshold,
+       bool_and(abs(g.uncertainty - (1 - coalesce((SELECT min(abs(d.probability - 0.5)) FROM cv_detect(:det_model, c.image, 0.05, 100) d), 0.5) / 0.5)) < 1e-6)
+         AS closest_box_decides
+  FROM cv_suggest('raccoons') g
+  JOIN (SELECT i.id AS image_id, NULL::bigint AS prediction_id, i.image FROM cv_images i WHERE i.id = :tree
+        UNION ALL SELECT NULL, s.id, s.image FROM cv_prediction_store s WHERE s.id = :p19) c
+    ON c.image_id IS NOT DISTINCT FROM g.image_id AND c.prediction_id IS NOT DISTINCT FROM g.prediction_id;
+SELECT jsonb_array_length(suggestions) AS suggested_boxes FROM cv_suggest('raccoons') WHERE prediction_id = :p19 \gset
+SELECT cv_accept_suggestion(prediction_id => :p19) AS img19 \gset
+SELECT count(*) = :suggested_boxes AS adopted_with_the_suggested_boxes FROM cv_regions WHERE image_id = :img19;
+SELECT count(*) AS left_to_suggest FROM cv_suggest('raccoons');
 
 -- Deleting a project deletes its stored predictions, adopted or not.
 SELECT count(*) > 0 AS had_some FROM cv_prediction_store;
