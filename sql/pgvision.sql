@@ -949,8 +949,6 @@ CREATE TABLE cv_iteration_store (
 	started_at       timestamptz,
 	finished_at      timestamptz,
 	UNIQUE (project_id, published_name),
-	-- stored predictions name their iteration together with its project
-	UNIQUE (id, project_id),
 	CHECK (published_name IS NULL OR status = 'completed')
 );
 CREATE INDEX cv_iteration_store_project ON cv_iteration_store (project_id);
@@ -1573,8 +1571,11 @@ COMMENT ON FUNCTION cv_predict(text, bytea, text) IS 'predict with the iteration
 CREATE TABLE cv_prediction_store (
 	id               bigserial PRIMARY KEY,
 	project_id       bigint NOT NULL REFERENCES cv_projects (id) ON DELETE CASCADE,
-	-- NULL once the iteration is deleted; the results stay
-	iteration_id     bigint,
+	-- NULL once the iteration is deleted; the results stay.  Of the same
+	-- project (the trigger below checks: a composite key would need a
+	-- second unique index on cv_iteration_store, which the planner then
+	-- prefers to its primary key for lookups by id)
+	iteration_id     bigint REFERENCES cv_iteration_store (id) ON DELETE SET NULL,
 	-- that iteration's threshold: accepting the prediction takes the tags
 	-- (detection: the boxes) at or above it
 	threshold        real NOT NULL CHECK (threshold BETWEEN 0 AND 1),
@@ -1598,8 +1599,6 @@ CREATE TABLE cv_prediction_store (
 	adopted_image_id bigint,
 	adopted_at       timestamptz,
 	adopted_by       regrole,
-	FOREIGN KEY (iteration_id, project_id) REFERENCES cv_iteration_store (id, project_id)
-		ON DELETE SET NULL (iteration_id),
 	FOREIGN KEY (adopted_image_id, project_id) REFERENCES cv_images (id, project_id)
 		ON DELETE SET NULL (adopted_image_id),
 	CONSTRAINT cv_prediction_store_bytes_until_adopted CHECK ((image IS NULL) = (adopted_at IS NOT NULL)),
@@ -1620,10 +1619,17 @@ SELECT pg_catalog.pg_extension_config_dump('cv_prediction_store_id_seq', '');
 
 -- The image's metadata and the top result follow the row's contents for
 -- every writer, as the generated columns of cv_images do; unlike those,
--- the metadata stays when adoption drops the bytes.
+-- the metadata stays when adoption drops the bytes.  The iteration is one
+-- of the prediction's project.
 CREATE FUNCTION cv_prediction_store_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 BEGIN
+	IF NEW.iteration_id IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.iteration_id IS DISTINCT FROM OLD.iteration_id
+	                                     OR NEW.project_id IS DISTINCT FROM OLD.project_id)
+	   AND NOT EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = NEW.iteration_id AND s.project_id = NEW.project_id) THEN
+		RAISE EXCEPTION 'iteration % does not belong to project %', NEW.iteration_id, NEW.project_id
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
 	IF NEW.image IS NOT NULL THEN
 		NEW.width := cv_width(NEW.image);
 		NEW.height := cv_height(NEW.image);
@@ -1920,10 +1926,11 @@ COMMENT ON FUNCTION cv_delete_prediction(bigint) IS 'delete a stored prediction 
 -- Suggestions (docs/predictions.md, "Suggestions"): for the unlabelled
 -- images of a project (images added without tags or regions, and stored
 -- predictions waiting for review), what the latest completed iteration
--- suggests, the most uncertain first, so that labelling in that order
--- teaches the next training most (uncertainty sampling: the images the
+-- suggests, the most uncertain first (uncertainty sampling: the images the
 -- model is least sure of lie near its decision boundaries, where a label
--- moves them; tools/bench_suggest.sh measures it against random order).
+-- moves them most).  Whether labelling in that order beats random order
+-- depends on the model: tools/bench_suggest.sh measures it, and
+-- docs/predictions.md gives the figures.
 --
 -- The uncertainty, in 0..1, 1 the least sure:
 --   multiclass: 1 - (p1 - p2), one minus the margin between the two most

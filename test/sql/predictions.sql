@@ -208,6 +208,10 @@ SELECT array_agg(t.name ORDER BY t.name) = :'expected'::text[] AS accepted_every
        count(*) >= 1 AS has_tags
   FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = :ml_image;
 
+-- A prediction names an iteration of its own project, whoever writes it.
+SELECT pg_temp.expect_error(format('INSERT INTO cv_prediction_store (project_id, iteration_id, threshold, results, image) VALUES (%s, %s, 0.5, %L, %L::bytea::cv_image)',
+                                   :trees_id, (SELECT id FROM cv_iterations WHERE project = 'trees_ml'), '[]', :cherry2));
+
 -- A reader sees the stored predictions and predicts, but storing and
 -- adopting need write access; a stranger finds none of it.
 SELECT cv_share_project('trees', 'regress_cv_pred_reader');
