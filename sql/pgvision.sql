@@ -100,12 +100,15 @@ CREATE TABLE cv_projects (
 	domain      text NOT NULL DEFAULT 'compact' REFERENCES cv_domains (name),
 	created_at  timestamptz NOT NULL DEFAULT now(),
 	owner       regrole NOT NULL DEFAULT cv_current_role(),
+	-- what cv_predict and cv_detect do with store => NULL (docs/predictions.md)
+	store_predictions boolean NOT NULL DEFAULT false,
 	-- name first: lookups are by name; owner first in the other, so that
 	-- lookups by id keep the primary key.  cv_project_shares references it.
 	CONSTRAINT cv_projects_name_owner_key UNIQUE (name, owner),
 	CONSTRAINT cv_projects_owner_id_key UNIQUE (owner, id)
 );
 COMMENT ON TABLE cv_projects IS 'one row per project: its task (multiclass, multilabel or detection), domain and owner';
+COMMENT ON COLUMN cv_projects.store_predictions IS 'whether cv_predict and cv_detect called with store => NULL keep the image and results in cv_prediction_store; the owner sets it';
 COMMENT ON COLUMN cv_projects.owner IS 'the role the project belongs to (its creator); it and the roles that inherit its privileges see and change the project, others only what it shares (cv_project_shares)';
 
 CREATE TABLE cv_tags (
@@ -643,12 +646,14 @@ $$;
 COMMENT ON FUNCTION cv_regions_from_json(jsonb) IS 'internal: the checked regions of a JSON array of {"tag", "left", "top", "width", "height"} objects';
 
 -- One statement: an error anywhere (a bad third region, the cap) leaves no
--- image, region or tag behind.
-CREATE FUNCTION cv_add_image(project text, image bytea, tags text[] DEFAULT '{}', regions jsonb DEFAULT NULL)
-RETURNS bigint
+-- image, region or tag behind.  The project is given as its row, so that
+-- callers holding an id (cv_adopt_prediction) never resolve a name again.
+-- When the same bytes are already an image of the project, nothing is
+-- written and added is false: the caller says what that means.
+CREATE FUNCTION cv_add_image_to(v_project cv_projects, image bytea, tags text[], regions jsonb,
+	OUT image_id bigint, OUT added boolean)
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_project cv_projects := cv_project_row(project, 'write');
 	v_image cv_images;
 	v_tags text[] := cv_check_tag_names(tags);
 	v_limit integer;
@@ -670,12 +675,12 @@ BEGIN
 	  FROM cv_regions_from_json(regions) r;
 	v_count := coalesce(cardinality(v_ord), 0);
 	IF v_project.task <> 'detection' AND v_count > 0 THEN
-		RAISE EXCEPTION 'project "%" is a % project; regions belong to detection projects', project, v_project.task
+		RAISE EXCEPTION 'project "%" is a % project; regions belong to detection projects', v_project.name, v_project.task
 			USING ERRCODE = 'wrong_object_type',
 			      HINT = 'Label classification images with tags (tags => ...).';
 	END IF;
 	IF v_project.task = 'detection' AND cardinality(v_tags) > 0 THEN
-		RAISE EXCEPTION 'images of detection project "%" are labelled with regions, not tags', project
+		RAISE EXCEPTION 'images of detection project "%" are labelled with regions, not tags', v_project.name
 			USING ERRCODE = 'wrong_object_type',
 			      DETAIL = format('Tags given: %s.', array_to_string(v_tags, ', ')),
 			      HINT = CASE WHEN regions IS NULL
@@ -693,16 +698,10 @@ BEGIN
 	ON CONFLICT (project_id, sha256) DO NOTHING
 	RETURNING * INTO v_image;
 	IF v_image.id IS NULL THEN
-		SELECT * INTO STRICT v_image FROM cv_images i
-		 WHERE i.project_id = v_project.id AND i.sha256 = sha256(cv_add_image.image);
-		IF v_project.task = 'detection' THEN
-			RAISE NOTICE 'image already in project "%" as image %; nothing added', project, v_image.id
-				USING HINT = 'Its regions are unchanged; cv_add_region adds boxes.';
-		ELSE
-			RAISE NOTICE 'image already in project "%" as image %; nothing added', project, v_image.id
-				USING HINT = 'Its tags are unchanged; cv_tag_image adds tags.';
-		END IF;
-		RETURN v_image.id;
+		SELECT i.id INTO STRICT image_id FROM cv_images i
+		 WHERE i.project_id = v_project.id AND i.sha256 = sha256(cv_add_image_to.image);
+		added := false;
+		RETURN;
 	END IF;
 	IF v_project.task = 'detection' THEN
 		PERFORM cv_region_tag(v_project.id, t) FROM (SELECT DISTINCT t FROM unnest(v_rtag) t ORDER BY t) s;
@@ -715,7 +714,31 @@ BEGIN
 		PERFORM cv_apply_tags(v_image, v_tags);
 	END IF;
 	PERFORM cv_note_near_duplicate(v_image.id);
-	RETURN v_image.id;
+	image_id := v_image.id;
+	added := true;
+END;
+$$;
+COMMENT ON FUNCTION cv_add_image_to(cv_projects, bytea, text[], jsonb) IS 'internal: cv_add_image on a project row; added false (and nothing written) when the bytes are already an image of the project';
+
+CREATE FUNCTION cv_add_image(project text, image bytea, tags text[] DEFAULT '{}', regions jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project, 'write');
+	v_id bigint;
+	v_added boolean;
+BEGIN
+	SELECT a.image_id, a.added INTO v_id, v_added FROM cv_add_image_to(v_project, image, tags, regions) a;
+	IF NOT v_added THEN
+		IF v_project.task = 'detection' THEN
+			RAISE NOTICE 'image already in project "%" as image %; nothing added', project, v_id
+				USING HINT = 'Its regions are unchanged; cv_add_region adds boxes.';
+		ELSE
+			RAISE NOTICE 'image already in project "%" as image %; nothing added', project, v_id
+				USING HINT = 'Its tags are unchanged; cv_tag_image adds tags.';
+		END IF;
+	END IF;
+	RETURN v_id;
 END;
 $$;
 COMMENT ON FUNCTION cv_add_image(text, bytea, text[], jsonb) IS 'add an image (JPEG, PNG, BMP) to a project with its tags (classification) or its regions (detection, a JSON array of {"tag", "left", "top", "width", "height"}), all or nothing; returns its id, or the existing id when the same bytes are already there';
@@ -1566,6 +1589,559 @@ $$;
 COMMENT ON FUNCTION cv_predict(text, bytea, text) IS 'predict with the iteration a project publishes under a name';
 
 ------------------------------------------------------------------------------
+-- Stored predictions (docs/predictions.md): the images an application sent
+-- to cv_predict or cv_detect with store => true, kept with the iteration
+-- that predicted and what it predicted, so that someone reviews them (the
+-- least sure first) and adopts them into the training images with the
+-- right tags or boxes, or the predicted ones accepted.
+--
+-- The forms that store are overloads of their own, with a store argument
+-- that has no default: they write, so they are VOLATILE and PARALLEL
+-- UNSAFE.  The forms without it stay STABLE (or IMMUTABLE) and PARALLEL
+-- SAFE, for parallel scans and Citus workers, and never store.  A
+-- project's default (cv_projects.store_predictions) cannot reach those:
+-- whether a function writes is fixed when the query is planned, and a
+-- parallel worker cannot write, whatever a row read at run time says.  So
+-- the default is what store => NULL means: "as the project says".
+--
+-- Storing needs write access to the project (it adds rows an owner sees
+-- and pays for); a reader still predicts without storing.
+------------------------------------------------------------------------------
+
+-- One row per distinct image waiting for review (storing the same bytes
+-- again replaces its iteration and results), and one per adopted
+-- prediction, which keeps its results and the image it became but drops
+-- the bytes: an image is stored once, here or in cv_images.
+CREATE TABLE cv_prediction_store (
+	id               bigserial PRIMARY KEY,
+	project_id       bigint NOT NULL REFERENCES cv_projects (id) ON DELETE CASCADE,
+	-- NULL once the iteration is deleted; the results stay.  Of the same
+	-- project (the trigger below checks: a composite key would need a
+	-- second unique index on cv_iteration_store, which the planner then
+	-- prefers to its primary key for lookups by id)
+	iteration_id     bigint REFERENCES cv_iteration_store (id) ON DELETE SET NULL,
+	-- that iteration's threshold: accepting the prediction takes the tags
+	-- (detection: the boxes) at or above it
+	threshold        real NOT NULL CHECK (threshold BETWEEN 0 AND 1),
+	-- classification: [{"tag", "probability"}], every tag, most probable
+	-- first; detection: [{"tag", "probability", "left", "top", "width",
+	-- "height"}], cv_detect's rows
+	results          jsonb NOT NULL CHECK (jsonb_typeof(results) = 'array'),
+	-- the most probable element of results (NULL: nothing detected); set
+	-- by the trigger below, for every writer
+	top_tag          text,
+	top_probability  real,
+	image            cv_image,
+	-- of image, set by the trigger below and kept when the bytes go
+	width            integer NOT NULL,
+	height           integer NOT NULL,
+	format           text NOT NULL,
+	byte_size        integer NOT NULL,
+	sha256           bytea NOT NULL,
+	stored_by        regrole NOT NULL DEFAULT cv_current_role(),
+	created_at       timestamptz NOT NULL DEFAULT now(),
+	adopted_image_id bigint,
+	adopted_at       timestamptz,
+	adopted_by       regrole,
+	FOREIGN KEY (adopted_image_id, project_id) REFERENCES cv_images (id, project_id)
+		ON DELETE SET NULL (adopted_image_id),
+	CONSTRAINT cv_prediction_store_bytes_until_adopted CHECK ((image IS NULL) = (adopted_at IS NOT NULL)),
+	CONSTRAINT cv_prediction_store_adopted_by CHECK ((adopted_by IS NULL) = (adopted_at IS NULL)),
+	CONSTRAINT cv_prediction_store_adopted_image CHECK (adopted_image_id IS NULL OR adopted_at IS NOT NULL)
+);
+CREATE UNIQUE INDEX cv_prediction_store_pending_image ON cv_prediction_store (project_id, sha256)
+	WHERE adopted_at IS NULL;
+CREATE INDEX cv_prediction_store_review ON cv_prediction_store (project_id, top_probability)
+	WHERE adopted_at IS NULL;
+-- for the foreign keys' SET NULL when an iteration or an image goes
+CREATE INDEX cv_prediction_store_iteration ON cv_prediction_store (iteration_id);
+CREATE INDEX cv_prediction_store_adopted_image ON cv_prediction_store (adopted_image_id)
+	WHERE adopted_image_id IS NOT NULL;
+COMMENT ON TABLE cv_prediction_store IS 'stored predictions: the image, the iteration and its results of each cv_predict or cv_detect call with store => true, and the image each adopted one became';
+SELECT pg_catalog.pg_extension_config_dump('cv_prediction_store', '');
+SELECT pg_catalog.pg_extension_config_dump('cv_prediction_store_id_seq', '');
+
+-- The image's metadata and the top result follow the row's contents for
+-- every writer, as the generated columns of cv_images do; unlike those,
+-- the metadata stays when adoption drops the bytes.  The iteration is one
+-- of the prediction's project.
+CREATE FUNCTION cv_prediction_store_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	IF NEW.iteration_id IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.iteration_id IS DISTINCT FROM OLD.iteration_id
+	                                     OR NEW.project_id IS DISTINCT FROM OLD.project_id)
+	   AND NOT EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = NEW.iteration_id AND s.project_id = NEW.project_id) THEN
+		RAISE EXCEPTION 'iteration % does not belong to project %', NEW.iteration_id, NEW.project_id
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	IF NEW.image IS NOT NULL THEN
+		NEW.width := cv_width(NEW.image);
+		NEW.height := cv_height(NEW.image);
+		NEW.format := cv_format(NEW.image);
+		NEW.byte_size := octet_length(bytea(NEW.image));
+		NEW.sha256 := sha256(bytea(NEW.image));
+	ELSIF TG_OP = 'UPDATE' THEN
+		NEW.width := OLD.width;
+		NEW.height := OLD.height;
+		NEW.format := OLD.format;
+		NEW.byte_size := OLD.byte_size;
+		NEW.sha256 := OLD.sha256;
+	END IF;
+	NEW.top_tag := NULL;
+	NEW.top_probability := NULL;
+	IF jsonb_typeof(NEW.results) = 'array' THEN
+		SELECT e ->> 'tag', (e ->> 'probability')::real INTO NEW.top_tag, NEW.top_probability
+		  FROM jsonb_array_elements(NEW.results) e
+		 ORDER BY (e ->> 'probability')::real DESC NULLS LAST LIMIT 1;
+	END IF;
+	RETURN NEW;
+END;
+$$;
+CREATE TRIGGER cv_prediction_store_check BEFORE INSERT OR UPDATE ON cv_prediction_store
+	FOR EACH ROW EXECUTE FUNCTION cv_prediction_store_check();
+
+-- What people review: the stored predictions not adopted yet.  No image
+-- column, so that SELECT * stays readable (the bytes are in
+-- cv_prediction_store.image).
+CREATE VIEW cv_predictions AS
+SELECT s.id, p.name AS project, s.project_id, s.iteration_id, p.task,
+       s.top_tag, s.top_probability, s.results, s.threshold,
+       s.width, s.height, s.format, s.byte_size, s.stored_by, s.created_at
+  FROM cv_prediction_store s JOIN cv_projects p ON p.id = s.project_id
+ WHERE s.adopted_at IS NULL;
+COMMENT ON VIEW cv_predictions IS 'stored predictions waiting for review: top tag and probability (ORDER BY top_probability: the least sure first), every result, the iteration and who stored it';
+
+-- The project of a stored prediction this role can read (42704 otherwise,
+-- as for one that does not exist), with the access checked.
+CREATE FUNCTION cv_prediction_project(prediction_id bigint, need text DEFAULT 'read') RETURNS cv_projects
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v cv_projects;
+BEGIN
+	IF prediction_id IS NULL THEN
+		RAISE EXCEPTION 'prediction id must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT p.* INTO v FROM cv_prediction_store s JOIN cv_projects p ON p.id = s.project_id
+	 WHERE s.id = cv_prediction_project.prediction_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'prediction % does not exist', prediction_id
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'cv_predictions lists the stored predictions waiting for review.';
+	END IF;
+	RETURN cv_check_access(v, need, format('prediction %s', prediction_id));
+END;
+$$;
+COMMENT ON FUNCTION cv_prediction_project(bigint, text) IS 'internal: the project of a stored prediction the current role can read, its access checked';
+
+-- Whether a call stores (store NULL: the project's default), and if so
+-- that the role may write: a reader is told that storing is what it lacks.
+CREATE FUNCTION cv_prediction_stores(v_project cv_projects, store boolean) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	IF NOT coalesce(store, v_project.store_predictions) THEN
+		RETURN false;
+	END IF;
+	IF NOT cv_can_write(v_project.id) THEN
+		RAISE EXCEPTION 'permission denied for project "%"', v_project.name
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = format('Role %s can read project "%s" but not change it: storing predictions needs write access%s.',
+			                      cv_current_role(), v_project.name,
+			                      CASE WHEN store IS NULL THEN ', and the project stores them by default' ELSE '' END),
+			      HINT = format('Predict with store => false, or ask its owner, role %s, for write access: SELECT cv_share_project(%L, %L, access => ''write'').',
+			                    v_project.owner, v_project.name, cv_current_role()::text);
+	END IF;
+	RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION cv_prediction_stores(cv_projects, boolean) IS 'internal: whether a cv_predict or cv_detect call stores (store NULL: the project''s store_predictions), with an insufficient_privilege error for a role that cannot write';
+
+-- The iteration a storing form predicts with: the one cv_published_model
+-- gives the forms that do not store (published_name NULL: the latest
+-- published), and when there is none, their errors word for word.
+CREATE FUNCTION cv_published_iteration(v_project cv_projects, published_name text) RETURNS cv_iteration_store
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v cv_iteration_store;
+BEGIN
+	SELECT * INTO v FROM cv_iteration_store s
+	 WHERE s.project_id = v_project.id AND s.published_name IS NOT NULL
+	   AND (cv_published_iteration.published_name IS NULL OR s.published_name = cv_published_iteration.published_name)
+	 ORDER BY s.published_at DESC, s.id DESC LIMIT 1;
+	IF v.model IS NULL THEN
+		IF published_name IS NULL THEN
+			PERFORM cv_published_model(v_project.name);
+		ELSE
+			PERFORM cv_published_model(v_project.name, published_name);
+		END IF;
+	END IF;
+	RETURN v;
+END;
+$$;
+COMMENT ON FUNCTION cv_published_iteration(cv_projects, text) IS 'internal: the published iteration (latest, or by publish name) a storing cv_predict or cv_detect uses';
+
+-- Keep one prediction: a new row, or new results for the same bytes
+-- already waiting for review.  Returns the prediction's id.
+CREATE FUNCTION cv_keep_prediction(v_project cv_projects, v_iteration cv_iteration_store, image cv_image, results jsonb)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	INSERT INTO cv_prediction_store AS s (project_id, iteration_id, threshold, results, image)
+	VALUES (v_project.id, v_iteration.id, v_iteration.threshold, results, image)
+	ON CONFLICT (project_id, sha256) WHERE adopted_at IS NULL
+	DO UPDATE SET iteration_id = EXCLUDED.iteration_id, threshold = EXCLUDED.threshold,
+	              results = EXCLUDED.results, stored_by = EXCLUDED.stored_by, created_at = EXCLUDED.created_at
+	RETURNING s.id INTO v_id;
+	RETURN v_id;
+END;
+$$;
+COMMENT ON FUNCTION cv_keep_prediction(cv_projects, cv_iteration_store, cv_image, jsonb) IS 'internal: store a prediction, or replace the results of the same image waiting for review';
+
+CREATE FUNCTION cv_predict(project text, image bytea, store boolean, published_name text DEFAULT NULL,
+	OUT tag text, OUT probability real, OUT prediction_id bigint)
+	RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project);
+	v_stores boolean := cv_prediction_stores(v_project, store);
+	v_iteration cv_iteration_store := cv_published_iteration(v_project, published_name);
+	v_image cv_image;
+	v_tags text[];
+	v_probs real[];
+	v_id bigint;
+BEGIN
+	-- As the other forms: no image, no rows (and nothing to keep).
+	IF image IS NULL THEN
+		RETURN;
+	END IF;
+	IF NOT v_stores THEN
+		RETURN QUERY SELECT p.tag, p.probability, NULL::bigint FROM cv_predict(v_iteration.model, image) p;
+		RETURN;
+	END IF;
+	-- Validated in full (a complete decode, as cv_add_image does) before
+	-- anything is predicted or written; only a call that stores pays it.
+	v_image := image::cv_image;
+	SELECT array_agg(p.tag ORDER BY p.n), array_agg(p.probability ORDER BY p.n) INTO v_tags, v_probs
+	  FROM cv_predict(v_iteration.model, v_image) WITH ORDINALITY p(tag, probability, n);
+	v_id := cv_keep_prediction(v_project, v_iteration, v_image,
+	                           (SELECT jsonb_agg(jsonb_build_object('tag', u.t, 'probability', u.p) ORDER BY u.n)
+	                              FROM unnest(v_tags, v_probs) WITH ORDINALITY u(t, p, n)));
+	RETURN QUERY SELECT u.t, u.p, v_id FROM unnest(v_tags, v_probs) WITH ORDINALITY u(t, p, n) ORDER BY u.n;
+END;
+$$;
+COMMENT ON FUNCTION cv_predict(text, bytea, boolean, text) IS 'predict with the latest published iteration of a project (or the one published under published_name) and, with store => true (NULL: the project''s store_predictions), keep the image, the iteration and the results in cv_prediction_store; prediction_id names the stored row';
+
+CREATE FUNCTION cv_detect(project text, image bytea, store boolean, published_name text DEFAULT NULL,
+	threshold real DEFAULT 0.1, max_detections integer DEFAULT 100,
+	OUT tag text, OUT probability real, OUT "left" real, OUT top real, OUT width real, OUT height real,
+	OUT prediction_id bigint)
+	RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project);
+	v_stores boolean := cv_prediction_stores(v_project, store);
+	v_iteration cv_iteration_store := cv_published_iteration(v_project, published_name);
+	v_image cv_image;
+	v_tags text[];
+	v_probs real[];
+	v_lefts real[];
+	v_tops real[];
+	v_widths real[];
+	v_heights real[];
+	v_id bigint;
+BEGIN
+	-- As the other forms (STRICT): a NULL argument gives no rows, and
+	-- there is nothing to keep.
+	IF image IS NULL OR cv_detect.threshold IS NULL OR max_detections IS NULL THEN
+		RETURN;
+	END IF;
+	IF NOT v_stores THEN
+		RETURN QUERY
+		SELECT d.tag, d.probability, d."left", d.top, d.width, d.height, NULL::bigint
+		  FROM cv_detect(v_iteration.model, image, cv_detect.threshold, max_detections) d;
+		RETURN;
+	END IF;
+	v_image := image::cv_image;
+	SELECT array_agg(d.tag ORDER BY d.n), array_agg(d.probability ORDER BY d.n),
+	       array_agg(d."left" ORDER BY d.n), array_agg(d.top ORDER BY d.n),
+	       array_agg(d.width ORDER BY d.n), array_agg(d.height ORDER BY d.n)
+	  INTO v_tags, v_probs, v_lefts, v_tops, v_widths, v_heights
+	  FROM cv_detect(v_iteration.model, v_image, cv_detect.threshold, max_detections) WITH ORDINALITY
+	       d(tag, probability, "left", top, width, height, n);
+	v_id := cv_keep_prediction(v_project, v_iteration, v_image,
+	                           (SELECT coalesce(jsonb_agg(jsonb_build_object('tag', u.t, 'probability', u.p, 'left', u.l,
+	                                                                         'top', u.tp, 'width', u.w, 'height', u.h)
+	                                                      ORDER BY u.n), '[]')
+	                              FROM unnest(v_tags, v_probs, v_lefts, v_tops, v_widths, v_heights)
+	                                   WITH ORDINALITY u(t, p, l, tp, w, h, n)));
+	RETURN QUERY
+	SELECT u.t, u.p, u.l, u.tp, u.w, u.h, v_id
+	  FROM unnest(v_tags, v_probs, v_lefts, v_tops, v_widths, v_heights) WITH ORDINALITY u(t, p, l, tp, w, h, n)
+	 ORDER BY u.n;
+END;
+$$;
+COMMENT ON FUNCTION cv_detect(text, bytea, boolean, text, real, integer) IS 'detect objects with the latest published iteration of a project (or the one published under published_name) and, with store => true (NULL: the project''s store_predictions), keep the image, the iteration and the boxes in cv_prediction_store; prediction_id names the stored row';
+
+-- Move a stored prediction into the training images, all or nothing:
+-- with the tags (classification) or regions (detection, cv_add_image's
+-- JSON) given, or, with neither, the predicted ones that reach the
+-- threshold of the iteration that predicted (recorded with the
+-- prediction): a multiclass image takes the top tag, a multilabel image
+-- every tag at or above it, a detection image every box at or above it (no
+-- box: a negative example).  The prediction is then marked adopted: it
+-- leaves cv_predictions, keeps its results and names the new image.
+CREATE FUNCTION cv_adopt_prediction(prediction bigint, tags text[] DEFAULT NULL, regions jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_prediction_project(prediction, 'write');
+	v cv_prediction_store;
+	v_tags text[] := tags;
+	v_regions jsonb := regions;
+	v_id bigint;
+	v_added boolean;
+BEGIN
+	-- A second session adopting the same prediction waits here, then sees
+	-- it adopted.
+	SELECT * INTO v FROM cv_prediction_store s WHERE s.id = prediction FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'prediction % does not exist', prediction USING ERRCODE = 'undefined_object';
+	END IF;
+	IF v.adopted_at IS NOT NULL THEN
+		RAISE EXCEPTION 'prediction % was already adopted', prediction
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = CASE WHEN v.adopted_image_id IS NULL
+			                    THEN format('Role %s adopted it; the image it became has since been deleted.', v.adopted_by)
+			                    ELSE format('Role %s adopted it as image %s.', v.adopted_by, v.adopted_image_id) END;
+	END IF;
+	IF v_tags IS NULL AND v_regions IS NULL THEN
+		IF v_project.task = 'detection' THEN
+			-- Boxes are clipped to the image as reals; as float8 their
+			-- right edge may pass 1 by a rounding: clip again.
+			SELECT coalesce(jsonb_agg(jsonb_build_object('tag', b.tag, 'left', b.l, 'top', b.t,
+			                                             'width', least(b.w, 1 - b.l), 'height', least(b.h, 1 - b.t))
+			                          ORDER BY b.n), '[]')
+			  INTO v_regions
+			  FROM (SELECT e.n, e.d ->> 'tag' AS tag, (e.d ->> 'probability')::real AS p,
+			               (e.d ->> 'left')::float8 AS l, (e.d ->> 'top')::float8 AS t,
+			               (e.d ->> 'width')::float8 AS w, (e.d ->> 'height')::float8 AS h
+			          FROM jsonb_array_elements(v.results) WITH ORDINALITY e(d, n)) b
+			 WHERE b.p >= v.threshold;
+		ELSE
+			SELECT coalesce(array_agg(c.tag ORDER BY c.p DESC, c.tag), '{}') INTO v_tags
+			  FROM (SELECT e ->> 'tag' AS tag, (e ->> 'probability')::real AS p
+			          FROM jsonb_array_elements(v.results) e
+			         ORDER BY 2 DESC, 1
+			         LIMIT CASE WHEN v_project.task = 'multiclass' THEN 1 END) c
+			 WHERE c.p >= v.threshold;
+			IF cardinality(v_tags) = 0 THEN
+				RAISE EXCEPTION 'no tag predicted for prediction % reaches its threshold %', prediction, v.threshold
+					USING ERRCODE = 'object_not_in_prerequisite_state',
+					      DETAIL = format('The most probable is "%s" at %s.', v.top_tag, v.top_probability),
+					      HINT = format('Give its tags: SELECT cv_adopt_prediction(%s, tags => ''{...}'').', prediction);
+			END IF;
+		END IF;
+	END IF;
+	SELECT a.image_id, a.added INTO v_id, v_added FROM cv_add_image_to(v_project, bytea(v.image), v_tags, v_regions) a;
+	IF NOT v_added THEN
+		RAISE EXCEPTION 'the image of prediction % is already image % of project "%"', prediction, v_id, v_project.name
+			USING ERRCODE = 'duplicate_object',
+			      HINT = format('Change the labels of image %s instead, or delete the prediction with cv_delete_prediction(%s).', v_id, prediction);
+	END IF;
+	UPDATE cv_prediction_store s
+	   SET image = NULL, adopted_image_id = v_id, adopted_at = now(), adopted_by = cv_current_role()
+	 WHERE s.id = prediction;
+	RETURN v_id;
+END;
+$$;
+COMMENT ON FUNCTION cv_adopt_prediction(bigint, text[], jsonb) IS 'add a stored prediction''s image to the training images with the tags or regions given (neither: the predicted ones at or above the iteration''s threshold), all or nothing; marks the prediction adopted and returns the new image id';
+
+CREATE FUNCTION cv_delete_prediction(prediction bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	PERFORM cv_prediction_project(prediction, 'write');
+	DELETE FROM cv_prediction_store s WHERE s.id = prediction;
+END;
+$$;
+COMMENT ON FUNCTION cv_delete_prediction(bigint) IS 'delete a stored prediction (adopted or not) and its image bytes';
+
+------------------------------------------------------------------------------
+-- Suggestions (docs/predictions.md, "Suggestions"): for the unlabelled
+-- images of a project (images added without tags or regions, and stored
+-- predictions waiting for review), what the latest completed iteration
+-- suggests, the most uncertain first (uncertainty sampling: the images the
+-- model is least sure of lie near its decision boundaries, where a label
+-- moves them most).  Whether labelling in that order beats random order
+-- depends on the model: tools/bench_suggest.sh measures it, and
+-- docs/predictions.md gives the figures.
+--
+-- The uncertainty, in 0..1, 1 the least sure:
+--   multiclass: 1 - (p1 - p2), one minus the margin between the two most
+--     probable tags ("margin sampling");
+--   multilabel and detection: 1 - d / max(t, 1 - t), where d is the
+--     smallest distance of a tag's (a box's) probability from the
+--     iteration's threshold t: the label closest to flipping decides.
+--     Detection looks at every box from probability 0.05 up; an image
+--     with none is as sure as a probability of 0 makes it.
+------------------------------------------------------------------------------
+
+-- What an iteration suggests for one image: the labels it would give
+-- (multiclass: the top tag; multilabel: every tag at or above the
+-- threshold; detection: every box at or above it), each with its
+-- probability, in the shape of cv_prediction_store.results.
+CREATE FUNCTION cv_suggestion(v_project cv_projects, v_iteration cv_iteration_store, image cv_image,
+	OUT suggestions jsonb, OUT top_tag text, OUT top_probability real, OUT uncertainty real)
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_t real := v_iteration.threshold;
+	v_scale real := greatest(v_iteration.threshold, 1 - v_iteration.threshold);
+BEGIN
+	IF v_project.task = 'detection' THEN
+		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', d.tag, 'probability', d.probability, 'left', d."left",
+		                                             'top', d.top, 'width', d.width, 'height', d.height) ORDER BY d.n)
+		                  FILTER (WHERE d.probability >= v_t), '[]'),
+		       (array_agg(d.tag ORDER BY d.n))[1], max(d.probability),
+		       1 - coalesce(min(abs(d.probability - v_t)), v_t) / v_scale
+		  INTO suggestions, top_tag, top_probability, uncertainty
+		  FROM cv_detect(v_iteration.model, image, 0.05, 100) WITH ORDINALITY d(tag, probability, "left", top, width, height, n);
+	ELSE
+		SELECT jsonb_agg(jsonb_build_object('tag', p.tag, 'probability', p.probability) ORDER BY p.n)
+		         FILTER (WHERE CASE WHEN v_project.task = 'multiclass' THEN p.n = 1 ELSE p.probability >= v_t END),
+		       (array_agg(p.tag ORDER BY p.n))[1], max(p.probability),
+		       CASE WHEN v_project.task = 'multiclass'
+		            THEN 1 - (max(p.probability) - coalesce(max(p.probability) FILTER (WHERE p.n = 2), 0))
+		            ELSE 1 - min(abs(p.probability - v_t)) / v_scale END
+		  INTO suggestions, top_tag, top_probability, uncertainty
+		  FROM cv_predict(v_iteration.model, image) WITH ORDINALITY p(tag, probability, n);
+		suggestions := coalesce(suggestions, '[]');
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_suggestion(cv_projects, cv_iteration_store, cv_image) IS 'internal: the labels an iteration suggests for an image, the top result and the uncertainty (1: the least sure)';
+
+-- The latest completed iteration of a project: what suggestions come from.
+CREATE FUNCTION cv_latest_iteration(v_project cv_projects) RETURNS cv_iteration_store
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v cv_iteration_store;
+BEGIN
+	SELECT * INTO v FROM cv_iteration_store s
+	 WHERE s.project_id = v_project.id AND s.status = 'completed' AND s.model IS NOT NULL
+	 ORDER BY s.id DESC LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'project "%" has no completed iteration to suggest from', v_project.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Train it first: SELECT cv_train(project, wait => true).';
+	END IF;
+	RETURN v;
+END;
+$$;
+COMMENT ON FUNCTION cv_latest_iteration(cv_projects) IS 'internal: the latest completed iteration of a project, or an object_not_in_prerequisite_state error';
+
+CREATE FUNCTION cv_suggest(project text, "limit" integer DEFAULT 100,
+	OUT image_id bigint, OUT prediction_id bigint, OUT iteration_id bigint, OUT uncertainty real,
+	OUT top_tag text, OUT top_probability real, OUT suggestions jsonb)
+	RETURNS SETOF record
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project);
+	v_iteration cv_iteration_store;
+BEGIN
+	IF "limit" IS NULL OR "limit" < 1 THEN
+		RAISE EXCEPTION 'limit must be at least 1, not %', coalesce("limit"::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_iteration := cv_latest_iteration(v_project);
+	RETURN QUERY
+	SELECT c.image_id, c.prediction_id, v_iteration.id, s.uncertainty, s.top_tag, s.top_probability, s.suggestions
+	  FROM (SELECT i.id AS image_id, NULL::bigint AS prediction_id, i.image
+	          FROM cv_images i
+	         WHERE i.project_id = v_project.id
+	           AND NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id)
+	           AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id)
+	        UNION ALL
+	        SELECT NULL, p.id, p.image
+	          FROM cv_prediction_store p
+	         WHERE p.project_id = v_project.id AND p.adopted_at IS NULL) c,
+	       LATERAL cv_suggestion(v_project, v_iteration, c.image) s
+	 ORDER BY s.uncertainty DESC, c.image_id NULLS LAST, c.prediction_id
+	 LIMIT "limit";
+END;
+$$;
+COMMENT ON FUNCTION cv_suggest(text, integer) IS 'the unlabelled images of a project (images without tags or regions, stored predictions waiting for review) with the latest completed iteration''s suggested tags or boxes, the most uncertain first (multiclass: margin; multilabel and detection: distance from the threshold)';
+
+-- Label one unlabelled image (image_id) or adopt one stored prediction
+-- (prediction_id) with what the latest completed iteration suggests now.
+CREATE FUNCTION cv_accept_suggestion(image_id bigint DEFAULT NULL, prediction_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects;
+	v_image cv_images;
+	v_iteration cv_iteration_store;
+	v_bytes cv_image;
+	v_suggestions jsonb;
+	v_tags text[];
+	v_regions jsonb;
+BEGIN
+	IF (image_id IS NULL) = (prediction_id IS NULL) THEN
+		RAISE EXCEPTION 'give either image_id or prediction_id'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'cv_suggest names each suggestion by its image_id (an image without labels) or its prediction_id (a stored prediction).';
+	END IF;
+	IF image_id IS NOT NULL THEN
+		v_image := cv_image_row(image_id, 'write');
+		SELECT * INTO v_project FROM cv_projects p WHERE p.id = v_image.project_id;
+		IF EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = v_image.id)
+		   OR EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = v_image.id) THEN
+			RAISE EXCEPTION 'image % is already labelled', v_image.id
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Suggestions are for images without tags or regions (cv_suggest lists them).';
+		END IF;
+		v_bytes := v_image.image;
+	ELSE
+		v_project := cv_prediction_project(prediction_id, 'write');
+		SELECT p.image INTO v_bytes FROM cv_prediction_store p WHERE p.id = cv_accept_suggestion.prediction_id;
+		IF v_bytes IS NULL THEN
+			-- adopted: cv_adopt_prediction says so, with the image it became
+			RETURN cv_adopt_prediction(prediction_id);
+		END IF;
+	END IF;
+	v_iteration := cv_latest_iteration(v_project);
+	v_suggestions := (cv_suggestion(v_project, v_iteration, v_bytes)).suggestions;
+	IF v_project.task = 'detection' THEN
+		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', b.tag, 'left', b.l, 'top', b.t,
+		                                             'width', least(b.w, 1 - b.l), 'height', least(b.h, 1 - b.t))
+		                          ORDER BY b.n), '[]')
+		  INTO v_regions
+		  FROM (SELECT e.n, e.d ->> 'tag' AS tag, (e.d ->> 'left')::float8 AS l, (e.d ->> 'top')::float8 AS t,
+		               (e.d ->> 'width')::float8 AS w, (e.d ->> 'height')::float8 AS h
+		          FROM jsonb_array_elements(v_suggestions) WITH ORDINALITY e(d, n)) b;
+	ELSE
+		SELECT coalesce(array_agg(e ->> 'tag'), '{}') INTO v_tags FROM jsonb_array_elements(v_suggestions) e;
+		IF cardinality(v_tags) = 0 THEN
+			RAISE EXCEPTION 'iteration % suggests no tag for this image: none reaches its threshold %', v_iteration.id, v_iteration.threshold
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Tag it yourself (cv_tag_image, or cv_adopt_prediction(id, tags => ...)).';
+		END IF;
+	END IF;
+	IF image_id IS NOT NULL THEN
+		IF v_project.task = 'detection' THEN
+			INSERT INTO cv_regions (image_id, tag_id, project_id, "left", top, width, height)
+			SELECT v_image.id, cv_region_tag(v_project.id, r.tag), v_project.id, r."left", r.top, r.width, r.height
+			  FROM cv_regions_from_json(v_regions) r ORDER BY r.ord;
+		ELSE
+			PERFORM cv_apply_tags(v_image, v_tags);
+		END IF;
+		RETURN v_image.id;
+	END IF;
+	RETURN cv_adopt_prediction(prediction_id, tags => v_tags, regions => v_regions);
+END;
+$$;
+COMMENT ON FUNCTION cv_accept_suggestion(bigint, bigint) IS 'label an image without labels (image_id), or adopt a stored prediction (prediction_id), with what the latest completed iteration suggests; returns the image id';
+
+------------------------------------------------------------------------------
 -- Roles and row security (docs/security.md)
 --
 -- pgvision_user: one GRANT (GRANT pgvision_user TO app) lets a role create
@@ -1792,7 +2368,8 @@ BEGIN
 		('cv_iteration_tags', 'iteration', NULL),
 		('cv_heldout_predictions', 'iteration', NULL),
 		('cv_heldout_regions', 'iteration', NULL),
-		('cv_features', 'image', NULL)) v(tab, parent, can_write)
+		('cv_features', 'image', NULL),
+		('cv_prediction_store', 'project', 'cv_can_write(project_id)')) v(tab, parent, can_write)
 	LOOP
 		IF r.parent = 'project' THEN
 			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = %I.project_id))',
@@ -1819,6 +2396,7 @@ $$;
 ALTER VIEW cv_tag_counts SET (security_invoker = true);
 ALTER VIEW cv_untagged_images SET (security_invoker = true);
 ALTER VIEW cv_iterations SET (security_invoker = true);
+ALTER VIEW cv_predictions SET (security_invoker = true);
 
 -- Privileges: row security decides which rows; these decide which tables.
 -- No TRUNCATE (it ignores row security), no TRIGGER, no REFERENCES.
@@ -1835,11 +2413,12 @@ $$;
 GRANT SELECT ON cv_domains, cv_backbones TO pgvision_user;
 GRANT SELECT, INSERT, UPDATE, DELETE ON
 	cv_projects, cv_project_shares, cv_tags, cv_images, cv_image_tags, cv_regions,
-	cv_iteration_store, cv_iteration_tags, cv_heldout_predictions, cv_heldout_regions, cv_features
+	cv_iteration_store, cv_iteration_tags, cv_heldout_predictions, cv_heldout_regions, cv_features,
+	cv_prediction_store
 	TO pgvision_user;
-GRANT SELECT ON cv_tag_counts, cv_untagged_images, cv_iterations TO pgvision_user;
+GRANT SELECT ON cv_tag_counts, cv_untagged_images, cv_iterations, cv_predictions TO pgvision_user;
 GRANT USAGE ON SEQUENCE cv_projects_id_seq, cv_tags_id_seq, cv_images_id_seq, cv_regions_id_seq,
-	cv_iteration_store_id_seq TO pgvision_user;
+	cv_iteration_store_id_seq, cv_prediction_store_id_seq TO pgvision_user;
 -- Backbones are shared by every project of the database: importing one is
 -- an administrator's act, as installing the extension is.
 GRANT SELECT, INSERT, UPDATE, DELETE ON cv_domains, cv_backbones TO pgvision_admin;

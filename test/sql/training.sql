@@ -110,9 +110,9 @@ SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET force_parallel_mode = on;
--- Earlier test files leave cv_images' pages and statistics behind until
+-- Earlier test files leave pages and statistics behind until
 -- autovacuum catches up, and the plan would follow them: fix both.
-ANALYZE cv_images;
+ANALYZE cv_images, cv_iteration_store, cv_projects;
 ALTER TABLE cv_images SET (parallel_workers = 2);
 EXPLAIN (COSTS OFF)
 SELECT sum(r.probability) FROM cv_images i, cv_predict((SELECT model FROM cv_iterations WHERE id = :it), i.image) r;

@@ -1,5 +1,6 @@
 # pg_dump and pg_restore keep a user's pgvision data: projects, tags,
-# images, regions, iterations with their models, imported backbones; the
+# images, regions, iterations with their models, imported backbones,
+# stored predictions (one waiting for review, one adopted); the
 # restored database predicts the same and its ids continue where they were.
 use strict;
 use warnings;
@@ -28,6 +29,9 @@ $node->safe_psql('src', qq{
 	SELECT cv_create_tag('cutlery', 'fork');
 	SELECT cv_add_region(cv_add_image('cutlery', pg_read_binary_file('$shared/datasets/azure-forkscissors-od/images/fork_10.jpg')),
 	                     'fork', 0.05, 0.28, 0.8, 0.45);
+	SELECT count(*) FROM cv_predict('trees', pg_read_binary_file('$shared/datasets/mslearn-fruit-cls/images/apple/IMG_20200229_164759.jpg'), store => true);
+	SELECT cv_adopt_prediction((SELECT DISTINCT prediction_id FROM cv_predict('trees',
+		pg_read_binary_file('$shared/datasets/mslearn-fruit-cls/images/apple/IMG_20200229_164760.jpg'), store => true)), tags => '{Hemlock}');
 });
 
 my $summary = q{SELECT (SELECT count(*) FROM cv_projects) || ' ' || (SELECT count(*) FROM cv_tags) || ' '
@@ -35,9 +39,14 @@ my $summary = q{SELECT (SELECT count(*) FROM cv_projects) || ' ' || (SELECT coun
 	|| (SELECT count(*) FROM cv_iterations WHERE status = 'completed') || ' ' || (SELECT count(*) FROM cv_backbones)};
 my $predict = q{SELECT string_agg(p.tag || ':' || p.probability, ',' ORDER BY m.file, p.tag)
 	FROM manifest m, cv_predict('trees', pg_read_binary_file(m.file)) p};
+my $stored = q{SELECT string_agg(concat_ws(':', id, iteration_id, top_tag, top_probability, width, height, format,
+	encode(sha256, 'hex'), image IS NULL, adopted_image_id, stored_by, results), ',' ORDER BY id) FROM cv_prediction_store};
+my $stored_before = $node->safe_psql('src', $stored);
 my $before = $node->safe_psql('src', $summary);
 my $predicted = $node->safe_psql('src', $predict);
-is($before, '2 3 15 1 1 1', 'source database filled');
+is($before, '2 3 16 1 1 1', 'source database filled');
+is($node->safe_psql('src', 'SELECT count(*) || \' \' || count(adopted_at) FROM cv_prediction_store'), '2 1',
+	'... with a stored prediction and an adopted one');
 
 my $dump = $node->basedir . '/src.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('src'), '-f', $dump ], 'pg_dump');
@@ -45,6 +54,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE dst');
 $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('dst'), $dump ], 'pg_restore');
 
 is($node->safe_psql('dst', $summary), $before, 'every row came back');
+is($node->safe_psql('dst', $stored), $stored_before, 'the stored predictions came back as they were, adopted or not');
 is($node->safe_psql('dst', $predict), $predicted, 'the restored published model predicts the same');
 is($node->safe_psql('dst', q{SELECT label_index FROM cv_backbone_classify('mobilenet_v1', pg_read_binary_file('} . "$shared/images/cat.bmp" . q{'), 1)}),
 	'283', 'the restored backbone runs: cat.bmp is a tiger cat');

@@ -9,7 +9,10 @@
 # (with the owner's privileges revoked it fails); a member of the owner role
 # sees and changes everything, a superuser sees every row; a role without
 # pgvision_user is told to get it; importing a backbone needs
-# pgvision_admin; reading server files stays superuser-only.
+# pgvision_admin; reading server files stays superuser-only.  Stored
+# predictions (docs/predictions.md) follow the same rules: the stranger
+# neither sees nor stores nor adopts one, the reader sees them and predicts
+# without storing but may not store or adopt, the writer does both.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -178,6 +181,10 @@ my $box_img = as('owner', q{SELECT min(image_id) FROM cv_regions});
 my $region = as('owner', q{SELECT min(id) FROM cv_regions});
 my $photo = q{(SELECT bytes FROM photos WHERE n = 1)};
 my $predicted = as('owner', qq{SELECT string_agg(tag || ':' || round(probability::numeric, 4), ',') FROM cv_predict('trees', $photo)});
+# A stored prediction of a photo the project does not have, waiting for
+# review until the end.
+my $pred = as('owner', q{SELECT DISTINCT prediction_id FROM cv_predict('trees', (SELECT bytes FROM boxes WHERE n = 5), store => true)});
+like($pred, qr/^\d+$/, 'the owner stores a prediction');
 
 as('owner', q{
 	SELECT cv_share_project('trees', 'reader');
@@ -211,7 +218,12 @@ all_fail_with('stranger', '42704', 'the stranger',
 	"cv_untag_image"                => "SELECT cv_untag_image($img, '{Hemlock}')",
 	"cv_delete_image"               => "SELECT cv_delete_image($img)",
 	"cv_add_region"                 => "SELECT cv_add_region($box_img, 'raccoon', 0.1, 0.1, 0.2, 0.2)",
-	"cv_delete_region"              => "SELECT cv_delete_region($region)");
+	"cv_delete_region"              => "SELECT cv_delete_region($region)",
+	"cv_predict, storing"           => qq{SELECT * FROM cv_predict('trees', $photo, store => true)},
+	"cv_predict, store NULL"        => qq{SELECT * FROM cv_predict('trees', $photo, store => NULL)},
+	"cv_detect, storing"            => qq{SELECT * FROM cv_detect('raccoons', $photo, store => true)},
+	"cv_adopt_prediction"           => "SELECT cv_adopt_prediction($pred, tags => '{Hemlock}')",
+	"cv_delete_prediction"          => "SELECT cv_delete_prediction($pred)");
 my ($missing) = (fails('stranger', q{SELECT * FROM cv_predict('no such project', '\x00')}))[1];
 my ($hidden) = (fails('stranger', q{SELECT * FROM cv_predict('trees', '\x00')}))[1];
 $missing =~ s/no such project/trees/;
@@ -223,6 +235,7 @@ is(as('stranger', q{
 	UPDATE cv_iteration_store SET published_name = NULL;
 	DELETE FROM cv_regions;
 	DELETE FROM cv_features;
+	DELETE FROM cv_prediction_store;
 	SELECT 'done';
 }), 'done', 'UPDATE and DELETE by the stranger find no rows');
 all_fail_with('stranger', '42501', 'the stranger',
@@ -233,6 +246,7 @@ all_fail_with('stranger', '42501', 'the stranger',
 	"INSERT INTO cv_projects in the owner's name" => q{INSERT INTO cv_projects (name, owner) VALUES ('planted', 'owner')},
 	"INSERT INTO cv_project_shares" => "INSERT INTO cv_project_shares (project_id, owner, grantee, access) VALUES ($trees_id, 'owner', 'stranger', 'write')",
 	"TRUNCATE"               => 'TRUNCATE cv_images',
+	"INSERT INTO cv_prediction_store" => "INSERT INTO cv_prediction_store (project_id, threshold, results, image) SELECT $trees_id, 0.5, '[]', bytes FROM boxes WHERE n = 3",
 	"cv_import_backbone"     => q{SELECT cv_import_backbone('x', '\x00')});
 # Its own project of the same name is its own business.
 is(as('stranger', q{SELECT cv_create_project('trees') > 0}), 't', 'the stranger may name a project of its own trees');
@@ -247,6 +261,9 @@ is(as('reader', qq{SELECT string_agg(tag || ':' || round(probability::numeric, 4
 	$predicted, 'the reader predicts by project name, as the owner does');
 is(as('reader', qq{SELECT count(*) FROM cv_predict('trees', $photo, 'prod')}), '2', '... and by published name');
 is(as('reader', "SELECT count(*) FROM cv_performance($it)"), '3', 'the reader reads cv_performance');
+is(as('reader', "SELECT count(*) FROM cv_predictions WHERE id = $pred"), '1', 'the reader sees the stored prediction');
+is(as('reader', qq{SELECT count(*) || ',' || count(prediction_id) FROM cv_predict('trees', $photo, store => false)}), '2,0',
+	'... and predicts without storing');
 all_fail_with('reader', '42501', 'the reader',
 	"cv_add_image"      => qq{SELECT cv_add_image('trees', (SELECT bytes FROM boxes WHERE n = 1), '{Hemlock}')},
 	"cv_train"          => q{SELECT cv_train('trees')},
@@ -267,17 +284,37 @@ all_fail_with('reader', '42501', 'the reader',
 	"cv_share_project"  => q{SELECT cv_share_project('trees', 'stranger')},
 	"cv_unshare_project" => q{SELECT cv_unshare_project('trees', 'writer')},
 	"cv_import_backbone" => q{SELECT cv_import_backbone('x', '\x00')},
+	"cv_predict, storing" => qq{SELECT * FROM cv_predict('trees', $photo, store => true)},
+	"cv_predict, storing by published name" => qq{SELECT * FROM cv_predict('trees', $photo, store => true, published_name => 'prod')},
+	"cv_detect, storing" => qq{SELECT * FROM cv_detect('raccoons', $photo, store => true)},
+	"cv_adopt_prediction" => "SELECT cv_adopt_prediction($pred)",
+	"cv_delete_prediction" => "SELECT cv_delete_prediction($pred)",
+	"INSERT INTO cv_prediction_store" => "INSERT INTO cv_prediction_store (project_id, threshold, results, image) SELECT $trees_id, 0.5, '[]', bytes FROM boxes WHERE n = 3",
 	"INSERT INTO cv_tags" => "INSERT INTO cv_tags (project_id, name) VALUES ($trees_id, 'oak')",
 	"INSERT INTO cv_regions" => "INSERT INTO cv_regions (image_id, tag_id, project_id, \"left\", top, width, height) SELECT image_id, tag_id, project_id, 0.1, 0.1, 0.1, 0.1 FROM cv_regions WHERE id = $region");
 like((fails('reader', q{SELECT cv_train('trees')}))[1], qr/permission denied for project "trees"/,
 	'... naming the project');
+like((fails('reader', qq{SELECT * FROM cv_predict('trees', $photo, store => true)}))[1], qr/permission denied for project "trees"/,
+	'storing a prediction names the project');
+# The owner makes the project store by default: store => NULL stores for
+# the owner and is refused to the reader; the plain forms store nothing.
+as('owner', q{UPDATE cv_projects SET store_predictions = true WHERE name = 'trees'});
+sqlstate_is('reader', qq{SELECT * FROM cv_predict('trees', $photo, store => NULL)}, '42501',
+	'the project stores by default: the reader\'s store => NULL is refused');
+is(as('reader', qq{SELECT count(*) FROM cv_predict('trees', $photo)}), '2', '... and its plain cv_predict still predicts');
+is(as('owner', q{UPDATE cv_projects SET store_predictions = false WHERE name = 'trees' RETURNING store_predictions}), 'f',
+	'the owner turns storing off again');
 is(as('reader', q{
 	UPDATE cv_images SET created_at = now();
 	DELETE FROM cv_regions;
 	DELETE FROM cv_features;
 	UPDATE cv_iteration_store SET published_name = NULL;
+	DELETE FROM cv_prediction_store;
+	UPDATE cv_projects SET store_predictions = true;
 	SELECT count(*) FROM cv_regions;
 }), $node->safe_psql('postgres', 'SELECT count(*) FROM cv_regions'), 'UPDATE and DELETE by the reader change no row');
+is($node->safe_psql('postgres', qq{SELECT count(*) || ',' || bool_or(p.store_predictions) FROM cv_prediction_store s JOIN cv_projects p ON p.id = s.project_id WHERE s.id = $pred}),
+	'1,false', '... the stored prediction and the project setting are untouched');
 is(as('reader', qq{SELECT published_name FROM cv_iterations WHERE id = $it}), 'prod', '... the iteration is still published');
 
 # 5. The writer: adds images and trains; the worker trains as the owner.
@@ -295,6 +332,19 @@ all_fail_with('writer', '42501', 'the writer',
 	"cv_add_image on a project shared for reading" => q{SELECT cv_add_image('raccoons', (SELECT bytes FROM photos WHERE n = 2))});
 is(as('writer', q{UPDATE cv_projects SET name = 'renamed'; DELETE FROM cv_projects; SELECT string_agg(name, ',' ORDER BY name) FROM cv_projects}),
 	'raccoons,trees', 'UPDATE and DELETE of the project rows by the writer find no rows');
+# The writer stores a prediction and adopts it; it cannot store on the
+# project shared with it for reading.
+my $wpred = as('writer', q{SELECT DISTINCT prediction_id FROM cv_predict('trees', (SELECT bytes FROM boxes WHERE n = 4), store => true)});
+like($wpred, qr/^\d+$/, 'the writer stores a prediction');
+is(as('writer', qq{SELECT stored_by FROM cv_prediction_store WHERE id = $wpred}), 'writer', '... stored by the writer');
+my $wimg = as('writer', qq{SELECT cv_adopt_prediction($wpred, tags => '{Japanese_Cherry}')});
+is(as('writer', qq{SELECT t.name FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = $wimg}),
+	'Japanese_Cherry', '... and adopts it with the tag it gives');
+is(as('owner', qq{SELECT adopted_by || ',' || (image IS NULL) FROM cv_prediction_store WHERE id = $wpred}), 'writer,true',
+	'the owner sees it adopted by the writer');
+sqlstate_is('writer', qq{SELECT cv_adopt_prediction($wpred)}, '55000', 'adopting it twice is refused');
+sqlstate_is('writer', qq{SELECT * FROM cv_detect('raccoons', $photo, store => true)}, '42501',
+	'the writer cannot store on a project shared for reading');
 
 # 6. The detector: the reader detects by project name and reads its
 # performance.
@@ -329,7 +379,7 @@ $node->safe_psql('postgres', 'GRANT pgvision_user TO owner');
 # shared with the reader.
 my @relations = qw(cv_projects cv_tags cv_images cv_image_tags cv_regions cv_iteration_store
   cv_iterations cv_iteration_tags cv_heldout_predictions cv_heldout_regions cv_features
-  cv_tag_counts cv_untagged_images);
+  cv_tag_counts cv_untagged_images cv_prediction_store cv_predictions);
 my %all = counts('postgres', @relations);
 my %reader = counts('reader', @relations);
 my %member = counts('member', @relations);
