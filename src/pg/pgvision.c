@@ -83,5 +83,6 @@ _PG_init(void)
 	DefineSettings();
 	TrainSettingsInit();
 	BackboneSettingsInit();
+	PreparedWeightsSettingsInit();
 	MarkGUCPrefixReserved("pgvision");
 }
