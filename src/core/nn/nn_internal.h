@@ -192,5 +192,7 @@ cv_status	nn_const_ints(const tfl_tensor *t, int index, int64_t *out, size_t max
  * bytes, so that the tests and the fuzz harness reach the checks behind it.
  */
 void		nn_prepared_reseal(uint8_t *blob, size_t len);
+/* The same after making the blob this build's and CPU path's (fuzzing, seeds). */
+void		nn_prepared_adopt(uint8_t *blob, size_t len, const char *host_identity);
 
 #endif							/* CV_NN_INTERNAL_H */

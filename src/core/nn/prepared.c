@@ -499,6 +499,21 @@ nn_prepared_reseal(uint8_t *blob, size_t len)
 		((prep_header *) blob)->checksum = blob_checksum(blob, len);
 }
 
+void
+nn_prepared_adopt(uint8_t *blob, size_t len, const char *host_identity)
+{
+	prep_header *h = (prep_header *) blob;
+
+	if (len < sizeof(prep_header))
+		return;
+	memset(h->identity, 0, sizeof(h->identity));
+	memset(h->cpu_path, 0, sizeof(h->cpu_path));
+	if (!make_identity(host_identity, h->identity))
+		return;
+	cv_net_prepared_cpu_path(h->cpu_path, sizeof(h->cpu_path));
+	nn_prepared_reseal(blob, len);
+}
+
 /* ---- loading ---- */
 
 typedef struct load_state
