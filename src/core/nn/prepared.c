@@ -680,6 +680,8 @@ check_step(load_state *ls, nn_step *s)
 
 	if ((int) s->kind < NN_K_CONV || (int) s->kind > NN_K_DEQUANTIZE)
 		return corrupt(ls, "unknown step kind");
+	if (memchr(s->detail, '\0', sizeof(s->detail)) == NULL || tfl_op_name(s->code) == NULL)
+		return corrupt(ls, "bad step description");
 	if (s->ninputs < 0 || !value_ok(net, s->output))
 		return corrupt(ls, "bad output or input count");
 
@@ -1069,6 +1071,18 @@ cv_net_load_prepared(const uint8_t *blob, size_t len, const char *host_identity,
 			st = corrupt(&ls, "value out of range");
 			goto fail;
 		}
+		if (val->storage >= 0)
+		{
+			/* an activation: its padded shape is its count (cv_net_activation) */
+			size_t		n;
+
+			if (!dims_count(val->dims, &n) || n != val->count ||
+				val->dims[0] < 1 || val->dims[1] < 1 || val->dims[2] < 1 || val->dims[3] < 1)
+			{
+				st = corrupt(&ls, "activation shape does not match its count");
+				goto fail;
+			}
+		}
 		if (ref == REF_DROPPED)
 			val->cdata = &dropped;
 		else if (!resolve_n(&ls, (const void **) &val->cdata, val->count, sizeof(float),
@@ -1101,6 +1115,8 @@ cv_net_load_prepared(const uint8_t *blob, size_t len, const char *host_identity,
 		(net->feature_value >= 0 &&
 		 net->values[net->feature_value].count != (size_t) net->info.feature_dim) ||
 		!fits_storage(net, &net->values[net->input_value]) ||
+		net->info.input_width < 1 || net->info.input_height < 1 ||
+		net->info.input_channels != 3 ||
 		net->values[net->input_value].count !=
 		(size_t) net->info.input_width * net->info.input_height * 3)
 	{
