@@ -142,6 +142,7 @@ test_round_trip(void)
 				   *got;
 		cv_error	err;
 		const cv_net_info *info;
+		int			integer_steps;
 
 		CHECK_MSG(bytes != NULL, "missing %s", pc->file);
 		if (bytes == NULL)
@@ -152,6 +153,7 @@ test_round_trip(void)
 		if (net == NULL)
 			continue;
 		info = cv_net_get_info(net);
+		integer_steps = info->integer_steps;
 		px = test_pixels(info->input_width, info->input_height);
 		want = run_all(net, px, &n_built);
 
@@ -173,7 +175,7 @@ test_round_trip(void)
 			CHECK_MSG(got != NULL && want != NULL &&
 					  memcmp(got, want, n_built * sizeof(float)) == 0,
 					  "%s engine %d: the prepared net gives other floats", pc->file, pc->engine);
-			CHECK(cv_net_get_info(loaded)->integer_steps == info->integer_steps);
+			CHECK(cv_net_get_info(loaded)->integer_steps == integer_steps);
 			CHECK(cv_net_num_activations(loaded) > 0);
 			/* a loaded net is not saved again (its weights are the blob's) */
 			CHECK(cv_net_save_prepared(loaded, HOST, moved, blob_len, &err) == CV_ERR_PARAM);

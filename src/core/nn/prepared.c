@@ -601,6 +601,19 @@ fits_storage(const cv_net *net, const nn_value *val)
 	return need <= net->storages[val->storage].floats * sizeof(float);
 }
 
+/*
+ * A bool as stored is 0 or 1: any other byte would be undefined behaviour
+ * once read as a bool, so the bytes are read as bytes first.
+ */
+static bool
+bool_byte_ok(const bool *field)
+{
+	unsigned char b;
+
+	memcpy(&b, field, 1);
+	return b <= 1;
+}
+
 /* Whether the kernel of a step of this kind reads its input k. */
 static bool
 kernel_reads(nn_kind kind, int k)
@@ -680,6 +693,13 @@ check_step(load_state *ls, nn_step *s)
 
 	if ((int) s->kind < NN_K_CONV || (int) s->kind > NN_K_DEQUANTIZE)
 		return corrupt(ls, "unknown step kind");
+	if (!bool_byte_ok(&s->fused_away) || !bool_byte_ok(&s->conv.packed) ||
+		!bool_byte_ok(&s->conv.simd512) || !bool_byte_ok(&s->reduce[0]) ||
+		!bool_byte_ok(&s->reduce[1]) || !bool_byte_ok(&s->reduce[2]) ||
+		!bool_byte_ok(&s->reduce[3]) ||
+		((int) s->binop != NN_BIN_ADD && (int) s->binop != NN_BIN_MUL) ||
+		(int) s->unop < NN_UN_CLAMP || (int) s->unop > NN_UN_COPY)
+		return corrupt(ls, "bad step flags");
 	if (memchr(s->detail, '\0', sizeof(s->detail)) == NULL || tfl_op_name(s->code) == NULL)
 		return corrupt(ls, "bad step description");
 	if (s->ninputs < 0 || !value_ok(net, s->output))
@@ -1003,6 +1023,11 @@ cv_net_load_prepared(const uint8_t *blob, size_t len, const char *host_identity,
 	if (net == NULL)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory loading a network");
 	memcpy(net, blob + h->offset[SEC_NET], sizeof(cv_net));
+	if (!bool_byte_ok(&net->layouts_only))
+	{
+		cv_free(net);
+		return corrupt(&ls, "bad net flags");
+	}
 	/* whatever the bytes said, nothing here is ours but three arrays */
 	net->values = NULL;
 	net->steps = NULL;
@@ -1053,7 +1078,7 @@ cv_net_load_prepared(const uint8_t *blob, size_t len, const char *host_identity,
 	{
 		const nn_storage *sto = &net->storages[s];
 
-		if (sto->offset > net->arena_floats || sto->floats > net->arena_floats - sto->offset)
+		if (!bool_byte_ok(&sto->pinned) || sto->offset > net->arena_floats || sto->floats > net->arena_floats - sto->offset)
 		{
 			st = corrupt(&ls, "storage outside the arena");
 			goto fail;
@@ -1065,7 +1090,8 @@ cv_net_load_prepared(const uint8_t *blob, size_t len, const char *host_identity,
 		nn_value   *val = &net->values[v];
 		uint64_t	ref = (uint64_t) (uintptr_t) val->cdata;
 
-		if (val->storage < -1 || val->storage >= net->nstorages ||
+		if (!bool_byte_ok(&val->quantized) ||
+			val->storage < -1 || val->storage >= net->nstorages ||
 			val->producer < -1 || val->producer >= net->nsteps || val->rank < 0)
 		{
 			st = corrupt(&ls, "value out of range");
