@@ -247,6 +247,7 @@ compute_layout(const cv_net *net, prep_layout *lay)
 	size_t		at = align_up(sizeof(prep_header));
 	size_t		data = 0;
 	size_t		ninputs = 0;
+	size_t		nconcat = 0;
 	size_t		names = 0;
 
 	for (int i = 0; i < net->nsteps; i++)
@@ -256,6 +257,13 @@ compute_layout(const cv_net *net, prep_layout *lay)
 
 		if (s->ninputs > 0 && end > ninputs)
 			ninputs = end;
+		/* the int8 engine's inputs are a new array; the sizes stay build.c's */
+		if (s->concat_sizes != NULL)
+		{
+			end = (size_t) (s->concat_sizes - net->concat_sizes) + (size_t) s->ninputs;
+			if (end > nconcat)
+				nconcat = end;
+		}
 	}
 	for (int a = 0; a < net->nactivations; a++)
 	{
@@ -270,8 +278,7 @@ compute_layout(const cv_net *net, prep_layout *lay)
 	lay->bytes[SEC_STEPS] = (size_t) net->nsteps * sizeof(nn_step);
 	lay->bytes[SEC_STORAGES] = (size_t) net->nstorages * sizeof(nn_storage);
 	lay->bytes[SEC_INPUTS] = ninputs * sizeof(int);
-	/* concatenation sizes run parallel to the inputs (build.c) */
-	lay->bytes[SEC_CONCAT] = net->concat_sizes != NULL ? ninputs * sizeof(size_t) : 0;
+	lay->bytes[SEC_CONCAT] = nconcat * sizeof(size_t);
 	lay->bytes[SEC_ACTIVATIONS] = (size_t) net->nactivations * sizeof(int);
 	lay->bytes[SEC_ACTIVATION_NAMES] = (size_t) net->nactivations * sizeof(size_t);
 	lay->bytes[SEC_NAMES] = names;
@@ -524,6 +531,7 @@ typedef struct load_state
 	const uint8_t *data;
 	size_t		data_bytes;
 	size_t		ninputs;		/* ints in SEC_INPUTS */
+	size_t		nconcat;		/* sizes in SEC_CONCAT */
 	cv_error   *err;
 	int			step;			/* being checked, for messages */
 } load_state;
@@ -719,8 +727,8 @@ check_step(load_state *ls, nn_step *s)
 	ref = (uint64_t) (uintptr_t) s->concat_sizes;
 	if (ref == 0)
 		s->concat_sizes = NULL;
-	else if (net->concat_sizes == NULL || ref - 1 > ls->ninputs ||
-			 (size_t) s->ninputs > ls->ninputs - (ref - 1))
+	else if (net->concat_sizes == NULL || ref - 1 > ls->nconcat ||
+			 (size_t) s->ninputs > ls->nconcat - (ref - 1))
 		return corrupt(ls, "concatenation sizes out of bounds");
 	else
 		s->concat_sizes = net->concat_sizes + (ref - 1);
@@ -1038,6 +1046,7 @@ cv_net_load_prepared(const uint8_t *blob, size_t len, const char *host_identity,
 	ls.data = blob + h->offset[SEC_DATA];
 	ls.data_bytes = h->bytes[SEC_DATA];
 	ls.ninputs = h->bytes[SEC_INPUTS] / sizeof(int);
+	ls.nconcat = h->bytes[SEC_CONCAT] / sizeof(size_t);
 
 	if (net->nvalues < 1 || net->nsteps < 1 || net->nstorages < 1 || net->nactivations < 0 ||
 		(size_t) net->nvalues * sizeof(nn_value) != h->bytes[SEC_VALUES] ||
@@ -1046,7 +1055,7 @@ cv_net_load_prepared(const uint8_t *blob, size_t len, const char *host_identity,
 		(size_t) net->nactivations * sizeof(int) != h->bytes[SEC_ACTIVATIONS] ||
 		(size_t) net->nactivations * sizeof(size_t) != h->bytes[SEC_ACTIVATION_NAMES] ||
 		h->bytes[SEC_INPUTS] % sizeof(int) != 0 ||
-		(h->bytes[SEC_CONCAT] != 0 && h->bytes[SEC_CONCAT] != ls.ninputs * sizeof(size_t)) ||
+		h->bytes[SEC_CONCAT] % sizeof(size_t) != 0 ||
 		net->layouts_only)
 	{
 		st = corrupt(&ls, "section sizes do not match the counts");
