@@ -86,9 +86,18 @@ typedef struct ForgetEntry
 static List *pending_forget = NIL;	/* of ForgetEntry, in TopMemoryContext */
 static bool callbacks_registered = false;
 
+static const char *HostIdentity(void);
+
 void
 PreparedWeightsSettingsInit(void)
 {
+	/*
+	 * The library file is looked at as it is loaded, so that a reinstall
+	 * after this backend loaded the old library cannot lend the old code
+	 * the new library's identity.
+	 */
+	(void) HostIdentity();
+
 	DefineCustomBoolVariable("pgvision.prepared_weights",
 							 "Share the prepared weights of imported backbones between backends.",
 							 "Networks are planned and packed once into files under the data directory "
