@@ -7,6 +7,10 @@
  *	  kernels), and a blob that is truncated, damaged, of another build or
  *	  of another CPU path is refused, including damage behind a recomputed
  *	  checksum.
+ *
+ * PGVISION_PORTABLE_KERNELS=1 (unit.c; the sanitizer run of tools/test.sh)
+ * keeps every case on the portable kernels; PGVISION_INT8_QUICK=1 (the
+ * same run, at -O0) keeps the two smallest cases and 300 damage trials.
  */
 #include "unit.h"
 #include "detect/detect_backbone.h"
@@ -23,18 +27,28 @@ typedef struct prep_case
 	int			engine;
 	int			size;			/* 0: the file's; else cut at the detector's maps */
 	bool		portable;
+	bool		quick;			/* also in the quick (sanitizer) run */
 } prep_case;
 
 static const prep_case cases[] = {
-	{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_FLOAT, 0, false},
-	{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_INT8, 0, false},
-	{"models/mobilenet_edgetpu_224_1.0_uint8.tflite", CV_NET_ENGINE_FLOAT, 0, false},
-	{"models/mobilenet_edgetpu_224_1.0_uint8.tflite", CV_NET_ENGINE_INT8, 0, false},
-	{"models/mobilenet_v1_0.25_128_quant.tflite", CV_NET_ENGINE_INT8, 0, true},
-	{"models/tf2_mobilenet_v2_1.0_224_ptq.tflite", CV_NET_ENGINE_INT8, 0, false},
-	{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_FLOAT, 320, false},
-	{"models/ssd_mobilenet_v1_coco_uint8.tflite", CV_NET_ENGINE_INT8, 320, false},
+	{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_FLOAT, 0, false, false},
+	{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_INT8, 0, false, false},
+	{"models/mobilenet_edgetpu_224_1.0_uint8.tflite", CV_NET_ENGINE_FLOAT, 0, false, false},
+	{"models/mobilenet_edgetpu_224_1.0_uint8.tflite", CV_NET_ENGINE_INT8, 0, false, false},
+	{"models/mobilenet_v1_0.25_128_quant.tflite", CV_NET_ENGINE_INT8, 0, true, true},
+	{"models/mobilenet_v1_0.25_128_quant.tflite", CV_NET_ENGINE_FLOAT, 0, false, true},
+	{"models/tf2_mobilenet_v2_1.0_224_ptq.tflite", CV_NET_ENGINE_INT8, 0, false, false},
+	{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_FLOAT, 320, false, false},
+	{"models/ssd_mobilenet_v1_coco_uint8.tflite", CV_NET_ENGINE_INT8, 320, false, false},
 };
+
+static bool
+quick_run(void)
+{
+	const char *q = getenv("PGVISION_INT8_QUICK");
+
+	return q != NULL && strcmp(q, "1") == 0;
+}
 
 /* A 64-byte aligned copy of n bytes (the blob's alignment), freed with free(). */
 static uint8_t *
@@ -125,6 +139,8 @@ build(const prep_case *pc, const uint8_t *bytes, size_t len)
 static void
 test_round_trip(void)
 {
+	bool		was_portable = cv_nn_get_portable();
+
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
 	{
 		const prep_case *pc = &cases[c];
@@ -143,11 +159,17 @@ test_round_trip(void)
 		cv_error	err;
 		const cv_net_info *info;
 		int			integer_steps;
+		bool		portable = pc->portable || was_portable;
 
+		if (quick_run() && !pc->quick)
+		{
+			free(bytes);
+			continue;
+		}
 		CHECK_MSG(bytes != NULL, "missing %s", pc->file);
 		if (bytes == NULL)
 			continue;
-		cv_nn_set_portable(pc->portable);
+		cv_nn_set_portable(portable);
 		net = build(pc, bytes, len);
 		free(bytes);
 		if (net == NULL)
@@ -180,7 +202,7 @@ test_round_trip(void)
 			/* a loaded net is not saved again (its weights are the blob's) */
 			CHECK(cv_net_save_prepared(loaded, HOST, moved, blob_len, &err) == CV_ERR_PARAM);
 			printf("     %s engine %d size %d%s: %.1f MB blob, %zu floats identical\n",
-				   pc->file + 7, pc->engine, pc->size, pc->portable ? " portable" : "",
+				   pc->file + 7, pc->engine, pc->size, portable ? " portable" : "",
 				   blob_len / 1e6, n_built);
 			free(got);
 			cv_net_free(loaded);
@@ -188,11 +210,11 @@ test_round_trip(void)
 		/* another build, and another CPU path, are refused */
 		CHECK(cv_net_load_prepared(moved, blob_len, "another host", &loaded, &err) ==
 			  CV_ERR_UNSUPPORTED && loaded == NULL);
-		cv_nn_set_portable(!pc->portable);
-		if (nn_gemm_available() || pc->portable)
+		cv_nn_set_portable(!portable);
+		if (nn_gemm_available() || portable)
 			CHECK(cv_net_load_prepared(moved, blob_len, HOST, &loaded, &err) ==
 				  CV_ERR_UNSUPPORTED && loaded == NULL);
-		cv_nn_set_portable(false);
+		cv_nn_set_portable(was_portable);
 		free(moved);
 		free(want);
 		free(px);
@@ -206,7 +228,7 @@ test_damage(void)
 	size_t		len,
 				blob_len;
 	uint8_t    *bytes = unit_read_file(unit_shared_path("models/mobilenet_v1_0.25_128_quant.tflite"), &len);
-	prep_case	pc = {"v1", CV_NET_ENGINE_INT8, 0, false};
+	prep_case	pc = {"v1", CV_NET_ENGINE_INT8, 0, false, true};
 	cv_net	   *net,
 			   *loaded = NULL;
 	uint8_t    *blob,
@@ -214,6 +236,7 @@ test_damage(void)
 	cv_error	err;
 	int			refused = 0,
 				accepted = 0;
+	int			trials = quick_run() ? 300 : 3000;
 	uint32_t	seed = 12345;
 
 	CHECK(bytes != NULL);
@@ -246,7 +269,7 @@ test_damage(void)
 		bad[at] ^= 0x10;
 	}
 	/* resealed damage in the structures: refused by the checks, or harmless */
-	for (int trial = 0; trial < 3000; trial++)
+	for (int trial = 0; trial < trials; trial++)
 	{
 		size_t		at;
 
@@ -278,7 +301,7 @@ test_damage(void)
 			refused++;
 	}
 	printf("     resealed damage: %d refused, %d accepted and run\n", refused, accepted);
-	CHECK(refused > 0 && refused + accepted == 3000);
+	CHECK(refused > 0 && refused + accepted == trials);
 
 	/* named fields behind a recomputed checksum */
 	memcpy(bad, blob, blob_len);
