@@ -667,6 +667,26 @@ window_dim_ok(int in, int k, int stride, int dil, int out, int pad)
 	return eff <= in && out == (in - eff) / stride + 1 && pad == 0;	/* VALID */
 }
 
+/* Every dimension at least 1 (kernels loop over each) and their product. */
+static bool
+dims_strict(const int dims[4], size_t *count)
+{
+	for (int d = 0; d < 4; d++)
+		if (dims[d] < 1)
+			return false;
+	return dims_count(dims, count);
+}
+
+/* b broadcasts to out: each dimension equal or 1. */
+static bool
+broadcasts(const int b[4], const int out[4])
+{
+	for (int d = 0; d < 4; d++)
+		if (b[d] != out[d] && b[d] != 1)
+			return false;
+	return true;
+}
+
 /* A window operator's input and output hold the shapes it computes. */
 static bool
 window_ok(const cv_net *net, const nn_step *s, const int geo[14])
@@ -808,7 +828,7 @@ check_step(load_state *ls, nn_step *s)
 				return corrupt(ls, "pool with weights");
 			break;
 		case NN_K_FC:
-			if (s->fc_rows < 0 || s->fc_k < 0 || s->fc_n < 0 || s->ninputs < 1 ||
+			if (s->fc_rows < 1 || s->fc_k < 1 || s->fc_n < 1 || s->ninputs < 1 ||
 				!value_ok(net, s->inputs[0]) ||
 				!mul_ok((size_t) s->fc_n, (size_t) s->fc_k, &filter) ||
 				net->values[s->inputs[0]].count < (size_t) s->fc_rows * s->fc_k ||
@@ -862,14 +882,33 @@ check_step(load_state *ls, nn_step *s)
 							no;
 
 				if (s->ninputs < 2 || !value_ok(net, s->inputs[0]) || !value_ok(net, s->inputs[1]) ||
-					!dims_count(s->a_dims, &na) || !dims_count(s->b_dims, &nb) ||
-					!dims_count(s->out_dims, &no) ||
+					!dims_strict(s->a_dims, &na) || !dims_strict(s->b_dims, &nb) ||
+					!dims_strict(s->out_dims, &no) ||
+					!broadcasts(s->a_dims, s->out_dims) || !broadcasts(s->b_dims, s->out_dims) ||
 					net->values[s->inputs[0]].count < na || net->values[s->inputs[1]].count < nb ||
 					net->values[s->output].count < no)
 					return corrupt(ls, "binary shapes do not match the tensors");
 				break;
 			}
 		case NN_K_MEAN:
+			{
+				size_t		na,
+							kept = 1;
+
+				if (s->ninputs < 1 || !value_ok(net, s->inputs[0]) ||
+					!dims_strict(s->a_dims, &na) || net->values[s->inputs[0]].count < na)
+					return corrupt(ls, "mean shape does not match its input");
+				for (int d = 0; d < 4; d++)
+				{
+					if (!bool_byte_ok(&s->reduce[d]))
+						return corrupt(ls, "bad mean axes");
+					if (!s->reduce[d])
+						kept *= (size_t) s->a_dims[d];
+				}
+				if (net->values[s->output].count < kept)
+					return corrupt(ls, "mean output smaller than what it keeps");
+				break;
+			}
 		case NN_K_PAD:
 		case NN_K_QPAD:
 			{
@@ -877,10 +916,15 @@ check_step(load_state *ls, nn_step *s)
 							no;
 
 				if (s->ninputs < 1 || !value_ok(net, s->inputs[0]) ||
-					!dims_count(s->a_dims, &na) || !dims_count(s->out_dims, &no) ||
-					net->values[s->inputs[0]].count < na ||
-					(s->kind != NN_K_MEAN && net->values[s->output].count < no))
-					return corrupt(ls, "shapes do not match the tensors");
+					!dims_strict(s->a_dims, &na) || !dims_strict(s->out_dims, &no) ||
+					net->values[s->inputs[0]].count < na || net->values[s->output].count < no)
+					return corrupt(ls, "pad shapes do not match the tensors");
+				for (int d = 0; d < 4; d++)
+					if (s->pad_before[d] < 0 ||
+						(int64_t) s->pad_before[d] + s->a_dims[d] > s->out_dims[d])
+						return corrupt(ls, "padding outside the output");
+				if (s->kind == NN_K_QPAD && (s->q_zp < 0 || s->q_zp > 255))
+					return corrupt(ls, "bad padding zero point");
 				break;
 			}
 		case NN_K_QADD:
@@ -896,10 +940,10 @@ check_step(load_state *ls, nn_step *s)
 			{
 				size_t		n;
 
-				if (s->ninputs < 1 || !value_ok(net, s->inputs[0]) ||
-					!mul_ok(s->rows, s->inner, &n) ||
-					n > net->values[s->inputs[0]].count || n > net->values[s->output].count)
-					return corrupt(ls, "softmax shape larger than the tensors");
+				if (s->ninputs < 1 || !value_ok(net, s->inputs[0]) || s->rows < 1 ||
+					s->inner < 1 || !mul_ok(s->rows, s->inner, &n) ||
+					n != net->values[s->inputs[0]].count || n != net->values[s->output].count)
+					return corrupt(ls, "softmax shape does not match the tensors");
 				break;
 			}
 		case NN_K_UNARY:
@@ -912,16 +956,19 @@ check_step(load_state *ls, nn_step *s)
 				size_t		row = 0,
 							n;
 
+				/* exactly as build.c makes them: no loop runs empty */
+				if (s->outer < 1)
+					return corrupt(ls, "empty concatenation");
 				for (int k = 0; k < s->ninputs; k++)
 				{
-					if (!value_ok(net, s->inputs[k]) ||
+					if (!value_ok(net, s->inputs[k]) || s->concat_sizes[k] < 1 ||
 						!mul_ok(s->outer, s->concat_sizes[k], &n) ||
-						net->values[s->inputs[k]].count < n || row + s->concat_sizes[k] < row)
-						return corrupt(ls, "concatenation larger than its inputs");
+						net->values[s->inputs[k]].count != n || row + s->concat_sizes[k] < row)
+						return corrupt(ls, "concatenation does not match its inputs");
 					row += s->concat_sizes[k];
 				}
-				if (!mul_ok(s->outer, row, &n) || net->values[s->output].count < n)
-					return corrupt(ls, "concatenation larger than its output");
+				if (!mul_ok(s->outer, row, &n) || net->values[s->output].count != n)
+					return corrupt(ls, "concatenation does not match its output");
 				break;
 			}
 		default:
