@@ -790,6 +790,16 @@ check_step(load_state *ls, nn_step *s)
 				continue;
 			if (!value_ok(net, v) || !fits_storage(net, &net->values[v]))
 				return corrupt(ls, "input missing or larger than its storage");
+			/* plan.c never lets a step's output share bytes with its inputs */
+			if (net->values[v].storage >= 0)
+			{
+				const nn_storage *a = &net->storages[net->values[v].storage];
+				const nn_storage *b = &net->storages[out->storage];
+
+				if (a->floats > 0 && b->floats > 0 &&
+					a->offset < b->offset + b->floats && b->offset < a->offset + a->floats)
+					return corrupt(ls, "output overlaps an input");
+			}
 		}
 	}
 
