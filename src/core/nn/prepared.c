@@ -756,13 +756,14 @@ check_step(load_state *ls, nn_step *s)
 		return corrupt(ls, "concatenation without sizes");
 
 	/* fused neighbours: the step before and the one after */
+	/* stored as index + 1: the expansion is step - 1, the projection step + 1 */
 	ref = (uint64_t) (uintptr_t) s->expand;
-	if (ref != 0 && (s->kind != NN_K_DEPTHWISE || (int) ref - 1 != ls->step - 1 || ls->step < 1))
+	if (ref != 0 && (s->kind != NN_K_DEPTHWISE || ls->step < 1 || ref != (uint64_t) ls->step))
 		return corrupt(ls, "bad fused expansion");
 	s->expand = ref != 0 ? &net->steps[ref - 1] : NULL;
 	ref = (uint64_t) (uintptr_t) s->project;
-	if (ref != 0 && (s->kind != NN_K_DEPTHWISE || (int) ref - 1 != ls->step + 1 ||
-					 ls->step + 1 >= net->nsteps))
+	if (ref != 0 && (s->kind != NN_K_DEPTHWISE || ls->step + 1 >= net->nsteps ||
+					 ref != (uint64_t) ls->step + 2))
 		return corrupt(ls, "bad fused projection");
 	s->project = ref != 0 ? &net->steps[ref - 1] : NULL;
 
@@ -1139,6 +1140,12 @@ cv_net_load_prepared(const uint8_t *blob, size_t len, const char *host_identity,
 	/* the weight arrays are somewhere in the data; only the steps' pointers matter */
 	net->weights = net->weights_kn = net->weights_packed = NULL;
 
+	/* arena and scratch sizes that a workspace's byte count cannot wrap */
+	if (net->arena_floats > ((size_t) 1 << 40) || net->scratch_floats > ((size_t) 1 << 40))
+	{
+		st = corrupt(&ls, "arena too large");
+		goto fail;
+	}
 	/* storages: inside the arena */
 	for (int s = 0; s < net->nstorages; s++)
 	{
