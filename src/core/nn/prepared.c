@@ -768,6 +768,15 @@ check_step(load_state *ls, nn_step *s)
 	s->project = ref != 0 ? &net->steps[ref - 1] : NULL;
 
 	/*
+	 * The executor finds the output and the first input of every step,
+	 * run or not (graph.c run_step): each is a constant or has a slot.
+	 */
+	if ((net->values[s->output].cdata == NULL && net->values[s->output].storage < 0) ||
+		(s->ninputs > 0 && s->inputs[0] >= 0 &&
+		 net->values[s->inputs[0]].cdata == NULL && net->values[s->inputs[0]].storage < 0))
+		return corrupt(ls, "step tensor neither constant nor in the arena");
+
+	/*
 	 * Every activation a kernel reads fits its arena slot (or is a
 	 * constant), and what it writes is a slot, never the read-only
 	 * constants.  A fused block runs at its depthwise step, which reads
