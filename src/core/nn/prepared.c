@@ -622,6 +622,21 @@ bool_byte_ok(const bool *field)
 	return b <= 1;
 }
 
+/* Whether a kernel of this kind reads uint8 activations, and writes them. */
+static bool
+reads_u8(nn_kind kind)
+{
+	return kind == NN_K_QCONV || kind == NN_K_QDEPTHWISE || kind == NN_K_QADD ||
+		kind == NN_K_QPAD || kind == NN_K_DEQUANTIZE;
+}
+
+static bool
+writes_u8(nn_kind kind)
+{
+	return kind == NN_K_QCONV || kind == NN_K_QDEPTHWISE || kind == NN_K_QADD ||
+		kind == NN_K_QPAD || kind == NN_K_QUANTIZE;
+}
+
 /* Whether the kernel of a step of this kind reads its input k. */
 static bool
 kernel_reads(nn_kind kind, int k)
@@ -790,16 +805,19 @@ check_step(load_state *ls, nn_step *s)
 		const nn_step *first = s->expand != NULL ? s->expand : s;
 		const nn_value *out = &net->values[(s->project != NULL ? s->project : s)->output];
 
-		if (out->cdata != NULL || out->storage < 0 || !fits_storage(net, out))
-			return corrupt(ls, "output not in the arena or larger than its storage");
+		/* the element size is the kernel's, so the flag must say the same */
+		if (out->cdata != NULL || out->storage < 0 || !fits_storage(net, out) ||
+			out->quantized != writes_u8(s->kind))
+			return corrupt(ls, "output not in the arena, of another type, or larger than its storage");
 		for (int k = 0; k < s->ninputs; k++)
 		{
 			int			v = k == 0 ? (first->ninputs > 0 ? first->inputs[0] : -1) : s->inputs[k];
 
 			if (!kernel_reads(s->kind, k))
 				continue;
-			if (!value_ok(net, v) || !fits_storage(net, &net->values[v]))
-				return corrupt(ls, "input missing or larger than its storage");
+			if (!value_ok(net, v) || !fits_storage(net, &net->values[v]) ||
+				(net->values[v].cdata == NULL && net->values[v].quantized != reads_u8(s->kind)))
+				return corrupt(ls, "input missing, of another type, or larger than its storage");
 			/* plan.c never lets a step's output share bytes with its inputs */
 			if (net->values[v].storage >= 0)
 			{
@@ -1066,6 +1084,13 @@ check_header(load_state *ls, size_t len, const char *host_identity)
 		if (h->offset[s] < sizeof(prep_header) || h->offset[s] % PREP_ALIGN != 0 ||
 			h->offset[s] > len || h->bytes[s] > len - h->offset[s])
 			return corrupt(ls, "section out of bounds");
+	/* disjoint: no array may be read as another's */
+	for (int s = 0; s < NSECTIONS; s++)
+		for (int t = s + 1; t < NSECTIONS; t++)
+			if (h->bytes[s] > 0 && h->bytes[t] > 0 &&
+				h->offset[s] < h->offset[t] + h->bytes[t] &&
+				h->offset[t] < h->offset[s] + h->bytes[s])
+				return corrupt(ls, "sections overlap");
 	return CV_OK;
 }
 
@@ -1181,10 +1206,14 @@ cv_net_load_prepared(const uint8_t *blob, size_t len, const char *host_identity,
 		}
 		if (val->storage >= 0)
 		{
-			/* an activation: its padded shape is its count (cv_net_activation) */
+			/*
+			 * An activation: never a constant too (a run writes it, and
+			 * the constants are the read-only blob), and its padded shape
+			 * is its count (cv_net_activation).
+			 */
 			size_t		n;
 
-			if (!dims_count(val->dims, &n) || n != val->count ||
+			if (ref != 0 || !dims_count(val->dims, &n) || n != val->count ||
 				val->dims[0] < 1 || val->dims[1] < 1 || val->dims[2] < 1 || val->dims[3] < 1)
 			{
 				st = corrupt(&ls, "activation shape does not match its count");
@@ -1216,8 +1245,20 @@ cv_net_load_prepared(const uint8_t *blob, size_t len, const char *host_identity,
 			st = corrupt(&ls, "requested output out of range");
 			goto fail;
 		}
-	if ((net->output_value >= 0 && net->values[net->output_value].storage < 0) ||
-		(net->feature_value >= 0 && net->values[net->feature_value].storage < 0) ||
+	/* what a run copies out is float (qbuild.c converts it) */
+	for (int k = 0; k < net->n_outputs; k++)
+		if (net->values[net->outputs[k]].quantized ||
+			!fits_storage(net, &net->values[net->outputs[k]]))
+		{
+			st = corrupt(&ls, "requested output not float");
+			goto fail;
+		}
+	if ((net->output_value >= 0 && (net->values[net->output_value].storage < 0 ||
+									net->values[net->output_value].quantized ||
+									!fits_storage(net, &net->values[net->output_value]))) ||
+		(net->feature_value >= 0 && (net->values[net->feature_value].storage < 0 ||
+									 net->values[net->feature_value].quantized ||
+									 !fits_storage(net, &net->values[net->feature_value]))) ||
 		(net->output_value >= 0 &&
 		 net->values[net->output_value].count != (size_t) net->info.num_outputs) ||
 		(net->feature_value >= 0 &&
