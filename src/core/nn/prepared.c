@@ -92,6 +92,9 @@ typedef struct prep_header
 #define REF_DROPPED 1
 #define REF_BASE 2
 
+/* What a loaded REF_DROPPED points at: one float, which no kernel reads. */
+static const float dropped = 0.0f;
+
 /* Where the weight arrays go in the data section (saving). */
 typedef struct prep_region
 {
@@ -815,7 +818,8 @@ check_step(load_state *ls, nn_step *s)
 
 			if (!kernel_reads(s->kind, k))
 				continue;
-			if (!value_ok(net, v) || !fits_storage(net, &net->values[v]) ||
+			if (!value_ok(net, v) || net->values[v].cdata == &dropped ||
+				!fits_storage(net, &net->values[v]) ||
 				(net->values[v].cdata == NULL && net->values[v].quantized != reads_u8(s->kind)))
 				return corrupt(ls, "input missing, of another type, or larger than its storage");
 			/* plan.c never lets a step's output share bytes with its inputs */
@@ -1102,7 +1106,6 @@ cv_net_load_prepared(const uint8_t *blob, size_t len, const char *host_identity,
 	cv_net	   *net = NULL;
 	const prep_header *h;
 	cv_status	st;
-	static const float dropped = 0.0f;
 
 	if (out == NULL || blob == NULL)
 		return cv_fail(err, CV_ERR_PARAM, "no blob or output pointer");
