@@ -906,6 +906,12 @@ check_step(load_state *ls, nn_step *s)
 					!resolve_n(ls, (const void **) &s->qconv.shift, (size_t) q->out_c,
 							   sizeof(int32_t), sizeof(int32_t), false))
 					return corrupt(ls, "integer weights out of bounds");
+				/* the rescaling as nn_quantize_multiplier makes it (no C shift out of range) */
+				if (q->w_zp < -128 || q->w_zp > 127)
+					return corrupt(ls, "bad filter zero point");
+				for (int oc = 0; oc < q->out_c; oc++)
+					if (q->multiplier[oc] < 0 || q->shift[oc] < -31 || q->shift[oc] > 30)
+						return corrupt(ls, "bad rescaling");
 				/* the packed size is the kernel's own function of the geometry */
 				packed = s->kind == NN_K_QCONV ? nn_qconv_packed_bytes(q) :
 					nn_qdepthwise_packed_bytes(q);
@@ -972,6 +978,18 @@ check_step(load_state *ls, nn_step *s)
 		case NN_K_QADD:
 		case NN_K_QUANTIZE:
 		case NN_K_DEQUANTIZE:
+			{
+				const nn_qadd_params *a = &s->qadd;
+
+				if (s->kind != NN_K_QADD ? (s->q_zp < 0 || s->q_zp > 255) :
+					(a->a_zp < 0 || a->a_zp > 255 || a->b_zp < 0 || a->b_zp > 255 ||
+					 a->out_zp < 0 || a->out_zp > 255 || a->left_shift != 20 ||
+					 a->a_multiplier < 0 || a->b_multiplier < 0 || a->out_multiplier < 0 ||
+					 a->a_shift < -31 || a->a_shift > 0 || a->b_shift < -31 || a->b_shift > 0 ||
+					 a->out_shift < -31 || a->out_shift > 0 ||
+					 a->act_min < 0 || a->act_min > a->act_max || a->act_max > 255))
+					return corrupt(ls, "bad integer parameters");
+			}
 			for (int k = 0; k < s->ninputs && k < 2; k++)
 				if (s->inputs[k] < 0 || net->values[s->inputs[k]].count < s->q_count)
 					return corrupt(ls, "element count larger than the tensors");
