@@ -785,6 +785,13 @@ check_step(load_state *ls, nn_step *s)
 		return corrupt(ls, "bad fused projection");
 	s->project = ref != 0 ? &net->steps[ref - 1] : NULL;
 
+	/* every kernel reads its first input, BINARY and QADD a second */
+	if (s->kind != NN_K_ALIAS &&
+		(s->ninputs < 1 || s->inputs[0] < 0 ||
+		 ((s->kind == NN_K_BINARY || s->kind == NN_K_QADD) &&
+		  (s->ninputs < 2 || s->inputs[1] < 0))))
+		return corrupt(ls, "step without its inputs");
+
 	/*
 	 * The executor finds the output and the first input of every step,
 	 * run or not (graph.c run_step): each is a constant or has a slot.
