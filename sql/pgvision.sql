@@ -1428,6 +1428,14 @@ COMMENT ON TABLE cv_backbones IS 'the network file of each imported domain, stor
 COMMENT ON COLUMN cv_backbones.cut_reason IS 'why the network runs only up to its feature maps (NULL: it runs whole, to num_outputs scores)';
 SELECT pg_catalog.pg_extension_config_dump('cv_backbones', '');
 
+-- The shared prepared weights of a backbone (files under the data
+-- directory, docs/backbones.md) go when its row does, at commit.
+CREATE FUNCTION cv_backbones_forget_prepared() RETURNS trigger
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION cv_backbones_forget_prepared() IS 'trigger: remove the shared prepared-weights files of a dropped or replaced backbone when the transaction commits';
+CREATE TRIGGER cv_backbones_forget_prepared AFTER DELETE OR UPDATE OF sha256, file ON cv_backbones
+	FOR EACH ROW EXECUTE FUNCTION cv_backbones_forget_prepared();
+
 CREATE FUNCTION cv_backbone_inspect(file bytea,
 	OUT input_width integer, OUT input_height integer, OUT feature_dim integer,
 	OUT num_outputs integer, OUT feature_tensor text, OUT weight_bytes bigint, OUT macs float8,

@@ -7,9 +7,9 @@
  * An entry is keyed by the backbone file's SHA-256, the input size and the
  * two map tensors, so a model is always served the maps it was trained on
  * and a replaced file is never mistaken for the old one.  Building an
- * entry reads the file from cv_backbones, cuts the network at the maps and
- * plans it for the input size: the cold start a first cv_detect in a
- * backend pays.
+ * entry maps the shared prepared net of those maps (prepared_weights.c);
+ * the first backend of all reads the file from cv_backbones, cuts the
+ * network at the maps, plans it for the input size and shares it.
  */
 #include "pgvision.h"
 
@@ -92,18 +92,50 @@ DetectBackboneGet(const char *domain, const uint8_t *model_hash, int input_width
 	old = MemoryContextSwitchTo(entry_context);
 	PG_TRY();
 	{
-		file = BackboneFileByHash(domain, hash);
+		char	   *variant;
+		cv_net	   *net;
+		cv_detect_backbone *shared = NULL;
+
 		cv_error_clear(&err);
-		if (model_tensors == NULL &&
-			cv_detect_backbone_choose((const uint8_t *) VARDATA(file), VARSIZE(file) - VARHDRSZ,
-									  tensors, &err) != CV_OK)
-			CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
-		if (cv_detect_backbone_create_engine((const uint8_t *) VARDATA(file),
-											 VARSIZE(file) - VARHDRSZ, input_width,
-											 input_height, tensors, engine, &bb,
-											 &err) != CV_OK)
-			CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
-		pfree(file);
+		if (model_tensors == NULL)
+		{
+			file = BackboneFileByHash(domain, hash);
+			if (cv_detect_backbone_choose((const uint8_t *) VARDATA(file), VARSIZE(file) - VARHDRSZ,
+										  tensors, &err) != CV_OK)
+				CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
+		}
+		else
+			BackboneCheckStored(domain, hash);
+
+		/* the shared prepared maps (prepared_weights.c), else built from the file */
+		variant = psprintf("maps engine %d %dx%d tensors %d,%d", engine, input_width,
+						   input_height, tensors[0], tensors[1]);
+		net = PreparedNetOpen(hash, variant);
+		if (net != NULL && cv_detect_backbone_from_net(net, tensors, &bb, &err) != CV_OK)
+		{
+			ereport(DEBUG1, (errmsg("pgvision: prepared maps of \"%s\" refused: %s", domain,
+									err.message)));
+			cv_error_clear(&err);
+			bb = NULL;
+		}
+		if (bb == NULL)
+		{
+			if (file == NULL)
+				file = BackboneFileByHash(domain, hash);
+			if (cv_detect_backbone_create_engine((const uint8_t *) VARDATA(file),
+												 VARSIZE(file) - VARHDRSZ, input_width,
+												 input_height, tensors, engine, &bb,
+												 &err) != CV_OK)
+				CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
+			net = PreparedNetShare(hash, variant, cv_detect_backbone_net(bb));
+			if (net != NULL && cv_detect_backbone_from_net(net, tensors, &shared, &err) == CV_OK)
+			{
+				cv_detect_backbone_free(bb);
+				bb = shared;
+			}
+		}
+		if (file != NULL)
+			pfree(file);
 	}
 	PG_CATCH();
 	{

@@ -6,8 +6,9 @@
  * once in cv_backbones and identified by the SHA-256 of its file: models
  * name the hash they were trained with, so the cache is keyed by content
  * and can never serve another file's network under a reused name.  Only the
- * first use in a backend pays for loading (reading the file, dequantizing
- * the weights, planning the buffers).  Extractors are immutable once made
+ * first use in a backend pays for loading: mapping the shared prepared
+ * weights (prepared_weights.c), or, for the first backend of all, reading
+ * the file, dequantizing the weights and planning the buffers.  Extractors are immutable once made
  * (learn/features.h), so one serves every call in the backend.
  */
 #include "pgvision.h"
@@ -102,20 +103,65 @@ BackboneFileByHash(const char *domain, const uint8_t hash[32])
 	return copy;
 }
 
-/* Load the backbone whose file has this hash into the current context. */
+void
+BackboneCheckStored(const char *domain, const uint8_t hash[32])
+{
+	bytea	   *key = palloc(VARHDRSZ + 32);
+
+	SET_VARSIZE(key, VARHDRSZ + 32);
+	memcpy(VARDATA(key), hash, 32);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	QueryOne("SELECT 1 FROM cv_backbones WHERE sha256 = $1", BYTEAOID, PointerGetDatum(key));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the backbone network of domain \"%s\" that this model was trained on is not stored", domain),
+				 errhint("It was dropped or replaced; import the same file again, or retrain.")));
+	SPI_finish();
+	pfree(key);
+}
+
+/*
+ * Load the backbone whose file has this hash into the current context:
+ * from its shared prepared file when there is one (prepared_weights.c),
+ * else from the stored file, sharing what was built for the next backends
+ * and using the shared copy from then on.
+ */
 static cv_feature_extractor *
 LoadBackbone(const char *domain, const uint8_t hash[32], int engine)
 {
-	bytea	   *file = BackboneFileByHash(domain, hash);
+	char	   *variant = psprintf("features engine %d", engine);
+	cv_net	   *net;
+	bytea	   *file;
 	cv_feature_extractor *fx = NULL;
+	cv_feature_extractor *shared = NULL;
 	cv_error	err;
 
+	/* the same question as without the file: is the network still stored */
+	BackboneCheckStored(domain, hash);
 	cv_error_clear(&err);
+	net = PreparedNetOpen(hash, variant);
+	if (net != NULL)
+	{
+		if (cv_features_backbone_from_net(domain, net, hash, &fx, &err) == CV_OK)
+			return fx;
+		ereport(DEBUG1, (errmsg("pgvision: prepared net of \"%s\" refused: %s", domain, err.message)));
+		cv_error_clear(&err);
+	}
+
+	file = BackboneFileByHash(domain, hash);
 	if (cv_features_backbone_create_engine(domain, (const uint8_t *) VARDATA(file),
 										   VARSIZE(file) - VARHDRSZ, hash, engine, &fx,
 										   &err) != CV_OK)
 		CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
 	pfree(file);
+	net = PreparedNetShare(hash, variant, cv_features_backbone_net(fx));
+	if (net != NULL && cv_features_backbone_from_net(domain, net, hash, &shared, &err) == CV_OK)
+	{
+		cv_features_destroy(fx);
+		fx = shared;
+	}
 	return fx;
 }
 

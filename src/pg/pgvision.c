@@ -90,5 +90,6 @@ _PG_init(void)
 	DefineSettings();
 	TrainSettingsInit();
 	BackboneSettingsInit();
+	PreparedWeightsSettingsInit();
 	MarkGUCPrefixReserved("pgvision");
 }

@@ -99,6 +99,20 @@ extern void BackboneHashByName(const char *domain, uint8_t hash[32]);
 /* The stored backbone file with this hash, copied (undefined_object if none). */
 extern bytea *BackboneFileByHash(const char *domain, const uint8_t hash[32]);
 
+/* Raise undefined_object unless a backbone file with this hash is stored. */
+extern void BackboneCheckStored(const char *domain, const uint8_t hash[32]);
+
+/*
+ * prepared_weights.c: the shared prepared-weights files of backbone nets
+ * (NULL: none usable; the net then comes from the backbone file)
+ */
+struct cv_net;
+extern bool pgvision_prepared_weights;
+extern void PreparedWeightsSettingsInit(void);
+extern struct cv_net *PreparedNetOpen(const uint8_t hash[32], const char *variant);
+extern struct cv_net *PreparedNetShare(const uint8_t hash[32], const char *variant,
+									   const struct cv_net *built);
+
 /* detect_backbones.c: the feature maps of a detection domain, cached per backend */
 struct cv_detect_backbone;
 /* maps_version: a model's (CV_DETECT_MAPS_VERSION*), or 0 for pgvision.engine's */

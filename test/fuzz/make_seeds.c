@@ -2,7 +2,8 @@
  * make_seeds.c
  *	  Writes the hand-made seeds of the fuzz harnesses: tiny TFLite nets
  *	  (one per family of operators we run, every weight type), the same
- *	  with option headers for fuzz_tflite_with, serialised cv_models of
+ *	  with option headers for fuzz_tflite_with, the same nets saved prepared
+ *	  for fuzz_prepared (float and int8 engines), serialised cv_models of
  *	  every task and format version, small BMPs of every header kind, and
  *	  EXIF blocks of both byte orders.
  *
@@ -335,6 +336,41 @@ report(const char *what, const char *name, cv_status st, const cv_error *err)
 			st == CV_OK ? "" : ": ", st == CV_OK ? "" : err->message);
 }
 
+/*
+ * The net of a seed file on each engine, saved prepared for fuzz_prepared
+ * (which makes every input its own build's before loading it).
+ */
+static void
+write_prepared(const char *base, const uint8_t *bytes, size_t len)
+{
+	for (int engine = 0; engine < 2; engine++)
+	{
+		cv_net_options opt = {0};
+		cv_net	   *net = NULL;
+		cv_error	err;
+		cv_status	st;
+		char		name[80];
+
+		opt.engine = (cv_net_engine) engine;
+		if (cv_net_load_with(bytes, len, &opt, &net, &err) == CV_OK)
+		{
+			size_t		n = cv_net_prepared_size(net);
+			void	   *blob = NULL;
+
+			if (posix_memalign(&blob, 64, n) == 0)
+			{
+				snprintf(name, sizeof(name), "%s_%s.pgvnet", base, engine ? "int8" : "float");
+				st = cv_net_save_prepared(net, "fuzz_prepared", blob, n, &err);
+				report("prepared", name, st, &err);
+				if (st == CV_OK)
+					write_file("prepared", name, blob, n);
+				free(blob);
+			}
+		}
+		cv_net_free(net);
+	}
+}
+
 static void
 write_nets(void)
 {
@@ -356,6 +392,7 @@ write_nets(void)
 		st = cv_net_load(bytes, len, &net, &err);
 		report("tflite", name, st, &err);
 		cv_net_free(net);
+		write_prepared(nets[i].name, bytes, len);
 
 		for (int k = 0; k < 3; k++)
 		{

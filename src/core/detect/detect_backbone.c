@@ -93,6 +93,9 @@ cv_detect_backbone_maps_version(const cv_detect_backbone *bb)
 		CV_DETECT_MAPS_VERSION_INT8 : CV_DETECT_MAPS_VERSION;
 }
 
+static cv_status detect_backbone_wrap(cv_detect_backbone *bb, const int tensors[2],
+									  cv_detect_backbone **out, cv_error *err);
+
 cv_status
 cv_detect_backbone_create_engine(const uint8_t *file, size_t len, int input_width,
 								 int input_height, const int tensors[2], int engine,
@@ -114,8 +117,43 @@ cv_detect_backbone_create_engine(const uint8_t *file, size_t len, int input_widt
 	opt.outputs[1] = tensors[1];
 	opt.engine = (cv_net_engine) engine;
 	st = cv_net_load_with(file, len, &opt, &bb->net, err);
-	if (st == CV_OK)
-		st = cv_net_workspace_create(bb->net, &bb->workspace, err);
+	if (st != CV_OK)
+	{
+		cv_detect_backbone_free(bb);
+		return st;
+	}
+	return detect_backbone_wrap(bb, tensors, out, err);
+}
+
+cv_status
+cv_detect_backbone_from_net(cv_net *net, const int tensors[2], cv_detect_backbone **out,
+							cv_error *err)
+{
+	cv_detect_backbone *bb;
+
+	*out = NULL;
+	if (net == NULL || tensors == NULL)
+	{
+		cv_net_free(net);
+		return cv_fail(err, CV_ERR_PARAM, "no network or tensors");
+	}
+	bb = cv_calloc(1, sizeof(*bb));
+	if (bb == NULL)
+	{
+		cv_net_free(net);
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory for a detection backbone");
+	}
+	bb->net = net;
+	return detect_backbone_wrap(bb, tensors, out, err);
+}
+
+/* The workspace and shapes of a backbone whose net is set; frees it on failure. */
+static cv_status
+detect_backbone_wrap(cv_detect_backbone *bb, const int tensors[2], cv_detect_backbone **out,
+					 cv_error *err)
+{
+	cv_status	st = cv_net_workspace_create(bb->net, &bb->workspace, err);
+
 	if (st != CV_OK)
 	{
 		cv_detect_backbone_free(bb);
@@ -134,6 +172,12 @@ cv_detect_backbone_create_engine(const uint8_t *file, size_t len, int input_widt
 	bb->input_height = cv_net_get_info(bb->net)->input_height;
 	*out = bb;
 	return CV_OK;
+}
+
+const cv_net *
+cv_detect_backbone_net(const cv_detect_backbone *bb)
+{
+	return bb != NULL ? bb->net : NULL;
 }
 
 void

@@ -79,6 +79,18 @@ cv_status	cv_detect_backbone_create_engine(const uint8_t *file, size_t len,
 											 const int tensors[2], int engine,
 											 cv_detect_backbone **out, cv_error *err);
 
+/*
+ * The same around a net already cut at tensors (cv_net_load_with with
+ * n_outputs 2, or a prepared net of one, nn.h cv_net_load_prepared), which
+ * the backbone then owns: freed with it, or at once on failure.
+ */
+struct cv_net;
+cv_status	cv_detect_backbone_from_net(struct cv_net *net, const int tensors[2],
+										cv_detect_backbone **out, cv_error *err);
+
+/* The network of a backbone (owned by it). */
+const struct cv_net *cv_detect_backbone_net(const cv_detect_backbone *bb);
+
 /* The version of the maps this backbone computes (CV_DETECT_MAPS_VERSION*). */
 uint32_t	cv_detect_backbone_maps_version(const cv_detect_backbone *bb);
 void		cv_detect_backbone_free(cv_detect_backbone *bb);	/* accepts NULL */

@@ -81,65 +81,36 @@ cv_features_backbone_create(const char *name, const uint8_t *file, size_t len,
 											  CV_NET_ENGINE_FLOAT, out, err);
 }
 
-cv_status
-cv_features_backbone_create_engine(const char *name, const uint8_t *file, size_t len,
-								   const uint8_t content_hash[32], int engine,
-								   cv_feature_extractor **out, cv_error *err)
+/* An extractor around a loaded net (owned from here on), or NULL and the net freed. */
+static cv_status
+backbone_wrap(const char *name, cv_net *net, const uint8_t content_hash[32],
+			  cv_feature_extractor **out, cv_error *err)
 {
-	cv_net_options whole;
 	cv_feature_extractor *fx;
 	backbone_state *st;
 	const cv_net_info *info;
 	cv_status	status;
-	cv_error	load_err;
 
 	*out = NULL;
 	if (name == NULL || strlen(name) > CV_DOMAIN_NAME_MAX)
+	{
+		cv_net_free(net);
 		return cv_fail(err, CV_ERR_PARAM, "invalid domain name");
+	}
 	fx = cv_calloc(1, sizeof(*fx));
 	st = cv_calloc(1, sizeof(*st));
 	if (fx == NULL || st == NULL)
 	{
 		cv_free(fx);
-		cv_free(st);	/* nothing else allocated yet */
+		cv_free(st);
+		cv_net_free(net);
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory for a backbone");
 	}
 	fx->state = st;
 	fx->destroy = backbone_destroy;
 	fx->extract = backbone_extract;
-	cv_error_clear(&load_err);
-	memset(&whole, 0, sizeof(whole));
-	whole.engine = (cv_net_engine) engine;
-	status = cv_net_load_with(file, len, &whole, &st->net, &load_err);
-	if (status == CV_ERR_UNSUPPORTED)
-	{
-		/*
-		 * A network whose last operators we do not run (the SSD detector's
-		 * TFLite_Detection_PostProcess) may still be imported for its
-		 * feature maps (detection); say so rather than only naming the
-		 * operator.
-		 */
-		cv_net_options opt;
-		cv_net	   *prefix = NULL;
-		cv_error	ignored;
-
-		memset(&opt, 0, sizeof(opt));
-		opt.prefix_only = true;
-		cv_error_clear(&ignored);
-		if (cv_net_load_with(file, len, &opt, &prefix, &ignored) == CV_OK)
-		{
-			cv_net_free(prefix);
-			cv_features_destroy(fx);
-			return cv_fail(err, CV_ERR_UNSUPPORTED,
-						   "the network has no classifier whose input could serve as features: "
-						   "it runs only up to its feature maps (%s); detection projects can use it",
-						   load_err.message);
-		}
-	}
-	if (status != CV_OK)
-		cv_fail(err, status, "%s", load_err.message);
-	if (status == CV_OK)
-		status = cv_net_workspace_create(st->net, &st->workspace, err);
+	st->net = net;
+	status = cv_net_workspace_create(st->net, &st->workspace, err);
 	if (status != CV_OK)
 	{
 		cv_features_destroy(fx);
@@ -163,6 +134,64 @@ cv_features_backbone_create_engine(const char *name, const uint8_t *file, size_t
 	memcpy(fx->content_hash, content_hash, 32);
 	*out = fx;
 	return CV_OK;
+}
+
+cv_status
+cv_features_backbone_from_net(const char *name, cv_net *net, const uint8_t content_hash[32],
+							  cv_feature_extractor **out, cv_error *err)
+{
+	if (out == NULL || net == NULL)
+	{
+		cv_net_free(net);
+		return cv_fail(err, CV_ERR_PARAM, "no network or output pointer");
+	}
+	return backbone_wrap(name, net, content_hash, out, err);
+}
+
+cv_status
+cv_features_backbone_create_engine(const char *name, const uint8_t *file, size_t len,
+								   const uint8_t content_hash[32], int engine,
+								   cv_feature_extractor **out, cv_error *err)
+{
+	cv_net_options whole;
+	cv_net	   *net = NULL;
+	cv_status	status;
+	cv_error	load_err;
+
+	*out = NULL;
+	if (name == NULL || strlen(name) > CV_DOMAIN_NAME_MAX)
+		return cv_fail(err, CV_ERR_PARAM, "invalid domain name");
+	cv_error_clear(&load_err);
+	memset(&whole, 0, sizeof(whole));
+	whole.engine = (cv_net_engine) engine;
+	status = cv_net_load_with(file, len, &whole, &net, &load_err);
+	if (status == CV_ERR_UNSUPPORTED)
+	{
+		/*
+		 * A network whose last operators we do not run (the SSD detector's
+		 * TFLite_Detection_PostProcess) may still be imported for its
+		 * feature maps (detection); say so rather than only naming the
+		 * operator.
+		 */
+		cv_net_options opt;
+		cv_net	   *prefix = NULL;
+		cv_error	ignored;
+
+		memset(&opt, 0, sizeof(opt));
+		opt.prefix_only = true;
+		cv_error_clear(&ignored);
+		if (cv_net_load_with(file, len, &opt, &prefix, &ignored) == CV_OK)
+		{
+			cv_net_free(prefix);
+			return cv_fail(err, CV_ERR_UNSUPPORTED,
+						   "the network has no classifier whose input could serve as features: "
+						   "it runs only up to its feature maps (%s); detection projects can use it",
+						   load_err.message);
+		}
+	}
+	if (status != CV_OK)
+		return cv_fail(err, status, "%s", load_err.message);
+	return backbone_wrap(name, net, content_hash, out, err);
 }
 
 const cv_net *

@@ -129,6 +129,15 @@ cv_status	cv_features_backbone_create_engine(const char *name, const uint8_t *fi
 											   int engine, cv_feature_extractor **out,
 											   cv_error *err);
 
+/*
+ * The same around a net already loaded for the whole file (cv_net_load_with,
+ * or a prepared net, nn.h cv_net_load_prepared), which the extractor then
+ * owns: freed with it, or at once on failure.
+ */
+cv_status	cv_features_backbone_from_net(const char *name, struct cv_net *net,
+										  const uint8_t content_hash[32],
+										  cv_feature_extractor **out, cv_error *err);
+
 /* The network of a backbone extractor; NULL for other extractors. */
 const struct cv_net *cv_features_backbone_net(const cv_feature_extractor *fx);
 

@@ -70,6 +70,12 @@ cv_net_free(cv_net *net)
 	cv_free(net->values);
 	cv_free(net->steps);
 	cv_free(net->storages);
+	if (net->borrowed)
+	{
+		/* the rest is the caller's prepared blob (prepared.c) */
+		cv_free(net);
+		return;
+	}
 	cv_free(net->step_inputs);
 	cv_free(net->concat_sizes);
 	cv_free(net->weights);

@@ -257,4 +257,36 @@ cv_status	cv_net_run_outputs(const cv_net *net, cv_net_workspace *ws,
 							   const uint8_t *rgb, float *const *outs,
 							   cv_error *err);
 
+/*
+ * Prepared nets (prepared.c, docs/backbones.md "Shared prepared weights"):
+ * a loaded net, plan and packed weights included, as one position-
+ * independent blob that another process of the same build on the same CPU
+ * path runs from in place, without the network file.
+ *
+ * cv_net_prepared_size gives the blob's length; cv_net_save_prepared
+ * writes it into buf (exactly that many bytes, 64-byte aligned), with
+ * host_identity (at most ~150 bytes: the host's version and library) in
+ * its header.  A net loaded with keep_layouts, or itself loaded prepared,
+ * is CV_ERR_PARAM.
+ *
+ * cv_net_load_prepared validates the whole blob (see prepared.c) and
+ * returns a net whose weights are read from blob in place: blob must be
+ * 64-byte aligned and stay mapped, unchanged, until cv_net_free.  The net
+ * runs exactly as the one saved (same bytes out).  Errors: CV_ERR_CORRUPT
+ * (damaged, truncated), CV_ERR_UNSUPPORTED (another format, build or CPU
+ * path: host_identity or cv_net_prepared_cpu_path differs), CV_ERR_PARAM,
+ * CV_ERR_NOMEM.  Either way, build the net from its file instead.
+ *
+ * cv_net_prepared_cpu_path names the kernels the packing is for (SIMD
+ * level, integer kernels, portable and test switches): part of a cache
+ * key, since a blob packed for one path is refused on another.
+ */
+size_t		cv_net_prepared_size(const cv_net *net);
+cv_status	cv_net_save_prepared(const cv_net *net, const char *host_identity,
+								 uint8_t *buf, size_t len, cv_error *err);
+cv_status	cv_net_load_prepared(const uint8_t *blob, size_t len,
+								 const char *host_identity, cv_net **out,
+								 cv_error *err);
+void		cv_net_prepared_cpu_path(char *buf, size_t len);
+
 #endif							/* CV_NN_H */

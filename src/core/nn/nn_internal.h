@@ -119,7 +119,9 @@ struct cv_net
 	float	   *weights;		/* every constant, dequantized (int8 engine: those float steps read) */
 	size_t		weights_floats;
 	float	   *weights_kn;		/* transposed filters of direct convolutions */
+	size_t		weights_kn_floats;
 	float	   *weights_packed;	/* packed copies of shared filters (nn_gemm) */
+	size_t		weights_packed_floats;
 	int			input_value;
 	int			output_value;	/* the graph output, -1 when cut (cv_net_options) */
 	int			feature_value;	/* -1 when none */
@@ -134,7 +136,28 @@ struct cv_net
 	size_t		arena_floats;	/* activations */
 	size_t		scratch_floats; /* im2col tiles */
 	struct nn_qblock *qblocks;	/* integer weights (qbuild.c) */
+	/*
+	 * Loaded from a prepared blob (prepared.c): every array but values,
+	 * steps and storages, and every weight, points into the caller's
+	 * read-only bytes, which cv_net_free leaves alone.
+	 */
+	bool		borrowed;
 };
+
+/* One allocation of integer weights (nn_qalloc), freed with the net. */
+typedef struct nn_qblock
+{
+	struct nn_qblock *next;
+	size_t		bytes;
+	/* 64-byte aligned payload follows */
+} nn_qblock;
+
+/* The 64-byte aligned payload of a block, as nn_qalloc returned it. */
+static inline void *
+nn_qblock_payload(const nn_qblock *b)
+{
+	return (void *) (((uintptr_t) (b + 1) + 63) & ~(uintptr_t) 63);
+}
 
 /*
  * build.c: steps, values and weights from a parsed model, for the input
@@ -163,5 +186,13 @@ cv_status	nn_dequantize(const tfl_tensor *t, int index, float *out, cv_error *er
 /* Integer contents of a constant int32/int64 tensor (axes, paddings). */
 cv_status	nn_const_ints(const tfl_tensor *t, int index, int64_t *out, size_t max,
 						  cv_error *err);
+
+/*
+ * prepared.c: recompute the checksum of a prepared blob after changing its
+ * bytes, so that the tests and the fuzz harness reach the checks behind it.
+ */
+void		nn_prepared_reseal(uint8_t *blob, size_t len);
+/* The same after making the blob this build's and CPU path's (fuzzing, seeds). */
+void		nn_prepared_adopt(uint8_t *blob, size_t len, const char *host_identity);
 
 #endif							/* CV_NN_INTERNAL_H */

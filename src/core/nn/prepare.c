@@ -35,6 +35,7 @@ prepare_direct_convs(cv_net *net, cv_error *err)
 	net->weights_kn = cv_malloc(total * sizeof(float));
 	if (net->weights_kn == NULL)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory for %zu weights", total);
+	net->weights_kn_floats = total;
 	net->info.weight_bytes += total * sizeof(float);
 	for (int i = 0; i < net->nsteps; i++)
 		if (net->steps[i].kind == NN_K_CONV && nn_conv2d_wants_direct(&net->steps[i].conv))
@@ -112,6 +113,7 @@ prepare_gemm_convs(cv_net *net, cv_error *err)
 		net->weights_packed = cv_malloc(total * sizeof(float));
 		if (net->weights_packed == NULL)
 			return cv_fail(err, CV_ERR_NOMEM, "out of memory for %zu weights", total);
+		net->weights_packed_floats = total;
 		net->info.weight_bytes += total * sizeof(float);
 	}
 	tmp = cv_malloc(tmp_floats * sizeof(float));

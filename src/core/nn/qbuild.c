@@ -38,19 +38,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One allocation of integer weights, freed with the net. */
-typedef struct nn_qblock
-{
-	struct nn_qblock *next;
-	size_t		bytes;
-	/* 64-byte aligned payload follows */
-} nn_qblock;
-
 void *
 nn_qalloc(cv_net *net, size_t bytes)
 {
 	nn_qblock  *b = cv_malloc(sizeof(nn_qblock) + 64 + bytes);
-	uintptr_t	p;
 
 	if (b == NULL)
 		return NULL;
@@ -58,8 +49,7 @@ nn_qalloc(cv_net *net, size_t bytes)
 	b->bytes = bytes;
 	net->qblocks = b;
 	net->info.weight_bytes += bytes;
-	p = ((uintptr_t) (b + 1) + 63) & ~(uintptr_t) 63;
-	return (void *) p;
+	return nn_qblock_payload(b);
 }
 
 void

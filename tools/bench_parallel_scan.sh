@@ -1,0 +1,78 @@
+#!/bin/bash
+# bench_parallel_scan.sh: issue 12 part 5, measured: a scan predicting
+# every row with 0, 1 and 2 parallel workers (each run in a new
+# connection, so every worker's first prediction is in it: with the shared
+# prepared weights a worker maps the network instead of building it), and
+# one prediction with pgvision.threads 1 and 2.  Not a test: run it by hand
+# after tools/bench_first_call.sh, against the same cluster and database.
+#
+#   PGHOST=/tmp PGPORT=54391 PGUSER=postgres tools/bench_parallel_scan.sh [ROWS] [REPEAT]
+#
+# ROWS (default 144) photos of the fruit set, repeated; REPEAT (default 5)
+# interleaved rounds; medians.  Rates are rows per second of the whole
+# statement (wall time): on a machine other jobs load, compare the ratios
+# of one run only.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${PGVISION_SHARED:-$ROOT/../shared}
+SHARED=$(cd "$SHARED" && pwd)
+ROWS=${1:-144}
+REPEAT=${2:-5}
+DB=pgvision_first_call
+PROJECT=${PROJECT:-mobilenet_v2_int8}
+IMAGE="$SHARED/images/cat.bmp"
+PSQL="psql -qAt -d $DB -v ON_ERROR_STOP=1"
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/pgvision_parallel.XXXXXX")
+
+$PSQL <<EOF
+DROP TABLE IF EXISTS photos;
+CREATE TABLE photos AS
+SELECT row_number() OVER () AS id, pg_read_binary_file(m.file) AS photo
+  FROM manifest m, generate_series(1, ceil($ROWS / (SELECT count(*) FROM manifest)::float)::int) g
+ LIMIT $ROWS;
+ALTER TABLE photos SET (parallel_workers = 2);
+VACUUM ANALYZE photos;
+EOF
+
+scan() {
+	local workers=$1
+	$PSQL -c "SET max_parallel_workers_per_gather = $workers" -c "SET parallel_setup_cost = 0" \
+		-c "SET parallel_tuple_cost = 0" -c "SET min_parallel_table_scan_size = 0" \
+		-c '\timing on' -c "SELECT count(*) FROM photos, cv_predict('$PROJECT', photo) p" |
+		awk '/^Time:/ { print $2 }'
+}
+
+# one warm prediction, 20 times, at a thread count: the median ms
+single() {
+	local threads=$1 q i
+	q="SELECT count(*) FROM cv_predict('$PROJECT', pg_read_binary_file('$IMAGE'))"
+	{
+		echo "SET pgvision.threads = $threads;"
+		echo "$q;"
+		echo '\timing on'
+		for i in $(seq 20); do echo "$q;"; done
+	} | $PSQL | awk '/^Time:/ { print $2 }' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+echo "== $REPEAT rounds of $ROWS rows" >&2
+for r in $(seq "$REPEAT"); do
+	for w in 0 1 2; do scan $w >>"$OUT/scan.$w"; done
+	for t in 1 2; do single $t >>"$OUT/single.$t"; done
+	printf '.' >&2
+done
+echo >&2
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+s0=$(median <"$OUT/scan.0")
+s1=$(median <"$OUT/scan.1")
+s2=$(median <"$OUT/scan.2")
+t1=$(median <"$OUT/single.1")
+t2=$(median <"$OUT/single.2")
+echo
+echo "$PROJECT, pgvision.prepared_weights = $($PSQL -c 'SHOW pgvision.prepared_weights' 2>/dev/null || echo on), medians of $REPEAT"
+awk -v n="$ROWS" -v a="$s0" -v b="$s1" -v c="$s2" 'BEGIN {
+	printf "scan of %d rows: 0 workers %.0f ms (%.1f rows/s), 1 worker %.0f ms (%.1f rows/s), 2 workers %.0f ms (%.1f rows/s)\n", n, a, n * 1000 / a, b, n * 1000 / b, c, n * 1000 / c
+	printf "2 workers against 1: %.2fx; against none: %.2fx\n", b / c, a / c }'
+awk -v a="$t1" -v b="$t2" 'BEGIN { printf "one prediction: threads 1 %.2f ms, threads 2 %.2f ms: %.2fx\n", a, b, a / b }'
+echo "raw figures: $OUT"
