@@ -76,6 +76,7 @@ typedef struct TopK
 {
 	SimilarHit *hits;
 	int			n;
+	int			capacity;		/* grows with n, so a huge k costs nothing */
 	int			k;
 } TopK;
 
@@ -96,7 +97,15 @@ TopKOffer(TopK *top, int64 image_id, float similarity)
 	if (top->n == top->k && !HitBetter(&hit, &top->hits[top->n - 1]))
 		return;
 	if (top->n < top->k)
+	{
+		if (top->n == top->capacity)
+		{
+			top->capacity = Min(top->k, Max(16, top->capacity * 2));
+			top->hits = top->hits ? repalloc(top->hits, sizeof(SimilarHit) * top->capacity)
+				: palloc(sizeof(SimilarHit) * top->capacity);
+		}
 		top->n++;
+	}
 	at = top->n - 1;
 	while (at > 0 && HitBetter(&hit, &top->hits[at - 1]))
 	{
@@ -207,31 +216,34 @@ ProjectOfImage(int64 image_id, CvImage **image)
 	"f.domain = $2 AND f.extractor_version = $3 AND f.dim = $4 AND f.value_bytes = 4"
 
 /*
- * Offer every image of the project but `exclude` to top: cached vectors
- * first, then the images without one, computed here.
+ * Call visit(id, vector, arg) for each cached view-0 vector of the current
+ * extractor among a project's images with id above after_id, but exclude,
+ * in id order.  View 0 is the first dim floats of the row (cv_features'
+ * layout); the vector handed over is an aligned copy, valid for the call.
  */
+typedef void (*CachedVectorVisit) (int64 image_id, const float *vec, void *arg);
+
 static void
-RankProject(const ProjectInfo *project, const cv_feature_extractor *fx,
-			const float *query_unit, int64 exclude, TopK *top)
+ForEachCachedVector(int64 project_id, const char *domain, uint32 version, int dim,
+					int64 after_id, int64 exclude, CachedVectorVisit visit, void *arg)
 {
-	Oid			types[5] = {INT8OID, TEXTOID, INT4OID, INT4OID, INT8OID};
-	Datum		values[5];
+	Oid			types[6] = {INT8OID, TEXTOID, INT4OID, INT4OID, INT8OID, INT8OID};
+	Datum		values[6];
 	Portal		portal;
-	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "cv_similar batch",
-													ALLOCSET_DEFAULT_SIZES);
+	float	   *vec = palloc(sizeof(float) * dim);
 
-	values[0] = Int64GetDatum(project->id);
-	values[1] = CStringGetTextDatum(project->domain);
-	values[2] = Int32GetDatum((int32) fx->version);
-	values[3] = Int32GetDatum(fx->dim);
-	values[4] = Int64GetDatum(exclude);
-
-	/* View 0 is the first dim floats of the row (cv_features' layout). */
+	values[0] = Int64GetDatum(project_id);
+	values[1] = CStringGetTextDatum(domain);
+	values[2] = Int32GetDatum((int32) version);
+	values[3] = Int32GetDatum(dim);
+	values[4] = Int64GetDatum(after_id);
+	values[5] = Int64GetDatum(exclude);
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT f.image_id, substring(f.features FROM 1 FOR 4 * $4) "
 									   "FROM cv_features f JOIN cv_images i ON i.id = f.image_id "
-									   "WHERE i.project_id = $1 AND f.image_id <> $5 AND " CACHED_VECTOR_FILTER,
-									   5, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
+									   "WHERE i.project_id = $1 AND f.image_id > $5 AND f.image_id <> $6 AND "
+									   CACHED_VECTOR_FILTER " ORDER BY f.image_id",
+									   6, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, SIMILAR_BATCH);
@@ -242,19 +254,58 @@ RankProject(const ProjectInfo *project, const cv_feature_extractor *fx,
 			bool		isnull;
 			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
 			bytea	   *blob = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-			float	   *vec;
 
-			if (VARSIZE_ANY_EXHDR(blob) != sizeof(float) * (Size) fx->dim)
+			if (VARSIZE_ANY_EXHDR(blob) != sizeof(float) * (Size) dim)
 				continue;
 			/* Copied: the bytea's data need not be float-aligned. */
-			vec = palloc(sizeof(float) * fx->dim);
-			memcpy(vec, VARDATA_ANY(blob), sizeof(float) * fx->dim);
-			TopKOffer(top, id, CosineToCached(query_unit, vec, fx->dim));
-			pfree(vec);
+			memcpy(vec, VARDATA_ANY(blob), sizeof(float) * dim);
+			visit(id, vec, arg);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	pfree(vec);
+}
+
+/* What RankProject's visit needs: the query and the hits. */
+typedef struct RankState
+{
+	const float *query_unit;
+	int			dim;
+	TopK	   *top;
+} RankState;
+
+static void
+RankVisit(int64 image_id, const float *vec, void *arg)
+{
+	RankState  *st = arg;
+
+	TopKOffer(st->top, image_id, CosineToCached(st->query_unit, vec, st->dim));
+}
+
+/*
+ * Offer every image of the project but `exclude` to top: cached vectors
+ * first, then the images without one, computed here.
+ */
+static void
+RankProject(const ProjectInfo *project, const cv_feature_extractor *fx,
+			const float *query_unit, int64 exclude, TopK *top)
+{
+	Oid			types[5] = {INT8OID, TEXTOID, INT4OID, INT4OID, INT8OID};
+	Datum		values[5];
+	Portal		portal;
+	RankState	rank = {query_unit, fx->dim, top};
+	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "cv_similar batch",
+													ALLOCSET_DEFAULT_SIZES);
+
+	values[0] = Int64GetDatum(project->id);
+	values[1] = CStringGetTextDatum(project->domain);
+	values[2] = Int32GetDatum((int32) fx->version);
+	values[3] = Int32GetDatum(fx->dim);
+	values[4] = Int64GetDatum(exclude);
+
+	ForEachCachedVector(project->id, project->domain, fx->version, fx->dim, 0, exclude,
+						RankVisit, &rank);
 
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT i.id, i.image FROM cv_images i "
@@ -317,22 +368,7 @@ Similar(FunctionCallInfo fcinfo, const ProjectInfo *project, const char *image, 
 	TopK		top = {0};
 
 	Normalize(query, fx->dim);
-	/* No more hits than images: a huge k allocates nothing extra. */
 	top.k = k;
-	top.hits = palloc(sizeof(SimilarHit) * Min(k, 1024));
-	if (k > 1024)
-	{
-		Oid			types[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(project->id)};
-		bool		isnull;
-		int64		n;
-
-		SPI_execute_with_args("SELECT count(*) FROM cv_images WHERE project_id = $1",
-							  1, types, values, NULL, true, 1);
-		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		top.k = (int) Min((int64) k, Max(n, 1));
-		top.hits = repalloc(top.hits, sizeof(SimilarHit) * Max(top.k, 1024));
-	}
 	RankProject(project, fx, query, exclude, &top);
 	EmitHits(fcinfo, &top);
 }
@@ -446,46 +482,18 @@ NearCacheAppend(int64 id, const float *vec)
 	c->max_id = Max(c->max_id, id);
 }
 
+static void
+NearCacheVisit(int64 image_id, const float *vec, void *arg)
+{
+	NearCacheAppend(image_id, vec);
+}
+
 /* Read the project's view-0 rows cached since the last call. */
 static void
 NearCacheCatchUp(void)
 {
-	Oid			types[5] = {INT8OID, TEXTOID, INT4OID, INT4OID, INT8OID};
-	Datum		values[5];
-	Portal		portal;
-	float	   *vec = palloc(sizeof(float) * near_cache.dim);
-
-	values[0] = Int64GetDatum(near_cache.project_id);
-	values[1] = CStringGetTextDatum(near_cache.domain);
-	values[2] = Int32GetDatum((int32) near_cache.version);
-	values[3] = Int32GetDatum(near_cache.dim);
-	values[4] = Int64GetDatum(near_cache.max_id);
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT f.image_id, substring(f.features FROM 1 FOR 4 * $4) "
-									   "FROM cv_features f JOIN cv_images i ON i.id = f.image_id "
-									   "WHERE i.project_id = $1 AND f.image_id > $5 AND " CACHED_VECTOR_FILTER
-									   " ORDER BY f.image_id",
-									   5, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, SIMILAR_BATCH);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-			bytea	   *blob = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-
-			if (VARSIZE_ANY_EXHDR(blob) != sizeof(float) * (Size) near_cache.dim)
-				continue;
-			memcpy(vec, VARDATA_ANY(blob), sizeof(float) * near_cache.dim);
-			NearCacheAppend(id, vec);
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	pfree(vec);
+	ForEachCachedVector(near_cache.project_id, near_cache.domain, near_cache.version,
+						near_cache.dim, near_cache.max_id, 0, NearCacheVisit, NULL);
 }
 
 static bool
