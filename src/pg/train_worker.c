@@ -86,6 +86,14 @@ TrainSettingsInit(void)
 
 /* ---- helpers shared by both forms ---- */
 
+/*
+ * Trainings running in other backends.  This backend's own locks never
+ * count: when it asks, it is not training (a waiting cv_train trains only
+ * after asking, a worker has released its last job's lock), but a waiting
+ * cv_train that has finished keeps its transaction-level lock until commit,
+ * and counting it made the next waiting cv_train of the same transaction
+ * wait for itself forever.
+ */
 static int64
 RunningTrainings(void)
 {
@@ -93,7 +101,8 @@ RunningTrainings(void)
 	Datum		d;
 
 	if (SPI_execute("SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted "
-					"AND classid = " CppAsString2(TRAINING_LOCK_KEY) " AND objsubid = 2 AND objid <> 0",
+					"AND classid = " CppAsString2(TRAINING_LOCK_KEY) " AND objsubid = 2 AND objid <> 0 "
+					"AND pid <> pg_catalog.pg_backend_pid()",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pgvision: could not count running trainings");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

@@ -169,6 +169,18 @@ SELECT min(p.probability) > 0.5 AS tree_everywhere
   FROM manifest m, cv_predict((SELECT model FROM cv_iterations WHERE id = :ml), pg_read_binary_file(:'trees' || m.file)) p
  WHERE p.tag = 'tree';
 
+-- More waiting trainings in one transaction than training slots: each
+-- finished one keeps its lock until commit, and none of them counts against
+-- the next (this hung before).  The timeout turns a hang into a failure.
+BEGIN;
+SET LOCAL pgvision.max_training_workers = 1;
+SET LOCAL statement_timeout = '120s';
+SELECT cv_train('trees', wait => true) > 0 AS first_trained;
+SELECT cv_train('trees', wait => true) > 0 AS second_trained;
+SELECT count(*) AS completed_in_transaction FROM cv_iterations i JOIN cv_projects p ON p.id = i.project_id
+ WHERE p.name = 'trees' AND i.status = 'completed' AND i.finished_at >= transaction_timestamp();
+ROLLBACK;
+
 -- Deleting the project removes its iterations.
 SELECT count(cv_delete_project(name)) AS projects_deleted FROM cv_projects;
 SELECT count(*) AS iterations_left FROM cv_iteration_store;
