@@ -14,10 +14,12 @@ PG_SRCS    = $(sort $(wildcard src/pg/*.c))
 OBJS       = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 HEADERS    = $(wildcard src/core/*/*.h src/pg/*.h)
 
-# The install script is generated from sql/pgvision.sql; upgrade scripts
-# (sql/pgvision--X--Y.sql) are installed as they are.
+# The current version's install script is generated from sql/pgvision.sql;
+# the frozen install scripts of released versions (sql/pgvision--X.sql,
+# committed) and the upgrade scripts (sql/pgvision--X--Y.sql) are installed
+# as they are (docs/upgrades.md).
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(wildcard sql/$(EXTENSION)--*--*.sql)
+DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
