@@ -177,8 +177,8 @@ SET LOCAL pgvision.max_training_workers = 1;
 SET LOCAL statement_timeout = '120s';
 SELECT cv_train('trees', wait => true) > 0 AS first_trained;
 SELECT cv_train('trees', wait => true) > 0 AS second_trained;
-SELECT count(*) AS completed_in_transaction FROM cv_iterations i JOIN cv_projects p ON p.id = i.project_id
- WHERE p.name = 'trees' AND i.status = 'completed' AND i.finished_at >= transaction_timestamp();
+SELECT count(*) AS completed_in_transaction FROM cv_iterations
+ WHERE project = 'trees' AND status = 'completed' AND finished_at >= transaction_timestamp();
 ROLLBACK;
 
 -- Deleting the project removes its iterations.
