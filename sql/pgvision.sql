@@ -1393,11 +1393,11 @@ CREATE FUNCTION cv_predict(model cv_model, image bytea, OUT tag text, OUT probab
 CREATE FUNCTION cv_predict(model cv_model, image cv_image, OUT tag text, OUT probability real)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'cv_predict_image' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+-- In C (predict.c) rather than SQL so that the published model is looked
+-- up once per statement, not once per row (cv_published_model underneath).
 CREATE FUNCTION cv_predict(project text, image bytea, OUT tag text, OUT probability real)
 	RETURNS SETOF record
-LANGUAGE sql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
-	SELECT p.tag, p.probability FROM cv_predict(cv_published_model(project), image) p
-$$;
+	AS 'MODULE_PATHNAME', 'cv_predict_project' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION cv_predict(cv_model, bytea) IS 'every tag of the model with its probability for an encoded image, most probable first';
 COMMENT ON FUNCTION cv_predict(cv_model, cv_image) IS 'every tag of the model with its probability for an image, most probable first';
 COMMENT ON FUNCTION cv_predict(text, bytea) IS 'predict with the latest published iteration of a project';
@@ -1591,9 +1591,7 @@ COMMENT ON FUNCTION cv_published_model(text, text) IS 'the model of the iteratio
 
 CREATE FUNCTION cv_predict(project text, image bytea, published_name text, OUT tag text, OUT probability real)
 	RETURNS SETOF record
-LANGUAGE sql STABLE PARALLEL SAFE ROWS 10 SET search_path = @extschema@, pg_temp AS $$
-	SELECT p.tag, p.probability FROM cv_predict(cv_published_model(project, published_name), image) p
-$$;
+	AS 'MODULE_PATHNAME', 'cv_predict_project_named' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION cv_predict(text, bytea, text) IS 'predict with the iteration a project publishes under a name';
 
 ------------------------------------------------------------------------------

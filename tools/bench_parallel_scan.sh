@@ -8,7 +8,8 @@
 #
 #   PGHOST=/tmp PGPORT=54391 PGUSER=postgres tools/bench_parallel_scan.sh [ROWS] [REPEAT]
 #
-# ROWS (default 144) photos of the fruit set, repeated; REPEAT (default 5)
+# ROWS (default 144) photos of the fruit set, repeated, in a table spread
+# over pages by FILLFACTOR (default 10); REPEAT (default 5)
 # interleaved rounds; medians.  Rates are rows per second of the whole
 # statement (wall time): on a machine other jobs load, compare the ratios
 # of one run only.
@@ -27,13 +28,18 @@ OUT=$(mktemp -d "${TMPDIR:-/tmp}/pgvision_parallel.XXXXXX")
 
 $PSQL <<EOF
 DROP TABLE IF EXISTS photos;
-CREATE TABLE photos AS
-SELECT row_number() OVER () AS id, pg_read_binary_file(m.file) AS photo
+-- The photos live in TOAST, so a heap row is a few dozen bytes and $ROWS
+-- rows would fit on one or two pages, and a parallel scan hands out whole
+-- pages: one process would get every row.  A low fillfactor spreads them.
+CREATE TABLE photos (id bigint, photo bytea) WITH (fillfactor = ${FILLFACTOR:-10});
+INSERT INTO photos
+SELECT row_number() OVER (), pg_read_binary_file(m.file)
   FROM manifest m, generate_series(1, ceil($ROWS / (SELECT count(*) FROM manifest)::float)::int) g
  LIMIT $ROWS;
 ALTER TABLE photos SET (parallel_workers = 2);
 VACUUM ANALYZE photos;
 EOF
+echo "photos: $($PSQL -c "SELECT pg_relation_size('photos') / current_setting('block_size')::int") heap pages for $ROWS rows" >&2
 
 scan() {
 	local workers=$1

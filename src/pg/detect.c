@@ -21,7 +21,7 @@
 #include "detect/detect_backbone.h"
 
 static void
-DetectRows(FunctionCallInfo fcinfo, bytea *model_bytes, const char *image, Size image_len)
+DetectRows(FunctionCallInfo fcinfo, const char *image, Size image_len)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	const cv_model *model;
@@ -46,7 +46,7 @@ DetectRows(FunctionCallInfo fcinfo, bytea *model_bytes, const char *image, Size 
 				 errmsg("max_detections %d is outside 1..10000", max_detections)));
 
 	InitMaterializedSRF(fcinfo, 0);
-	model = ModelCacheGet((const uint8_t *) VARDATA(model_bytes), VARSIZE(model_bytes) - VARHDRSZ);
+	model = ModelFromArg(fcinfo, 0);
 	if (model->task != CV_TASK_DETECTION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -87,10 +87,9 @@ PG_FUNCTION_INFO_V1(cv_detect_bytea);
 Datum
 cv_detect_bytea(PG_FUNCTION_ARGS)
 {
-	bytea	   *model = PG_GETARG_CV_MODEL_P(0);
 	bytea	   *image = PG_GETARG_BYTEA_PP(1);
 
-	DetectRows(fcinfo, model, VARDATA_ANY(image), VARSIZE_ANY_EXHDR(image));
+	DetectRows(fcinfo, VARDATA_ANY(image), VARSIZE_ANY_EXHDR(image));
 	return (Datum) 0;
 }
 
@@ -99,9 +98,8 @@ PG_FUNCTION_INFO_V1(cv_detect_cv_image);
 Datum
 cv_detect_cv_image(PG_FUNCTION_ARGS)
 {
-	bytea	   *model = PG_GETARG_CV_MODEL_P(0);
 	CvImage    *image = PG_GETARG_CV_IMAGE_P(1);
 
-	DetectRows(fcinfo, model, image->data, CvImageDataLen(image));
+	DetectRows(fcinfo, image->data, CvImageDataLen(image));
 	return (Datum) 0;
 }

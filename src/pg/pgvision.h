@@ -79,6 +79,17 @@ extern int	pgvision_training_threads;
 
 /* model_cache.c: the parsed model of serialized bytes, cached per backend */
 extern const cv_model *ModelCacheGet(const uint8_t *bytes, Size len);
+/* the same for argument argno of a call, remembered for its call site */
+extern const cv_model *ModelFromArg(FunctionCallInfo fcinfo, int argno);
+/* the same remembering the cache entry: its model while cached, else NULL */
+typedef struct ModelCacheHandle
+{
+	void	   *entry;
+	uint64		serial;
+} ModelCacheHandle;
+extern const cv_model *ModelCacheGetHandle(const uint8_t *bytes, Size len,
+										   ModelCacheHandle *handle);
+extern const cv_model *ModelCacheHandleModel(const ModelCacheHandle *handle);
 
 /* domains.c: the feature extractor of a domain, cached per backend */
 /*

@@ -169,6 +169,29 @@ SELECT min(p.probability) > 0.5 AS tree_everywhere
   FROM manifest m, cv_predict((SELECT model FROM cv_iterations WHERE id = :ml), pg_read_binary_file(:'trees' || m.file)) p
  WHERE p.tag = 'tree';
 
+-- A call site remembers the model it was given and the project's published
+-- model for the rest of its statement (predict.c, model_cache.c); rows that
+-- name another model or project must still get their own.  The models are
+-- large enough to be stored out of line, which is the remembered case.
+SELECT bool_and(length(model::bytea) > 2100) AS out_of_line FROM cv_iterations WHERE id IN (:it, :ml);
+SELECT g, i.id = :ml AS multilabel, string_agg(p.tag, ',' ORDER BY p.tag) AS tags
+  FROM generate_series(1, 4) g,
+       LATERAL (SELECT id, model FROM cv_iterations WHERE id = CASE WHEN g % 2 = 0 THEN :ml ELSE :it END) i,
+       cv_predict(i.model, pg_read_binary_file(:'trees' || 'images/Hemlock/hemlock_10.jpg')) p
+ GROUP BY g, i.id ORDER BY g;
+SELECT cv_publish(:it, 'production') AS published_trees, cv_publish(:ml, 'production') AS published_ml \gset
+SELECT q.n, q.project, string_agg(p.tag, ',' ORDER BY p.tag) AS tags
+  FROM (VALUES (1, 'trees'), (2, 'trees_ml'), (3, 'trees'), (4, 'trees_ml')) q(n, project),
+       cv_predict(q.project, pg_read_binary_file(:'trees' || 'images/Hemlock/hemlock_10.jpg')) p
+ GROUP BY q.n, q.project ORDER BY q.n;
+-- By publish name, and a NULL image after a project that exists: no rows.
+SELECT q.n, count(p.tag) AS tags
+  FROM (VALUES (1, 'trees'), (2, 'trees_ml')) q(n, project)
+       LEFT JOIN LATERAL cv_predict(q.project, pg_read_binary_file(:'trees' || 'images/Hemlock/hemlock_10.jpg'), 'production') p ON true
+ GROUP BY q.n ORDER BY q.n;
+SELECT count(*) AS null_image_rows FROM cv_predict('trees', NULL::bytea);
+SELECT pg_temp.expect_error($$SELECT * FROM cv_predict('nosuch', NULL::bytea)$$);
+
 -- More waiting trainings in one transaction than training slots: each
 -- finished one keeps its lock until commit, and none of them counts against
 -- the next (this hung before).  The timeout turns a hang into a failure.
