@@ -1,4 +1,4 @@
-# Upgrades (docs/upgrades.md): a database made with the previous release's
+# Upgrades (docs/upgrades.md): a database made with the oldest release's
 # own install script, filled with what users keep (an imported backbone,
 # projects on compact and on the backbone, trained and published, a
 # detection project with regions, trained and published, a share, stored
@@ -6,13 +6,14 @@
 # answer across ALTER EXTENSION pgvision UPDATE, and trains and predicts
 # after it.  The library is the current build throughout (a server has one
 # pgvision.so): the old version's SQL runs on it, as after "make install"
-# and before the update.  Then the upgraded catalogue (every member of the extension,
-# described in full: functions with their bodies, columns, constraints,
-# indexes, triggers, policies, views, privileges, comments, what pg_dump
-# is told to dump, and the rows the install script itself adds) must be the
-# catalogue of a database where the current version was installed fresh:
-# a change to sql/pgvision.sql that the upgrade script lacks fails here,
-# with the difference printed.
+# and before the update.  Then the upgraded catalogue (every member of the
+# extension, described in full: functions with their bodies, columns,
+# constraints, indexes, triggers, policies, views, privileges, comments,
+# what pg_dump is told to dump, and the rows the install script itself
+# adds) must be the catalogue of a database where the current version was
+# installed fresh, as must every other release's, updated in an empty
+# database: a change to sql/pgvision.sql that the upgrade script lacks
+# fails here, with the difference printed.
 use strict;
 use warnings;
 use File::Basename qw(basename);
@@ -30,15 +31,17 @@ $node->init;
 $node->append_conf('postgresql.conf', "max_worker_processes = 16\n");
 $node->start;
 
-# The version to upgrade from: the newest released one, whose frozen install
-# script (pgvision--X.sql, no "--X--Y") is installed beside the current one
-# (PGVISION_UPGRADE_FROM names another).
+# The released versions: those whose frozen install script (pgvision--X.sql,
+# no "--X--Y") is installed beside the current one.  The data goes into the
+# oldest, so that the update runs every upgrade script in turn, as for a
+# user of that release (PGVISION_UPGRADE_FROM names another); the others'
+# catalogues are checked after their update too, in empty databases.
 my $current = $node->safe_psql('postgres',
 	q{SELECT default_version FROM pg_available_extensions WHERE name = 'pgvision'});
 my $extdir = $node->config_data('--sharedir') . '/extension';
 my @released = sort { version_cmp($a, $b) } grep { $_ ne $current }
   map { basename($_) =~ /^pgvision--([0-9.]+)\.sql$/ ? $1 : () } glob("$extdir/pgvision--*.sql");
-my $from = $ENV{PGVISION_UPGRADE_FROM} // $released[-1];
+my $from = $ENV{PGVISION_UPGRADE_FROM} // $released[0];
 ok(defined $from, "a released version to upgrade from (installed: @released; current $current)")
   or BAIL_OUT("no frozen install script of a released version under $extdir");
 
@@ -397,6 +400,17 @@ ok($upgraded_catalogue eq $fresh_catalogue,
 	"the upgraded catalogue is a fresh install's (" . (() = $fresh_catalogue =~ /\n/g) . ' lines)')
   or diag("lines only in the upgraded database (-) or only in the fresh one (+):\n"
 	  . line_diff($upgraded_catalogue, $fresh_catalogue));
+
+for my $version (grep { $_ ne $from } @released)
+{
+	(my $db = "from_$version") =~ s/\./_/g;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, "CREATE EXTENSION pgvision VERSION '$version'; ALTER EXTENSION pgvision UPDATE");
+	my $catalogue = $node->safe_psql($db, $catalogue_sql) . "\n" . install_rows($db);
+	ok($catalogue eq $fresh_catalogue, "updated from $version, the catalogue is a fresh install's too")
+	  or diag("lines only in the database updated from $version (-) or only in the fresh one (+):\n"
+		  . line_diff($catalogue, $fresh_catalogue));
+}
 
 # A unified diff of two texts (diff(1), as pg_regress uses).
 sub line_diff
