@@ -17,7 +17,7 @@ HEADERS    = $(wildcard src/core/*/*.h src/pg/*.h)
 # The current version's install script is generated from sql/pgvision.sql;
 # the frozen install scripts of released versions (sql/pgvision--X.sql,
 # committed) and the upgrade scripts (sql/pgvision--X--Y.sql) are installed
-# as they are.
+# as they are (docs/upgrades.md).
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
