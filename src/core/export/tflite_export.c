@@ -47,6 +47,7 @@
 #include "flatbuffer_writer.h"
 #include "../nn/nn.h"
 #include "../nn/tflite.h"
+#include "../nn/nn_internal.h"
 #include "../learn/features.h"
 
 #include <math.h>
@@ -243,9 +244,9 @@ opcode_index(xfile *f, int code, int version)
 	return f->nopcodes++;
 }
 
-/* An operator of the head (version 1: float kernels); returns it for options. */
+/* An operator of OperatorCode version `version`; returns it for options. */
 static xop *
-add_op(xfile *f, int code, int ninputs, const int32_t *inputs, int32_t output)
+add_op_version(xfile *f, int code, int version, int ninputs, const int32_t *inputs, int32_t output)
 {
 	xop		   *o;
 
@@ -256,12 +257,19 @@ add_op(xfile *f, int code, int ninputs, const int32_t *inputs, int32_t output)
 	}
 	o = &f->ops[f->nops++];
 	memset(o, 0, sizeof(*o));
-	o->opcode = opcode_index(f, code, 1);
+	o->opcode = opcode_index(f, code, version);
 	o->ninputs = ninputs;
 	memcpy(o->inputs, inputs, sizeof(int32_t) * ninputs);
 	o->output = output;
 	o->vector_field = -1;
 	return o;
+}
+
+/* An operator of the head: version 1, the float kernels. */
+static xop *
+add_op(xfile *f, int code, int ninputs, const int32_t *inputs, int32_t output)
+{
+	return add_op_version(f, code, 1, ninputs, inputs, output);
 }
 
 /* ---- the head, operator by operator ---- */
@@ -275,18 +283,41 @@ activation(xfile *f, int rows, int cols, const char *name)
 	return add_tensor(f, TFL_FLOAT32, 2, dims, 0, name, NULL);
 }
 
+/* A float activation of the shape of tensor like. */
 static int
-binary(xfile *f, int code, int a, int b, int rows, int cols, const char *name)
+activation_like(xfile *f, int like, const char *name)
 {
-	int			out = activation(f, rows, cols, name);
+	int32_t		dims[TFL_MAX_RANK] = {1};
+	int			rank = 1;
+
+	if (!f->nomem && like >= 0 && like < f->ntensors)
+	{
+		rank = f->tensors[like].rank;
+		memcpy(dims, f->tensors[like].dims, sizeof(int32_t) * rank);
+	}
+	return add_tensor(f, TFL_FLOAT32, rank, dims, 0, name, NULL);
+}
+
+/* ADD or MUL of a and b into out, with a fused activation. */
+static void
+binary_into(xfile *f, int code, int a, int b, int out, int act)
+{
 	xop		   *o = add_op(f, code, 2, (const int32_t[]) {a, b}, out);
 
 	if (o != NULL)
 	{
-		/* AddOptions / MulOptions: fused_activation_function (0) = NONE */
+		/* AddOptions / MulOptions: fused_activation_function (0) */
 		o->options_type = code == TFL_OP_ADD ? OPT_ADD : OPT_MUL;
-		o->options[o->noptions++] = fbw_i8(0, TFL_ACT_NONE);
+		o->options[o->noptions++] = fbw_i8(0, (int8_t) act);
 	}
+}
+
+static int
+binary(xfile *f, int code, int a, int b, int rows, int cols, const char *name)
+{
+	int			out = activation(f, rows, cols, name);
+
+	binary_into(f, code, a, b, out, TFL_ACT_NONE);
 	return out;
 }
 
@@ -618,21 +649,148 @@ source_version(const tfl_model *m, const tfl_op *s)
 	return version;
 }
 
+/* The range a fused activation leaves (tflite.h's ActivationFunctionType). */
+static void
+activation_range(int act, double *lo, double *hi)
+{
+	*lo = -INFINITY;
+	*hi = INFINITY;
+	if (act == TFL_ACT_RELU || act == TFL_ACT_RELU6)
+		*lo = 0.0;
+	if (act == TFL_ACT_RELU6)
+		*hi = 6.0;
+	if (act == TFL_ACT_RELU_N1_TO_1)
+	{
+		*lo = -1.0;
+		*hi = 1.0;
+	}
+}
+
+/* Whether the float engine clamps this operator's result to its output's range (build.c). */
+static bool
+clamped_kind(int code)
+{
+	switch (code)
+	{
+		case TFL_OP_CONV_2D:
+		case TFL_OP_DEPTHWISE_CONV_2D:
+		case TFL_OP_AVERAGE_POOL_2D:
+		case TFL_OP_MAX_POOL_2D:
+		case TFL_OP_FULLY_CONNECTED:
+		case TFL_OP_ADD:
+		case TFL_OP_MUL:
+		case TFL_OP_CONCATENATION:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * The real range of a uint8 or int8 per-tensor tensor, as build.c's
+ * quant_range computes it; false for other tensors (unbounded).
+ */
+static bool
+quantized_range(const tfl_tensor *t, double *lo, double *hi)
+{
+	float		scale;
+	int64_t		zp;
+	int			qmin,
+				qmax;
+
+	if (t->nquant != 1 || (t->type != TFL_UINT8 && t->type != TFL_INT8))
+		return false;
+	scale = fb_vector_f32(&t->scale, 0);
+	if (!isfinite(scale) || scale <= 0.0f)
+		return false;
+	zp = t->zero_point.count ? fb_vector_i64(&t->zero_point, 0) : 0;
+	qmin = t->type == TFL_UINT8 ? 0 : -128;
+	qmax = t->type == TFL_UINT8 ? 255 : 127;
+	*lo = (float) ((double) scale * (double) (qmin - zp));
+	*hi = (float) ((double) scale * (double) (qmax - zp));
+	return true;
+}
+
+/*
+ * x clamped to [lo, hi] (either may be infinite) into out, with ADD and
+ * MUL and fused RELUs only: max(x, lo) = relu(x - lo) + lo;
+ * min(y, hi) = hi - relu(hi - y).  Both: c = relu(x - lo),
+ * e = relu((hi - lo) - c), out = hi - e.
+ */
+static void
+clamp_into(xfile *f, int x, double lo, double hi, int out)
+{
+	int			minus_one = add_scalar_const(f, -1.0f, NULL);
+
+	if (isfinite(lo) && isfinite(hi))
+	{
+		int			c = activation_like(f, x, NULL),
+					d = activation_like(f, x, NULL),
+					e = activation_like(f, x, NULL),
+					g = activation_like(f, x, NULL);
+
+		binary_into(f, TFL_OP_ADD, x, add_scalar_const(f, (float) -lo, NULL), c, TFL_ACT_RELU);
+		binary_into(f, TFL_OP_MUL, c, minus_one, d, TFL_ACT_NONE);
+		binary_into(f, TFL_OP_ADD, d, add_scalar_const(f, (float) (hi - lo), NULL), e, TFL_ACT_RELU);
+		binary_into(f, TFL_OP_MUL, e, minus_one, g, TFL_ACT_NONE);
+		binary_into(f, TFL_OP_ADD, g, add_scalar_const(f, (float) hi, NULL), out, TFL_ACT_NONE);
+	}
+	else if (isfinite(lo))
+	{
+		int			c = activation_like(f, x, NULL);
+
+		binary_into(f, TFL_OP_ADD, x, add_scalar_const(f, (float) -lo, NULL), c, TFL_ACT_RELU);
+		binary_into(f, TFL_OP_ADD, c, add_scalar_const(f, (float) lo, NULL), out, TFL_ACT_NONE);
+	}
+	else
+	{
+		int			n = activation_like(f, x, NULL),
+					e = activation_like(f, x, NULL),
+					g = activation_like(f, x, NULL);
+
+		binary_into(f, TFL_OP_MUL, x, minus_one, n, TFL_ACT_NONE);
+		binary_into(f, TFL_OP_ADD, n, add_scalar_const(f, (float) hi, NULL), e, TFL_ACT_RELU);
+		binary_into(f, TFL_OP_MUL, e, minus_one, g, TFL_ACT_NONE);
+		binary_into(f, TFL_OP_ADD, g, add_scalar_const(f, (float) hi, NULL), out, TFL_ACT_NONE);
+	}
+}
+
+/* A bound the fused activation leaves looser than the range by more than rounding. */
+static bool
+narrower(double bound, double act_bound, bool lower)
+{
+	double		slack = 1e-5 * (fabs(bound) > 1.0 ? fabs(bound) : 1.0);
+
+	if (!isfinite(bound))
+		return false;
+	return lower ? bound > act_bound + slack : bound < act_bound - slack;
+}
+
 /*
  * The operators the tensor `feature` depends on, copied with their tensors
- * into f; map[source tensor] = new index.  Sets *input to the new index of
- * the graph input.
+ * into f; map[source tensor] = new index.  Sets *input to the new graph
+ * input.
+ *
+ * float_net: the float engine's network instead of the file's integer one:
+ * every quantized constant dequantized to float32 as the engine does it
+ * (nn_dequantize), activations float32 without quantization, QUANTIZE and
+ * DEQUANTIZE left out (identities in float), the input float32 pixels
+ * 0..255 normalised by an ADD and a MUL, and after every operator whose
+ * result the engine clamps to its output's quantized range (build.c) the
+ * clamp, where it is narrower than the fused activation.
  */
 static cv_status
-copy_backbone(xfile *f, const tfl_model *m, int feature, int *map, int *input, cv_error *err)
+copy_backbone(xfile *f, const tfl_model *m, int feature, bool float_net,
+			  const cv_net_info *info, int *map, int *input, cv_error *err)
 {
 	bool	   *needed = cv_calloc((size_t) m->ntensors, sizeof(bool));
 	bool	   *produced = cv_calloc((size_t) m->ntensors, sizeof(bool));
 	bool	   *op_needed = cv_calloc((size_t) m->nops + 1, sizeof(bool));
+	int		   *source = cv_malloc(sizeof(int) * ((size_t) m->ntensors + 1));
 	int			source_input = m->ninputs > 0 ? m->inputs[0] : -1;
 	cv_status	st = CV_OK;
 
-	if (needed == NULL || produced == NULL || op_needed == NULL)
+	if (needed == NULL || produced == NULL || op_needed == NULL || source == NULL)
 	{
 		st = cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a backbone");
 		goto done;
@@ -678,45 +836,117 @@ copy_backbone(xfile *f, const tfl_model *m, int feature, int *map, int *input, c
 		st = cv_fail(err, CV_ERR_UNSUPPORTED, "the backbone's features do not depend on its input");
 		goto done;
 	}
+
+	/* in the float network a QUANTIZE or DEQUANTIZE output is its input */
+	for (int i = 0; i < m->ntensors; i++)
+		source[i] = i;
+	if (float_net)
+		for (int i = 0; i < m->nops; i++)
+			if (op_needed[i] && (m->ops[i].code == TFL_OP_QUANTIZE || m->ops[i].code == TFL_OP_DEQUANTIZE) &&
+				m->ops[i].inputs[0] >= 0 && m->tensors[m->ops[i].inputs[0]].data == NULL)
+				source[m->ops[i].outputs[0]] = source[m->ops[i].inputs[0]];
+
 	for (int i = 0; i < m->ntensors; i++)
 	{
 		const tfl_tensor *t = &m->tensors[i];
 		int			buffer = 0;
 
 		map[i] = -1;
-		if (!needed[i])
+		if (!needed[i] || source[i] != i)
 			continue;
-		if (t->data != NULL)
-			buffer = add_buffer(f, t->data, t->data_len, false);
-		map[i] = add_tensor(f, t->type, t->rank, t->dims, buffer, NULL,
-							t->nquant > 0 ? t : NULL);
+		if (float_net && t->data != NULL && (t->nquant > 0 || t->type == TFL_FLOAT16))
+		{
+			float	   *w = cv_malloc(sizeof(float) * (t->count ? t->count : 1));
+
+			if (w == NULL)
+			{
+				st = cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a backbone");
+				goto done;
+			}
+			if ((st = nn_dequantize(t, i, w, err)) != CV_OK)
+			{
+				cv_free(w);
+				goto done;
+			}
+			buffer = add_buffer(f, w, sizeof(float) * t->count, true);
+			map[i] = add_tensor(f, TFL_FLOAT32, t->rank, t->dims, buffer, NULL, NULL);
+		}
+		else if (float_net && t->data == NULL)
+			map[i] = add_tensor(f, TFL_FLOAT32, t->rank, t->dims, 0, NULL, NULL);
+		else
+		{
+			if (t->data != NULL)
+				buffer = add_buffer(f, t->data, t->data_len, false);
+			map[i] = add_tensor(f, t->type, t->rank, t->dims, buffer, NULL,
+								t->nquant > 0 ? t : NULL);
+		}
 		if (!f->nomem)
 		{
 			f->tensors[map[i]].name = t->name;
 			f->tensors[map[i]].name_len = t->name ? t->name_len : 0;
 		}
 	}
+	for (int i = 0; i < m->ntensors; i++)
+		if (source[i] != i)
+			map[i] = map[source[i]];
+	if (f->nomem)
+	{
+		st = cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a backbone");
+		goto done;
+	}
+
 	*input = map[source_input];
+	if (float_net)
+	{
+		/* float32 pixels 0..255, normalised as cv_net_run does: (p - zp) * scale */
+		int			pixels = activation_like(f, map[source_input], "pixels");
+		int			centred = activation_like(f, map[source_input], "pgvision/centred_pixels");
+
+		binary_into(f, TFL_OP_ADD, pixels, add_scalar_const(f, (float) -info->input_zero_point, NULL),
+					centred, TFL_ACT_NONE);
+		binary_into(f, TFL_OP_MUL, centred, add_scalar_const(f, info->input_scale, NULL),
+					map[source_input], TFL_ACT_NONE);
+		*input = pixels;
+	}
 	for (int i = 0; i < m->nops; i++)
 	{
 		const tfl_op *s = &m->ops[i];
 		xop		   *o;
 		int32_t		ins[MAX_INPUTS];
+		int			out = map[s->outputs[0]];
+		double		lo = -INFINITY,
+					hi = INFINITY,
+					act_lo,
+					act_hi;
+		bool		clamp = false;
 
-		if (!op_needed[i])
+		if (!op_needed[i] || (float_net && source[s->outputs[0]] != s->outputs[0]))
 			continue;
+		if (float_net && clamped_kind(s->code) &&
+			quantized_range(&m->tensors[s->outputs[0]], &lo, &hi))
+		{
+			activation_range(s->opt.activation, &act_lo, &act_hi);
+			clamp = narrower(lo, act_lo, true) || narrower(hi, act_hi, false);
+			if (!narrower(lo, act_lo, true))
+				lo = -INFINITY;
+			if (!narrower(hi, act_hi, false))
+				hi = INFINITY;
+		}
 		for (int k = 0; k < s->ninputs; k++)
 			ins[k] = s->inputs[k] >= 0 ? map[s->inputs[k]] : -1;
-		o = add_op(f, s->code, s->ninputs, ins, map[s->outputs[0]]);
+		o = add_op_version(f, s->code, source_version(m, s), s->ninputs, ins,
+						   clamp ? activation_like(f, out, NULL) : out);
 		if (o == NULL)
 			break;
-		o->opcode = opcode_index(f, s->code, source_version(m, s));
 		copy_options(o, s);
+		if (clamp)
+			clamp_into(f, o->output, lo, hi, out);
 	}
 done:
 	cv_free(needed);
 	cv_free(produced);
 	cv_free(op_needed);
+	cv_free(source);
 	return st;
 }
 
@@ -855,8 +1085,16 @@ write_metadata(json *j, const cv_model *m, const cv_net_info *info, const tfl_te
 	json_str(j, "]");
 	json_number(j, "pgvision.input_width", m->input_width, true);
 	json_number(j, "pgvision.input_height", m->input_height, true);
-	json_text(j, "pgvision.input_type", tfl_type_name(input->type));
-	json_text(j, "pgvision.input",
+	if (!int8)
+	{
+		json_text(j, "pgvision.input_type", "float32");
+		json_text(j, "pgvision.input",
+				  "pixels: float32 [1, height, width, 3], RGB values 0..255, rows top to bottom");
+	}
+	else
+		json_text(j, "pgvision.input_type", tfl_type_name(input->type));
+	if (int8)
+		json_text(j, "pgvision.input",
 			  input->type == TFL_UINT8 ?
 			  "the RGB pixel bytes 0..255 themselves, [1, height, width, 3], rows top to bottom" :
 			  input->type == TFL_INT8 ?
@@ -865,7 +1103,7 @@ write_metadata(json *j, const cv_model *m, const cv_net_info *info, const tfl_te
 	json_text(j, "pgvision.resize", "centre_square");
 	json_number(j, "pgvision.input_zero_point", info->input_zero_point, true);
 	json_number(j, "pgvision.input_scale", info->input_scale, false);
-	json_text(j, "pgvision.normalisation",
+	json_text(j, "pgvision.normalisation", !int8 ? "(pixel - input_zero_point) * input_scale, inside the graph" :
 			  input->type == TFL_FLOAT32 ? "(pixel - input_zero_point) * input_scale, by the caller" :
 			  "(pixel - input_zero_point) * input_scale: the input tensor's quantization");
 	json_number(j, "pgvision.threshold", m->threshold, false);
@@ -1094,6 +1332,7 @@ cv_export_tflite(const cv_model *m, const uint8_t *backbone, size_t len,
 	const tfl_tensor *ft;
 	double		feature_max = 0.0;
 	char		description[160];
+	bool		int8 = m->extractor_version == CV_BACKBONE_VERSION_INT8;
 	cv_status	st;
 
 	if (m == NULL || meta == NULL || out == NULL || out_len == NULL)
@@ -1176,20 +1415,19 @@ cv_export_tflite(const cv_model *m, const uint8_t *backbone, size_t len,
 	}
 	/* buffer 0: the empty buffer every TFLite file starts with */
 	add_buffer(&f, NULL, 0, false);
-	if ((st = copy_backbone(&f, &tm, feature, map, &input, err)) != CV_OK)
+	if ((st = copy_backbone(&f, &tm, feature, !int8, &info, map, &input, err)) != CV_OK)
 		goto done;
 
 	/* the features as float [1, d] */
 	{
-		int			q = map[feature];
-		int			fl;
-		xop		   *o;
+		int			fl = map[feature];
 
-		fl = add_tensor(&f, TFL_FLOAT32, ft->rank, ft->dims, 0, "pgvision/features", NULL);
-		o = add_op(&f, TFL_OP_DEQUANTIZE, 1, &q, fl);
-		/* DEQUANTIZE version 2 reads int8 (TFLite's op versioning) */
-		if (o != NULL && ft->type == TFL_INT8)
-			o->opcode = opcode_index(&f, TFL_OP_DEQUANTIZE, 2);
+		if (int8)
+		{
+			/* DEQUANTIZE version 2 reads int8 (TFLite's op versioning) */
+			fl = add_tensor(&f, TFL_FLOAT32, ft->rank, ft->dims, 0, "pgvision/features", NULL);
+			add_op_version(&f, TFL_OP_DEQUANTIZE, ft->type == TFL_INT8 ? 2 : 1, 1, &map[feature], fl);
+		}
 		x = reshape(&f, fl, 1, m->head->dim, "pgvision/feature_row");
 	}
 	if ((st = emit_head(&f, m->head, x, feature_max, &probabilities, err)) != CV_OK)
