@@ -1,19 +1,25 @@
 /*
  * tflite_export.c
  *	  A trained classification iteration as one TFLite file: the imported
- *	  network's own operators and quantized weights up to the feature
- *	  tensor the model reads, then the head as float operators, and the
- *	  metadata (export.h, docs/export.md).
+ *	  network's operators up to the feature tensor the model reads (with
+ *	  its quantized weights for the int8 engine), then the head as float
+ *	  operators, and the metadata (export.h, docs/export.md).
  *
- * The backbone part is copied from the domain's file (subgraph 0): the
+ * The backbone part comes from the domain's file (subgraph 0): the
  * operators that the feature tensor depends on, in file order, with their
- * options re-encoded field by field from the schema walk (tflite.c), every
- * tensor they touch with its shape, type, name and quantization, and every
- * constant's bytes as the file had them (uint8 or int8 weights, int32
- * biases).  A TFLite interpreter therefore runs it on its integer kernels,
- * as the source file ran; a float reading of the file (dequantized
- * constants, float activations: the independent peer of the tests) gives
- * pgvision's float engine's features.
+ * options re-encoded field by field from the schema walk (tflite.c) and
+ * every tensor they touch with its shape, name and (for the int8 engine)
+ * quantization.  Which network depends on the engine the model's features
+ * came from, because a TFLite runtime runs a quantized network on its
+ * integer kernels, the int8 engine's arithmetic:
+ *	 int8 engine: the file's operators and constants as the source had them
+ *		(uint8 or int8 weights, int32 biases, quantized activations), then a
+ *		DEQUANTIZE of the features;
+ *	 float engine: the float engine's network (copy_backbone): constants
+ *		dequantized as nn_dequantize does, float activations, float pixels
+ *		normalised inside, and the engine's clamps of results to their
+ *		quantized ranges as explicit steps (a float reading of the
+ *		quantized file would not clamp, and differs by up to 4e-4).
  *
  * The head is written with the most basic float operators only
  * (DEQUANTIZE, RESHAPE, FULLY_CONNECTED, ADD, MUL, SOFTMAX), which every
@@ -47,7 +53,7 @@
 #include "flatbuffer_writer.h"
 #include "../nn/nn.h"
 #include "../nn/tflite.h"
-#include "../nn/nn_internal.h"
+#include "../nn/nn_internal.h"	/* nn_dequantize: the float engine's weights */
 #include "../learn/features.h"
 
 #include <math.h>
