@@ -109,14 +109,14 @@ SELECT md5(cv_export(:it, 'ONNX')) = md5(:'onnx'::bytea) AS deterministic,
        md5(cv_export(:it, 'onnx')) = md5(:'onnx'::bytea) AS onnx_named;
 
 -- The TFLite file: a flatbuffer with the identifier TFL3 after the root
--- offset, holding the backbone's quantized weights (smaller than the float
--- ONNX file) and the metadata JSON of Model.metadata "pgvision" (its bytes
--- are plain text inside the file).  Deterministic, the name case-blind.
+-- offset and the metadata JSON of Model.metadata "pgvision" (its bytes are
+-- plain text inside the file).  Deterministic, the name case-blind.  This
+-- float-engine iteration's file is the float network (float32 input, the
+-- normalisation inside), its weights float32 as in the ONNX file.
 SELECT cv_export(:it, 'tflite') AS tfl \gset
 SELECT convert_from(substring(:'tfl'::bytea FROM 5 FOR 4), 'SQL_ASCII') AS identifier,
        length(:'tfl'::bytea) % 16 = 0 AS padded_to_16,
        length(:'tfl'::bytea) > 100000 AS has_weights,
-       length(:'tfl'::bytea) < length(:'onnx'::bytea) / 2 AS quantized_weights,
        md5(cv_export(:it, 'TFLite')) = md5(:'tfl'::bytea) AS deterministic;
 SELECT m->>'pgvision.task' AS task, m->>'pgvision.engine' AS engine, m->'pgvision.tags' AS tags,
        m->>'pgvision.input_width' AS width, m->>'pgvision.input_type' AS input_type,
@@ -180,6 +180,16 @@ SELECT pg_temp.expect_error(format('SELECT cv_input_pixels(%s, %L::bytea)', :it,
 
 -- The backend survived every error: the export still works.
 SELECT get_byte(cv_export(:it), 0) AS still_exports;
+
+-- TFLite of an iteration trained on the int8 engine: the backbone file's
+-- own operators and quantized weights (a uint8 input: the pixel bytes),
+-- less than half the size of the float network's file.
+SET pgvision.engine = 'int8';
+SELECT cv_train('trees', wait => true) AS it8 \gset
+SET pgvision.engine = 'float';
+SELECT length(cv_export(:it8, 'tflite')) < length(:'tfl'::bytea) / 2 AS quantized_weights,
+       m->>'pgvision.engine' AS engine, m->>'pgvision.input_type' AS input_type
+  FROM (SELECT substring(encode(cv_export(:it8, 'tflite'), 'escape') FROM '(\{\s+"pgvision\.format"[^}]*\})')::jsonb AS m) j;
 
 -- Leave the database as we found it.
 SELECT count(cv_delete_project(name)) AS projects_deleted FROM cv_projects;
