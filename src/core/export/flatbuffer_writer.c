@@ -79,17 +79,16 @@ reserve(fbw_builder *b, size_t n)
 static void
 prepend(fbw_builder *b, const void *data, size_t n)
 {
-	if (!reserve(b, n))
+	if (n == 0 || !reserve(b, n))
 		return;
 	b->used += n;
-	if (n)
-		memcpy(b->buf + b->cap - b->used, data, n);
+	memcpy(b->buf + b->cap - b->used, data, n);
 }
 
 static void
 prepend_zeros(fbw_builder *b, size_t n)
 {
-	if (!reserve(b, n))
+	if (n == 0 || !reserve(b, n))
 		return;
 	b->used += n;
 	memset(b->buf + b->cap - b->used, 0, n);
