@@ -289,6 +289,7 @@ for my $case ([ $clothing, 'clothing', @clothing_photos ], [ $fruit, 'fruit', @f
 my $peer = "$shared/peers/tflite2onnx.py";
 my $peer_runner = $ENV{PGVISION_PEER_RUNNER} // 'export/run_peer_onnx.js';
 my (%tflite_size, %tflite_ms);
+my $tflite_t0 = time;
 for my $case ([ $clothing, 'clothing', @clothing_photos ], [ $fruit, 'fruit', @fruit_photos ],
 	[ $clothing_int8, 'clothing-int8', @clothing_photos ])
 {
@@ -348,6 +349,7 @@ for my $case ([ $clothing, 'clothing', @clothing_photos ], [ $fruit, 'fruit', @f
 			$name, $worst, $bad));
 	}
 }
+diag(sprintf('TFLite checks: %.1f s', time - $tflite_t0));
 diag('TFLite file sizes: ' . join(', ', map { sprintf('%s %.1f MB', $_, $tflite_size{$_} / 1e6) } sort keys %tflite_size));
 diag('onnxruntime ms per photo on the peer-converted TFLite files (median of 3 runs each): '
 	  . join(', ', map { sprintf('%s %.1f', $_, $tflite_ms{$_}) } sort keys %tflite_ms));
