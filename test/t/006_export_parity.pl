@@ -283,7 +283,7 @@ for my $case ([ $clothing, 'clothing', @clothing_photos ], [ $fruit, 'fruit', @f
 # of the float engine exports the float network: every probability within
 # 1e-4 of cv_predict's.  The int8 engine's iteration exports the backbone's
 # own integer network, which the peer computes in float (it has no exact
-# integer mode): its differences are reported, not asserted
+# integer mode): its differences are reported, and only loosely bounded
 # (docs/export.md).  The metadata travels inside the file (Model.metadata
 # "pgvision", a JSON object).
 my $peer = "$shared/peers/tflite2onnx.py";
@@ -345,6 +345,10 @@ for my $case ([ $clothing, 'clothing', @clothing_photos ], [ $fruit, 'fruit', @f
 	}
 	else
 	{
+		# Only a loose bound, that a broken file (wrong quantization,
+		# operators or tensors) would not meet: 0.067 measured.
+		ok($worst < 0.15, sprintf('%s (TFLite): the peer\'s float reading of the integer network within 0.15 of cv_predict (largest difference %.4f)',
+			$name, $worst));
 		diag(sprintf('%s (TFLite): the peer computes the integer network in float: largest difference %.4f, %d probabilities off by more than 1e-4',
 			$name, $worst, $bad));
 	}
