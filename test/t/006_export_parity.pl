@@ -188,6 +188,9 @@ sub run_runner
 }
 
 my %runner_ms;
+# cv_input_pixels files and cv_predict rows of each classification
+# iteration, kept for the TFLite checks.
+my %classified;
 
 # Classification: the database's rows and the runner's, photo by photo.
 sub check_classification
@@ -215,6 +218,7 @@ sub check_classification
 	my ($bad_exact, $bad_decoded, $bad_top) = (0, 0, 0);
 	my @db_rows = rows_per_photo('', "cv_predict((SELECT model FROM cv_iterations WHERE id = $it), pg_read_binary_file(f))",
 		'r.tag, r.probability', @photos);
+	$classified{$it} = { pixels => \@pixels, rows => \@db_rows };
 	for my $i (0 .. $#photos)
 	{
 		my @rows = @{ $db_rows[$i] };
@@ -310,19 +314,18 @@ for my $case ([ $clothing, 'clothing', @clothing_photos ], [ $fruit, 'fruit', @f
 	# The peer's input is the real value its TFLite input tensor stands for.
 	my ($zp, $scale) = $meta->{'pgvision.input_type'} eq 'float32' ? (0, 1)
 	  : ($meta->{'pgvision.input_zero_point'}, $meta->{'pgvision.input_scale'});
-	my @pixels = pixel_files($it, "$name-tflite", @photos);
+	my @pixels = @{ $classified{$it}{pixels} };
 	my @lines = split /\n/, `ORT_NODE_MODULES=$ENV{PGVISION_NODE_MODULES} node $peer_runner $onnx $zp $scale @pixels 2>$tmp/peer.err`;
 	ok($? == 0 && @lines == @photos, "$name: onnxruntime ran the converted file on every photo")
 	  or do { diag(slurp_file("$tmp/peer.err")); next; };
-	my @db_rows = rows_per_photo('', "cv_predict((SELECT model FROM cv_iterations WHERE id = $it), pg_read_binary_file(f))",
-		'r.tag, r.probability', @photos);
+	my @db_rows = @{ $classified{$it}{rows} };
 	my ($worst, $bad, @ms) = (0, 0);
 	for my $i (0 .. $#photos)
 	{
 		my $r = $json->decode($lines[$i]);
 		my %db = map { $_->[0] => $_->[1] } @{ $db_rows[$i] };
 		my @tags = @{ $meta->{'pgvision.tags'} };
-		push @ms, $r->{ms};
+		push @ms, $r->{ms} if defined $r->{ms};
 		if (@tags != @{ $r->{probabilities} } || join(',', sort @tags) ne join(',', sort keys %db))
 		{
 			$bad++;
@@ -355,7 +358,7 @@ for my $case ([ $clothing, 'clothing', @clothing_photos ], [ $fruit, 'fruit', @f
 }
 diag(sprintf('TFLite checks: %.1f s', time - $tflite_t0));
 diag('TFLite file sizes: ' . join(', ', map { sprintf('%s %.1f MB', $_, $tflite_size{$_} / 1e6) } sort keys %tflite_size));
-diag('onnxruntime ms per photo on the peer-converted TFLite files (median of 3 runs each): '
+diag('onnxruntime ms per photo on the peer-converted TFLite files (median over the first 3 photos of 3 runs each): '
 	  . join(', ', map { sprintf('%s %.1f', $_, $tflite_ms{$_}) } sort keys %tflite_ms));
 
 # Detection: cv_detect's rows against the runner's post-processing of the
