@@ -1,7 +1,7 @@
 /*
  * export.c
  *	  cv_export: a completed iteration as a file that runs outside the
- *	  database (ONNX), and cv_input_pixels: the exact pixels that file (and
+ *	  database (ONNX, or TFLite for classification), and cv_input_pixels: the exact pixels that file (and
  *	  cv_predict / cv_detect) takes for an image.
  *
  * The exporter itself is in src/core/export; here we find the iteration,
@@ -137,6 +137,7 @@ cv_export(PG_FUNCTION_ARGS)
 {
 	int64		iteration;
 	char	   *format;
+	bool		tflite;
 	IterationModel it;
 	const cv_model *model;
 	bytea	   *backbone;
@@ -154,22 +155,23 @@ cv_export(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("export format must not be null"),
-				 errhint("The format is 'onnx'.")));
+				 errhint("The format is 'onnx' or 'tflite'.")));
 	iteration = PG_GETARG_INT64(0);
 	format = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (pg_strcasecmp(format, "tflite") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("TFLite export is not available yet"),
-				 errhint("Export to 'onnx': cv_export(iteration, 'onnx').")));
-	if (pg_strcasecmp(format, "onnx") != 0)
+	tflite = pg_strcasecmp(format, "tflite") == 0;
+	if (!tflite && pg_strcasecmp(format, "onnx") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown export format \"%s\"", format),
-				 errhint("The format is 'onnx'.")));
+				 errhint("The format is 'onnx' or 'tflite'.")));
 
 	it = ReadIteration(iteration, "cv_export");
 	model = ExportableModel(it.model, "cv_export");
+	if (tflite && model->task == CV_TASK_DETECTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("TFLite export of detection iterations is not available yet"),
+				 errhint("Export to 'onnx': cv_export(iteration, 'onnx').")));
 	backbone = BackboneFileByHash(model->domain, model->domain_hash);
 
 	memset(&meta, 0, sizeof(meta));
@@ -178,8 +180,9 @@ cv_export(PG_FUNCTION_ARGS)
 	meta.version = PGVISION_VERSION;
 	meta.nms_overlap = pgvision_nms_overlap;
 	cv_error_clear(&err);
-	if (cv_export_onnx(model, (const uint8_t *) VARDATA(backbone), VARSIZE(backbone) - VARHDRSZ,
-					   &meta, &out, &out_len, &err) != CV_OK)
+	if ((tflite ? cv_export_tflite : cv_export_onnx) (model, (const uint8_t *) VARDATA(backbone),
+													  VARSIZE(backbone) - VARHDRSZ,
+													  &meta, &out, &out_len, &err) != CV_OK)
 		CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
 	pfree(backbone);
 	if (out_len > MaxAllocSize - VARHDRSZ)

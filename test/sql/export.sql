@@ -108,6 +108,22 @@ SELECT key, value FROM pg_temp.onnx_fields(:'onnx'::bytea) WHERE field = 14;
 SELECT md5(cv_export(:it, 'ONNX')) = md5(:'onnx'::bytea) AS deterministic,
        md5(cv_export(:it, 'onnx')) = md5(:'onnx'::bytea) AS onnx_named;
 
+-- The TFLite file: a flatbuffer with the identifier TFL3 after the root
+-- offset and the metadata JSON of Model.metadata "pgvision" (its bytes are
+-- plain text inside the file).  Deterministic, the name case-blind.  This
+-- float-engine iteration's file is the float network (float32 input, the
+-- normalisation inside), its weights float32 as in the ONNX file.
+SELECT cv_export(:it, 'tflite') AS tfl \gset
+SELECT convert_from(substring(:'tfl'::bytea FROM 5 FOR 4), 'SQL_ASCII') AS identifier,
+       length(:'tfl'::bytea) % 16 = 0 AS padded_to_16,
+       length(:'tfl'::bytea) > 100000 AS has_weights,
+       md5(cv_export(:it, 'TFLite')) = md5(:'tfl'::bytea) AS deterministic;
+SELECT m->>'pgvision.task' AS task, m->>'pgvision.engine' AS engine, m->'pgvision.tags' AS tags,
+       m->>'pgvision.input_width' AS width, m->>'pgvision.input_type' AS input_type,
+       m->>'pgvision.input_zero_point' AS zero_point, m->>'pgvision.input_scale' AS scale,
+       (m->>'pgvision.iteration')::bigint = :it AS iteration_matches, m->>'pgvision.threshold' AS threshold
+  FROM (SELECT substring(encode(:'tfl'::bytea, 'escape') FROM '(\{\s+"pgvision\.format"[^}]*\})')::jsonb AS m) j;
+
 -- cv_input_pixels: input_height x input_width x 3 bytes, the same in every
 -- form (iteration or model, bytea or stored cv_image).
 SELECT length(cv_input_pixels(:it, pg_read_binary_file(:'photo'))) AS classifier_bytes, 128 * 128 * 3 AS expected;
@@ -127,7 +143,6 @@ SELECT cv_input_pixels(:it, NULL::bytea) IS NULL AS null_image,
 -- Errors of cv_export.
 SELECT pg_temp.expect_error($$SELECT cv_export(NULL)$$);
 SELECT pg_temp.expect_error(format('SELECT cv_export(%s, NULL)', :it));
-SELECT pg_temp.expect_error(format('SELECT cv_export(%s, %L)', :it, 'tflite'));
 SELECT pg_temp.expect_error(format('SELECT cv_export(%s, %L)', :it, 'png'));
 SELECT pg_temp.expect_error(format('SELECT cv_export(%s, %L)', :it, ''));
 SELECT pg_temp.expect_error($$SELECT cv_export(-1)$$);
@@ -149,7 +164,7 @@ SELECT pg_temp.expect_error(format('SELECT cv_export(%s)', :queued_it));
 SELECT pg_temp.expect_error(format('SELECT cv_export(%s)', :failed_it));
 SELECT pg_temp.expect_error(format('SELECT cv_export(%s)', :gone_it));
 SELECT pg_temp.expect_error(format('SELECT cv_export(%s)', :canceled_it));
--- The format is checked before the iteration.
+-- TFLite refuses the compact domain as ONNX does.
 SELECT pg_temp.expect_error(format('SELECT cv_export(%s, %L)', :compact_it, 'tflite'));
 
 -- Errors of cv_input_pixels.
@@ -165,6 +180,16 @@ SELECT pg_temp.expect_error(format('SELECT cv_input_pixels(%s, %L::bytea)', :it,
 
 -- The backend survived every error: the export still works.
 SELECT get_byte(cv_export(:it), 0) AS still_exports;
+
+-- TFLite of an iteration trained on the int8 engine: the backbone file's
+-- own operators and quantized weights (a uint8 input: the pixel bytes),
+-- less than half the size of the float network's file.
+SET pgvision.engine = 'int8';
+SELECT cv_train('trees', wait => true) AS it8 \gset
+SET pgvision.engine = 'float';
+SELECT length(cv_export(:it8, 'tflite')) < length(:'tfl'::bytea) / 2 AS quantized_weights,
+       m->>'pgvision.engine' AS engine, m->>'pgvision.input_type' AS input_type
+  FROM (SELECT substring(encode(cv_export(:it8, 'tflite'), 'escape') FROM '(\{\s+"pgvision\.format"[^}]*\})')::jsonb AS m) j;
 
 -- Leave the database as we found it.
 SELECT count(cv_delete_project(name)) AS projects_deleted FROM cv_projects;

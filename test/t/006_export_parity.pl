@@ -15,8 +15,11 @@
 #     it).
 # The int8 iteration must match cv_predict within 1e-5 on cv_input_pixels;
 # with the runner's decoding its differences are only reported.
+# The classifiers are also exported to TFLite and checked through the
+# independent peer ../shared/peers/tflite2onnx.py (see below).
 # Needs node and the npm packages (tools/test.sh installs them;
-# PGVISION_NODE_MODULES, PGVISION_RUNNER).
+# PGVISION_NODE_MODULES, PGVISION_RUNNER), and /usr/bin/python3 with
+# numpy and onnx for the peer.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -185,6 +188,9 @@ sub run_runner
 }
 
 my %runner_ms;
+# cv_input_pixels files and cv_predict rows of each classification
+# iteration, kept for the TFLite checks.
+my %classified;
 
 # Classification: the database's rows and the runner's, photo by photo.
 sub check_classification
@@ -212,6 +218,7 @@ sub check_classification
 	my ($bad_exact, $bad_decoded, $bad_top) = (0, 0, 0);
 	my @db_rows = rows_per_photo('', "cv_predict((SELECT model FROM cv_iterations WHERE id = $it), pg_read_binary_file(f))",
 		'r.tag, r.probability', @photos);
+	$classified{$it} = { pixels => \@pixels, rows => \@db_rows };
 	for my $i (0 .. $#photos)
 	{
 		my @rows = @{ $db_rows[$i] };
@@ -272,6 +279,87 @@ for my $case ([ $clothing, 'clothing', @clothing_photos ], [ $fruit, 'fruit', @f
 	my $w = check_classification(@$case);
 	$worst = $w if $w > $worst && $case->[1] !~ /int8/;
 }
+
+# TFLite (format => 'tflite'), checked by an independent reader: the
+# peer ../shared/peers/tflite2onnx.py (its own flatbuffer reader) converts
+# each file to ONNX and onnxruntime-node runs that (test/export/
+# run_peer_onnx.js) on cv_input_pixels of every test photo.  An iteration
+# of the float engine exports the float network: every probability within
+# 1e-4 of cv_predict's.  The int8 engine's iteration exports the backbone's
+# own integer network, which the peer computes in float (it has no exact
+# integer mode): its differences are reported, and only loosely bounded
+# (docs/export.md).  The metadata travels inside the file (Model.metadata
+# "pgvision", a JSON object).
+my $peer = "$shared/peers/tflite2onnx.py";
+my $peer_runner = $ENV{PGVISION_PEER_RUNNER} // 'export/run_peer_onnx.js';
+my (%tflite_size, %tflite_ms);
+my $tflite_t0 = time;
+for my $case ([ $clothing, 'clothing', @clothing_photos ], [ $fruit, 'fruit', @fruit_photos ],
+	[ $clothing_int8, 'clothing-int8', @clothing_photos ])
+{
+	my ($it, $name, @photos) = @$case;
+	my $file = "$tmp/iteration$it.tflite";
+	write_file($file, decode_base64($node->safe_psql('postgres', "SELECT encode(cv_export($it, 'tflite'), 'base64')")));
+	$tflite_size{$name} = -s $file;
+	my $bytes = slurp_file($file);
+	is(substr($bytes, 4, 4), 'TFL3', "$name: cv_export(.., 'tflite') gives a TFLite file");
+	my ($text) = $bytes =~ /(\{\s+"pgvision\.format"[^}]*\})/;
+	ok(defined $text, "$name: the file holds the pgvision metadata") or next;
+	my $meta = $json->decode($text);
+	is($meta->{'pgvision.iteration'}, $it, "$name: the metadata names iteration $it");
+	is($meta->{'pgvision.engine'}, $name =~ /int8/ ? 'int8' : 'float', "$name: and its engine");
+	my $onnx = "$tmp/iteration$it.tflite.onnx";
+	my $converted = `/usr/bin/python3 $peer $file $onnx 2>&1`;
+	ok($? == 0 && -s $onnx, "$name: the peer reads and converts the file") or do { diag($converted); next; };
+	# The peer's input is the real value its TFLite input tensor stands for.
+	my ($zp, $scale) = $meta->{'pgvision.input_type'} eq 'float32' ? (0, 1)
+	  : ($meta->{'pgvision.input_zero_point'}, $meta->{'pgvision.input_scale'});
+	my @pixels = @{ $classified{$it}{pixels} };
+	my @lines = split /\n/, `ORT_NODE_MODULES=$ENV{PGVISION_NODE_MODULES} node $peer_runner $onnx $zp $scale @pixels 2>$tmp/peer.err`;
+	ok($? == 0 && @lines == @photos, "$name: onnxruntime ran the converted file on every photo")
+	  or do { diag(slurp_file("$tmp/peer.err")); next; };
+	my @db_rows = @{ $classified{$it}{rows} };
+	my ($worst, $bad, @ms) = (0, 0);
+	for my $i (0 .. $#photos)
+	{
+		my $r = $json->decode($lines[$i]);
+		my %db = map { $_->[0] => $_->[1] } @{ $db_rows[$i] };
+		my @tags = @{ $meta->{'pgvision.tags'} };
+		push @ms, $r->{ms} if defined $r->{ms};
+		if (@tags != @{ $r->{probabilities} } || join(',', sort @tags) ne join(',', sort keys %db))
+		{
+			$bad++;
+			diag("$name $photos[$i]: the file's tags differ from cv_predict's");
+			next;
+		}
+		for my $k (0 .. $#tags)
+		{
+			my $d = abs($r->{probabilities}[$k] - $db{ $tags[$k] });
+			$worst = $d if $d > $worst;
+			$bad++ if $d > 1e-4;
+		}
+	}
+	@ms = sort { $a <=> $b } @ms;
+	$tflite_ms{$name} = $ms[ int(@ms / 2) ];
+	if ($name !~ /int8/)
+	{
+		is($bad, 0, sprintf('%s (TFLite): every probability of %d photos within 1e-4 through the peer (largest difference %.2g)',
+			$name, scalar(@photos), $worst));
+	}
+	else
+	{
+		# Only a loose bound, that a broken file (wrong quantization,
+		# operators or tensors) would not meet: 0.067 measured.
+		ok($worst < 0.15, sprintf('%s (TFLite): the peer\'s float reading of the integer network within 0.15 of cv_predict (largest difference %.4f)',
+			$name, $worst));
+		diag(sprintf('%s (TFLite): the peer computes the integer network in float: largest difference %.4f, %d probabilities off by more than 1e-4',
+			$name, $worst, $bad));
+	}
+}
+diag(sprintf('TFLite checks: %.1f s', time - $tflite_t0));
+diag('TFLite file sizes: ' . join(', ', map { sprintf('%s %.1f MB', $_, $tflite_size{$_} / 1e6) } sort keys %tflite_size));
+diag('onnxruntime ms per photo on the peer-converted TFLite files (median over the first 3 photos of 3 runs each): '
+	  . join(', ', map { sprintf('%s %.1f', $_, $tflite_ms{$_}) } sort keys %tflite_ms));
 
 # Detection: cv_detect's rows against the runner's post-processing of the
 # model's boxes and scores, at a low threshold (many candidates, NMS at

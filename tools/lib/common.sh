@@ -4,6 +4,8 @@
 #                          (clang and its sanitizer runtimes: the sanitizer
 #                          unit tests and the fuzz harnesses)
 #                          (curl: tools/fetch-backbones.sh)
+#                          (python3-numpy, python3-onnx: the TFLite export's
+#                          independent reader, ../shared/peers/tflite2onnx.py)
 #   pgv_build_install      make && make install
 #   pgv_start_cluster DIR  a throwaway cluster owned by a non-root user
 #   pgv_stop_cluster DIR
@@ -36,6 +38,7 @@ pgv_install_packages() {
 		libjpeg62-turbo-dev libpng-dev libopenblas-dev \
 		libpq-dev libssl-dev libjson-c-dev libxml2-dev \
 		libipc-run-perl libjpeg-turbo-progs netpbm curl ca-certificates \
+		python3-numpy python3-onnx \
 		clang libclang-rt-14-dev >/dev/null
 	# Node.js for the export tests: the machine's own when it has one (a
 	# NodeSource nodejs bundles npm and conflicts with Debian's npm

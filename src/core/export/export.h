@@ -1,7 +1,8 @@
 /*
  * export.h
  *	  A trained iteration as a file that runs outside the database: ONNX
- *	  (onnx_export.c), with the exact pixels it takes (cv_export_input_pixels).
+ *	  (onnx_export.c) or TFLite (tflite_export.c, classification), with the
+ *	  exact pixels it takes (cv_export_input_pixels).
  *
  * The exported graph holds the backbone (every operator pgvision runs, with
  * the weights as pgvision dequantized them and the clamps its quantized
@@ -47,6 +48,22 @@ typedef struct cv_export_meta
 cv_status	cv_export_onnx(const cv_model *model, const uint8_t *backbone, size_t len,
 						   const cv_export_meta *meta, uint8_t **out, size_t *out_len,
 						   cv_error *err);
+
+/*
+ * The TFLite bytes (cv_malloc'd) of a classification model: the backbone
+ * file's own operators and quantized weights up to the model's feature
+ * tensor, then the head in float operators (tflite_export.c says which),
+ * with the metadata in Model.metadata "pgvision" (docs/export.md).  Its
+ * input is the backbone's input tensor (for the shared uint8 networks the
+ * pixel bytes of cv_export_input_pixels), its output "probabilities"
+ * float32 [1, n_tags] as for ONNX.  CV_ERR_UNSUPPORTED, named, for what it
+ * cannot hold faithfully: the compact domain, detection, several views,
+ * features that are float or may be negative; the errors of
+ * cv_net_load_with and tfl_parse for the backbone.
+ */
+cv_status	cv_export_tflite(const cv_model *model, const uint8_t *backbone, size_t len,
+							 const cv_export_meta *meta, uint8_t **out, size_t *out_len,
+							 cv_error *err);
 
 /*
  * The pixels the exported model (and cv_predict / cv_detect) sees for a
