@@ -182,10 +182,7 @@ coco_items(json_object *root, const char *json_path, const char *images_dir, Ite
 		if (id == NULL)
 			item_reject(item, "its COCO image entry has no numeric \"id\"");
 		if (get_number(member(im, "width"), &w) && get_number(member(im, "height"), &h))
-		{
-			item->declared_width = (int) w;
-			item->declared_height = (int) h;
-		}
+			item_declare_size(item, w, h);
 		if (id != NULL)
 		{
 			image_map[nimages].id = id;

@@ -71,6 +71,7 @@ extern LoadItem *item_new(ItemList *list, const char *path, const char *label);
 extern void item_add_tag(LoadItem *item, const char *tag);
 extern void item_add_box(LoadItem *item, const char *tag,
 						 double left, double top, double width, double height);
+extern void item_declare_size(LoadItem *item, double width, double height);
 extern void item_reject(LoadItem *item, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 extern void items_free(ItemList *list);

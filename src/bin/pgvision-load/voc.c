@@ -183,12 +183,8 @@ voc_item(xmlParserCtxt *ctxt, xmlDoc *doc, char *xml_path, const char *xml_dir,
 	free(path);
 
 	size = child(root, "size");
-	if (size != NULL && child_number(size, "width", &w) && child_number(size, "height", &h) &&
-		w > 0 && h > 0)
-	{
-		item->declared_width = (int) w;
-		item->declared_height = (int) h;
-	}
+	if (size != NULL && child_number(size, "width", &w) && child_number(size, "height", &h))
+		item_declare_size(item, w, h);
 
 	for (xmlNode *o = root->children; o != NULL; o = o->next)
 	{
