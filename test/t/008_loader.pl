@@ -272,6 +272,14 @@ like($out, qr/1 added, 8 already there, 3 rejected/, '--upright-pixels: rotated8
 box_is(regions_of('cutlery', 'rotated8.jpg'), 'fork', [ 10 / 612, 20 / 816, 300 / 612, 400 / 816 ],
 	'--upright-pixels: fractions of the upright size, not turned');
 
+# A declared size no image has rejects its image as it is read (it used to
+# be converted to int: undefined behaviour, found by test/fuzz's fuzz_coco).
+write_file("$tmp/coco-huge.json", '{"images": [{"id": 1, "file_name": "fork_2.jpg", "width": 1e20, "height": 612}], "categories": []}');
+($rc, $out, $err) = load('--project', 'cutlery', '--coco', "$tmp/coco-huge.json", '--images', $od);
+is($rc, 1, 'COCO with a width beyond an int: exit 1');
+like($out, qr/^rejected: fork_2\.jpg: the annotation gives the size 1e\+20 x 612, which is no image's size/m,
+	'the impossible size is named');
+
 # Pascal VOC: Annotations/ and JPEGImages/ side by side (the devkit's
 # layout), pixels counted from 1; a malformed file and an object without
 # a bndbox.
