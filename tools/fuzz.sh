@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# tools/fuzz.sh HARNESS SECONDS: fuzz one reader of src/core for a while.
+# tools/fuzz.sh HARNESS SECONDS: fuzz one reader for a while (of src/core,
+# or an annotation reader of pgvision-load).
 #
 # Builds the libFuzzer harnesses of test/fuzz (clang, ASan + UBSan, coverage)
 # in $PGV_FUZZ_BUILD (default /tmp/pgvision-fuzz), copies the harness's
 # replay inputs (seeds, regression inputs, test images) into a working
-# corpus there, adds the smallest shared model for the TFLite harnesses
-# (never committed: see docs/fuzzing.md), and runs the harness niced for
-# SECONDS.  Prints the executions and the crashes; each crashing input is
+# corpus there, adds shared files (never committed: see docs/fuzzing.md):
+# the smallest shared model for the TFLite harnesses, the datasets'
+# manifests for the loader's (as CSV, or written as COCO, Custom Vision and
+# VOC files by tools/lib/manifest_annotations.pl), and runs the harness
+# niced for SECONDS.  Prints the executions and the crashes; each crashing input is
 # left in $PGV_FUZZ_BUILD/crashes-HARNESS, to be fixed in the core and added
 # to test/fuzz/regress/HARNESS.
 #
@@ -36,7 +39,27 @@ case $h in
 	tflite_with)	# the same file behind an options header: a cut and a new size
 		m=$(pgv_shared_dir)/models/mobilenet_v1_0.25_128_quant.tflite
 		{ printf '\x14\x60\x50\x1e\0\0\0\0'; cat "$m"; } > "$corpus/mobilenet_v1_cut" ;;
+	csv)	# the classification manifests (file,tags), but the 170 kB one
+		for d in azure-trees-cls fruit-multilabel mslearn-fruit-cls; do
+			cp "$(pgv_shared_dir)/datasets/$d/manifest.csv" "$corpus/manifest-$d.csv"
+		done ;;
+	coco|customvision|voc)	# the detection manifests in the reader's format
+		for d in azure-forkscissors-od mslearn-fruit-od raccoon-od; do
+			m=$(pgv_shared_dir)/datasets/$d/manifest.jsonl
+			if [ "$h" = voc ]; then
+				rm -rf "$BUILD/voc-$d"
+				perl "$PGV_ROOT/tools/lib/manifest_annotations.pl" voc "$m" "$BUILD/voc-$d"
+				for x in "$BUILD/voc-$d"/*.xml; do cp "$x" "$corpus/$d-$(basename "$x")"; done
+			else
+				perl "$PGV_ROOT/tools/lib/manifest_annotations.pl" "$h" "$m" "$corpus/$d.json"
+			fi
+		done ;;
 esac
+# The loader's readers print a line for every bad annotation: stderr is
+# closed for the fuzzing (libFuzzer keeps its own and the sanitizers'
+# reports on a copy of it; a crash's "broken contract" line shows when
+# its input is replayed).
+case $h in coco|customvision|voc|csv) quiet=-close_fd_mask=2 ;; *) quiet= ;; esac
 
 log=$BUILD/fuzz-$h.log
 pgv_log "fuzzing $h for $secs s (corpus $corpus, log $log)"
@@ -46,7 +69,7 @@ pgv_log "fuzzing $h for $secs s (corpus $corpus, log $log)"
 status=0
 OPENBLAS_NUM_THREADS=1 nice -n 10 "$BUILD/fuzz_$h" -max_total_time="$secs" \
 	-rss_limit_mb=2560 -timeout=30 -print_final_stats=1 \
-	-artifact_prefix="$crashes/" ${PGV_FUZZ_FLAGS:-} "$corpus" > "$log" 2>&1 || status=$?
+	-artifact_prefix="$crashes/" $quiet ${PGV_FUZZ_FLAGS:-} "$corpus" > "$log" 2>&1 || status=$?
 
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 # libFuzzer names its findings crash-, leak-, timeout- and oom-; slow-unit-

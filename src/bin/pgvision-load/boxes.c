@@ -224,6 +224,17 @@ boxes_to_upright(const LoadItem *item, const ImageGeometry *g,
 		/* rounding must not push the far edge past 1 (the server checks) */
 		out[i].width = fmin(fabs(x1 - x0), 1 - out[i].left);
 		out[i].height = fmin(fabs(y1 - y0), 1 - out[i].top);
+
+		/*
+		 * A box narrower than the rounding step of its corners (some 1e-16
+		 * of the image) has its two edges fall on the same number: it
+		 * would reach the server with no width, and the server refuses a
+		 * region of no size (loader_checks.c in test/fuzz checks for it).
+		 */
+		if (!(out[i].width > 0 && out[i].height > 0))
+			return xasprintf("box %d (%s) at left %g, top %g, width %g, height %g px is too small: "
+							 "nothing of it is left in fractions of the image",
+							 i + 1, b->tag, b->left, b->top, b->width, b->height);
 	}
 	return NULL;
 }

@@ -93,10 +93,13 @@ member(json_object *o, const char *key)
 	return v;
 }
 
-bool
-read_coco(const char *json_path, const char *images_dir, ItemList *list)
+/*
+ * The items of a parsed COCO file (root, which this frees); json_path names
+ * it in messages and is where the images are looked for without --images.
+ */
+static bool
+coco_items(json_object *root, const char *json_path, const char *images_dir, ItemList *list)
 {
-	json_object *root = json_object_from_file(json_path);
 	json_object *images;
 	json_object *annotations;
 	json_object *categories;
@@ -108,12 +111,6 @@ read_coco(const char *json_path, const char *images_dir, ItemList *list)
 	int			orphans = 0;
 	char	   *base;
 
-	if (root == NULL)
-	{
-		fprintf(stderr, "pgvision-load: cannot read COCO file \"%s\": %s", json_path,
-				json_util_get_last_err() ? json_util_get_last_err() : "not JSON\n");
-		return false;
-	}
 	images = get_array(root, "images");
 	annotations = get_array(root, "annotations");
 	categories = get_array(root, "categories");
@@ -185,10 +182,7 @@ read_coco(const char *json_path, const char *images_dir, ItemList *list)
 		if (id == NULL)
 			item_reject(item, "its COCO image entry has no numeric \"id\"");
 		if (get_number(member(im, "width"), &w) && get_number(member(im, "height"), &h))
-		{
-			item->declared_width = (int) w;
-			item->declared_height = (int) h;
-		}
+			item_declare_size(item, w, h);
 		if (id != NULL)
 		{
 			image_map[nimages].id = id;
@@ -261,4 +255,33 @@ read_coco(const char *json_path, const char *images_dir, ItemList *list)
 	free(base);
 	json_object_put(root);
 	return true;
+}
+
+bool
+read_coco(const char *json_path, const char *images_dir, ItemList *list)
+{
+	json_object *root = json_object_from_file(json_path);
+
+	if (root == NULL)
+	{
+		fprintf(stderr, "pgvision-load: cannot read COCO file \"%s\": %s", json_path,
+				json_util_get_last_err() ? json_util_get_last_err() : "not JSON\n");
+		return false;
+	}
+	return coco_items(root, json_path, images_dir, list);
+}
+
+bool
+read_coco_text(const char *text, size_t len, const char *json_path,
+			   const char *images_dir, ItemList *list)
+{
+	const char *why = NULL;
+	json_object *root = json_from_text(text, len, &why);
+
+	if (root == NULL)
+	{
+		fprintf(stderr, "pgvision-load: cannot read COCO file \"%s\": %s\n", json_path, why);
+		return false;
+	}
+	return coco_items(root, json_path, images_dir, list);
 }

@@ -111,19 +111,17 @@ find_file(const char *base, const char *id, const char *uri)
 	return NULL;
 }
 
-bool
-read_customvision(const char *json_path, const char *images_dir, ItemList *list)
+/*
+ * The items of a parsed image list (root, which this frees); json_path names
+ * it in messages and is where the images are looked for without --images.
+ */
+static bool
+customvision_items(json_object *root, const char *json_path, const char *images_dir,
+				   ItemList *list)
 {
-	json_object *root = json_object_from_file(json_path);
 	json_object *images;
 	char	   *base;
 
-	if (root == NULL)
-	{
-		fprintf(stderr, "pgvision-load: cannot read Custom Vision file \"%s\": %s", json_path,
-				json_util_get_last_err() ? json_util_get_last_err() : "not JSON\n");
-		return false;
-	}
 	images = json_object_is_type(root, json_type_array) ? root : member(root, "images");
 	if (images == NULL || !json_object_is_type(images, json_type_array))
 	{
@@ -201,4 +199,33 @@ read_customvision(const char *json_path, const char *images_dir, ItemList *list)
 	free(base);
 	json_object_put(root);
 	return true;
+}
+
+bool
+read_customvision(const char *json_path, const char *images_dir, ItemList *list)
+{
+	json_object *root = json_object_from_file(json_path);
+
+	if (root == NULL)
+	{
+		fprintf(stderr, "pgvision-load: cannot read Custom Vision file \"%s\": %s", json_path,
+				json_util_get_last_err() ? json_util_get_last_err() : "not JSON\n");
+		return false;
+	}
+	return customvision_items(root, json_path, images_dir, list);
+}
+
+bool
+read_customvision_text(const char *text, size_t len, const char *json_path,
+					   const char *images_dir, ItemList *list)
+{
+	const char *why = NULL;
+	json_object *root = json_from_text(text, len, &why);
+
+	if (root == NULL)
+	{
+		fprintf(stderr, "pgvision-load: cannot read Custom Vision file \"%s\": %s\n", json_path, why);
+		return false;
+	}
+	return customvision_items(root, json_path, images_dir, list);
 }

@@ -234,20 +234,14 @@ trim(char *s)
 }
 
 bool
-read_csv(const char *csv_path, const char *images_dir, ItemList *list)
+read_csv_stream(FILE *f, const char *csv_path, const char *images_dir, ItemList *list)
 {
-	FILE	   *f = fopen(csv_path, "r");
 	CsvRecord	r;
 	int			line = 1;
 	int			got;
 	const char *why = NULL;
 	char	   *base;
 
-	if (f == NULL)
-	{
-		fprintf(stderr, "pgvision-load: cannot open \"%s\": %s\n", csv_path, strerror(errno));
-		return false;
-	}
 	if (images_dir != NULL)
 		base = xstrdup(images_dir);
 	else
@@ -295,11 +289,26 @@ read_csv(const char *csv_path, const char *images_dir, ItemList *list)
 	free(base);
 	if (ferror(f))
 		why = strerror(errno);
-	fclose(f);
 	if (got < 0 || why != NULL)
 	{
 		fprintf(stderr, "pgvision-load: cannot read \"%s\" (line %d): %s\n", csv_path, line, why);
 		return false;
 	}
 	return true;
+}
+
+bool
+read_csv(const char *csv_path, const char *images_dir, ItemList *list)
+{
+	FILE	   *f = fopen(csv_path, "r");
+	bool		ok;
+
+	if (f == NULL)
+	{
+		fprintf(stderr, "pgvision-load: cannot open \"%s\": %s\n", csv_path, strerror(errno));
+		return false;
+	}
+	ok = read_csv_stream(f, csv_path, images_dir, list);
+	fclose(f);
+	return ok;
 }

@@ -8,6 +8,8 @@
  */
 #include "load.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +148,29 @@ item_add_box(LoadItem *item, const char *tag,
 	b->top = top;
 	b->width = width;
 	b->height = height;
+}
+
+/*
+ * The pixel size an annotation gives its image (COCO images[].width and
+ * height, VOC <size>), checked against the image when its boxes are
+ * turned (boxes.c).  Zero or negative means not given, as before.  A size
+ * no image can have (not a finite number, beyond an int) rejects the image
+ * here: it cannot match, and converting it to int would be undefined
+ * behaviour (fuzz_coco found a width of 1.8e19 doing just that).
+ */
+void
+item_declare_size(LoadItem *item, double width, double height)
+{
+	if (!isfinite(width) || !isfinite(height) || width > INT_MAX || height > INT_MAX)
+	{
+		item_reject(item, "the annotation gives the size %g x %g, which is no image's size",
+					width, height);
+		return;
+	}
+	if (width <= 0 || height <= 0)
+		return;
+	item->declared_width = (int) width;
+	item->declared_height = (int) height;
 }
 
 /* The first bad annotation of an image is the one reported. */

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define PGV_LOAD_VERSION "1.0"
 
@@ -70,6 +71,7 @@ extern LoadItem *item_new(ItemList *list, const char *path, const char *label);
 extern void item_add_tag(LoadItem *item, const char *tag);
 extern void item_add_box(LoadItem *item, const char *tag,
 						 double left, double top, double width, double height);
+extern void item_declare_size(LoadItem *item, double width, double height);
 extern void item_reject(LoadItem *item, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 extern void items_free(ItemList *list);
@@ -92,6 +94,26 @@ extern bool read_csv(const char *csv_path, const char *images_dir, ItemList *lis
 extern bool read_coco(const char *json_path, const char *images_dir, ItemList *list);
 extern bool read_voc(const char *xml_dir, const char *images_dir, ItemList *list);
 extern bool read_customvision(const char *json_path, const char *images_dir, ItemList *list);
+
+/*
+ * The same readers over bytes in memory (a file's whole content) or an
+ * open stream, which is what the fuzz harnesses of test/fuzz call: what
+ * follows the reading of the file is the same code.  The path names the
+ * input in messages and gives the default images folder; read_voc_text
+ * reads one annotation file of the folder xml_dir.
+ */
+extern bool read_csv_stream(FILE *f, const char *csv_path, const char *images_dir,
+							ItemList *list);
+extern bool read_coco_text(const char *text, size_t len, const char *json_path,
+						   const char *images_dir, ItemList *list);
+extern void read_voc_text(const char *text, size_t len, const char *xml_dir,
+						  const char *xml_name, const char *images_dir, ItemList *list);
+extern bool read_customvision_text(const char *text, size_t len, const char *json_path,
+								   const char *images_dir, ItemList *list);
+
+/* json_text.c: JSON in memory, parsed as json_object_from_file parses */
+struct json_object;
+extern struct json_object *json_from_text(const char *text, size_t len, const char **why);
 
 /* boxes.c: pixel and normalised boxes to pgvision's convention */
 typedef struct ImageGeometry

@@ -30,6 +30,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,13 +105,15 @@ exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-/* One annotation file into one item. */
+/*
+ * One parsed annotation file into one item: doc is what libxml2 made of
+ * xml_path (NULL: not well-formed, the error in ctxt).  Frees doc, ctxt
+ * and xml_path.
+ */
 static void
-read_one(const char *xml_dir, const char *xml_name, const char *images_dir, ItemList *list)
+voc_item(xmlParserCtxt *ctxt, xmlDoc *doc, char *xml_path, const char *xml_dir,
+		 const char *xml_name, const char *images_dir, ItemList *list)
 {
-	char	   *xml_path = path_join(xml_dir, xml_name);
-	xmlParserCtxt *ctxt = xmlNewParserCtxt();
-	xmlDoc	   *doc;
 	xmlNode    *root;
 	xmlNode    *size;
 	char	   *filename;
@@ -121,10 +124,6 @@ read_one(const char *xml_dir, const char *xml_name, const char *images_dir, Item
 				h;
 	int			nobj = 0;
 
-	if (ctxt == NULL)
-		fatal("out of memory");
-	/* no network, no entity expansion: annotation files are data */
-	doc = xmlCtxtReadFile(ctxt, xml_path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (doc == NULL)
 	{
 		const xmlError *e = xmlCtxtGetLastError(ctxt);
@@ -184,12 +183,8 @@ read_one(const char *xml_dir, const char *xml_name, const char *images_dir, Item
 	free(path);
 
 	size = child(root, "size");
-	if (size != NULL && child_number(size, "width", &w) && child_number(size, "height", &h) &&
-		w > 0 && h > 0)
-	{
-		item->declared_width = (int) w;
-		item->declared_height = (int) h;
-	}
+	if (size != NULL && child_number(size, "width", &w) && child_number(size, "height", &h))
+		item_declare_size(item, w, h);
 
 	for (xmlNode *o = root->children; o != NULL; o = o->next)
 	{
@@ -223,6 +218,45 @@ read_one(const char *xml_dir, const char *xml_name, const char *images_dir, Item
 	xmlFreeDoc(doc);
 	xmlFreeParserCtxt(ctxt);
 	free(xml_path);
+}
+
+/* no network, no entity expansion: annotation files are data */
+#define VOC_PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+
+/* One annotation file into one item. */
+static void
+read_one(const char *xml_dir, const char *xml_name, const char *images_dir, ItemList *list)
+{
+	char	   *xml_path = path_join(xml_dir, xml_name);
+	xmlParserCtxt *ctxt = xmlNewParserCtxt();
+
+	if (ctxt == NULL)
+		fatal("out of memory");
+	voc_item(ctxt, xmlCtxtReadFile(ctxt, xml_path, NULL, VOC_PARSE_OPTIONS),
+			 xml_path, xml_dir, xml_name, images_dir, list);
+}
+
+void
+read_voc_text(const char *text, size_t len, const char *xml_dir, const char *xml_name,
+			  const char *images_dir, ItemList *list)
+{
+	char	   *xml_path = path_join(xml_dir, xml_name);
+	xmlParserCtxt *ctxt = xmlNewParserCtxt();
+
+	if (ctxt == NULL)
+		fatal("out of memory");
+	/* xmlCtxtReadMemory takes an int length */
+	if (len > INT_MAX)
+	{
+		LoadItem   *item = item_new(list, xml_path, xml_name);
+
+		item_reject(item, "too large for an annotation file");
+		xmlFreeParserCtxt(ctxt);
+		free(xml_path);
+		return;
+	}
+	voc_item(ctxt, xmlCtxtReadMemory(ctxt, text, (int) len, xml_path, NULL, VOC_PARSE_OPTIONS),
+			 xml_path, xml_dir, xml_name, images_dir, list);
 }
 
 bool
