@@ -120,6 +120,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	cv_nn_set_threads(1);		/* a backend's default, pgvision.threads = 1 */
 	backbone = read_file(backbone_path);
 	model_bytes = read_file(model_path);
 	n_photos = argc - first_photo;

@@ -37,7 +37,8 @@ q() { pgv_as_user env PGHOST="$PGHOST" PGPORT="$PGPORT" psql -X -U "$PGUSER" -d 
 
 pgv_log "building bench_predict_path into $out"
 bin=$out/bench_predict_path
-cc -O2 -g -std=gnu11 -I"$PGV_ROOT/src/core" -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+# the flags the extension is built with (PGXS takes them from pg_config)
+cc $("$(pgv_pg_config)" --cflags) -w -std=gnu11 -I"$PGV_ROOT/src/core" -I/usr/include/x86_64-linux-gnu/openblas-pthread \
 	-o "$bin" "$PGV_ROOT/tools/bench_predict_path.c" "$PGV_ROOT"/src/core/*/*.c \
 	-lcrypto -lopenblas -ljpeg -lpng -lm -lpthread
 
@@ -135,9 +136,9 @@ if command -v perf >/dev/null; then
 	if [ -n "${bpid:-}" ] && perf record -q -p "$bpid" -o "$out/perf.data" -- sleep 10 >/dev/null 2>&1; then
 		pgv_log "one backend running cv_predict(m.model, p.photo), sampled 10 s: share of samples"
 		echo "by library (postgres and libc: the SQL path around the core; libjpeg: decoding):"
-		perf report -i "$out/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -6
+		perf report -i "$out/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -6 || true
 		echo "by function (the largest):"
-		perf report -i "$out/perf.data" --no-children --sort symbol -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -12
+		perf report -i "$out/perf.data" --no-children --sort symbol -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -12 || true
 	fi
 	wait "$qpid" || true
 fi
