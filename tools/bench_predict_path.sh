@@ -127,14 +127,19 @@ awk -v c="$(least "${core_t[@]}")" -v s="$(least "${sql_t[@]}")" -v p="$(least "
 # Where a predicting backend's time goes, by sampling it (perf, when the
 # machine has it): shares hold up on a busy machine better than times do.
 if command -v perf >/dev/null; then
+	scan="SELECT count(*) FROM photos p, m, cv_predict(m.model, p.photo)"
 	q -c "SET max_parallel_workers_per_gather = 0" -c "CREATE TEMP TABLE m AS SELECT model FROM cv_iterations WHERE id = $it" \
-	  -c "SELECT pg_backend_pid()" -c "SELECT count(*) FROM photos p, m, cv_predict(m.model, p.photo)" \
-	  -c "SELECT count(*) FROM photos p, m, cv_predict(m.model, p.photo)" -c "SELECT count(*) FROM photos p, m, cv_predict(m.model, p.photo)" \
-	  -c "SELECT count(*) FROM photos p, m, cv_predict(m.model, p.photo)" > "$out/perf-q.txt" 2>&1 &
+	  -c "SELECT pg_backend_pid()" -c "SELECT pg_sleep(0.5)" -c "$scan" -c "$scan" -c "$scan" -c "$scan" -c "$scan" \
+	  > "$out/perf-q.txt" 2>&1 &
 	qpid=$!
-	for _ in $(seq 1 50); do bpid=$(grep -E '^[0-9]+$' "$out/perf-q.txt" | head -1 || true); [ -n "$bpid" ] && break; sleep 0.2; done
-	if [ -n "${bpid:-}" ] && perf record -q -p "$bpid" -o "$out/perf.data" -- sleep 10 >/dev/null 2>&1; then
-		pgv_log "one backend running cv_predict(m.model, p.photo), sampled 10 s: share of samples"
+	bpid=
+	for _ in $(seq 1 50); do bpid=$(grep -E '^[0-9]+$' "$out/perf-q.txt" | head -1 || true); [ -n "$bpid" ] && break; sleep 0.1; done
+	# without a command, perf samples the backend until it exits (the scans' end)
+	if [ -n "$bpid" ]; then
+		perf record -q -p "$bpid" -o "$out/perf.data" >/dev/null 2>&1 || true
+	fi
+	if [ -s "$out/perf.data" ]; then
+		pgv_log "one backend running cv_predict(m.model, p.photo) over the photos 5 times: share of perf samples"
 		echo "by library (postgres and libc: the SQL path around the core; libjpeg: decoding):"
 		perf report -i "$out/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -6 || true
 		echo "by function (the largest):"
