@@ -74,8 +74,13 @@ extern CvImage *CvImageFromBytes(const char *data, Size len);
 extern int	pgvision_max_training_workers;
 extern int	pgvision_training_threads;
 
-/* cv_model: a varlena whose payload is the serialized model bytes. */
-#define PG_GETARG_CV_MODEL_P(n)	((bytea *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
+/*
+ * cv_model: a varlena whose payload is the serialized model bytes.  The
+ * argument is detoasted once per query and call site, not once per row
+ * (model_cache.c; it takes the function's fn_extra).
+ */
+#define PG_GETARG_CV_MODEL_P(n)	ModelArgDetoasted(fcinfo, (n))
+extern bytea *ModelArgDetoasted(FunctionCallInfo fcinfo, int argno);
 
 /* model_cache.c: the parsed model of serialized bytes, cached per backend */
 extern const cv_model *ModelCacheGet(const uint8_t *bytes, Size len);
