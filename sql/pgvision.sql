@@ -1436,6 +1436,13 @@ COMMENT ON FUNCTION cv_backbones_forget_prepared() IS 'trigger: remove the share
 CREATE TRIGGER cv_backbones_forget_prepared AFTER DELETE OR UPDATE OF sha256, file ON cv_backbones
 	FOR EACH ROW EXECUTE FUNCTION cv_backbones_forget_prepared();
 
+-- A model that carries its backbone file (model format version 4), so it
+-- predicts on a server that never imported the backbone: a Citus worker
+-- (docs/scale-out.md).
+CREATE FUNCTION cv_self_contained(model cv_model) RETURNS cv_model
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION cv_self_contained(cv_model) IS 'the same model carrying its backbone file, so that it predicts on any server (a compact model, or one that already carries its file, is returned as it is)';
+
 CREATE FUNCTION cv_backbone_inspect(file bytea,
 	OUT input_width integer, OUT input_height integer, OUT feature_dim integer,
 	OUT num_outputs integer, OUT feature_tensor text, OUT weight_bytes bigint, OUT macs float8,

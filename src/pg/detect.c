@@ -53,9 +53,7 @@ DetectRows(FunctionCallInfo fcinfo, const char *image, Size image_len)
 				 errmsg("cv_detect needs a detection model; this model classifies (%s)",
 						model->task == CV_TASK_MULTILABEL ? "multilabel" : "multiclass"),
 				 errhint("Use cv_predict for classification models.")));
-	bb = DetectBackboneGet(model->domain, model->domain_hash, model->input_width,
-						   model->input_height, model->detector->map_tensor,
-						   model->extractor_version);
+	bb = ModelDetectBackbone(model);
 
 	CvImageDecodeFor(image, image_len, DecodeSizeFor(model->input_width),
 					 DecodeSizeFor(model->input_height), &img);

@@ -41,9 +41,32 @@ static MemoryContext detect_context = NULL;
  * stored now under that name; tensors NULL: chosen by the rule of
  * detect_backbone.h (what training does).
  */
+static cv_detect_backbone *DetectBackboneFrom(const char *domain, const uint8_t *model_hash,
+											  int input_width, int input_height,
+											  const int *model_tensors, uint32 maps_version,
+											  const cv_model *carrier);
+
 cv_detect_backbone *
 DetectBackboneGet(const char *domain, const uint8_t *model_hash, int input_width,
 				  int input_height, const int *model_tensors, uint32 maps_version)
+{
+	return DetectBackboneFrom(domain, model_hash, input_width, input_height, model_tensors,
+							  maps_version, NULL);
+}
+
+cv_detect_backbone *
+ModelDetectBackbone(const cv_model *model)
+{
+	return DetectBackboneFrom(model->domain, model->domain_hash, model->input_width,
+							  model->input_height, model->detector->map_tensor,
+							  model->extractor_version, model);
+}
+
+/* carrier: a self-contained model whose file serves when none is stored here */
+static cv_detect_backbone *
+DetectBackboneFrom(const char *domain, const uint8_t *model_hash, int input_width,
+				   int input_height, const int *model_tensors, uint32 maps_version,
+				   const cv_model *carrier)
 {
 	int			engine = maps_version == CV_DETECT_MAPS_VERSION_INT8 ? CV_NET_ENGINE_INT8 :
 		(maps_version == 0 ? EngineForNewFeatures(true) : CV_NET_ENGINE_FLOAT);
@@ -99,13 +122,13 @@ DetectBackboneGet(const char *domain, const uint8_t *model_hash, int input_width
 		cv_error_clear(&err);
 		if (model_tensors == NULL)
 		{
-			file = BackboneFileByHash(domain, hash);
+			file = BackboneFileFor(domain, hash, carrier);
 			if (cv_detect_backbone_choose((const uint8_t *) VARDATA(file), VARSIZE(file) - VARHDRSZ,
 										  tensors, &err) != CV_OK)
 				CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
 		}
 		else
-			BackboneCheckStored(domain, hash);
+			BackboneCheckFor(domain, hash, carrier);
 
 		/* the shared prepared maps (prepared_weights.c), else built from the file */
 		variant = psprintf("maps engine %d %dx%d tensors %d,%d", engine, input_width,
@@ -121,13 +144,15 @@ DetectBackboneGet(const char *domain, const uint8_t *model_hash, int input_width
 		if (bb == NULL)
 		{
 			if (file == NULL)
-				file = BackboneFileByHash(domain, hash);
+				file = BackboneFileFor(domain, hash, carrier);
 			if (cv_detect_backbone_create_engine((const uint8_t *) VARDATA(file),
 												 VARSIZE(file) - VARHDRSZ, input_width,
 												 input_height, tensors, engine, &bb,
 												 &err) != CV_OK)
 				CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
-			net = PreparedNetShare(hash, variant, cv_detect_backbone_net(bb));
+			/* a carried file's net is shared only by its administrators (self_contained.c) */
+			net = carrier != NULL && carrier->backbone != NULL && !MayShareCarriedNet() ? NULL :
+				PreparedNetShare(hash, variant, cv_detect_backbone_net(bb));
 			if (net != NULL && cv_detect_backbone_from_net(net, tensors, &shared, &err) == CV_OK)
 			{
 				cv_detect_backbone_free(bb);

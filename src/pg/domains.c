@@ -10,11 +10,21 @@
  * weights (prepared_weights.c), or, for the first backend of all, reading
  * the file, dequantizing the weights and planning the buffers.  Extractors are immutable once made
  * (learn/features.h), so one serves every call in the backend.
+ *
+ * A self-contained model (self_contained.c) carries its backbone file: its
+ * net comes from the cache or the prepared weights by hash as for any
+ * model, and only when neither has it from the carried file, checked
+ * first; cv_backbones is then not read, so such a model predicts on a
+ * server that never imported the backbone (a Citus worker).
  */
 #include "pgvision.h"
 
+#include <unistd.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "postmaster/postmaster.h"
+#include "utils/guc.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -36,6 +46,11 @@ static DomainCacheEntry domain_cache[DOMAIN_CACHE_SIZE];
 static uint64 domain_clock = 0;
 static MemoryContext domain_context = NULL;
 
+static const cv_feature_extractor *DomainGetExtractorFrom(const char *domain,
+														  const uint8_t *model_hash,
+														  uint32 version,
+														  const cv_model *carrier);
+
 static bool
 IsCompact(const char *domain)
 {
@@ -48,6 +63,38 @@ QueryOne(const char *sql, Oid type, Datum arg)
 {
 	if (SPI_execute_with_args(sql, 1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pgvision: could not read cv_backbones");
+}
+
+/*
+ * This server as a message names it: cluster_name when set, the host name
+ * and the port.  On a Citus worker it says which node lacks the file.
+ */
+static char *
+ThisServerName(void)
+{
+	char		host[256];
+
+	if (gethostname(host, sizeof(host)) != 0)
+		strlcpy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	if (cluster_name != NULL && cluster_name[0] != '\0')
+		return psprintf("\"%s\" (%s, port %d)", cluster_name, host, PostPortNumber);
+	return psprintf("%s, port %d", host, PostPortNumber);
+}
+
+/* A model's backbone file is not in this server's cv_backbones. */
+static void
+BackboneNotStored(const char *domain, const uint8_t hash[32])
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("the backbone network of domain \"%s\" that this model was trained on is not stored on this server",
+					domain),
+			 errdetail("Server %s; the model names the file with SHA-256 %s.",
+					   ThisServerName(), BackboneHashHex(hash)),
+			 errhint("Import that file here with cv_import_backbone, or predict with cv_self_contained(model), "
+					 "which carries the file to any server. A backbone dropped or replaced since training "
+					 "needs the same file again, or a new training.")));
 }
 
 /* The content hash of a backbone domain by name. */
@@ -91,10 +138,7 @@ BackboneFileByHash(const char *domain, const uint8_t hash[32])
 		elog(ERROR, "SPI_connect failed");
 	QueryOne("SELECT file FROM cv_backbones WHERE sha256 = $1", BYTEAOID, PointerGetDatum(key));
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the backbone network of domain \"%s\" that this model was trained on is not stored", domain),
-				 errhint("It was dropped or replaced; import the same file again, or retrain.")));
+		BackboneNotStored(domain, hash);
 	file = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	copy = MemoryContextAlloc(target, VARHDRSZ + VARSIZE_ANY_EXHDR(file));
 	SET_VARSIZE(copy, VARHDRSZ + VARSIZE_ANY_EXHDR(file));
@@ -114,12 +158,30 @@ BackboneCheckStored(const char *domain, const uint8_t hash[32])
 		elog(ERROR, "SPI_connect failed");
 	QueryOne("SELECT 1 FROM cv_backbones WHERE sha256 = $1", BYTEAOID, PointerGetDatum(key));
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the backbone network of domain \"%s\" that this model was trained on is not stored", domain),
-				 errhint("It was dropped or replaced; import the same file again, or retrain.")));
+		BackboneNotStored(domain, hash);
 	SPI_finish();
 	pfree(key);
+}
+
+/*
+ * The backbone file with this hash: the one the model carries (checked),
+ * else this server's stored one.
+ */
+bytea *
+BackboneFileFor(const char *domain, const uint8_t hash[32], const cv_model *carrier)
+{
+	if (carrier != NULL && carrier->backbone != NULL)
+		return EmbeddedBackboneFile(carrier);
+	return BackboneFileByHash(domain, hash);
+}
+
+/* Raise unless the file is carried by the model or stored here. */
+void
+BackboneCheckFor(const char *domain, const uint8_t hash[32], const cv_model *carrier)
+{
+	if (carrier != NULL && carrier->backbone != NULL)
+		return;
+	BackboneCheckStored(domain, hash);
 }
 
 /*
@@ -129,7 +191,7 @@ BackboneCheckStored(const char *domain, const uint8_t hash[32])
  * and using the shared copy from then on.
  */
 static cv_feature_extractor *
-LoadBackbone(const char *domain, const uint8_t hash[32], int engine)
+LoadBackbone(const char *domain, const uint8_t hash[32], int engine, const cv_model *carrier)
 {
 	char	   *variant = psprintf("features engine %d", engine);
 	cv_net	   *net;
@@ -139,7 +201,7 @@ LoadBackbone(const char *domain, const uint8_t hash[32], int engine)
 	cv_error	err;
 
 	/* the same question as without the file: is the network still stored */
-	BackboneCheckStored(domain, hash);
+	BackboneCheckFor(domain, hash, carrier);
 	cv_error_clear(&err);
 	net = PreparedNetOpen(hash, variant);
 	if (net != NULL)
@@ -150,12 +212,14 @@ LoadBackbone(const char *domain, const uint8_t hash[32], int engine)
 		cv_error_clear(&err);
 	}
 
-	file = BackboneFileByHash(domain, hash);
+	file = BackboneFileFor(domain, hash, carrier);
 	if (cv_features_backbone_create_engine(domain, (const uint8_t *) VARDATA(file),
 										   VARSIZE(file) - VARHDRSZ, hash, engine, &fx,
 										   &err) != CV_OK)
 		CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
 	pfree(file);
+	if (carrier != NULL && carrier->backbone != NULL && !MayShareCarriedNet())
+		return fx;
 	net = PreparedNetShare(hash, variant, cv_features_backbone_net(fx));
 	if (net != NULL && cv_features_backbone_from_net(domain, net, hash, &shared, &err) == CV_OK)
 	{
@@ -173,6 +237,20 @@ DomainGetExtractor(const char *domain, const uint8_t *model_hash)
 
 const cv_feature_extractor *
 DomainGetExtractorVersion(const char *domain, const uint8_t *model_hash, uint32 version)
+{
+	return DomainGetExtractorFrom(domain, model_hash, version, NULL);
+}
+
+const cv_feature_extractor *
+ModelGetExtractor(const cv_model *model)
+{
+	return DomainGetExtractorFrom(model->domain, model->domain_hash,
+								  model->extractor_version, model);
+}
+
+static const cv_feature_extractor *
+DomainGetExtractorFrom(const char *domain, const uint8_t *model_hash, uint32 version,
+					   const cv_model *carrier)
 {
 	int			engine = 0;
 	uint8_t		hash[32] = {0};
@@ -225,7 +303,7 @@ DomainGetExtractorVersion(const char *domain, const uint8_t *model_hash, uint32 
 				CoreRaise(&err, ERRCODE_INTERNAL_ERROR);
 		}
 		else
-			fx = LoadBackbone(domain, hash, engine);
+			fx = LoadBackbone(domain, hash, engine, carrier);
 	}
 	PG_CATCH();
 	{

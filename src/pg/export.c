@@ -212,8 +212,7 @@ InputPixels(bytea *model_bytes, const char *image, Size image_len)
 
 	/* detection renders without the network: no need to load it */
 	if (model->task != CV_TASK_DETECTION)
-		fx = DomainGetExtractorVersion(model->domain, model->domain_hash,
-									   model->extractor_version);
+		fx = ModelGetExtractor(model);
 	CvImageDecodeFor(image, image_len, DecodeSizeFor(model->input_width),
 					 DecodeSizeFor(model->input_height), &img);
 	cv_error_clear(&err);

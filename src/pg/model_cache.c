@@ -19,6 +19,7 @@
 
 #include "access/detoast.h"
 #include "common/hashfn.h"
+#include "fmgr.h"
 #include "utils/memutils.h"
 
 #define MODEL_CACHE_SIZE 8

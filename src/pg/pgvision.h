@@ -74,7 +74,12 @@ extern CvImage *CvImageFromBytes(const char *data, Size len);
 extern int	pgvision_max_training_workers;
 extern int	pgvision_training_threads;
 
-/* cv_model: a varlena whose payload is the serialized model bytes. */
+/*
+ * cv_model: a varlena whose payload is the serialized model bytes.
+ * Functions called row after row with a model (cv_predict, cv_detect) use
+ * ModelFromArg below instead, which fetches an out-of-line model once per
+ * statement and call site.
+ */
 #define PG_GETARG_CV_MODEL_P(n)	((bytea *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
 
 /* model_cache.c: the parsed model of serialized bytes, cached per backend */
@@ -105,6 +110,13 @@ extern const cv_feature_extractor *DomainGetExtractorVersion(const char *domain,
 															 const uint8_t *model_hash,
 															 uint32 version);
 
+/*
+ * The extractor a model's features come from (its domain, hash and
+ * version); a self-contained model's carried file serves when this server
+ * has not stored the backbone.
+ */
+extern const cv_feature_extractor *ModelGetExtractor(const cv_model *model);
+
 /* The SHA-256 of a backbone domain's file (undefined_object if none). */
 extern void BackboneHashByName(const char *domain, uint8_t hash[32]);
 /* The stored backbone file with this hash, copied (undefined_object if none). */
@@ -112,6 +124,14 @@ extern bytea *BackboneFileByHash(const char *domain, const uint8_t hash[32]);
 
 /* Raise undefined_object unless a backbone file with this hash is stored. */
 extern void BackboneCheckStored(const char *domain, const uint8_t hash[32]);
+/* The same two, served first from the file a model carries (carrier may be NULL). */
+extern bytea *BackboneFileFor(const char *domain, const uint8_t hash[32], const cv_model *carrier);
+extern void BackboneCheckFor(const char *domain, const uint8_t hash[32], const cv_model *carrier);
+
+/* self_contained.c: models that carry their backbone file */
+extern bytea *EmbeddedBackboneFile(const cv_model *model);	/* checked against its hash */
+extern char *BackboneHashHex(const uint8_t hash[32]);
+extern bool MayShareCarriedNet(void);
 
 /*
  * prepared_weights.c: the shared prepared-weights files of backbone nets
@@ -130,6 +150,8 @@ struct cv_detect_backbone;
 extern struct cv_detect_backbone *DetectBackboneGet(const char *domain, const uint8_t *hash,
 													int input_width, int input_height,
 													const int *tensors, uint32 maps_version);
+/* The maps a detection model reads (its carried file serves as in ModelGetExtractor). */
+extern struct cv_detect_backbone *ModelDetectBackbone(const cv_model *model);
 
 /* embed.c: view 0's feature vector of an encoded image (fx->dim floats, palloc'd) */
 extern float *EmbedImage(const cv_feature_extractor *fx, const char *image, Size image_len);

@@ -53,8 +53,7 @@ PredictRows(FunctionCallInfo fcinfo, const cv_model *model, const char *image, S
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("cv_predict needs a classification model; this model detects objects"),
 				 errhint("Use cv_detect for detection models: it returns boxes with their tags.")));
-	fx = DomainGetExtractorVersion(model->domain, model->domain_hash,
-								   model->extractor_version);
+	fx = ModelGetExtractor(model);
 	n_tags = model->head->n_tags;
 
 	CvImageDecodeFor(image, image_len, DecodeSizeFor(model->input_width),

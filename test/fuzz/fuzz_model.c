@@ -9,10 +9,10 @@
  * parsed twice: as it is, and with its length and checksum fields made to
  * agree with its bytes, which lets the fuzzer reach every count, string
  * and array of the body.  What parses must then be usable: serialised
- * again it gives the same bytes (format version 3; older versions are
- * rewritten as 3), and its head or detector predicts on zero features.
+ * again it gives the same bytes (format versions 3 and 4; older versions
+ * are rewritten as 3), and its head or detector predicts on zero features.
  * Seeds: test/fuzz/seed/model (make_seeds.c: both classification tasks,
- * detection, format versions 1 and 2).
+ * detection, format versions 1 and 2, and 4 with a carried file).
  */
 #include "fuzz_common.h"
 #include "model/model.h"
@@ -95,8 +95,8 @@ parse_one(const uint8_t *data, size_t len)
 		uint32_t	version = data[8] | (uint32_t) data[9] << 8 |
 			(uint32_t) data[10] << 16 | (uint32_t) data[11] << 24;
 
-		/* the same model, the same bytes */
-		if (version == CV_MODEL_FORMAT_VERSION)
+		/* the same model, the same bytes (version 4 carries a backbone file) */
+		if (version == CV_MODEL_FORMAT_VERSION || version == CV_MODEL_FORMAT_VERSION_EMBEDDED)
 			FUZZ_ASSERT(again_len == len && memcmp(again, data, len) == 0);
 		cv_free(again);
 	}

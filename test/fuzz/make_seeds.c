@@ -490,6 +490,24 @@ write_models(void)
 			 */
 			size_t		norm_at = CV_MODEL_HEADER_SIZE + 4 + 4 + 4 + 32 + 4 + 4 + 4 + 4 + 4;
 
+			/* version 4: the same model carrying a (fake) backbone file */
+			{
+				static uint8_t file[24] = {'T', 'F', 'L', '3', 1, 2, 3, 4};
+				uint8_t    *carried = NULL;
+				size_t		carried_len = 0;
+
+				m->backbone = file;
+				m->backbone_len = sizeof(file);
+				if (cv_model_serialize(m, &carried, &carried_len, &err) != CV_OK)
+				{
+					fprintf(stderr, "model: %s\n", err.message);
+					exit(1);
+				}
+				m->backbone = NULL;
+				m->backbone_len = 0;
+				write_model("multiclass_v4", carried, carried_len, 4);
+				cv_free(carried);
+			}
 			write_model("multiclass_v2", bytes, len, 2);
 			memmove(bytes + norm_at, bytes + norm_at + 4, len - norm_at - 4);
 			write_model("multiclass_v1", bytes, len - 4, 1);

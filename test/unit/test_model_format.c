@@ -317,8 +317,11 @@ test_checksum_valid_lies(void)
 		CHECK(cv_model_parse(longer, len + 1, &out, &err) == CV_ERR_CORRUPT);
 		free(longer);
 		memcpy(copy, bytes, len);
-		copy[8] = 4;
+		copy[8] = 5;
 		CHECK(cv_model_parse(copy, len, &out, &err) == CV_ERR_UNSUPPORTED);
+		/* version 3 bytes under a version 4 header: the body is no file length */
+		copy[8] = 4;
+		CHECK(cv_model_parse(copy, len, &out, &err) == CV_ERR_CORRUPT && out == NULL);
 		/*
 		 * Version 2 wrote classification models exactly as version 3 does
 		 * (3 added detection models): the same body under a version 2
@@ -434,6 +437,142 @@ test_build_checks_and_extractor_match(void)
 	cv_model_free(m);
 }
 
+/*
+ * A model carrying its backbone file (version 4): the file comes back byte
+ * for byte before the unchanged body, and without it the model writes the
+ * same version 3 bytes as before.
+ */
+static void
+test_embedded_backbone(void)
+{
+	cv_model   *m = small_model(CV_TASK_MULTICLASS);
+	cv_model   *back = NULL;
+	uint8_t		file[40];
+	uint8_t    *plain = NULL,
+			   *bytes = NULL,
+			   *again = NULL;
+	size_t		plain_len = 0,
+				len = 0,
+				len2 = 0;
+	cv_error	err;
+
+	if (m == NULL || cv_model_serialize(m, &plain, &plain_len, &err) != CV_OK)
+	{
+		CHECK(false);
+		cv_model_free(m);
+		return;
+	}
+	for (int i = 0; i < (int) sizeof(file); i++)
+		file[i] = (uint8_t) (i * 37 + 5);
+	m->backbone = cv_malloc(sizeof(file));
+	memcpy(m->backbone, file, sizeof(file));
+	m->backbone_len = sizeof(file);
+	CHECK(cv_model_serialize(m, &bytes, &len, &err) == CV_OK);
+	CHECK(len == plain_len + 8 + sizeof(file));
+	CHECK(bytes[8] == 4 && bytes[9] == 0);
+	CHECK(bytes[32] == sizeof(file) && bytes[33] == 0 && bytes[39] == 0);
+	CHECK(memcmp(bytes + 40, file, sizeof(file)) == 0);
+	/* the body after the file is the version 3 body */
+	CHECK(memcmp(bytes + 40 + sizeof(file), plain + 32, plain_len - 32) == 0);
+	CHECK(cv_model_parse(bytes, len, &back, &err) == CV_OK);
+	if (back != NULL)
+	{
+		CHECK(back->backbone_len == sizeof(file));
+		CHECK(back->backbone != NULL && memcmp(back->backbone, file, sizeof(file)) == 0);
+		CHECK(memcmp(back->domain_hash, fake_fx.content_hash, 32) == 0);
+		CHECK(memcmp(back->head->weights, m->head->weights, sizeof(float) * 24) == 0);
+		CHECK(cv_model_serialize(back, &again, &len2, &err) == CV_OK);
+		CHECK(len2 == len && memcmp(again, bytes, len) == 0);
+		cv_free(again);
+		again = NULL;
+		/* dropped again: the version 3 bytes */
+		cv_free(back->backbone);
+		back->backbone = NULL;
+		back->backbone_len = 0;
+		CHECK(cv_model_serialize(back, &again, &len2, &err) == CV_OK);
+		CHECK(len2 == plain_len && memcmp(again, plain, plain_len) == 0);
+		cv_free(again);
+		cv_model_free(back);
+	}
+
+	/* every truncation, every bit flip */
+	{
+		int			corrupt = 0,
+					bad = 0;
+
+		for (size_t cut = 0; cut < len; cut++)
+		{
+			uint8_t    *copy = malloc(cut ? cut : 1);
+			cv_model   *out = (cv_model *) 1;
+
+			memcpy(copy, bytes, cut);
+			if (cv_model_parse(copy, cut, &out, &err) == CV_ERR_CORRUPT && out == NULL)
+				corrupt++;
+			free(copy);
+		}
+		CHECK_MSG(corrupt == (int) len, "%d of %zu truncations rejected", corrupt, len);
+		for (size_t i = 0; i < len; i++)
+			for (int b = 0; b < 8; b++)
+			{
+				cv_model   *out = NULL;
+				/* 4 flips to 5, 6 or 0: never a version that reads */
+				cv_status	want = i >= 8 && i < 12 ? CV_ERR_UNSUPPORTED : CV_ERR_CORRUPT;
+				cv_status	st;
+
+				bytes[i] ^= (uint8_t) (1 << b);
+				st = cv_model_parse(bytes, len, &out, &err);
+				bytes[i] ^= (uint8_t) (1 << b);
+				if (st != want || out != NULL)
+				{
+					bad++;
+					cv_model_free(out);
+				}
+			}
+		CHECK_MSG(bad == 0, "%d bit flips not refused as they should be", bad);
+	}
+
+	/* checksum-valid lies about the file's length */
+	{
+		cv_model   *out = NULL;
+		uint32_t	lies[] = {0, (uint32_t) len, (uint32_t) sizeof(file) + 1, 0xFFFFFFFFu};
+
+		for (int k = 0; k < 4; k++)
+		{
+			uint8_t    *copy = malloc(len);
+
+			memcpy(copy, bytes, len);
+			poke_u32(copy, len, 32, lies[k]);
+			CHECK_MSG(cv_model_parse(copy, len, &out, &err) == CV_ERR_CORRUPT && out == NULL,
+					  "file length %u", lies[k]);
+			free(copy);
+		}
+	}
+
+	/* a compact model (zero hash) carries none, written or read */
+	{
+		uint8_t    *copy = malloc(len);
+		uint8_t    *none = NULL;
+		size_t		none_len = 0;
+		cv_model   *out = NULL;
+
+		memset(m->domain_hash, 0, 32);
+		CHECK(cv_model_serialize(m, &none, &none_len, &err) == CV_ERR_PARAM && none == NULL);
+		memcpy(copy, bytes, len);
+		/* domain name "fake": u32 task, u32 length, 4 bytes, then the hash */
+		memset(copy + 40 + sizeof(file) + 12, 0, 32);
+		poke_u32(copy, len, 40 + sizeof(file), CV_TASK_MULTICLASS);
+		CHECK(cv_model_parse(copy, len, &out, &err) == CV_ERR_CORRUPT && out == NULL);
+		CHECK(strstr(err.message, "compact") != NULL);
+		free(copy);
+		m->domain_hash[0] = 0xAB;
+		m->backbone_len = 0;
+		CHECK(cv_model_serialize(m, &none, &none_len, &err) == CV_ERR_PARAM && none == NULL);
+	}
+	cv_free(plain);
+	cv_free(bytes);
+	cv_model_free(m);
+}
+
 /* End to end on pixels with the compact domain. */
 static void
 test_predict_image_compact(void)
@@ -472,4 +611,5 @@ UNIT_MAIN("model_format",
 		  UNIT_CASE(test_checksum_valid_lies),
 		  UNIT_CASE(test_reads_version_1),
 		  UNIT_CASE(test_build_checks_and_extractor_match),
+		  UNIT_CASE(test_embedded_backbone),
 		  UNIT_CASE(test_predict_image_compact))

@@ -53,6 +53,7 @@ cv_model_free(cv_model *m)
 	cv_free(m->tag_names);
 	cv_head_free(m->head);
 	cv_detector_free(m->detector);
+	cv_free(m->backbone);
 	cv_free(m);
 }
 

@@ -8,8 +8,10 @@
  * SHA-256 of the weights file; zeros for the built-in `compact` domain):
  * the task, the tag list, the input size, the feature normalisation, the
  * standardisation, the head
- * weights and the decision threshold.  The byte layout is in
- * docs/model-format.md.
+ * weights and the decision threshold.  A self-contained model also carries
+ * the backbone file itself (format version 4), so it predicts on a server
+ * that never imported that backbone (docs/scale-out.md).  The byte layout
+ * is in docs/model-format.md.
  *
  * cv_model_serialize is deterministic (same model, same bytes).
  * cv_model_parse validates magic, version, total length, CRC-32 and every
@@ -28,6 +30,8 @@
 
 #define CV_MODEL_MAGIC "CVMODEL"	/* 8 bytes with the final NUL */
 #define CV_MODEL_FORMAT_VERSION 3	/* written; versions 1 and 2 are still read */
+#define CV_MODEL_FORMAT_VERSION_EMBEDDED 4	/* written when the backbone file travels along */
+#define CV_MODEL_BACKBONE_MAX ((size_t) 256 << 20)	/* bytes of an embedded backbone file */
 #define CV_MODEL_HEADER_SIZE 32
 #define CV_MODEL_TAG_NAME_MAX 256	/* bytes of a tag name */
 
@@ -44,6 +48,15 @@ typedef struct cv_model
 	char	  **tag_names;		/* n_tags NUL-terminated names */
 	cv_head    *head;			/* classification: n_tags, dim, negative flags, weights */
 	cv_detector *detector;		/* detection (head NULL): detector.h */
+
+	/*
+	 * The backbone file whose SHA-256 domain_hash holds, when the model
+	 * carries it (NULL otherwise, always for compact).  The core cannot
+	 * hash: whoever runs the file checks that it is the file the hash names
+	 * before trusting it.  Owned by the model.
+	 */
+	uint8_t    *backbone;
+	size_t		backbone_len;
 } cv_model;
 
 /*
@@ -68,7 +81,12 @@ cv_status	cv_model_build_detection(const char *domain, const uint8_t domain_hash
 
 void		cv_model_free(cv_model *model);	/* accepts NULL */
 
-/* Bytes of the model, allocated with cv_malloc (release with cv_free). */
+/*
+ * Bytes of the model, allocated with cv_malloc (release with cv_free):
+ * format version 3, or 4 when m->backbone is set (CV_ERR_PARAM when a
+ * compact model, whose hash is zero, sets one, or it is empty or larger
+ * than CV_MODEL_BACKBONE_MAX).
+ */
 cv_status	cv_model_serialize(const cv_model *model, uint8_t **bytes,
 							   size_t *len, cv_error *err);
 

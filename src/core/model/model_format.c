@@ -125,12 +125,17 @@ put_detector(writer *w, const cv_model *m)
 	put_f32s(w, d->b2, (size_t) od);
 }
 
-/* Everything after the header. */
+/* Everything after the header (version 4 starts with the backbone file). */
 static void
 put_body(writer *w, const cv_model *m)
 {
 	const cv_head *h = m->head;
 
+	if (m->backbone != NULL)
+	{
+		put_u64(w, (uint64_t) m->backbone_len);
+		put_bytes(w, m->backbone, m->backbone_len);
+	}
 	put_u32(w, (uint32_t) m->task);
 	put_string(w, m->domain);
 	put_bytes(w, m->domain_hash, 32);
@@ -172,6 +177,16 @@ cv_model_serialize(const cv_model *m, uint8_t **bytes, size_t *len,
 	if (m == NULL || m->tag_names == NULL ||
 		(m->task == CV_TASK_DETECTION ? m->detector == NULL : m->head == NULL))
 		return cv_fail(err, CV_ERR_PARAM, "invalid model");
+	if (m->backbone != NULL)
+	{
+		static const uint8_t zero[32];
+
+		if (memcmp(m->domain_hash, zero, 32) == 0)
+			return cv_fail(err, CV_ERR_PARAM, "a model of the compact domain carries no backbone file");
+		if (m->backbone_len == 0 || m->backbone_len > CV_MODEL_BACKBONE_MAX)
+			return cv_fail(err, CV_ERR_PARAM, "an embedded backbone file must have 1 to %zu bytes",
+						   CV_MODEL_BACKBONE_MAX);
+	}
 	put_body(&w, m);
 	total = w.pos;
 	buf = cv_malloc(total);
@@ -183,7 +198,7 @@ cv_model_serialize(const cv_model *m, uint8_t **bytes, size_t *len,
 
 	w.pos = 0;
 	put_bytes(&w, CV_MODEL_MAGIC, 8);	/* includes the NUL */
-	put_u32(&w, CV_MODEL_FORMAT_VERSION);
+	put_u32(&w, m->backbone != NULL ? CV_MODEL_FORMAT_VERSION_EMBEDDED : CV_MODEL_FORMAT_VERSION);
 	put_u32(&w, CV_MODEL_HEADER_SIZE);
 	put_u64(&w, (uint64_t) total);
 	put_u32(&w, crc32_bytes(buf + CV_MODEL_HEADER_SIZE, total - CV_MODEL_HEADER_SIZE));
@@ -442,7 +457,8 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 	total = get_u64(&r);
 	crc = get_u32(&r);
 	u = get_u32(&r);
-	if (version != CV_MODEL_FORMAT_VERSION && version != 2 && version != 1)
+	if (version != CV_MODEL_FORMAT_VERSION_EMBEDDED && version != CV_MODEL_FORMAT_VERSION &&
+		version != 2 && version != 1)
 		return cv_fail(err, CV_ERR_UNSUPPORTED, "model format version %u is not supported", version);
 	if (header_size != CV_MODEL_HEADER_SIZE || u != 0)
 		return cv_fail(err, CV_ERR_CORRUPT, "model bytes are corrupt: bad header");
@@ -456,6 +472,22 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 	m = cv_calloc(1, sizeof(*m));
 	if (m == NULL)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory reading a model");
+	if (version == CV_MODEL_FORMAT_VERSION_EMBEDDED)
+	{
+		uint64_t	blen = get_u64(&r);
+
+		if (!r.ok || blen == 0 || blen > CV_MODEL_BACKBONE_MAX || blen > len - r.pos)
+			return corrupt(m, err, "bad embedded backbone length");
+		m->backbone = cv_malloc((size_t) blen);
+		if (m->backbone == NULL)
+		{
+			cv_model_free(m);
+			return cv_fail(err, CV_ERR_NOMEM, "out of memory reading a model");
+		}
+		memcpy(m->backbone, bytes + r.pos, (size_t) blen);
+		m->backbone_len = (size_t) blen;
+		r.pos += (size_t) blen;
+	}
 	task = get_u32(&r);
 	if (task != CV_TASK_MULTICLASS && task != CV_TASK_MULTILABEL &&
 		!(task == CV_TASK_DETECTION && version >= 3))
@@ -467,6 +499,13 @@ cv_model_parse(const uint8_t *bytes, size_t len, cv_model **out, cv_error *err)
 		return corrupt(m, err, "truncated");
 	memcpy(m->domain_hash, bytes + r.pos, 32);
 	r.pos += 32;
+	if (m->backbone != NULL)
+	{
+		static const uint8_t zero[32];
+
+		if (memcmp(m->domain_hash, zero, 32) == 0)
+			return corrupt(m, err, "a compact model carries no backbone");
+	}
 	m->extractor_version = get_u32(&r);
 	u = get_u32(&r);
 	m->input_width = (int) u;

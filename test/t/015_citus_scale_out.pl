@@ -1,0 +1,147 @@
+# Scale-out on Citus (docs/scale-out.md), on a coordinator and two workers:
+# a distributed photos table predicted on the workers with a model on an
+# imported backbone, which no worker has imported.  The plain model fails
+# there with a message naming the worker and the file's hash; its
+# self-contained form, by iteration and by project name (resolved once on
+# the coordinator: a Distributed Subplan), gives the coordinator's own
+# answers; a compact model needs nothing; the trigger recipe labels rows as
+# they are inserted into a distributed table.  Skipped where no citus
+# extension is installed (the test command has none; docs/scale-out.md
+# says how the developers get one).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $shared = $ENV{PGVISION_SHARED} // '../../shared';
+my $set = "$shared/datasets/azure-trees-cls";
+
+my $pg_config = $ENV{PG_CONFIG} // 'pg_config';
+chomp(my $libdir = `$pg_config --pkglibdir 2>/dev/null` // '');
+chomp(my $sharedir = `$pg_config --sharedir 2>/dev/null` // '');
+plan skip_all => 'no citus extension installed (citus.so and citus.control)'
+  unless $libdir ne '' && -e "$libdir/citus.so" && -e "$sharedir/extension/citus.control";
+
+my @nodes;
+for my $name ('coordinator', 'worker1', 'worker2')
+{
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'citus'
+citus.node_conninfo = 'sslmode=prefer'
+max_worker_processes = 16
+max_connections = 60
+});
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
+	push @nodes, $node;
+}
+my ($coord, @workers) = @nodes;
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_set_coordinator_host('%s', %d)}, $coord->host, $coord->port));
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $_->host, $_->port)) for @workers;
+
+# pgvision on every node (Citus runs CREATE EXTENSION on the workers); the
+# backbone is imported on the coordinator only, as a user would.
+$coord->safe_psql('postgres', qq{
+	CREATE EXTENSION pgvision;
+	SET pgvision.near_duplicate_similarity = 0;
+	SELECT cv_import_backbone('mobilenet_v1', pg_read_binary_file('$shared/models/mobilenet_v1_0.25_128_quant.tflite'));
+	CREATE TABLE manifest AS
+	SELECT row_number() OVER (ORDER BY line) AS id, split_part(line, ',', 1) AS file, split_part(line, ',', 2) AS tag
+	  FROM regexp_split_to_table(pg_read_file('$set/manifest.csv'), E'\\r?\\n') AS line
+	 WHERE line LIKE 'images/%';
+	SELECT cv_create_project('trees', domain => 'mobilenet_v1');
+	SELECT cv_create_project('compact_trees');
+	SELECT count(cv_add_image('trees', pg_read_binary_file('$set/' || file), ARRAY[tag])),
+	       count(cv_add_image('compact_trees', pg_read_binary_file('$set/' || file), ARRAY[tag]))
+	  FROM manifest;
+	SELECT cv_publish(cv_train('trees', wait => true), 'production');
+	SELECT cv_publish(cv_train('compact_trees', wait => true), 'production');
+	CREATE TABLE local_photos AS SELECT id, pg_read_binary_file('$set/' || file) AS img FROM manifest;
+	CREATE TABLE photos (id bigint PRIMARY KEY, img bytea);
+	SELECT create_distributed_table('photos', 'id');
+	INSERT INTO photos SELECT * FROM local_photos;
+});
+is($coord->safe_psql('postgres', q{SELECT count(DISTINCT nodeport) FROM pg_dist_shard_placement}),
+	'2', 'the photos are spread over both workers');
+is($coord->safe_psql('postgres',
+		q{SELECT string_agg(result, ',') FROM run_command_on_workers('SELECT count(*) FROM cv_backbones')}),
+	'0,0', 'no worker has the backbone');
+
+my $it = $coord->safe_psql('postgres', q{SELECT id FROM cv_iterations WHERE project = 'trees'});
+my $compact_it = $coord->safe_psql('postgres', q{SELECT id FROM cv_iterations WHERE project = 'compact_trees'});
+my $hash = $coord->safe_psql('postgres', q{SELECT encode(sha256, 'hex') FROM cv_backbones WHERE domain = 'mobilenet_v1'});
+
+# Every (photo, tag, probability) of a query, in one canonical string.
+sub answers
+{
+	my ($from) = @_;
+	return $coord->safe_psql('postgres',
+		qq{SELECT string_agg(id || ':' || tag || '=' || probability, ' ' ORDER BY id, tag) FROM ($from) s});
+}
+my $expected = answers(q{SELECT p.id, r.tag, r.probability FROM local_photos p, cv_predict('trees', p.img) r});
+my $expected_compact = answers(q{SELECT p.id, r.tag, r.probability FROM local_photos p, cv_predict('compact_trees', p.img) r});
+like($expected, qr/^1:\S+=\S+( \S+)+$/, 'the coordinator predicts the photos itself');
+
+# The plain model: each worker lacks its backbone, and says which it is.
+my ($rc, $out, $err) = $coord->psql('postgres',
+	qq{SELECT count(*) FROM photos p, cv_predict((SELECT model FROM cv_iterations WHERE id = $it), p.img) r});
+isnt($rc, 0, 'the plain model fails on the workers');
+my $ports = join('|', map { $_->port } @workers);
+like($err, qr/not stored on this server.*DETAIL:  Server .*port ($ports)\)?; the model names the file with SHA-256 $hash/s,
+	'the message names the worker and the hash');
+
+# Self-contained: pushed down and the coordinator's answers.
+is(answers(qq{SELECT p.id, r.tag, r.probability FROM photos p,
+		cv_predict((SELECT cv_self_contained((SELECT model FROM cv_iterations WHERE id = $it))), p.img) r}),
+	$expected, 'a self-contained model predicts on the workers as on the coordinator');
+my $by_name = q{SELECT p.id, r.tag, r.probability
+	  FROM photos p, cv_predict((SELECT cv_self_contained(cv_published_model('trees'))), p.img) r};
+is(answers($by_name), $expected, 'by project name, resolved on the coordinator');
+my $plan = $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF, VERBOSE) $by_name");
+like($plan, qr/Distributed Subplan.*Output: cv_self_contained\(cv_published_model\('trees'::text\)\)/s,
+	'the model is resolved once, in a subplan on the coordinator');
+like($plan, qr/Task Count: \d+.*Node: host=.*Function Call: cv_predict\(\$0, p\.img\)/s,
+	'and cv_predict runs in the tasks on the workers');
+is(answers(qq{SELECT p.id, r.tag, r.probability FROM photos p,
+		cv_predict((SELECT model FROM cv_iterations WHERE id = $compact_it), p.img) r}),
+	$expected_compact, 'a compact model needs nothing on the workers');
+is($coord->safe_psql('postgres',
+		q{SELECT string_agg(result, ',') FROM run_command_on_workers('SELECT count(*) FROM cv_backbones')}),
+	'0,0', 'and still no worker has the backbone');
+
+# The trigger recipe: the deployed model in a reference table.
+$coord->safe_psql('postgres', q{
+	CREATE TABLE deployed_models (name text PRIMARY KEY, model cv_model NOT NULL);
+	SELECT create_reference_table('deployed_models');
+	INSERT INTO deployed_models SELECT 'trees', cv_self_contained(cv_published_model('trees'));
+	CREATE TABLE new_photos (id bigint PRIMARY KEY, img bytea, label text, probability real);
+	SELECT create_distributed_table('new_photos', 'id');
+	CREATE FUNCTION label_photo() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		SELECT r.tag, r.probability INTO NEW.label, NEW.probability
+		  FROM deployed_models m, cv_predict(m.model, NEW.img) r
+		 WHERE m.name = 'trees' ORDER BY r.probability DESC, r.tag LIMIT 1;
+		RETURN NEW;
+	END $$;
+	SET citus.enable_unsafe_triggers = on;
+	CREATE TRIGGER label_photo BEFORE INSERT OR UPDATE OF img ON new_photos
+		FOR EACH ROW EXECUTE FUNCTION label_photo();
+});
+is($coord->safe_psql('postgres',
+		q{SELECT string_agg(result, ',') FROM run_command_on_workers($$SELECT count(*) FROM pg_trigger WHERE tgname = 'label_photo'$$)}),
+	'1,1', 'the trigger is on the shards of both workers');
+$coord->safe_psql('postgres', q{INSERT INTO new_photos (id, img) SELECT id, img FROM local_photos});
+my $top = $coord->safe_psql('postgres', q{
+	SELECT string_agg(id || ':' || tag, ' ' ORDER BY id) FROM (
+		SELECT DISTINCT ON (p.id) p.id, r.tag FROM local_photos p, cv_predict('trees', p.img) r
+		 ORDER BY p.id, r.probability DESC, r.tag) s});
+is($coord->safe_psql('postgres', q{
+	WITH n AS MATERIALIZED (SELECT id, label FROM new_photos)
+	SELECT string_agg(id || ':' || label, ' ' ORDER BY id) FROM n}),
+	$top, 'inserted rows are labelled with the top tag on the workers');
+
+$_->stop for reverse @nodes;
+done_testing();
