@@ -128,7 +128,7 @@ count "$rp" "$rf"
 # 5. TAP tests: background workers, crashes, restarts.  They start their own
 # clusters through PostgreSQL::Test::Cluster, as the non-root user, two at a
 # time (each waits on server starts, restarts and workers much of its run:
-# 313 s instead of 419 s for the twelve files here, same results).
+# 313 s instead of 419 s for the twelve files of 1 December, same results).
 pgv_log "TAP (test/t)"
 tap_status=0
 mkdir -p "$SCRATCH/tap" && chown "$PGV_OS_USER" "$SCRATCH/tap"
