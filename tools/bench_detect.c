@@ -66,6 +66,7 @@ typedef struct item
 	cv_box		boxes[MAX_BOXES];
 	int			tags[MAX_BOXES];
 	bool		test;
+	int			split;			/* manifest "split": 0 none, 1 train, 2 test */
 	uint64_t	hash;
 } item;
 
@@ -217,6 +218,8 @@ read_manifest(const char *dir, item **out, char **tag_names, int *n_tags_out)
 		memset(it, 0, sizeof(*it));
 		json_object_object_get_ex(o, "file", &v);
 		it->file = strdup(json_object_get_string(v));
+		if (json_object_object_get_ex(o, "split", &v))
+			it->split = strcmp(json_object_get_string(v), "test") == 0 ? 2 : 1;
 		if (json_object_object_get_ex(o, "regions", &regions))
 			for (size_t r = 0; r < json_object_array_length(regions) && it->n_boxes < MAX_BOXES; r++)
 			{
@@ -305,6 +308,9 @@ read_manifest(const char *dir, item **out, char **tag_names, int *n_tags_out)
 		if (i > 0 && strcmp(items[i].group, items[i - 1].group) != 0)
 			g = 0;
 		items[i].test = (3 * (g + 1)) / 10 > (3 * g) / 10;
+		/* a manifest may fix the split itself (small-project experiments) */
+		if (items[i].split != 0)
+			items[i].test = items[i].split == 2;
 	}
 	*out = items;
 	*n_tags_out = n_tags;
@@ -387,13 +393,13 @@ combined_detect(cv_detector *const *dets, int k, const float *maps, const float 
 {
 	cv_detector_shape s;
 	size_t		n;
-	float	   *sum,
+	float	   *sum[2],
 			   *one;
-	int			parts = 0;
 
 	cv_detector_get_shape(dets[0], &s);
 	n = (size_t) cv_detector_cells(&s) * cv_detector_out_dim(s.n_tags);
-	sum = calloc(n, sizeof(float));
+	sum[0] = calloc(n, sizeof(float));
+	sum[1] = calloc(n, sizeof(float));
 	one = malloc(sizeof(float) * n);
 	for (int j = 0; j < k; j++)
 		for (int m = 0; m < (mirror_maps ? 2 : 1); m++)
@@ -403,18 +409,48 @@ combined_detect(cv_detector *const *dets, int k, const float *maps, const float 
 			if (m)
 				cv_detector_mirror_outputs(dets[j], one);
 			for (size_t i = 0; i < n; i++)
-				sum[i] += one[i];
-			parts++;
+				sum[m][i] += one[i] / k;
 		}
-	for (size_t i = 0; i < n; i++)
-		sum[i] /= parts;
+	/* the photo's and the mirror's, combined as cv_detector_detect does */
+	if (mirror_maps)
+		cv_detector_combine_mirror(dets[0], sum[0], sum[1]);
 	{
-		cv_status	st = cv_detector_decode(dets[0], sum, 0.01f, 0.45, 100, out, n_out, err);
+		cv_status	st = cv_detector_decode(dets[0], sum[0], 0.01f, 0.45, 100, out, n_out, err);
 
-		free(sum);
+		free(sum[0]);
+		free(sum[1]);
 		free(one);
 		return st;
 	}
+}
+
+/*
+ * BENCH_DUMP=PREFIX: the detections (calibrated probability, true positive
+ * at overlap 0.5, raw score) to PREFIX.NAME.txt, for calibration studies.
+ */
+static void
+dump_detections(const char *name, const cv_detector *det, const cv_image_detection *dets, int n,
+				const cv_truth_box *truths, int n_truths, int n_images, int n_tags)
+{
+	const char *prefix = getenv("BENCH_DUMP");
+	uint8_t    *tp;
+	char		path[4096];
+	FILE	   *f;
+	cv_error	err;
+
+	if (prefix == NULL || n <= 0)
+		return;
+	tp = malloc(n);
+	snprintf(path, sizeof(path), "%s.%s.txt", prefix, name);
+	if (cv_detect_match(dets, n, truths, n_truths, n_images, n_tags, 0.5, tp, &err) == CV_OK &&
+		(f = fopen(path, "w")) != NULL)
+	{
+		fprintf(f, "# a %.6f b %.6f truths %d images %d\n", det->calib_a, det->calib_b, n_truths, n_images);
+		for (int i = 0; i < n; i++)
+			fprintf(f, "%d %d %.7f %d\n", dets[i].image, dets[i].det.tag, dets[i].det.score, tp[i]);
+		fclose(f);
+	}
+	free(tp);
 }
 
 static void
@@ -552,6 +588,8 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 			   res.detector->context, res.detector->hidden);
 		printf("  held-out (k-fold on train): mAP@0.5 %.3f  P %.3f R %.3f  calibration a=%.2f b=%.2f\n",
 			   all.map, all.precision, all.recall, res.detector->calib_a, res.detector->calib_b);
+		dump_detections("heldout", res.detector, res.holdout, res.n_holdout, train_boxes, n_train_boxes,
+						n_train, n_tags);
 	}
 
 	/* the final detector on its own training images (view 0): the fit */
@@ -583,6 +621,24 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 								  0.5, 0.75, per, &all75, &err);
 		printf("  fit (final detector on its training images): mAP@0.5 %.3f  mAP@0.75 %.3f  loss %.4f\n",
 			   all.map, all75.map, res.final_loss);
+		/*
+		 * The calibrated probability of the most probable detection of the
+		 * first training image that has boxes, mirrored as cv_detect sees
+		 * it (what test/sql/detection shows on its small project)
+		 */
+		if (a->views >= 2 && n_train_boxes > 0)
+		{
+			cv_detection *d;
+			int			nd;
+			int			first = train_boxes[0].image;
+			size_t		mf = cv_detector_map_floats(&shape);
+			const float *m = train_maps + (size_t) first * a->views * mf;
+
+			cv_detector_detect(res.detector, m, m + mf, 0.0f, 0.45, 100, &d, &nd, &err);
+			printf("  top probability on the first training image with boxes (mirrored): %.3f (IoU %.2f)\n",
+				   nd > 0 ? d[0].score : 0.0, nd > 0 ? cv_box_iou(&d[0].box, &train_boxes[0].box) : 0.0);
+			cv_free(d);
+		}
 		free(fit);
 	}
 
@@ -639,6 +695,7 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 								  0.5, 0.5, per, &all, &err);
 		cv_detect_metrics_compute(dets, n_dets, test_boxes, n_test_boxes, n_test, n_tags,
 								  0.5, 0.75, per75, &all75, &err);
+		dump_detections("test", res.detector, dets, n_dets, test_boxes, n_test_boxes, n_test, n_tags);
 		printf("  test: mAP@0.5 %.3f  mAP@0.75 %.3f  P@0.5 %.3f  R@0.5 %.3f\n",
 			   all.map, all75.map, all.precision, all.recall);
 		for (int t = 0; t < n_tags; t++)

@@ -159,11 +159,12 @@ SELECT o.overlap, abs(c.ap - p.average_precision) < 1e-6 AS same_ap, c.points > 
 SELECT pg_temp.expect_error(format('SELECT * FROM cv_pr_curve(%s, %L, overlap => 2)', :it, 'raccoon'));
 SELECT pg_temp.expect_error(format('SELECT * FROM cv_pr_curve(%s, %L)', :it, 'dog'));
 
--- cv_detect on a training photo: the raccoon is found where it was drawn.
--- (Its probability is not pinned: with 16 photos the held-out calibration
--- of the 576-channel map is low, about 0.35 here; docs/detection.md.)
+-- cv_detect on a training photo: the raccoon is found where it was drawn,
+-- at the hosted services' default threshold (0.5): the calibration of a
+-- project this small no longer stays under it (docs/detection.md).
 SELECT tag,
-       pg_temp.iou("left", top, width, height, 0.124615, 0.211031, 0.678462, 0.767386) > 0.5 AS on_the_box
+       pg_temp.iou("left", top, width, height, 0.124615, 0.211031, 0.678462, 0.767386) > 0.5 AS on_the_box,
+       probability >= 0.5 AS at_the_default_threshold
   FROM cv_detect((SELECT model FROM cv_iterations WHERE id = :it), pg_read_binary_file(:'seen')) LIMIT 1;
 -- The stored image, the same bytes as a cv_image and as bytea agree.
 SELECT count(*) > 0 AS rows, bool_and(a.tag = b.tag AND a.probability = b.probability AND a."left" = b."left"

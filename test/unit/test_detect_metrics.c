@@ -9,6 +9,8 @@
  */
 #include "unit.h"
 #include "detect/detect_metrics.h"
+#include "detect/detect_train.h"
+#include "detect/detector.h"
 #include "detect_synth.c"
 
 /* [0,.5]^2; IoU with SHIFT is 1/3, with HALF exactly 1/2 (test_detect_box) */
@@ -715,6 +717,87 @@ test_synth_errors(void)
 	CHECK(img.pixels == NULL);
 }
 
+static float
+calibrated(float a, float b, float score)
+{
+	double		z = log(score / (1.0 - score));
+
+	return (float) (1.0 / (1.0 + exp(-(a * z + b))));
+}
+
+/*
+ * Calibration (detect_calibrate.c): Platt scaling, raised where it would
+ * keep every detection under 0.5 although the best held-out detections
+ * are nearly all right.
+ */
+static void
+test_calibration(void)
+{
+	enum
+	{
+		N = 309
+	};
+	static cv_image_detection d[N];
+	static uint8_t tp[N];
+	float		a,
+				b;
+
+	/* nothing held out: the identity */
+	cv_detect_calibrate(d, tp, 0, &a, &b);
+	CHECK(a == 1.0f && b == 0.0f);
+
+	/*
+	 * A small project's held-out detections: the 9 best (scores 0.30 down
+	 * to 0.22) true, then 300 false ones from 0.21 down to 0.0003, as the
+	 * fold detectors of a 16-photo project leave them.  The log-loss of
+	 * the 300 keeps the fitted curve under 0.5; the isotonic rate is 1
+	 * over the 9, then 0: the curve crosses 0.5 halfway (in logits)
+	 * between the 9th (0.22) and the 10th (0.21).
+	 */
+	for (int i = 0; i < N; i++)
+	{
+		d[i].image = i % 19;
+		d[i].det.tag = 0;
+		d[i].det.score = i < 9 ? 0.30f - 0.01f * i : 0.21f - 0.0007f * (i - 9);
+		tp[i] = i < 9;
+	}
+	cv_detect_calibrate(d, tp, N, &a, &b);
+	CHECK(a > 0.0f);
+	CHECK_MSG(calibrated(a, b, 0.22f) > 0.5f, "p(0.22) = %.3f", calibrated(a, b, 0.22f));
+	CHECK_MSG(calibrated(a, b, 0.21f) < 0.5f, "p(0.21) = %.3f", calibrated(a, b, 0.21f));
+	{
+		double		mid = 0.5 * (log(0.22 / 0.78) + log(0.21 / 0.79));
+
+		CHECK_NEAR(a * mid + b, 0.0, 1e-4);
+	}
+	/* monotonic: the order of the detections is kept */
+	for (int i = 1; i < N; i++)
+		CHECK(calibrated(a, b, d[i].det.score) <= calibrated(a, b, d[i - 1].det.score));
+
+	/*
+	 * The true ones scattered among as many false ones above them: no
+	 * score has a rate of at least one half, nothing is raised.
+	 */
+	for (int i = 0; i < N; i++)
+		tp[i] = i % 3 == 2;
+	cv_detect_calibrate(d, tp, N, &a, &b);
+	CHECK_MSG(calibrated(a, b, 0.30f) < 0.5f, "p(0.30) = %.3f", calibrated(a, b, 0.30f));
+
+	/*
+	 * Equal scores are one group: 2 true and 2 false at one score above
+	 * 300 false ones reach the rate 0.5 exactly, and the curve crosses 0.5
+	 * just under that score.
+	 */
+	for (int i = 0; i < N; i++)
+	{
+		d[i].det.score = i < 4 ? 0.4f : 0.3f - 0.0009f * (i - 4);
+		tp[i] = i < 2;
+	}
+	cv_detect_calibrate(d, tp, N, &a, &b);
+	CHECK_MSG(calibrated(a, b, 0.4f) > 0.5f && calibrated(a, b, 0.3f) < 0.5f,
+			  "p(0.4) = %.3f, p(0.3) = %.3f", calibrated(a, b, 0.4f), calibrated(a, b, 0.3f));
+}
+
 UNIT_MAIN("detect_metrics",
 		  UNIT_CASE(test_perfect_image),
 		  UNIT_CASE(test_matched_twice),
@@ -725,6 +808,7 @@ UNIT_MAIN("detect_metrics",
 		  UNIT_CASE(test_pr_curve),
 		  UNIT_CASE(test_threshold_and_overlap),
 		  UNIT_CASE(test_errors),
+		  UNIT_CASE(test_calibration),
 		  UNIT_CASE(test_scale),
 		  UNIT_CASE(test_synth_deterministic),
 		  UNIT_CASE(test_synth_boxes_match_pixels),

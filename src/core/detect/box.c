@@ -13,8 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* Codes are clamped to this range before exp (box.h). */
-#define CODE_LIMIT 10.0f
+#define CODE_LIMIT CV_BOX_CODE_LIMIT
 
 /*
  * Area of a box; 0 for a degenerate one, and for one with a NaN or infinite

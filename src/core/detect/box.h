@@ -13,6 +13,9 @@
 
 #include "../common/cv_common.h"
 
+/* Box codes are clamped to +-this before exp (cv_box_decode). */
+#define CV_BOX_CODE_LIMIT 10.0f
+
 typedef struct cv_box
 {
 	float		left;

@@ -29,7 +29,9 @@
  *		its mirror, view 1, as cv_detect_image does).
  *	 5. calibration: a logistic regression of "is a true positive at IoU
  *		0.5" on logit(score) of the held-out detections gives the final
- *		detector's calib_a, calib_b (a kept positive), and the held-out
+ *		detector's calib_a, calib_b (a kept positive), raised where it would
+ *		stay under 0.5 above the score at which the held-out detections'
+ *		isotonic rate of being right falls under one half; the held-out
  *		detections are reported with the calibrated probabilities.
  *	 6. the final detector is trained on every image.
  * Progress and cancel as train.h has them.  Deterministic: same data and
@@ -74,6 +76,10 @@ cv_status	cv_detect_assign(int grid_w, int grid_h, float radius, const cv_box *b
 /*
  * Step 5 above: a and b of p = sigmoid(a logit(score) + b) from held-out
  * detections and whether each is a true positive (cv_detect_match); a > 0.
+ * When some top run of the detections (the isotonic fit, equal scores
+ * together) is right at least half of the time and the fitted curve is
+ * under 0.5 there, b is raised so that the curve crosses 0.5 halfway (in
+ * logits) between that run's lowest score and the next score below it.
  * With n = 0, the identity (1, 0).
  */
 void		cv_detect_calibrate(const cv_image_detection *dets, const uint8_t *is_tp, int n,

@@ -590,6 +590,53 @@ cv_detector_mirror_outputs(const cv_detector *d, float *out)
 	}
 }
 
+/*
+ * Test-time mirroring: the mean of the outputs at a cell and at its mirror
+ * image (already turned back), as the boxes' codes are logs of distances
+ * and the class and quality outputs logits, averages them in the space the
+ * head predicts in; it halves the noise of the box codes that a head
+ * trained on a few dozen photos has.  The quality (the IoU the cell's box
+ * is expected to reach) is then multiplied by the IoU of the two views'
+ * own boxes at the cell: where they disagree, their mean is a compromise
+ * neither view vouches for.  That is what ranked a misplaced duplicate
+ * from an object's edge cell above true boxes (docs/detection.md, the
+ * synthetic set).  Both boxes share the cell's centre, so their IoU
+ * follows from the four distances alone.
+ */
+void
+cv_detector_combine_mirror(const cv_detector *d, float *out, const float *mirrored)
+{
+	int			od = cv_detector_out_dim(d->n_tags);
+	int			cells = d->map_width[0] * d->map_height[0];
+
+	for (int c = 0; c < cells; c++)
+	{
+		float	   *a = out + (size_t) c * od;
+		const float *b = mirrored + (size_t) c * od;
+		double		da[4],
+					db[4],
+					inter,
+					uni,
+					agree,
+					q;
+
+		for (int j = 0; j < 4; j++)
+		{
+			da[j] = exp(fmin(fmax(a[d->n_tags + j], -CV_BOX_CODE_LIMIT), CV_BOX_CODE_LIMIT));
+			db[j] = exp(fmin(fmax(b[d->n_tags + j], -CV_BOX_CODE_LIMIT), CV_BOX_CODE_LIMIT));
+		}
+		inter = (fmin(da[0], db[0]) + fmin(da[2], db[2])) * (fmin(da[1], db[1]) + fmin(da[3], db[3]));
+		uni = (da[0] + da[2]) * (da[1] + da[3]) + (db[0] + db[2]) * (db[1] + db[3]) - inter;
+		agree = uni > 0 ? inter / uni : 0.0;
+		for (int j = 0; j < od; j++)
+			a[j] = 0.5f * (a[j] + b[j]);
+		/* the quality logit becomes logit(sigmoid(mean) * agreement) */
+		q = 1.0 / (1.0 + exp(-(double) a[d->n_tags + 4])) * fmax(agree, 1e-7);
+		q = fmin(q, 1.0 - 1e-7);
+		a[d->n_tags + 4] = (float) log(q / (1.0 - q));
+	}
+}
+
 cv_status
 cv_detector_detect(const cv_detector *d, const float *maps, const float *mirror_maps,
 				   float min_probability, double nms_overlap, int max_detections,
@@ -621,16 +668,8 @@ cv_detector_detect(const cv_detector *d, const float *maps, const float *mirror_
 		st = cv_detector_outputs(d, maps, out, err);
 	if (st == CV_OK && mirror_maps != NULL)
 	{
-		/*
-		 * Test-time mirroring: the mean of the outputs at a cell and at its
-		 * mirror image, as the boxes' codes are logs of distances and the
-		 * class and quality outputs logits, averages them in the space the
-		 * head predicts in.  It halves the noise of the box codes that a
-		 * head trained on a few dozen photos has (docs/detection.md).
-		 */
 		cv_detector_mirror_outputs(d, mirrored);
-		for (size_t i = 0; i < n; i++)
-			out[i] = 0.5f * (out[i] + mirrored[i]);
+		cv_detector_combine_mirror(d, out, mirrored);
 	}
 	if (st == CV_OK)
 		st = cv_detector_decode(d, out, min_probability, nms_overlap, max_detections,

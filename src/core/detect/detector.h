@@ -159,6 +159,15 @@ cv_status	cv_detector_decode(const cv_detector *det, const float *out,
 void		cv_detector_mirror_outputs(const cv_detector *det, float *out);
 
 /*
+ * Test-time mirroring as cv_detector_detect does it: out (the image's
+ * outputs) becomes their mean with mirrored (its mirror's outputs, already
+ * turned by cv_detector_mirror_outputs), the quality scaled by the IoU of
+ * the two views' boxes at each cell (detector.c says why).
+ */
+void		cv_detector_combine_mirror(const cv_detector *det, float *out,
+									   const float *mirrored);
+
+/*
  * One detector whose outputs are the mean of the outputs of k detectors of
  * one shape (their hidden widths may differ): the hidden layers side by
  * side, each member's inputs re-expressed in the first member's

@@ -18,7 +18,8 @@
  *		position] built with Gather, AveragePool and ReduceMean,
  *		standardisation, the two layers as 1x1 convolutions, the mirror's
  *		outputs turned back and averaged with the photo's, the score
- *		sqrt(sigmoid(class) * sigmoid(centre-ness)) and its calibration, the
+ *		sqrt(sigmoid(class) * sigmoid(quality) * the two views' box IoU)
+ *		and its calibration, the
  *		boxes decoded from the log distances.
  * Opset 17, operators of the default domain only; float32 but for the
  * int8 engine's uint8 activations and int64 arithmetic.
@@ -524,6 +525,58 @@ emit_detector(onnx_graph *g, const cv_detector *det, const char *map0, const cha
 		node2(g, "Mul", "output_sum", "half", "averaged_outputs");
 	}
 
+	/*
+	 * The two views' agreement at each cell (cv_detector_combine_mirror):
+	 * the IoU of the photo's and the mirror's boxes, from their distances
+	 * (both share the cell's centre).  A 1x1 convolution sums l + r and
+	 * t + b, ReduceProd multiplies them into an area.
+	 */
+	{
+		static const float side_sums[8] = {1, 0, 1, 0, 0, 1, 0, 1};
+		int64_t		sum_dims[4] = {2, 4, 1, 1};
+		int64_t		agree_flat[2] = {cells, 1};
+		static const char *const views[2] = {"photo_outputs", "mirror_turned"};
+		static const char *const codes[2] = {"photo_codes", "mirror_codes"};
+		static const char *const clipped[2] = {"photo_codes_clipped", "mirror_codes_clipped"};
+		static const char *const dist[2] = {"photo_distances", "mirror_distances"};
+		static const char *const sides[2] = {"photo_sides", "mirror_sides"};
+		static const char *const areas[2] = {"photo_areas", "mirror_areas"};
+
+		ints1(g, "codes_start", 1, (const int64_t[]) {t});
+		ints1(g, "codes_end", 1, (const int64_t[]) {t + 4});
+		ints1(g, "channel_axis", 1, (const int64_t[]) {1});
+		scalar(g, "agree_code_floor", -CODE_LIMIT);
+		scalar(g, "agree_code_ceiling", CODE_LIMIT);
+		onnx_initializer_float(g, "side_sums", 4, sum_dims, side_sums);
+		for (int v = 0; v < 2; v++)
+		{
+			onnx_node(g, "Slice", 4, (const char *[]) {views[v], "codes_start", "codes_end", "channel_axis"},
+					  1, (const char *[]) {codes[v]});
+			onnx_node(g, "Clip", 3, (const char *[]) {codes[v], "agree_code_floor", "agree_code_ceiling"},
+					  1, (const char *[]) {clipped[v]});
+			node1(g, "Exp", clipped[v], dist[v]);
+			node2(g, "Conv", dist[v], "side_sums", sides[v]);
+			node = onnx_node(g, "ReduceProd", 1, (const char *[]) {sides[v]}, 1,
+							 (const char *[]) {areas[v]});
+			onnx_attr_ints(g, node, "axes", 1, (const int64_t[]) {1});
+			onnx_attr_int(g, node, "keepdims", 1);
+		}
+		node2(g, "Min", "photo_distances", "mirror_distances", "shared_distances");
+		node2(g, "Conv", "shared_distances", "side_sums", "shared_sides");
+		node = onnx_node(g, "ReduceProd", 1, (const char *[]) {"shared_sides"}, 1,
+						 (const char *[]) {"shared_area"});
+		onnx_attr_ints(g, node, "axes", 1, (const int64_t[]) {1});
+		onnx_attr_int(g, node, "keepdims", 1);
+		node2(g, "Add", "photo_areas", "mirror_areas", "both_areas");
+		node2(g, "Sub", "both_areas", "shared_area", "union_area");
+		node2(g, "Div", "shared_area", "union_area", "agreement_grid");
+		node = onnx_node(g, "Transpose", 1, (const char *[]) {"agreement_grid"}, 1,
+						 (const char *[]) {"agreement_nhwc"});
+		onnx_attr_ints(g, node, "perm", 4, (const int64_t[]) {0, 2, 3, 1});
+		ints1(g, "agreement_shape", 2, agree_flat);
+		node2(g, "Reshape", "agreement_nhwc", "agreement_shape", "agreement");
+	}
+
 	/* one row per cell, row-major over the grid: [cells, tags + 5] */
 	{
 		int64_t		flat[2] = {cells, out_dim};
@@ -563,7 +616,8 @@ emit_detector(onnx_graph *g, const cv_detector *det, const char *map0, const cha
 	scalar(g, "calibration_b", det->calib_b);
 	node1(g, "Sigmoid", "class_logits", "class_probabilities");
 	node1(g, "Sigmoid", "centre_logit", "centreness");
-	node2(g, "Mul", "class_probabilities", "centreness", "score_product");
+	node2(g, "Mul", "centreness", "agreement", "agreed_quality");
+	node2(g, "Mul", "class_probabilities", "agreed_quality", "score_product");
 	node1(g, "Sqrt", "score_product", "raw_scores");
 	onnx_node(g, "Clip", 3, (const char *[]) {"raw_scores", "score_floor", "score_ceiling"}, 1,
 			  (const char *[]) {"clipped_scores"});
