@@ -8,6 +8,7 @@
  *	  operator the emitter knows.
  */
 #include "unit.h"
+#include "export_fixture.c"
 #include "detect/detect_backbone.h"
 #include "detect/detector.h"
 #include "export/export.h"
@@ -27,48 +28,18 @@ static const cv_export_meta meta = {
 	.iteration = 42, .project = "cutlery", .version = "0.1.0", .nms_overlap = 0.45
 };
 
-/* Whether needle occurs in the n bytes at hay. */
-static bool
-contains(const uint8_t *hay, size_t n, const char *needle)
-{
-	size_t		k = strlen(needle);
-
-	for (size_t i = 0; i + k <= n; i++)
-		if (memcmp(hay + i, needle, k) == 0)
-			return true;
-	return false;
-}
-
 /* A classifier of the given task on the small backbone, weights from a formula. */
 static cv_model *
 small_classifier_on(const uint8_t *file, size_t len, cv_task task, cv_net_engine engine,
 					cv_feature_extractor **fx_out)
 {
-	static const uint8_t hash[32] = {1, 2, 3};
-	const char *tags[3] = {"fork", "say \"hi\"\\", "Negative"};
-	cv_feature_extractor *fx = NULL;
-	cv_head    *h;
-	cv_model   *m = NULL;
-	cv_error	err;
+	const export_fixture_head shape = {
+		.tags = {"fork", "say \"hi\"\\", "Negative"},
+		.mean_step = 0.01f, .weight_step = 0.05f, .weighted_tags = 2,
+		.negative = task == CV_TASK_MULTILABEL
+	};
 
-	CHECK(cv_features_backbone_create_engine("tiny", file, len, hash, engine, &fx, &err) == CV_OK);
-	if (fx == NULL)
-		return NULL;
-	h = cv_head_alloc(task, 3, fx->dim);
-	h->norm = CV_NORM_POWER_L2;
-	for (int j = 0; j < fx->dim; j++)
-	{
-		h->mean[j] = 0.01f * (j % 7);
-		h->scale[j] = 1.0f + 0.1f * (j % 3);
-		for (int k = 0; k < 2; k++)
-			h->weights[(size_t) k * fx->dim + j] = 0.05f * (((j * (k + 3)) % 11) - 5);
-	}
-	if (task == CV_TASK_MULTILABEL)
-		h->negative[2] = true;
-	CHECK(cv_model_build(fx, tags, h, 0.5f, &m, &err) == CV_OK);
-	cv_head_free(h);
-	*fx_out = fx;
-	return m;
+	return export_fixture_classifier(file, len, task, engine, &shape, fx_out);
 }
 
 static cv_model *
@@ -122,11 +93,11 @@ test_int8_classifier_file(void)
 	CHECK(m->extractor_version == CV_BACKBONE_VERSION_INT8);
 	CHECK_MSG(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_OK, "%s", err.message);
 	CHECK(cv_export_onnx(fm, file, len, &meta, &fonnx, &nf, &err) == CV_OK);
-	CHECK(onnx != NULL && contains(onnx, n, "pgvision.engine") && contains(onnx, n, "int8"));
-	CHECK(fonnx != NULL && contains(fonnx, nf, "pgvision.engine") && !contains(fonnx, nf, "int8"));
+	CHECK(onnx != NULL && export_fixture_contains(onnx, n, "pgvision.engine") && export_fixture_contains(onnx, n, "int8"));
+	CHECK(fonnx != NULL && export_fixture_contains(fonnx, nf, "pgvision.engine") && !export_fixture_contains(fonnx, nf, "int8"));
 	/* the integer steps: requantization's shifts, the clamps to uint8 */
-	CHECK(onnx != NULL && contains(onnx, n, "BitShift") && contains(onnx, n, "Clip"));
-	CHECK(fonnx != NULL && !contains(fonnx, nf, "BitShift"));
+	CHECK(onnx != NULL && export_fixture_contains(onnx, n, "BitShift") && export_fixture_contains(onnx, n, "Clip"));
+	CHECK(fonnx != NULL && !export_fixture_contains(fonnx, nf, "BitShift"));
 	/* same model, same bytes */
 	{
 		uint8_t    *again = NULL;
@@ -193,8 +164,8 @@ test_int8_detector_file(void)
 	CHECK(cv_model_build_detection("tiny", hash, CV_DETECT_MAPS_VERSION_INT8, tags, d, 0.5f, &m,
 								   &err) == CV_OK);
 	CHECK_MSG(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_OK, "%s", err.message);
-	CHECK(onnx != NULL && contains(onnx, n, "boxes") && contains(onnx, n, "int8") &&
-		  contains(onnx, n, "BitShift"));
+	CHECK(onnx != NULL && export_fixture_contains(onnx, n, "boxes") && export_fixture_contains(onnx, n, "int8") &&
+		  export_fixture_contains(onnx, n, "BitShift"));
 	cv_free(onnx);
 	cv_model_free(m);
 	cv_detector_free(d);
@@ -217,14 +188,14 @@ test_classifier_file(void)
 	CHECK(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_OK);
 	/* ModelProto field 1 (ir_version, varint) comes first: 0x08 0x08 */
 	CHECK(n > len && onnx[0] == 0x08 && onnx[1] == ONNX_IR_VERSION);
-	CHECK(contains(onnx, n, "pgvision.tags"));
-	CHECK(contains(onnx, n, "[\"fork\",\"say \\\"hi\\\"\\\\\",\"Negative\"]"));
-	CHECK(contains(onnx, n, "pgvision.negative_tags"));
-	CHECK(contains(onnx, n, "multilabel"));
-	CHECK(contains(onnx, n, "centre_square"));
-	CHECK(contains(onnx, n, "probabilities"));
-	CHECK(contains(onnx, n, "ReduceProd"));	/* the negative tag's product */
-	CHECK(!contains(onnx, n, "Softmax"));	/* cut at the features: no ImageNet classifier */
+	CHECK(export_fixture_contains(onnx, n, "pgvision.tags"));
+	CHECK(export_fixture_contains(onnx, n, "[\"fork\",\"say \\\"hi\\\"\\\\\",\"Negative\"]"));
+	CHECK(export_fixture_contains(onnx, n, "pgvision.negative_tags"));
+	CHECK(export_fixture_contains(onnx, n, "multilabel"));
+	CHECK(export_fixture_contains(onnx, n, "centre_square"));
+	CHECK(export_fixture_contains(onnx, n, "probabilities"));
+	CHECK(export_fixture_contains(onnx, n, "ReduceProd"));	/* the negative tag's product */
+	CHECK(!export_fixture_contains(onnx, n, "Softmax"));	/* cut at the features: no ImageNet classifier */
 
 	/* same model, same bytes */
 	{
@@ -320,10 +291,10 @@ test_detector_file(void)
 	CHECK(cv_model_build_detection("tiny", hash, CV_DETECT_MAPS_VERSION, tags, d, 0.5f, &m,
 								   &err) == CV_OK);
 	CHECK(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_OK);
-	CHECK(contains(onnx, n, "boxes") && contains(onnx, n, "scores"));
-	CHECK(contains(onnx, n, "pgvision.nms_overlap") && contains(onnx, n, "0.45"));
-	CHECK(contains(onnx, n, "stretch") && contains(onnx, n, "detection"));
-	CHECK(!contains(onnx, n, "pgvision.negative_tags"));
+	CHECK(export_fixture_contains(onnx, n, "boxes") && export_fixture_contains(onnx, n, "scores"));
+	CHECK(export_fixture_contains(onnx, n, "pgvision.nms_overlap") && export_fixture_contains(onnx, n, "0.45"));
+	CHECK(export_fixture_contains(onnx, n, "stretch") && export_fixture_contains(onnx, n, "detection"));
+	CHECK(!export_fixture_contains(onnx, n, "pgvision.negative_tags"));
 	cv_free(onnx);
 
 	/* a detector whose maps are not this network's */

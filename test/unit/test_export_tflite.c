@@ -13,6 +13,7 @@
  * onnxruntime, in test/t/006_export_parity.pl.
  */
 #include "unit.h"
+#include "export_fixture.c"
 #include "export/export.h"
 #include "learn/features.h"
 #include "learn/head.h"
@@ -30,49 +31,18 @@ static const cv_export_meta meta = {
 	.iteration = 42, .project = "cutlery", .version = "0.2.0", .nms_overlap = 0.45
 };
 
-static bool
-contains(const uint8_t *hay, size_t n, const char *needle)
-{
-	size_t		k = strlen(needle);
-
-	for (size_t i = 0; i + k <= n; i++)
-		if (memcmp(hay + i, needle, k) == 0)
-			return true;
-	return false;
-}
-
 /* A 3-tag classifier on the small backbone, weights from a formula. */
 static cv_model *
 classifier(const uint8_t *file, size_t len, cv_task task, cv_net_engine engine, bool negative,
 		   cv_feature_extractor **fx_out)
 {
-	static const uint8_t hash[32] = {1, 2, 3};
-	const char *tags[3] = {"fork", "say \"hi\"", "Negative"};
-	cv_feature_extractor *fx = NULL;
-	cv_head    *h;
-	cv_model   *m = NULL;
-	cv_error	err;
+	const export_fixture_head shape = {
+		.tags = {"fork", "say \"hi\"", "Negative"},
+		.mean_step = 0.02f, .mean_per_dim = true, .weight_step = 0.8f, .weighted_tags = 3,
+		.bias = {0.3f, -0.2f, 0.0f}, .negative = negative
+	};
 
-	CHECK(cv_features_backbone_create_engine("tiny", file, len, hash, engine, &fx, &err) == CV_OK);
-	if (fx == NULL)
-		return NULL;
-	h = cv_head_alloc(task, 3, fx->dim);
-	h->norm = CV_NORM_POWER_L2;
-	for (int j = 0; j < fx->dim; j++)
-	{
-		h->mean[j] = 0.02f * (j % 7) / fx->dim;
-		h->scale[j] = 1.0f + 0.1f * (j % 3);
-		for (int k = 0; k < 3; k++)
-			h->weights[(size_t) k * fx->dim + j] = 0.8f * (((j * (k + 3)) % 11) - 5);
-	}
-	h->bias[0] = 0.3f;
-	h->bias[1] = -0.2f;
-	if (negative)
-		h->negative[2] = true;
-	CHECK(cv_model_build(fx, tags, h, 0.5f, &m, &err) == CV_OK);
-	cv_head_free(h);
-	*fx_out = fx;
-	return m;
+	return export_fixture_classifier(file, len, task, engine, &shape, fx_out);
 }
 
 /* Pixels from a formula: a smooth pattern with some texture. */
@@ -139,10 +109,10 @@ test_head_arithmetic(void)
 			continue;
 		}
 		CHECK(memcmp(tfl + 4, "TFL3", 4) == 0);
-		CHECK(contains(tfl, n, "\"pgvision.iteration\": 42"));
-		CHECK(contains(tfl, n, "\"pgvision.engine\": \"int8\""));
-		CHECK(contains(tfl, n, "\"pgvision.tags\": [\"fork\", \"say \\\"hi\\\"\", \"Negative\"]"));
-		CHECK(contains(tfl, n, task ? "\"pgvision.negative_tags\": [\"Negative\"]" :
+		CHECK(export_fixture_contains(tfl, n, "\"pgvision.iteration\": 42"));
+		CHECK(export_fixture_contains(tfl, n, "\"pgvision.engine\": \"int8\""));
+		CHECK(export_fixture_contains(tfl, n, "\"pgvision.tags\": [\"fork\", \"say \\\"hi\\\"\", \"Negative\"]"));
+		CHECK(export_fixture_contains(tfl, n, task ? "\"pgvision.negative_tags\": [\"Negative\"]" :
 					   "\"pgvision.negative_tags\": []"));
 		CHECK(tfl_parse(tfl, n, false, &tm, &err) == CV_OK);
 		/* the source's quantized convolutions, then one DEQUANTIZE and float ops */
@@ -244,8 +214,8 @@ test_float_network(void)
 	CHECK_MSG(cv_export_tflite(m, file, len, &meta, &tfl, &n, &err) == CV_OK, "%s", err.message);
 	CHECK(cv_export_tflite(m, file, len, &meta, &again, &n2, &err) == CV_OK);
 	CHECK(n == n2 && tfl != NULL && again != NULL && memcmp(tfl, again, n) == 0);	/* deterministic */
-	CHECK(contains(tfl, n, "\"pgvision.engine\": \"float\""));
-	CHECK(contains(tfl, n, "\"pgvision.input_type\": \"float32\""));
+	CHECK(export_fixture_contains(tfl, n, "\"pgvision.engine\": \"float\""));
+	CHECK(export_fixture_contains(tfl, n, "\"pgvision.input_type\": \"float32\""));
 	CHECK(tfl != NULL && tfl_parse(tfl, n, false, &tm, &err) == CV_OK);
 	if (tfl != NULL)
 	{
