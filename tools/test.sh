@@ -57,7 +57,9 @@ count "$fp" "$ff"
 # while test_nn_fast and test_nn_cut still check the fast kernels on small
 # nets.  test_nn_hostile takes 24 cases of each kind per model, as its
 # valgrind run does (docs/backbones.md): the fuzz_tflite harness is where
-# hostile files are tried by the hundred thousand.  OpenBLAS runs one
+# hostile files are tried by the hundred thousand.  The programs run one
+# per core (CHECK_JOBS: they are single-threaded; 396 s one at a time on
+# 2 December, when the whole run took 20 min 20 s).  OpenBLAS runs one
 # thread, as pgvision runs it under PostgreSQL.
 pgv_log "unit tests under ASan + UBSan (clang)"
 SANBUILD=$SCRATCH/sanitize
@@ -66,7 +68,7 @@ san_start=$SECONDS
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 OPENBLAS_NUM_THREADS=1 PGVISION_PORTABLE_KERNELS=1 PGVISION_HOSTILE_CASES=24 PGVISION_INT8_QUICK=1 \
 	PGVISION_SHARED=$SHARED CFLAGS="$PGV_SAN_CFLAGS" \
-	make -C "$PGV_ROOT/test/unit" -s -j"$(nproc)" BUILD="$SANBUILD" CC=clang check \
+	make -C "$PGV_ROOT/test/unit" -s -j"$(nproc)" CHECK_JOBS="$(nproc)" BUILD="$SANBUILD" CC=clang check \
 	> "$SCRATCH/unit-san.log" 2>&1 || san_status=$?
 cat "$SCRATCH/unit-san.log"
 read -r sp sf < <(awk '/^[0-9]+ passed, [0-9]+ failed$/ {p += $1; f += $3} END {print p+0, f+0}' "$SCRATCH/unit-san.log")
