@@ -53,7 +53,7 @@
 #include "flatbuffer_writer.h"
 #include "../nn/nn.h"
 #include "../nn/tflite.h"
-#include "../nn/nn_internal.h"	/* nn_dequantize: the float engine's weights */
+#include "../nn/nn_internal.h"	/* nn_dequantize, nn_op_clamps_to_output: the float engine's weights and clamps */
 #include "../learn/features.h"
 
 #include <math.h>
@@ -672,26 +672,6 @@ activation_range(int act, double *lo, double *hi)
 	}
 }
 
-/* Whether the float engine clamps this operator's result to its output's range (build.c). */
-static bool
-clamped_kind(int code)
-{
-	switch (code)
-	{
-		case TFL_OP_CONV_2D:
-		case TFL_OP_DEPTHWISE_CONV_2D:
-		case TFL_OP_AVERAGE_POOL_2D:
-		case TFL_OP_MAX_POOL_2D:
-		case TFL_OP_FULLY_CONNECTED:
-		case TFL_OP_ADD:
-		case TFL_OP_MUL:
-		case TFL_OP_CONCATENATION:
-			return true;
-		default:
-			return false;
-	}
-}
-
 /*
  * The real range of a uint8 or int8 per-tensor tensor, as build.c's
  * quant_range computes it; false for other tensors (unbounded).
@@ -928,7 +908,7 @@ copy_backbone(xfile *f, const tfl_model *m, int feature, bool float_net,
 
 		if (!op_needed[i] || (float_net && source[s->outputs[0]] != s->outputs[0]))
 			continue;
-		if (float_net && clamped_kind(s->code) &&
+		if (float_net && nn_op_clamps_to_output(s->code) &&
 			quantized_range(&m->tensors[s->outputs[0]], &lo, &hi))
 		{
 			activation_range(s->opt.activation, &act_lo, &act_hi);

@@ -1104,6 +1104,32 @@ done:
 	return st;
 }
 
+/*
+ * Whether the float engine clamps this operator's result to its output's
+ * quantized range (clamp_to_output): the operators whose kernels clamp
+ * anyway.  Not SOFTMAX or LOGISTIC: a uint8 probability tops out at
+ * 255/256, a rounding of the integer runtime we do not copy.  The TFLite
+ * export (src/core/export) writes the same clamps into its float network.
+ */
+bool
+nn_op_clamps_to_output(int tfl_code)
+{
+	switch (tfl_code)
+	{
+		case TFL_OP_CONV_2D:
+		case TFL_OP_DEPTHWISE_CONV_2D:
+		case TFL_OP_AVERAGE_POOL_2D:
+		case TFL_OP_MAX_POOL_2D:
+		case TFL_OP_FULLY_CONNECTED:
+		case TFL_OP_ADD:
+		case TFL_OP_MUL:
+		case TFL_OP_CONCATENATION:
+			return true;
+		default:
+			return false;
+	}
+}
+
 /* Build operator i into step s (its inputs recorded by the caller). */
 static cv_status
 build_op(build_state *b, int i, nn_step *s, size_t *concat_sizes)
@@ -1130,24 +1156,15 @@ build_op(build_state *b, int i, nn_step *s, size_t *concat_sizes)
 
 	/*
 	 * The kernels that clamp their results anyway take the output's range
-	 * too.  Not SOFTMAX or LOGISTIC: a uint8 probability tops out at
-	 * 255/256, a rounding of the integer runtime we do not copy.
+	 * too (nn_op_clamps_to_output).
 	 */
-	switch (s->kind)
+	if (nn_op_clamps_to_output(op->code))
 	{
-		case NN_K_CONV:
-		case NN_K_DEPTHWISE:
-		case NN_K_AVG_POOL:
-		case NN_K_MAX_POOL:
+		if (s->kind == NN_K_CONV || s->kind == NN_K_DEPTHWISE ||
+			s->kind == NN_K_AVG_POOL || s->kind == NN_K_MAX_POOL)
 			clamp_to_output(b, out, &s->conv.act_min, &s->conv.act_max);
-			break;
-		case NN_K_FC:
-		case NN_K_BINARY:
-		case NN_K_CONCAT:
+		else
 			clamp_to_output(b, out, &s->act_min, &s->act_max);
-			break;
-		default:
-			break;
 	}
 	return CV_OK;
 }

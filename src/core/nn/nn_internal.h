@@ -180,6 +180,12 @@ cv_status	nn_quantize_steps(const tfl_model *m, cv_net *net, cv_error *err);
 void	   *nn_qalloc(cv_net *net, size_t bytes);	/* 64-byte aligned, owned by net */
 void		nn_qfree_all(cv_net *net);
 
+/*
+ * build.c: whether the float engine clamps an operator's result (a TFLite
+ * BuiltinOperator code) to its output's quantized range.
+ */
+bool		nn_op_clamps_to_output(int tfl_code);
+
 /* dequant.c: float value of a constant tensor, count floats into out. */
 cv_status	nn_dequantize(const tfl_tensor *t, int index, float *out, cv_error *err);
 
