@@ -223,6 +223,7 @@ cv_suggest_spread(PG_FUNCTION_ARGS)
 	int			count;
 	cv_error	err;
 	Datum	   *result;
+	MemoryContext outer = CurrentMemoryContext;
 
 	ArrayArg(PG_GETARG_ARRAYTYPE_P(1), INT8OID, &image_ids, &image_nulls, &n);
 	ArrayArg(PG_GETARG_ARRAYTYPE_P(2), INT8OID, &prediction_ids, &prediction_nulls, &n2);
@@ -253,11 +254,16 @@ cv_suggest_spread(PG_FUNCTION_ARGS)
 				 errhint("cv_suggest orders a detection project's images by uncertainty alone.")));
 	fx = DomainGetExtractor(domain, NULL);
 
-	/* Huge: a large limit may ask for more than 1 GB of vectors. */
-	vectors = n > k ? MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * (Size) n * fx->dim) : NULL;
+	/*
+	 * The vectors and weights outlive SPI_finish, so they live in the
+	 * caller's context (each SPI call returns to SPI's own, which
+	 * SPI_finish frees); huge, since a large limit may ask for more than
+	 * 1 GB of vectors.
+	 */
+	vectors = n > k ? MemoryContextAllocHuge(outer, sizeof(float) * (Size) n * fx->dim) : NULL;
 	if (vectors)
 		memset(vectors, 0, sizeof(float) * (Size) n * fx->dim);
-	weights = palloc_array(float, Max(n, 1));
+	weights = MemoryContextAlloc(outer, sizeof(float) * Max(n, 1));
 	images.refs = palloc_array(CandidateRef, Max(n, 1));
 	predictions.refs = palloc_array(CandidateRef, Max(n, 1));
 	images.have = predictions.have = palloc0_array(bool, Max(n, 1));
@@ -301,7 +307,6 @@ cv_suggest_spread(PG_FUNCTION_ARGS)
 						 "SELECT p.id, p.image FROM cv_prediction_store p WHERE p.project_id = $1 AND p.id = ANY ($2)");
 	}
 	SPI_finish();
-
 	order = palloc_array(int, Max(Min(n, k), 1));
 	cv_error_clear(&err);
 	if (cv_diverse_batch(vectors, weights, n, fx->dim, k, order, &count, &err) != CV_OK)
