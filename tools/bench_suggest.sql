@@ -3,7 +3,8 @@
 -- random order?  On a classification set of the shared datasets (psql
 -- variables dir, domain; settings bench.seeds, bench.pool, bench.test,
 -- bench.rounds, bench.batch, bench.per_tag: at most that many photos of
--- each tag, the first by md5 of the file name, 0 for all of them):
+-- each tag, the first by md5 of the file name, 0 for all of them;
+-- bench.first_seed: the seeds are first_seed .. first_seed + seeds - 1):
 --   for each seed, a random test set and a random pool of unlabelled
 --   images; the same labelled start, 5 photos of each tag, in two projects
 --   that hold the pool as images without tags;
@@ -44,6 +45,7 @@ SELECT set_config('bench.domain', :'domain', false) IS NOT NULL AS domain_set;
 DO $$
 DECLARE
 	v_seeds integer := current_setting('bench.seeds')::integer;
+	v_first integer := current_setting('bench.first_seed')::integer;
 	v_pool integer := current_setting('bench.pool')::integer;
 	v_test integer := current_setting('bench.test')::integer;
 	v_rounds integer := current_setting('bench.rounds')::integer;
@@ -55,7 +57,7 @@ DECLARE
 	v_start timestamptz;
 	v_labels integer;
 BEGIN
-	FOR seed IN 1 .. v_seeds LOOP
+	FOR seed IN v_first .. v_first + v_seeds - 1 LOOP
 		-- The split of this seed: md5 of the file and the seed orders the set.
 		CREATE TEMP TABLE split AS
 		SELECT p.file, p.tag, row_number() OVER (ORDER BY md5(p.file || seed)) AS n,
