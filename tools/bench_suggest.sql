@@ -20,6 +20,9 @@
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 SELECT count(cv_delete_project(name)) AS old_projects FROM cv_projects WHERE name LIKE 'bench_suggest_%';
+-- "spread" is cv_suggest's batch under this setting; "margin" asks for
+-- more rows than the pool holds, which leaves nothing to choose.
+SET pgvision.suggest_order = spread;
 CREATE TEMP TABLE photos AS
 SELECT split_part(line, ',', 1) AS file, split_part(line, ',', 2) AS tag
   FROM regexp_split_to_table(pg_read_file(:'dir' || '/manifest.csv'), E'\r?\n') AS line

@@ -20,8 +20,41 @@
 #include "learn/diverse.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+
+/*
+ * pgvision.suggest_order: "spread" chooses the batch as above; "margin"
+ * takes the candidates as ranked, the most uncertain first (what cv_suggest
+ * did before, and still does for detection).  The default is margin:
+ * tools/bench_suggest.sh did not show the spread beating random order
+ * (docs/predictions.md, "Does the order help?"), so the simpler order
+ * stays until it does.
+ */
+#define SUGGEST_ORDER_MARGIN	0
+#define SUGGEST_ORDER_SPREAD	1
+
+static int	pgvision_suggest_order = SUGGEST_ORDER_MARGIN;
+
+static const struct config_enum_entry suggest_order_options[] = {
+	{"margin", SUGGEST_ORDER_MARGIN, false},
+	{"spread", SUGGEST_ORDER_SPREAD, false},
+	{NULL, 0, false}
+};
+
+void
+SuggestSettingsInit(void)
+{
+	DefineCustomEnumVariable("pgvision.suggest_order",
+							 "Order of cv_suggest's rows for classification projects.",
+							 "margin: the most uncertain first; spread: a batch of the limit spread over the 10 x limit "
+							 "most uncertain by k-means on the domain's features (docs/predictions.md).",
+							 &pgvision_suggest_order,
+							 SUGGEST_ORDER_MARGIN, suggest_order_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+}
 
 /* One candidate's id, and where it is in the arrays (to find it by id). */
 typedef struct CandidateRef
@@ -260,7 +293,7 @@ cv_suggest_spread(PG_FUNCTION_ARGS)
 	 * SPI_finish frees); huge, since a large limit may ask for more than
 	 * 1 GB of vectors.
 	 */
-	vectors = n > k ? MemoryContextAllocHuge(outer, sizeof(float) * (Size) n * fx->dim) : NULL;
+	vectors = n > k && pgvision_suggest_order == SUGGEST_ORDER_SPREAD ? MemoryContextAllocHuge(outer, sizeof(float) * (Size) n * fx->dim) : NULL;
 	if (vectors)
 		memset(vectors, 0, sizeof(float) * (Size) n * fx->dim);
 	weights = MemoryContextAlloc(outer, sizeof(float) * Max(n, 1));
@@ -290,11 +323,11 @@ cv_suggest_spread(PG_FUNCTION_ARGS)
 	qsort(predictions.refs, predictions.n, sizeof(CandidateRef), CandidateRefCompare);
 
 	/*
-	 * Only when there is a choice to make: with n <= k every candidate is
-	 * taken, in the order given.  A candidate found nowhere (deleted since
+	 * Only when there is a choice to make: with n <= k (or the margin
+	 * order) the first k candidates are taken, in the order given.  A candidate found nowhere (deleted since
 	 * it was ranked) keeps a zero vector: far from every other.
 	 */
-	if (n > k)
+	if (n > k && pgvision_suggest_order == SUGGEST_ORDER_SPREAD)
 	{
 		if (images.n > 0)
 		{
@@ -308,9 +341,18 @@ cv_suggest_spread(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	order = palloc_array(int, Max(Min(n, k), 1));
-	cv_error_clear(&err);
-	if (cv_diverse_batch(vectors, weights, n, fx->dim, k, order, &count, &err) != CV_OK)
-		CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
+	if (pgvision_suggest_order == SUGGEST_ORDER_SPREAD)
+	{
+		cv_error_clear(&err);
+		if (cv_diverse_batch(vectors, weights, n, fx->dim, k, order, &count, &err) != CV_OK)
+			CoreRaise(&err, ERRCODE_DATA_CORRUPTED);
+	}
+	else
+	{
+		count = Min(n, k);
+		for (int i = 0; i < count; i++)
+			order[i] = i;
+	}
 	result = palloc_array(Datum, Max(count, 1));
 	for (int i = 0; i < count; i++)
 		result[i] = Int32GetDatum(order[i] + 1);

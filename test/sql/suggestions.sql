@@ -60,10 +60,16 @@ SELECT bool_and(abs(g.uncertainty - (1 - (p.p1 - p.p2))) < 1e-6) AS margin
   JOIN cv_images i ON i.id = g.image_id,
        LATERAL (SELECT max(probability) AS p1, min(probability) AS p2
                   FROM cv_predict((SELECT model FROM cv_iterations WHERE id = :it), i.image)) p;
--- A limit below the candidates: a batch spread over them (the stored
+-- A limit below the candidates: the most uncertain (pgvision.suggest_order
+-- margin, the default), or a batch spread over them (spread: the stored
 -- prediction's vector computed on the fly), each candidate at most once.
+SELECT array_agg(coalesce(image_id, -prediction_id)) = (SELECT (array_agg(coalesce(image_id, -prediction_id)))[1:2] FROM cv_suggest('trees'))
+       AS most_uncertain, count(*) AS limited
+  FROM cv_suggest('trees', 2);
+SET pgvision.suggest_order = spread;
 SELECT count(*) AS limited, count(DISTINCT coalesce(image_id, -prediction_id)) AS distinct_candidates
   FROM cv_suggest('trees', 2);
+RESET pgvision.suggest_order;
 SELECT pg_temp.expect_error($$SELECT * FROM cv_suggest('trees', 0)$$);
 SELECT pg_temp.expect_error($$SELECT * FROM cv_suggest('trees', NULL)$$);
 SELECT pg_temp.expect_error($$SELECT * FROM cv_suggest('nosuch')$$);
@@ -134,7 +140,7 @@ SELECT array_agg(t.name ORDER BY t.name) = (SELECT array_agg(e ->> 'tag' ORDER B
 -- its own.  The copies' cluster weighs twice the highest uncertainty, so
 -- it comes first, by its earlier copy (the smaller id); the three others
 -- follow by uncertainty, each alone.  That is the margin order with the
--- second copy left out.
+-- second copy left out (pgvision.suggest_order = spread).
 SELECT cv_create_project('copies') > 0 AS created;
 SELECT count(cv_add_image('copies', bytes, CASE WHEN held_back THEN '{}' ELSE ARRAY[tag] END)) AS added FROM pg_temp.photos;
 SELECT cv_train('copies', wait => true) IS NOT NULL AS trained;
@@ -149,12 +155,18 @@ SELECT g.image_id, g.uncertainty, g.n FROM cv_suggest('copies') WITH ORDINALITY 
 SELECT array_agg(image_id ORDER BY n) FILTER (WHERE n <= 2) = ARRAY[:unsure, :copy]::bigint[] AS margin_starts_with_both_copies,
        count(*) AS candidates
   FROM margin_order;
+-- pgvision.suggest_order = margin (the default): the first 4, both copies.
+SELECT array_agg(g.image_id ORDER BY g.n) = (SELECT array_agg(m.image_id ORDER BY m.n) FROM margin_order m WHERE m.n <= 4)
+       AS margin_batch, count(*) FILTER (WHERE g.image_id IN (:unsure, :copy)) AS copies_in_batch
+  FROM cv_suggest('copies', 4) WITH ORDINALITY g(image_id, prediction_id, iteration_id, uncertainty, top_tag, top_probability, suggestions, n);
+SET pgvision.suggest_order = spread;
 SELECT array_agg(g.image_id ORDER BY g.n) = (SELECT array_agg(m.image_id ORDER BY m.n) FROM margin_order m WHERE m.image_id <> :copy)
        AS spread_is_margin_without_the_copy,
        count(*) FILTER (WHERE g.image_id IN (:unsure, :copy)) AS copies_in_batch
   FROM cv_suggest('copies', 4) WITH ORDINALITY g(image_id, prediction_id, iteration_id, uncertainty, top_tag, top_probability, suggestions, n);
 -- The same call, the same batch.
 SELECT (SELECT array_agg(image_id) FROM cv_suggest('copies', 4)) = (SELECT array_agg(image_id) FROM cv_suggest('copies', 4)) AS deterministic;
+RESET pgvision.suggest_order;
 -- The helper checks what it is given.
 SELECT pg_temp.expect_error($$SELECT cv_suggest_spread('copies', '{1,2}', '{NULL}', '{0.5,0.5}', 1)$$);
 SELECT pg_temp.expect_error($$SELECT cv_suggest_spread('copies', '{1}', '{1}', '{0.5}', 1)$$);
