@@ -2059,18 +2059,20 @@ COMMENT ON FUNCTION cv_latest_iteration(cv_projects) IS 'internal: the latest co
 CREATE FUNCTION cv_suggest_spread(project text, image_ids bigint[], prediction_ids bigint[],
 	uncertainties real[], k integer) RETURNS integer[]
 	AS 'MODULE_PATHNAME', 'cv_suggest_spread' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION cv_suggest_spread(text, bigint[], bigint[], real[], integer) IS 'cv_suggest''s helper: the positions of the k candidates (images or stored predictions, most uncertain first) to label, spread over the feature space by weighted k-means, in the order to label them';
+COMMENT ON FUNCTION cv_suggest_spread(text, bigint[], bigint[], real[], integer) IS 'cv_suggest''s helper: the positions of the k candidates (images or stored predictions, most uncertain first) to label, in the order to label them: the first k, or with pgvision.suggest_order = spread a batch spread over the feature space by weighted k-means';
 REVOKE EXECUTE ON FUNCTION cv_suggest_spread(text, bigint[], bigint[], real[], integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cv_suggest_spread(text, bigint[], bigint[], real[], integer) TO pgvision_user;
 
--- The order (docs/predictions.md, "Which order"): classification projects
--- take the "limit" x 10 most uncertain candidates and label a batch of
+-- The order (docs/predictions.md, "Suggestions"): the most uncertain
+-- first.  With pgvision.suggest_order = spread, classification projects
+-- take the "limit" x 10 most uncertain candidates and return a batch of
 -- "limit" spread over them (Zhdanov 2019, "Diverse mini-batch Active
 -- Learning": k-means weighted by uncertainty over the domain's feature
 -- vectors, the candidate nearest each centre, the heaviest cluster
--- first); detection projects, whose cache holds feature maps, keep the
--- most uncertain first.  With no more candidates than "limit" there is
--- nothing to choose: all of them, the most uncertain first.
+-- first; cv_suggest_spread reads the setting); detection projects, whose
+-- cache holds feature maps, keep the most uncertain first.  With no more
+-- candidates than "limit" there is nothing to choose: all of them, the
+-- most uncertain first.
 CREATE FUNCTION cv_suggest(project text, "limit" integer DEFAULT 100,
 	OUT image_id bigint, OUT prediction_id bigint, OUT iteration_id bigint, OUT uncertainty real,
 	OUT top_tag text, OUT top_probability real, OUT suggestions jsonb)
@@ -2115,7 +2117,7 @@ BEGIN
 	 ORDER BY o.place;
 END;
 $$;
-COMMENT ON FUNCTION cv_suggest(text, integer) IS 'the unlabelled images of a project (images without tags or regions, stored predictions waiting for review) with the latest completed iteration''s suggested tags or boxes, in the order to label them: classification, a batch of "limit" spread over the 10 x "limit" most uncertain by weighted k-means on the domain''s features (margin; multilabel: distance from the threshold); detection, the most uncertain first';
+COMMENT ON FUNCTION cv_suggest(text, integer) IS 'the unlabelled images of a project (images without tags or regions, stored predictions waiting for review) with the latest completed iteration''s suggested tags or boxes, the most uncertain first (multiclass: margin; multilabel and detection: distance from the threshold); with pgvision.suggest_order = spread, for classification, a batch of "limit" spread over the 10 x "limit" most uncertain by weighted k-means on the domain''s features';
 
 -- Label one unlabelled image (image_id) or adopt one stored prediction
 -- (prediction_id) with what the latest completed iteration suggests now.
