@@ -91,5 +91,6 @@ _PG_init(void)
 	TrainSettingsInit();
 	BackboneSettingsInit();
 	PreparedWeightsSettingsInit();
+	SuggestSettingsInit();
 	MarkGUCPrefixReserved("pgvision");
 }

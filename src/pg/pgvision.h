@@ -156,6 +156,9 @@ extern struct cv_detect_backbone *ModelDetectBackbone(const cv_model *model);
 /* embed.c: view 0's feature vector of an encoded image (fx->dim floats, palloc'd) */
 extern float *EmbedImage(const cv_feature_extractor *fx, const char *image, Size image_len);
 
+/* suggest.c: pgvision.suggest_order */
+extern void SuggestSettingsInit(void);
+
 /* similar.c: pgvision.near_duplicate_similarity */
 extern double pgvision_near_duplicate_similarity;
 

@@ -41,9 +41,10 @@ SELECT cv_publish(:it, 'production');
 -- A stored prediction waits for review too.
 SELECT DISTINCT prediction_id AS pred FROM cv_predict('trees', (SELECT bytes FROM pg_temp.others WHERE n = 1), store => true) \gset
 
--- Every unlabelled image once, from the latest iteration, the most
--- uncertain first; multiclass uncertainty is one minus the margin between
--- the two most probable tags; the suggestion is the top tag.
+-- Every unlabelled image once, from the latest iteration; with no more
+-- candidates than the limit, the most uncertain first; multiclass
+-- uncertainty is one minus the margin between the two most probable tags;
+-- the suggestion is the top tag.
 SELECT count(*) AS suggestions, count(image_id) AS images, count(prediction_id) AS predictions,
        bool_and(iteration_id = :it) AS latest_iteration,
        bool_and(uncertainty BETWEEN 0 AND 1) AS in_range,
@@ -59,7 +60,16 @@ SELECT bool_and(abs(g.uncertainty - (1 - (p.p1 - p.p2))) < 1e-6) AS margin
   JOIN cv_images i ON i.id = g.image_id,
        LATERAL (SELECT max(probability) AS p1, min(probability) AS p2
                   FROM cv_predict((SELECT model FROM cv_iterations WHERE id = :it), i.image)) p;
-SELECT count(*) AS limited FROM cv_suggest('trees', 2);
+-- A limit below the candidates: the most uncertain (pgvision.suggest_order
+-- margin, the default), or a batch spread over them (spread: the stored
+-- prediction's vector computed on the fly), each candidate at most once.
+SELECT array_agg(coalesce(image_id, -prediction_id)) = (SELECT (array_agg(coalesce(image_id, -prediction_id)))[1:2] FROM cv_suggest('trees'))
+       AS most_uncertain, count(*) AS limited
+  FROM cv_suggest('trees', 2);
+SET pgvision.suggest_order = spread;
+SELECT count(*) AS limited, count(DISTINCT coalesce(image_id, -prediction_id)) AS distinct_candidates
+  FROM cv_suggest('trees', 2);
+RESET pgvision.suggest_order;
 SELECT pg_temp.expect_error($$SELECT * FROM cv_suggest('trees', 0)$$);
 SELECT pg_temp.expect_error($$SELECT * FROM cv_suggest('trees', NULL)$$);
 SELECT pg_temp.expect_error($$SELECT * FROM cv_suggest('nosuch')$$);
@@ -67,7 +77,7 @@ SELECT pg_temp.expect_error($$SELECT * FROM cv_suggest(NULL)$$);
 
 -- Accepting: the most uncertain image takes its suggested tag and leaves
 -- the list; a stored prediction is adopted with the tag suggested now.
-SELECT image_id AS first, top_tag AS first_tag FROM cv_suggest('trees', 1) \gset
+SELECT image_id AS first, top_tag AS first_tag FROM cv_suggest('trees') WHERE image_id IS NOT NULL LIMIT 1 \gset
 SELECT cv_accept_suggestion(:first) = :first AS same_image;
 SELECT array_agg(t.name) = ARRAY[:'first_tag'] AS tagged_as_suggested
   FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = :first;
@@ -120,10 +130,53 @@ SELECT array_agg(t.name ORDER BY t.name) = (SELECT array_agg(e ->> 'tag' ORDER B
        AS every_suggested_tag
   FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = :ml_first;
 
+-- The spread, worked by hand: of the held-back photos, the one the model
+-- is least sure of is added a second time (the same pixels behind a
+-- JPEG comment, so other bytes but the same features and uncertainty),
+-- so the most-uncertain-first order
+-- starts with both copies.  A batch of 4 of these 5 candidates is the 4
+-- distinct photos: k-means++ seeding never draws a copy of a centre
+-- while a distinct photo is left, and each photo is then a cluster of
+-- its own.  The copies' cluster weighs twice the highest uncertainty, so
+-- it comes first, by its earlier copy (the smaller id); the three others
+-- follow by uncertainty, each alone.  That is the margin order with the
+-- second copy left out (pgvision.suggest_order = spread).
+SELECT cv_create_project('copies') > 0 AS created;
+SELECT count(cv_add_image('copies', bytes, CASE WHEN held_back THEN '{}' ELSE ARRAY[tag] END)) AS added FROM pg_temp.photos;
+SELECT cv_train('copies', wait => true) IS NOT NULL AS trained;
+SELECT image_id AS unsure FROM cv_suggest('copies') LIMIT 1 \gset
+SET client_min_messages = warning;
+SELECT cv_add_image('copies', '\xffd8fffe0006636f7079'::bytea || substring(image::bytea FROM 3)) AS copy
+  FROM cv_images WHERE id = :unsure \gset
+RESET client_min_messages;
+CREATE TEMP TABLE margin_order AS
+SELECT g.image_id, g.uncertainty, g.n FROM cv_suggest('copies') WITH ORDINALITY g(image_id, prediction_id, iteration_id, uncertainty,
+                                                                                 top_tag, top_probability, suggestions, n);
+SELECT array_agg(image_id ORDER BY n) FILTER (WHERE n <= 2) = ARRAY[:unsure, :copy]::bigint[] AS margin_starts_with_both_copies,
+       count(*) AS candidates
+  FROM margin_order;
+-- pgvision.suggest_order = margin (the default): the first 4, both copies.
+SELECT array_agg(g.image_id ORDER BY g.n) = (SELECT array_agg(m.image_id ORDER BY m.n) FROM margin_order m WHERE m.n <= 4)
+       AS margin_batch, count(*) FILTER (WHERE g.image_id IN (:unsure, :copy)) AS copies_in_batch
+  FROM cv_suggest('copies', 4) WITH ORDINALITY g(image_id, prediction_id, iteration_id, uncertainty, top_tag, top_probability, suggestions, n);
+SET pgvision.suggest_order = spread;
+SELECT array_agg(g.image_id ORDER BY g.n) = (SELECT array_agg(m.image_id ORDER BY m.n) FROM margin_order m WHERE m.image_id <> :copy)
+       AS spread_is_margin_without_the_copy,
+       count(*) FILTER (WHERE g.image_id IN (:unsure, :copy)) AS copies_in_batch
+  FROM cv_suggest('copies', 4) WITH ORDINALITY g(image_id, prediction_id, iteration_id, uncertainty, top_tag, top_probability, suggestions, n);
+-- The same call, the same batch.
+SELECT (SELECT array_agg(image_id) FROM cv_suggest('copies', 4)) = (SELECT array_agg(image_id) FROM cv_suggest('copies', 4)) AS deterministic;
+RESET pgvision.suggest_order;
+-- The helper checks what it is given.
+SELECT pg_temp.expect_error($$SELECT cv_suggest_spread('copies', '{1,2}', '{NULL}', '{0.5,0.5}', 1)$$);
+SELECT pg_temp.expect_error($$SELECT cv_suggest_spread('copies', '{1}', '{1}', '{0.5}', 1)$$);
+SELECT pg_temp.expect_error($$SELECT cv_suggest_spread('copies', '{1}', '{NULL}', '{0.5}', 0)$$);
+SELECT pg_temp.expect_error($$SELECT cv_suggest_spread('nosuch', '{1}', '{NULL}', '{0.5}', 1)$$);
+
 -- A reader reads suggestions but may not accept them; a stranger finds
 -- nothing.
 SELECT cv_share_project('trees', 'regress_cv_sugg_reader');
-SELECT image_id AS target FROM cv_suggest('trees', 1) \gset
+SELECT image_id AS target FROM cv_suggest('trees') WHERE image_id IS NOT NULL LIMIT 1 \gset
 SET ROLE regress_cv_sugg_reader;
 SELECT count(*) > 0 AS reads FROM cv_suggest('trees');
 SELECT pg_temp.expect_error(format('SELECT cv_accept_suggestion(%s)', :target));
