@@ -387,6 +387,8 @@ test_detector_file(void)
 	CHECK(export_fixture_contains(tfl, n, "\"pgvision.calibration_a\": 1"));
 	CHECK(export_fixture_contains(tfl, n, "\"pgvision.nms_overlap\": 0.45"));
 	CHECK(export_fixture_contains(tfl, n, "\"pgvision.resize\": \"stretch\""));
+	CHECK(export_fixture_contains(tfl, n, "\"pgvision.engine\": \"float\""));
+	CHECK(export_fixture_contains(tfl, n, "\"pgvision.input_type\": \"float32\""));
 	CHECK(!export_fixture_contains(tfl, n, "pgvision.negative_tags"));
 	memset(&tm, 0, sizeof(tm));
 	CHECK(tfl_parse(tfl, n, false, &tm, &err) == CV_OK);

@@ -1368,7 +1368,9 @@ static cv_status
 write_metadata(json *j, const cv_model *m, const cv_net_info *info, const tfl_tensor *input,
 			   const cv_export_meta *meta, cv_error *err)
 {
-	bool		int8 = m->extractor_version == CV_BACKBONE_VERSION_INT8;
+	/* a detector's maps version is numbered apart from the classifiers' features' */
+	bool		int8 = m->detector != NULL ? m->extractor_version == CV_DETECT_MAPS_VERSION_INT8 :
+		m->extractor_version == CV_BACKBONE_VERSION_INT8;
 
 	j->first = true;
 	json_str(j, "{");
