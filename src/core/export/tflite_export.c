@@ -39,8 +39,16 @@
  *	   1 - sigmoid(z_k); FULLY_CONNECTED selections (exact: weights 0 and 1)
  *	   pick the probabilities, and a negative tag's prod(1 - p_k) is a
  *	   chain of MUL.
- * Refused (CV_ERR_UNSUPPORTED, named): the compact domain, detection, a
- * head that averages several views, features whose range includes
+ * A float-engine detector (export_detector) is the float network up to its
+ * two maps, then its head split by linearity (emit_detector_head): 1x1
+ * CONV_2D of each part of the cell row with the standardisation folded in,
+ * AVERAGE_POOL_2D and MEAN for the context, a 5-D RESHAPE / ADD / RESHAPE
+ * for the nearest upsampling, the output layer, and the raw outputs
+ * [1, cells * (tags + 5)] as the file's output; the runner mirrors,
+ * scores, decodes and suppresses (docs/export.md, "TFLite detection").
+ * Refused (CV_ERR_UNSUPPORTED, named): the compact domain, detection on
+ * the int8 engine or on maps of no whole size ratio, a head that averages
+ * several views, features whose range includes
  * negative values or that are float in the file, a model whose input size
  * is not the file's.
  *
