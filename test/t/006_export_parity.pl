@@ -15,8 +15,11 @@
 #     it).
 # The int8 iteration must match cv_predict within 1e-5 on cv_input_pixels;
 # with the runner's decoding its differences are only reported.
-# The classifiers are also exported to TFLite and checked through the
-# independent peer ../shared/peers/tflite2onnx.py (see below).
+# The classifiers and the float engine's detector are also exported to
+# TFLite and checked through the independent peer
+# ../shared/peers/tflite2onnx.py (see below; the detector's raw outputs
+# are post-processed by run-onnx.js --converted); the int8 engine's
+# detector must be refused with 0A000.
 # Needs node and the npm packages (tools/test.sh installs them;
 # PGVISION_NODE_MODULES, PGVISION_RUNNER), and /usr/bin/python3 with
 # numpy and onnx for the peer.
