@@ -4,10 +4,16 @@
 //
 // usage: node docs/examples/run-onnx.js MODEL.onnx PHOTO [--pixels RAW.rgb] [--json]
 //                                       [--threshold T] [--max-detections N] [--overlap O]
+//        node docs/examples/run-onnx.js MODEL.tflite --converted MODEL.onnx PHOTO [...the same]
 //        (several photos may follow the model, with one --pixels each if any: the model is
 //        loaded once; --json then prints one line per photo)
 //
 // MODEL.onnx  a file from SELECT cv_export(iteration)
+// MODEL.tflite  a file from SELECT cv_export(iteration, 'tflite'), with --converted: the same
+//             file converted to ONNX (onnxruntime has no TFLite reader), which is what runs; the
+//             metadata and, for a detector, the post-processing of its raw outputs (run on the
+//             photo and on its mirror, combined, scored, calibrated, decoded, NMS: docs/export.md)
+//             are this file's
 // PHOTO       a JPEG or PNG; decoded, turned upright (EXIF orientation) and resized here
 //             exactly as docs/export.md says cv_input_pixels does (JPEG decoding itself is
 //             approximated: see "Decoding" there)
@@ -101,6 +107,15 @@ function modelSettings(meta) {
     maxDetections: meta['pgvision.max_detections'] !== undefined ? parseInt(meta['pgvision.max_detections'], 10) : 100,
     version: meta['pgvision.version'],
     iteration: meta['pgvision.iteration'],
+    // a TFLite file's: the input's type and, for a detector, what its raw outputs need
+    inputType: meta['pgvision.input_type'] || 'float32',
+    zeroPoint: parseFloat(meta['pgvision.input_zero_point'] || '0'),
+    inputScale: parseFloat(meta['pgvision.input_scale'] || '1'),
+    gridWidth: parseInt(meta['pgvision.grid_width'] || '0', 10),
+    gridHeight: parseInt(meta['pgvision.grid_height'] || '0', 10),
+    calibA: parseFloat(meta['pgvision.calibration_a'] || '1'),
+    calibB: parseFloat(meta['pgvision.calibration_b'] || '0'),
+    codeLimit: parseFloat(meta['pgvision.box_code_limit'] || '10'),
   };
   if (!['multiclass', 'multilabel', 'detection'].includes(s.task)) fail('unknown task ' + s.task);
   if (!(s.width > 0 && s.height > 0)) fail('bad input size in the metadata');
@@ -538,6 +553,13 @@ function postProcess(boxes, scores, nTags, threshold, overlap, maxDetections) {
                   box: { left: boxes[4 * c], top: boxes[4 * c + 1], width: boxes[4 * c + 2], height: boxes[4 * c + 3] } });
     }
   }
+  return suppress(cand, overlap, maxDetections);
+}
+
+// NMS as cv_detect_nms, then cv_box_clip: candidates {tag, score, index, box}; the score is
+// what they are ranked by (the calibrated probability, or the raw score for a TFLite file's
+// outputs, which are then calibrated here: the same order, as calibration is increasing).
+function suppress(cand, overlap, maxDetections, calibrate) {
   // probability descending, then tag, then candidate order (cell, then tag): a total order
   cand.sort((a, b) => (b.score - a.score) || (a.tag - b.tag) || (a.index - b.index));
   const kept = [];
@@ -549,9 +571,101 @@ function postProcess(boxes, scores, nTags, threshold, overlap, maxDetections) {
   for (const k of kept) {
     const b = clip(k.box);
     if (b.width <= 0 || b.height <= 0) continue;
-    out.push({ tag: k.tag, probability: k.score, ...b });
+    out.push({ tag: k.tag, probability: calibrate ? calibrate(k.score) : k.score, ...b });
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// A TFLite file (cv_export(iteration, 'tflite')): its metadata is the JSON object in the
+// buffer of Model.metadata "pgvision" (tensorflow/lite/schema/schema.fbs: Model.buffers is
+// field 4, Model.metadata field 6; Metadata.name 0, Metadata.buffer 1; Buffer.data 0).
+// ---------------------------------------------------------------------------------------
+function isTflite(bytes) { return bytes.length >= 8 && bytes.toString('latin1', 4, 8) === 'TFL3'; }
+
+function readTfliteMetadata(b) {
+  const u32 = (p) => b.readUInt32LE(p);
+  const field = (table, i) => {	// position of field i of the table at `table`, or 0
+    const vt = table - b.readInt32LE(table), vlen = b.readUInt16LE(vt);
+    const o = 4 + 2 * i < vlen ? b.readUInt16LE(vt + 4 + 2 * i) : 0;
+    return o ? table + o : 0;
+  };
+  const ref = (p) => p + u32(p);
+  const vector = (p) => { const v = ref(p); return { n: u32(v), at: v + 4 }; };
+  const root = u32(0);
+  const mf = field(root, 6), bf = field(root, 4);
+  if (!mf || !bf) fail('the TFLite file has no metadata: not a pgvision export?');
+  const entries = vector(mf), buffers = vector(bf);
+  for (let i = 0; i < entries.n; i++) {
+    const e = ref(entries.at + 4 * i), nf = field(e, 0), bufIndex = field(e, 1);
+    if (!nf || !bufIndex) continue;
+    const name = vector(nf);
+    if (b.toString('utf8', name.at, name.at + name.n) !== 'pgvision') continue;
+    const idx = u32(bufIndex);
+    if (idx >= buffers.n) fail('the TFLite metadata names a buffer the file does not have');
+    const df = field(ref(buffers.at + 4 * idx), 0);
+    if (!df) fail('the TFLite metadata buffer is empty');
+    const data = vector(df);
+    const obj = JSON.parse(b.toString('utf8', data.at, data.at + data.n));
+    const meta = {};	// the ONNX file's form: every value a string (arrays as JSON)
+    for (const [k, v] of Object.entries(obj)) meta[k] = typeof v === 'string' ? v : JSON.stringify(v);
+    return meta;
+  }
+  return fail('the TFLite file has no "pgvision" metadata: not a pgvision export?');
+}
+
+// The TFLite detector's raw outputs of the photo and of its mirror (the pixels flipped left
+// to right) to cv_detect's detections: the mirror's cells turned back
+// (cv_detector_mirror_outputs), the two averaged with the quality logit times the views' box
+// agreement (cv_detector_combine_mirror), then the scores, their calibration and the boxes as
+// cv_detector_decode (detector.c, box.c): float32 where the C code computes in float, double
+// where it does.
+function detectRaw(photo, mirror, s, threshold, overlap, maxDetections) {
+  const T = s.tags.length, od = T + 5, W = s.gridWidth, H = s.gridHeight;
+  if (photo.length !== W * H * od || mirror.length !== W * H * od)
+    fail(`the model gives ${photo.length} outputs, not ${W}x${H} cells of ${od}`);
+  const limit = s.codeLimit, a = s.calibA, bc = s.calibB;
+  const exp = (c) => Math.exp(Math.min(Math.max(c, -limit), limit));
+  const out = new Float32Array(W * H * od);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const c = (y * W + x) * od, m = (y * W + (W - 1 - x)) * od;
+      const pa = photo.subarray(c, c + od), mb = Float32Array.from(mirror.subarray(m, m + od));
+      const t = mb[T]; mb[T] = mb[T + 2]; mb[T + 2] = t;	// left and right trade places
+      const da = [0, 1, 2, 3].map((j) => exp(pa[T + j])), db = [0, 1, 2, 3].map((j) => exp(mb[T + j]));
+      const inter = (Math.min(da[0], db[0]) + Math.min(da[2], db[2])) * (Math.min(da[1], db[1]) + Math.min(da[3], db[3]));
+      const uni = (da[0] + da[2]) * (da[1] + da[3]) + (db[0] + db[2]) * (db[1] + db[3]) - inter;
+      const agree = uni > 0 ? inter / uni : 0;
+      for (let j = 0; j < od; j++) out[c + j] = f32(0.5 * f32(pa[j] + mb[j]));
+      let q = 1 / (1 + Math.exp(-out[c + T + 4])) * Math.max(agree, 1e-7);
+      q = Math.min(q, 1 - 1e-7);
+      out[c + T + 4] = Math.log(q / (1 - q));
+    }
+  }
+  const sigmoid = (v) => f32(1 / f32(1 + f32(Math.exp(-v))));
+  const calibrate = (score) => {
+    const v = Math.min(Math.max(score, 1e-7), 1 - 1e-7);
+    return f32(1 / (1 + Math.exp(-(a * Math.log(v / (1 - v)) + bc))));
+  };
+  let minScore = 0;
+  if (a > 0) {
+    const q = Math.min(Math.max(threshold, 1e-7), 1 - 1e-7);
+    minScore = f32(1 / (1 + Math.exp(-((Math.log(q / (1 - q)) - bc) / a))));
+  }
+  const cw = f32(1 / W), ch = f32(1 / H), cand = [];
+  for (let c = 0; c < W * H; c++) {
+    const o = out.subarray(c * od, (c + 1) * od), centre = sigmoid(o[T + 4]);
+    const x = c % W, y = Math.floor(c / W);
+    for (let k = 0; k < T; k++) {
+      const score = f32(Math.sqrt(f32(sigmoid(o[k]) * centre)));
+      if (score < minScore || calibrate(score) < threshold) continue;
+      const cx = f32(f32(x + 0.5) * cw), cy = f32(f32(y + 0.5) * ch);
+      const l = exp(o[T]) * cw, t = exp(o[T + 1]) * ch, r = exp(o[T + 2]) * cw, b = exp(o[T + 3]) * ch;
+      cand.push({ tag: k, score, index: cand.length,
+                  box: { left: f32(cx - l), top: f32(cy - t), width: f32(l + r), height: f32(t + b) } });
+    }
+  }
+  return suppress(cand, overlap, maxDetections, calibrate);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -568,6 +682,7 @@ async function main() {
     else if (a === '--threshold') opt.threshold = parseFloat(val());
     else if (a === '--max-detections') opt.maxDetections = parseInt(val(), 10);
     else if (a === '--overlap') opt.overlap = parseFloat(val());
+    else if (a === '--converted') opt.converted = val();
     else if (a.startsWith('--')) fail('unknown option ' + a);
     else pos.push(a);
   }
@@ -577,7 +692,12 @@ async function main() {
   if (opt.pixels.length && opt.pixels.length !== photos.length) fail('give one --pixels file per photo');
   if (opt.savePixels.length && opt.savePixels.length !== photos.length) fail('give one --save-pixels file per photo');
   const modelBytes = fs.readFileSync(modelPath);
-  const s = modelSettings(readMetadata(modelBytes));
+  const tflite = isTflite(modelBytes);
+  if (tflite && !opt.converted)
+    fail('onnxruntime does not read TFLite: give --converted MODEL.onnx, the file converted to ONNX '
+         + '(e.g. by ../shared/peers/tflite2onnx.py); its metadata and post-processing are taken from the TFLite file');
+  const s = modelSettings(tflite ? readTfliteMetadata(modelBytes) : readMetadata(modelBytes));
+  if (tflite && s.task === 'detection' && !(s.gridWidth > 0 && s.gridHeight > 0)) fail('the TFLite detector has no grid in its metadata');
   const threshold = opt.threshold !== undefined ? opt.threshold : 0.1;
   const overlap = opt.overlap !== undefined ? opt.overlap : s.nmsOverlap;
   const maxDetections = opt.maxDetections !== undefined ? opt.maxDetections : s.maxDetections;
@@ -586,7 +706,7 @@ async function main() {
   if (!(maxDetections >= 1)) fail('max-detections must be at least 1');
 
   const ort = need('onnxruntime-node');
-  const session = await ort.InferenceSession.create(modelBytes, {
+  const session = await ort.InferenceSession.create(tflite ? fs.readFileSync(opt.converted) : modelBytes, {
     intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
 
   for (let n = 0; n < photos.length; n++) {
@@ -600,12 +720,33 @@ async function main() {
       pixels = inputPixels(fs.readFileSync(photoPath), s);
       if (opt.savePixels.length) fs.writeFileSync(opt.savePixels[n], pixels);
     }
-    const input = new ort.Tensor('float32', Float32Array.from(pixels), [1, s.height, s.width, 3]);
-    const result = await session.run({ [session.inputNames[0]]: input });
+    // a TFLite file of the int8 engine takes the real values its quantized input stands for
+    const real = tflite && s.inputType !== 'float32' ? (v) => (v - s.zeroPoint) * s.inputScale : (v) => v;
+    const run = async (px) => {
+      const input = new ort.Tensor('float32', Float32Array.from(px, real), [1, s.height, s.width, 3]);
+      return session.run({ [session.inputNames[0]]: input });
+    };
+    const result = await run(pixels);
 
     const report = { model: path.basename(modelPath), photo: photoPath, task: s.task,
                      input: opt.pixels.length ? 'pixels' : 'decoded' };
-    if (s.task !== 'detection') {
+    if (tflite && s.task !== 'detection') {
+      const probs = result[session.outputNames[0]].data;
+      if (probs.length !== s.tags.length) fail(`the model gives ${probs.length} probabilities for ${s.tags.length} tags`);
+      const order = s.tags.map((t, i) => i).sort((a, b) => (probs[b] - probs[a]) || (a - b));
+      report.predictions = order.map((i) => ({ tag: s.tags[i], probability: probs[i] }));
+    } else if (tflite) {
+      // the raw outputs of the photo and of its mirror, the pixels flipped left to right
+      const mirrored = new Uint8Array(pixels.length), rowBytes = s.width * 3;
+      for (let y = 0; y < s.height; y++)
+        for (let x = 0; x < s.width; x++)
+          for (let c = 0; c < 3; c++) mirrored[y * rowBytes + x * 3 + c] = pixels[y * rowBytes + (s.width - 1 - x) * 3 + c];
+      const other = await run(mirrored);
+      report.threshold = threshold; report.overlap = overlap; report.max_detections = maxDetections;
+      report.detections = detectRaw(result[session.outputNames[0]].data, other[session.outputNames[0]].data,
+                                    s, threshold, overlap, maxDetections)
+        .map((d) => ({ tag: s.tags[d.tag], probability: d.probability, left: d.left, top: d.top, width: d.width, height: d.height }));
+    } else if (s.task !== 'detection') {
       const probs = result.probabilities.data;
       if (probs.length !== s.tags.length) fail(`the model gives ${probs.length} probabilities for ${s.tags.length} tags`);
       const order = s.tags.map((t, i) => i).sort((a, b) => (probs[b] - probs[a]) || (a - b));

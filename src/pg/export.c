@@ -167,11 +167,13 @@ cv_export(PG_FUNCTION_ARGS)
 
 	it = ReadIteration(iteration, "cv_export");
 	model = ExportableModel(it.model, "cv_export");
-	if (tflite && model->task == CV_TASK_DETECTION)
+	if (tflite && model->task == CV_TASK_DETECTION &&
+		model->extractor_version == CV_DETECT_MAPS_VERSION_INT8)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("TFLite export of detection iterations is not available yet"),
-				 errhint("Export to 'onnx': cv_export(iteration, 'onnx').")));
+				 errmsg("TFLite export of detection iterations trained on the int8 engine is not available"),
+				 errdetail("The file would hold the integer network, which no reader here can check against cv_detect."),
+				 errhint("Export to 'onnx' (cv_export(iteration, 'onnx') has the int8 arithmetic), or train with pgvision.engine = 'float'.")));
 	backbone = BackboneFileByHash(model->domain, model->domain_hash);
 
 	memset(&meta, 0, sizeof(meta));

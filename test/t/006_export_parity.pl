@@ -15,8 +15,11 @@
 #     it).
 # The int8 iteration must match cv_predict within 1e-5 on cv_input_pixels;
 # with the runner's decoding its differences are only reported.
-# The classifiers are also exported to TFLite and checked through the
-# independent peer ../shared/peers/tflite2onnx.py (see below).
+# The classifiers and the float engine's detector are also exported to
+# TFLite and checked through the independent peer
+# ../shared/peers/tflite2onnx.py (see below; the detector's raw outputs
+# are post-processed by run-onnx.js --converted); the int8 engine's
+# detector must be refused with 0A000.
 # Needs node and the npm packages (tools/test.sh installs them;
 # PGVISION_NODE_MODULES, PGVISION_RUNNER), and /usr/bin/python3 with
 # numpy and onnx for the peer.
@@ -374,49 +377,105 @@ for my $det ([ $raccoons, 'raccoons' ], [ $raccoons_int8, 'raccoons-int8' ])
 	write_file($model_03, decode_base64($node->safe_psql('postgres',
 		"SET pgvision.nms_overlap = 0.3; SELECT encode(cv_export($it), 'base64')")));
 	my @pixels = pixel_files($it, $name, @raccoon_photos);
-	my ($bad, $worst_d, $count) = (0, 0, 0);
+	my $int8 = $name =~ /int8/;
+	# TFLite: the float engine's detector as a file whose output is the raw
+	# cell outputs; the runner (--converted: the peer's ONNX reading of it)
+	# does the mirroring, scoring, decoding and NMS from the file's
+	# metadata.  One file, exported at nms_overlap 0.3 (the runner must
+	# take it from the file), checked on the last two cases below (the
+	# second with --overlap 0.45), to keep the test short.  The int8
+	# engine's detector is refused (docs/export.md).
+	my ($tfl, $tfl_onnx);
+	my ($tfl_secs, $tfl_t0) = (0, time);
+	if ($int8)
+	{
+		my ($rc, $out, $err) = $node->psql('postgres', "SELECT cv_export($it, 'tflite')",
+			extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+		ok($rc != 0 && $err =~ /0A000/ && $err =~ /int8 engine/,
+			"$name: TFLite export of a detector of the int8 engine is refused with 0A000") or diag($err);
+	}
+	else
+	{
+		{
+			my $overlap = 0.3;
+			my $file = "$tmp/$name-$overlap.tflite";
+			write_file($file, decode_base64($node->safe_psql('postgres',
+				"SET pgvision.nms_overlap = $overlap; SELECT encode(cv_export($it, 'tflite'), 'base64')")));
+			my $bytes = slurp_file($file);
+			is(substr($bytes, 4, 4), 'TFL3', "$name: cv_export(.., 'tflite') of a detector gives a TFLite file");
+			my ($text) = $bytes =~ /(\{\s+"pgvision\.format"[^}]*\})/;
+			my $meta = defined $text ? $json->decode($text) : {};
+			is($meta->{'pgvision.task'} . ' ' . $meta->{'pgvision.iteration'}, "detection $it",
+				"$name: the TFLite metadata names the detection iteration");
+			$tflite_size{$name} = -s $file;
+			my $converted = `/usr/bin/python3 $peer $file $file.onnx 2>&1`;
+			ok($? == 0 && -s "$file.onnx", "$name: the peer reads and converts the TFLite detector") or diag($converted);
+			($tfl, $tfl_onnx) = ($file, "$file.onnx");
+		}
+	}
+	$tfl_secs += time - $tfl_t0;
+	my %bad = (onnx => 0, tflite => 0);
+	my %worst = (onnx => 0, tflite => 0);
+	my $count = 0;
 	for my $case ([ $model, 0.45, 0.05, 100 ], [ $model_03, 0.3, 0.05, 100 ], [ $model, 0.45, 0.3, 2 ])
 	{
 		my ($file, $overlap, $threshold, $max) = @$case;
 		my $t = time;
-		my $reports = run_runner($file, \@raccoon_photos, \@pixels, '--threshold', $threshold, '--max-detections', $max);
+		my %reports;
+		$reports{onnx} = run_runner($file, \@raccoon_photos, \@pixels, '--threshold', $threshold, '--max-detections', $max);
 		$runner_ms{$name} = 1000 * (time - $t) / @raccoon_photos;
-		is($reports->[0]{overlap}, $overlap, "the runner applies the file's nms_overlap $overlap");
+		is($reports{onnx}->[0]{overlap}, $overlap, "the runner applies the file's nms_overlap $overlap");
+		if (!$int8 && ($overlap != 0.45 || $threshold != 0.05))
+		{
+			$t = time;
+			$reports{tflite} = run_runner($tfl, \@raccoon_photos, \@pixels, '--converted', $tfl_onnx,
+				'--threshold', $threshold, '--max-detections', $max, $overlap != 0.3 ? ('--overlap', $overlap) : ());
+			$tfl_secs += time - $t;
+			$runner_ms{"$name (TFLite)"} = 1000 * (time - $t) / @raccoon_photos;
+			is($reports{tflite}->[0]{overlap}, $overlap, "the TFLite runner applies nms_overlap $overlap");
+		}
 		my @db_rows = rows_per_photo("SET pgvision.nms_overlap = $overlap;",
 			"cv_detect((SELECT model FROM cv_iterations WHERE id = $it), pg_read_binary_file(f), "
 			  . "threshold => $threshold, max_detections => $max)",
 			'r.tag, r.probability, r."left", r.top, r.width, r.height', @raccoon_photos);
-		for my $i (0 .. $#raccoon_photos)
+		for my $format (sort keys %reports)
 		{
-			my @db = @{ $db_rows[$i] };
-			my @ort = @{ $reports->[$i]{detections} };
-			if (@db != @ort)
+			for my $i (0 .. $#raccoon_photos)
 			{
-				$bad++;
-				diag(sprintf('%s: %d detections in the database, %d from onnxruntime (overlap %s, threshold %s)',
-					$raccoon_photos[$i], scalar(@db), scalar(@ort), $overlap, $threshold));
-				next;
-			}
-			for my $k (0 .. $#db)
-			{
-				$count++;
-				my ($tag, @v) = @{ $db[$k] };
-				my $o = $ort[$k];
-				my @w = ($o->{probability}, $o->{left}, $o->{top}, $o->{width}, $o->{height});
-				$bad++, diag("$raccoon_photos[$i] detection $k: tag $o->{tag}, database $tag") if $o->{tag} ne $tag;
-				for my $j (0 .. 4)
+				my @db = @{ $db_rows[$i] };
+				my @ort = @{ $reports{$format}->[$i]{detections} };
+				if (@db != @ort)
 				{
-					my $d = abs($w[$j] - $v[$j]);
-					$worst_d = $d if $d > $worst_d;
-					$bad++, diag(sprintf('%s detection %d value %d: %.7f in the database, %.7f from onnxruntime',
-						$raccoon_photos[$i], $k, $j, $v[$j], $w[$j])) if $d > 1e-4;
+					$bad{$format}++;
+					diag(sprintf('%s (%s): %d detections in the database, %d from onnxruntime (overlap %s, threshold %s)',
+						$raccoon_photos[$i], $format, scalar(@db), scalar(@ort), $overlap, $threshold));
+					next;
+				}
+				for my $k (0 .. $#db)
+				{
+					$count++ if $format eq 'onnx';
+					my ($tag, @v) = @{ $db[$k] };
+					my $o = $ort[$k];
+					my @w = ($o->{probability}, $o->{left}, $o->{top}, $o->{width}, $o->{height});
+					$bad{$format}++, diag("$raccoon_photos[$i] ($format) detection $k: tag $o->{tag}, database $tag")
+					  if $o->{tag} ne $tag;
+					for my $j (0 .. 4)
+					{
+						my $d = abs($w[$j] - $v[$j]);
+						$worst{$format} = $d if $d > $worst{$format};
+						$bad{$format}++, diag(sprintf('%s (%s) detection %d value %d: %.7f in the database, %.7f from onnxruntime',
+							$raccoon_photos[$i], $format, $k, $j, $v[$j], $w[$j])) if $d > 1e-4;
+					}
 				}
 			}
 		}
 	}
 	ok($count > 0, "$name: cv_detect found $count detections to compare");
-	is($bad, 0, sprintf('%s: the same tags in the same order, boxes and probabilities within 1e-4 (largest difference %.2g)',
-		$name, $worst_d));
+	is($bad{onnx}, 0, sprintf('%s: the same tags in the same order, boxes and probabilities within 1e-4 (largest difference %.2g)',
+		$name, $worst{onnx}));
+	is($bad{tflite}, 0, sprintf('%s (TFLite, through the peer): the same tags in the same order, boxes and probabilities within 1e-4 (largest difference %.2g)',
+		$name, $worst{tflite})) if !$int8;
+	diag(sprintf('%s: the TFLite detector checks took %.1f s', $name, $tfl_secs)) if !$int8;
 
 	# The runner's own decoding, for the record: the top detection.
 	my $decoded = run_runner($model, \@raccoon_photos, [], '--threshold', 0.05);
@@ -432,6 +491,7 @@ for my $det ([ $raccoons, 'raccoons' ], [ $raccoons_int8, 'raccoons-int8' ])
 	diag(sprintf('%s: largest difference of the top probability with the runner\'s own decoding %.4f', $name, $top));
 }
 
+diag(sprintf('TFLite detector file: %.1f MB', $tflite_size{raccoons} / 1e6)) if $tflite_size{raccoons};
 diag(sprintf('classification: largest probability difference with the runner\'s own decoding %.4f', $worst));
 diag(sprintf('runner ms per photo (node start and model load included): %s',
 	join(', ', map { sprintf('%s %.0f', $_, $runner_ms{$_}) } sort keys %runner_ms)));

@@ -15,12 +15,15 @@
 #include "unit.h"
 #include "export_fixture.c"
 #include "export/export.h"
+#include "detect/detect_backbone.h"
+#include "detect/detector.h"
 #include "learn/features.h"
 #include "learn/head.h"
 #include "model/model.h"
 #include "nn/nn.h"
 #include "nn/tflite.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,7 +302,206 @@ test_refusals(void)
 	free(file);
 }
 
+/* The parsed file's tensor named name, or -1. */
+static int
+tensor_named(const tfl_model *tm, const char *name)
+{
+	for (int i = 0; i < tm->ntensors; i++)
+		if (tm->tensors[i].name != NULL && tm->tensors[i].name_len == (int) strlen(name) &&
+			memcmp(tm->tensors[i].name, name, strlen(name)) == 0)
+			return i;
+	return -1;
+}
+
+/* The operator writing tensor t, or NULL. */
+static const tfl_op *
+writer_of(const tfl_model *tm, int t)
+{
+	for (int i = 0; i < tm->nops; i++)
+		if (tm->ops[i].noutputs == 1 && tm->ops[i].outputs[0] == t)
+			return &tm->ops[i];
+	return NULL;
+}
+
+static bool
+has_shape(const tfl_tensor *t, int rank, const int32_t *dims)
+{
+	if (t->rank != rank)
+		return false;
+	for (int k = 0; k < rank; k++)
+		if (t->dims[k] != dims[k])
+			return false;
+	return true;
+}
+
+/*
+ * A float-engine detector at 160x160 on the 128x128 backbone (maps 10x10
+ * and 5x5): the backbone's activations take the detector's size, the head
+ * is the split first layer (1x1 convolutions of the two maps, the 3x3
+ * average pool, the global MEAN, the 5-D nearest upsampling with the
+ * per-cell constants), the output is [1, cells * (tags + 5)], and the
+ * constants are the detector's weights with the standardisation folded in
+ * (hand formula below).  The int8 engine's detector and maps of no whole
+ * ratio are refused.
+ */
+static void
+test_detector_file(void)
+{
+	static const uint8_t hash[32] = {9};
+	const char *tags[2] = {"fork", "scissors"};
+	size_t		len,
+				n = 0;
+	uint8_t    *file = unit_read_file(unit_shared_path(SMALL_NET), &len);
+	int			tensors[2];
+	cv_detect_backbone *bb = NULL;
+	cv_detector_shape s;
+	cv_detector *d = NULL;
+	cv_model   *m = NULL;
+	uint8_t    *tfl = NULL;
+	tfl_model	tm;
+	cv_error	err;
+
+	CHECK(cv_detect_backbone_choose(file, len, tensors, &err) == CV_OK);
+	CHECK(cv_detect_backbone_create(file, len, 160, 160, tensors, &bb, &err) == CV_OK);
+	cv_detect_backbone_shape(bb, &s);
+	CHECK(s.map_height[0] == 10 && s.map_width[0] == 10 && s.map_height[1] == 5 && s.map_width[1] == 5);
+	s.n_tags = 2;
+	s.hidden = 8;
+	s.context = CV_DETECT_CONTEXT_ALL;
+	CHECK(cv_detector_alloc(&s, &d, &err) == CV_OK);
+	for (int j = 0; j < d->in_dim; j++)
+	{
+		d->mean[j] = 0.05f * (j % 5);
+		d->scale[j] = 1.0f + 0.1f * (j % 3);
+		for (int k = 0; k < d->hidden; k++)
+			d->w1[(size_t) j * d->hidden + k] = 0.01f * ((j * 7 + k * 3) % 13 - 6);
+	}
+	for (int k = 0; k < d->hidden; k++)
+		d->b1[k] = 0.1f * k;
+	CHECK(cv_model_build_detection("tiny", hash, CV_DETECT_MAPS_VERSION, tags, d, 0.5f, &m,
+								   &err) == CV_OK);
+	CHECK_MSG(cv_export_tflite(m, file, len, &meta, &tfl, &n, &err) == CV_OK, "%s", err.message);
+	CHECK(tfl != NULL && memcmp(tfl + 4, "TFL3", 4) == 0);
+	CHECK(export_fixture_contains(tfl, n, "\"pgvision.task\": \"detection\""));
+	CHECK(export_fixture_contains(tfl, n, "\"pgvision.grid_width\": 10"));
+	CHECK(export_fixture_contains(tfl, n, "\"pgvision.calibration_a\": 1"));
+	CHECK(export_fixture_contains(tfl, n, "\"pgvision.nms_overlap\": 0.45"));
+	CHECK(export_fixture_contains(tfl, n, "\"pgvision.resize\": \"stretch\""));
+	CHECK(export_fixture_contains(tfl, n, "\"pgvision.engine\": \"float\""));
+	CHECK(export_fixture_contains(tfl, n, "\"pgvision.input_type\": \"float32\""));
+	CHECK(!export_fixture_contains(tfl, n, "pgvision.negative_tags"));
+	memset(&tm, 0, sizeof(tm));
+	CHECK(tfl_parse(tfl, n, false, &tm, &err) == CV_OK);
+	if (tm.ntensors > 0)
+	{
+		const int32_t in_dims[4] = {1, 160, 160, 3};
+		const int32_t out_dims[2] = {1, 100 * 7};
+		const int32_t c_dims[5] = {5, 2, 5, 2, 8};
+		const int32_t split_dims[5] = {5, 1, 5, 1, 8};
+		const int32_t fine_dims[4] = {1, 10, 10, 8};
+		const int32_t global_dims[4] = {1, 1, 1, 8};
+		int			pixels = tensor_named(&tm, "pixels"),
+					outputs = tensor_named(&tm, "outputs"),
+					consts = tensor_named(&tm, "pgvision/cell_constants"),
+					split = tensor_named(&tm, "pgvision/coarse_by_parent"),
+					fine = tensor_named(&tm, "pgvision/fine_part"),
+					global = tensor_named(&tm, "pgvision/global_part"),
+					pool = tensor_named(&tm, "pgvision/neighbourhood_mean"),
+					hidden = tensor_named(&tm, "pgvision/hidden");
+		const tfl_op *op;
+
+		CHECK(tm.ninputs == 1 && tm.inputs[0] == pixels && tm.noutputs == 1 && tm.outputs[0] == outputs);
+		CHECK(pixels >= 0 && tm.tensors[pixels].type == TFL_FLOAT32 && has_shape(&tm.tensors[pixels], 4, in_dims));
+		CHECK(outputs >= 0 && has_shape(&tm.tensors[outputs], 2, out_dims));
+		CHECK(split >= 0 && has_shape(&tm.tensors[split], 5, split_dims));
+		CHECK(fine >= 0 && has_shape(&tm.tensors[fine], 4, fine_dims));
+		CHECK(global >= 0 && has_shape(&tm.tensors[global], 4, global_dims));
+		CHECK(count_ops(&tm, TFL_OP_MEAN) == 1 && count_ops(&tm, TFL_OP_AVERAGE_POOL_2D) == 1);
+		/* SAME 3x3 stride 1: the neighbourhood inside the map */
+		op = pool >= 0 ? writer_of(&tm, pool) : NULL;
+		CHECK(op != NULL && op->code == TFL_OP_AVERAGE_POOL_2D && op->opt.padding == TFL_PAD_SAME &&
+			  op->opt.filter_w == 3 && op->opt.filter_h == 3 && op->opt.stride_w == 1 && op->opt.stride_h == 1);
+		/* the hidden layer: fine part + upsampled coarse part, RELU fused */
+		op = hidden >= 0 ? writer_of(&tm, hidden) : NULL;
+		CHECK(op != NULL && op->code == TFL_OP_ADD && op->opt.activation == TFL_ACT_RELU && op->inputs[0] == fine);
+		/* the 5-D ADD of the parent-split coarse part and the per-cell constants */
+		CHECK(consts >= 0 && has_shape(&tm.tensors[consts], 5, c_dims) && tm.tensors[consts].data != NULL);
+		if (consts >= 0 && tm.tensors[consts].data != NULL)
+		{
+			const uint8_t *data = tm.tensors[consts].data;
+			int			in_dim = d->in_dim,
+						pos = in_dim - 2;
+			double		worst = 0.0;
+
+			/* cell (y, x) = (7, 4) is [py 3, dy 1, px 2, dx 0]; every unit k */
+			for (int k = 0; k < 8; k++)
+			{
+				double		want = d->b1[k];
+				float		got;
+
+				for (int j = 0; j < in_dim; j++)
+					want -= (double) d->mean[j] * d->scale[j] * d->w1[(size_t) j * 8 + k];
+				want += (4.5 / 10.0) * d->scale[pos] * d->w1[(size_t) pos * 8 + k];
+				want += (7.5 / 10.0) * d->scale[pos + 1] * d->w1[(size_t) (pos + 1) * 8 + k];
+				memcpy(&got, data + sizeof(float) * ((((size_t) (3 * 2 + 1) * 5 + 2) * 2 + 0) * 8 + k),
+					   sizeof(float));
+				if (fabs(got - want) > worst)
+					worst = fabs(got - want);
+			}
+			CHECK_MSG(worst < 1e-5, "cell constants off by %g", worst);
+		}
+		/* the first-layer weights of the stride-16 part: scale_j * w1[j][k], [hidden, 1, 1, c0] */
+		op = fine >= 0 ? writer_of(&tm, fine) : NULL;
+		CHECK(op != NULL && op->code == TFL_OP_CONV_2D);
+		if (op != NULL && op->ninputs == 3)
+		{
+			const tfl_tensor *w = &tm.tensors[op->inputs[1]];
+			int			c0 = s.map_channels[0];
+			float		got;
+			const int32_t w_dims[4] = {8, 1, 1, c0};
+
+			CHECK(has_shape(w, 4, w_dims) && w->data != NULL);
+			if (w->data != NULL)
+			{
+				memcpy(&got, w->data + sizeof(float) * ((size_t) 5 * c0 + 11), sizeof(float));
+				CHECK(fabsf(got - d->scale[11] * d->w1[(size_t) 11 * 8 + 5]) < 1e-7f);
+			}
+		}
+		tfl_model_free(&tm);
+	}
+	cv_free(tfl);
+	tfl = NULL;
+	cv_model_free(m);
+	m = NULL;
+
+	/* maps of no whole ratio */
+	d->map_height[1] = 3;
+	CHECK(cv_model_build_detection("tiny", hash, CV_DETECT_MAPS_VERSION, tags, d, 0.5f, &m,
+								   &err) == CV_OK);
+	if (m != NULL)
+	{
+		CHECK(cv_export_tflite(m, file, len, &meta, &tfl, &n, &err) == CV_ERR_UNSUPPORTED);
+		CHECK(strstr(err.message, "whole ratio") != NULL);
+		cv_model_free(m);
+		m = NULL;
+	}
+	d->map_height[1] = 5;
+	/* the int8 engine's detector */
+	CHECK(cv_model_build_detection("tiny", hash, CV_DETECT_MAPS_VERSION_INT8, tags, d, 0.5f, &m,
+								   &err) == CV_OK);
+	if (m != NULL)
+	{
+		CHECK(cv_export_tflite(m, file, len, &meta, &tfl, &n, &err) == CV_ERR_UNSUPPORTED);
+		CHECK(strstr(err.message, "int8") != NULL);
+		cv_model_free(m);
+	}
+	cv_detector_free(d);
+	cv_detect_backbone_free(bb);
+	free(file);
+}
+
 UNIT_MAIN("export_tflite",
 		  UNIT_CASE(test_head_arithmetic),
 		  UNIT_CASE(test_float_network),
-		  UNIT_CASE(test_refusals))
+		  UNIT_CASE(test_refusals),
+		  UNIT_CASE(test_detector_file))

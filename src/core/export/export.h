@@ -1,7 +1,7 @@
 /*
  * export.h
  *	  A trained iteration as a file that runs outside the database: ONNX
- *	  (onnx_export.c) or TFLite (tflite_export.c, classification), with the
+ *	  (onnx_export.c) or TFLite (tflite_export.c), with the
  *	  exact pixels it takes (cv_export_input_pixels).
  *
  * The exported graph holds the backbone (every operator pgvision runs, with
@@ -50,14 +50,18 @@ cv_status	cv_export_onnx(const cv_model *model, const uint8_t *backbone, size_t 
 						   cv_error *err);
 
 /*
- * The TFLite bytes (cv_malloc'd) of a classification model: the backbone
+ * The TFLite bytes (cv_malloc'd) of a model.  A detector of the float
+ * engine: the float network to its two maps and the head, output
+ * "outputs" float32 [1, cells * (tags + 5)], the raw outputs of one view
+ * (the runner does the mirroring and decoding, docs/export.md); one of
+ * the int8 engine is CV_ERR_UNSUPPORTED.  A classification model: the backbone
  * file's own operators and quantized weights up to the model's feature
  * tensor, then the head in float operators (tflite_export.c says which),
  * with the metadata in Model.metadata "pgvision" (docs/export.md).  Its
  * input is the backbone's input tensor (for the shared uint8 networks the
  * pixel bytes of cv_export_input_pixels), its output "probabilities"
  * float32 [1, n_tags] as for ONNX.  CV_ERR_UNSUPPORTED, named, for what it
- * cannot hold faithfully: the compact domain, detection, several views,
+ * cannot hold faithfully: the compact domain, several views,
  * features that are float or may be negative; the errors of
  * cv_net_load_with and tfl_parse for the backbone.
  */

@@ -39,8 +39,16 @@
  *	   1 - sigmoid(z_k); FULLY_CONNECTED selections (exact: weights 0 and 1)
  *	   pick the probabilities, and a negative tag's prod(1 - p_k) is a
  *	   chain of MUL.
- * Refused (CV_ERR_UNSUPPORTED, named): the compact domain, detection, a
- * head that averages several views, features whose range includes
+ * A float-engine detector (export_detector) is the float network up to its
+ * two maps, then its head split by linearity (emit_detector_head): 1x1
+ * CONV_2D of each part of the cell row with the standardisation folded in,
+ * AVERAGE_POOL_2D and MEAN for the context, a 5-D RESHAPE / ADD / RESHAPE
+ * for the nearest upsampling, the output layer, and the raw outputs
+ * [1, cells * (tags + 5)] as the file's output; the runner mirrors,
+ * scores, decodes and suppresses (docs/export.md, "TFLite detection").
+ * Refused (CV_ERR_UNSUPPORTED, named): the compact domain, detection on
+ * the int8 engine or on maps of no whole size ratio, a head that averages
+ * several views, features whose range includes
  * negative values or that are float in the file, a model whose input size
  * is not the file's.
  *
@@ -55,6 +63,8 @@
 #include "../nn/tflite.h"
 #include "../nn/nn_internal.h"	/* nn_dequantize, nn_op_clamps_to_output: the float engine's weights and clamps */
 #include "../learn/features.h"
+#include "../detect/detector.h"
+#include "../detect/detect_backbone.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -553,6 +563,279 @@ emit_head(xfile *f, const cv_head *h, int x, double feature_max, int *probabilit
 	return CV_OK;
 }
 
+/* ---- the detector's head (detector.c), for the float engine ---- */
+
+/* A float activation of any rank. */
+static int
+activation_nd(xfile *f, int rank, const int32_t *dims, const char *name)
+{
+	return add_tensor(f, TFL_FLOAT32, rank, dims, 0, name, NULL);
+}
+
+/* RESHAPE of x to shape[0..rank). */
+static int
+reshape_nd(xfile *f, int x, int rank, const int32_t *shape, const char *name)
+{
+	int32_t		sdims[1] = {rank};
+	int32_t    *copy = cv_malloc(sizeof(int32_t) * rank);
+	int			s,
+				out;
+	xop		   *o;
+
+	if (copy == NULL)
+	{
+		f->nomem = true;
+		return 0;
+	}
+	memcpy(copy, shape, sizeof(int32_t) * rank);
+	s = add_tensor(f, TFL_INT32, 1, sdims, add_buffer(f, copy, sizeof(int32_t) * rank, true), NULL, NULL);
+	out = activation_nd(f, rank, shape, name);
+	o = add_op(f, TFL_OP_RESHAPE, 2, (const int32_t[]) {x, s}, out);
+	if (o != NULL)
+	{
+		/* ReshapeOptions: new_shape:[int] (0), the same as the shape input */
+		o->options_type = OPT_RESHAPE;
+		o->vector_field = 0;
+		o->nvector = rank;
+		memcpy(o->vector, shape, sizeof(int32_t) * rank);
+	}
+	return out;
+}
+
+/*
+ * A 1x1 CONV_2D of x [1, h, w, in] to [1, h, w, out]: weights [out, 1, 1,
+ * in] (row o the weights of output o), bias [out] (zeros when NULL).
+ */
+static int
+conv1x1(xfile *f, int x, int h, int w, int in, int out_ch, const float *weights,
+		const float *bias, int act, const char *name)
+{
+	int32_t		wdims[4] = {out_ch, 1, 1, in};
+	int32_t		bdims[1] = {out_ch};
+	int32_t		odims[4] = {1, h, w, out_ch};
+	float	   *zeros = NULL;
+	int			wt,
+				b,
+				out;
+	xop		   *o;
+
+	if (bias == NULL)
+	{
+		zeros = cv_calloc((size_t) out_ch, sizeof(float));
+		if (zeros == NULL)
+		{
+			f->nomem = true;
+			return 0;
+		}
+	}
+	wt = add_float_const(f, 4, wdims, weights, NULL);
+	b = add_float_const(f, 1, bdims, bias != NULL ? bias : zeros, NULL);
+	cv_free(zeros);
+	out = activation_nd(f, 4, odims, name);
+	o = add_op(f, TFL_OP_CONV_2D, 3, (const int32_t[]) {x, wt, b}, out);
+	if (o != NULL)
+	{
+		/* Conv2DOptions: padding (0), stride_w (1), stride_h (2), activation (3), dilations (4, 5) */
+		o->options_type = OPT_CONV2D;
+		o->options[o->noptions++] = fbw_i8(0, TFL_PAD_VALID);
+		o->options[o->noptions++] = fbw_i32(1, 1);
+		o->options[o->noptions++] = fbw_i32(2, 1);
+		o->options[o->noptions++] = fbw_i8(3, (int8_t) act);
+		o->options[o->noptions++] = fbw_i32(4, 1);
+		o->options[o->noptions++] = fbw_i32(5, 1);
+	}
+	return out;
+}
+
+/*
+ * The weights of rows [from, from + n) of the detector's first layer as a
+ * 1x1 convolution's [hidden, n], each input's standardisation scale
+ * folded in: W'[k][j] = scale[from + j] * w1[from + j][k].
+ */
+static void
+folded_weights(const cv_detector *d, int from, int n, float *out)
+{
+	for (int k = 0; k < d->hidden; k++)
+		for (int j = 0; j < n; j++)
+			out[(size_t) k * n + j] = d->scale[from + j] * d->w1[(size_t) (from + j) * d->hidden + k];
+}
+
+/*
+ * The detector on the float maps m0 [1, h0, w0, c0] and m1 [1, h1, w1,
+ * c1]: its raw outputs [1, cells * (tags + 5)], row-major over the cells,
+ * as cv_detector_outputs gives them (the header of cv_export_tflite_detector
+ * below says how).
+ */
+static cv_status
+emit_detector_head(xfile *f, const cv_detector *d, int m0, int m1, int *outputs, cv_error *err)
+{
+	int			h0 = d->map_height[0],
+				w0 = d->map_width[0],
+				c0 = d->map_channels[0];
+	int			h1 = d->map_height[1],
+				w1 = d->map_width[1],
+				c1 = d->map_channels[1];
+	int			hid = d->hidden,
+				od = cv_detector_out_dim(d->n_tags),
+				ky = h0 / h1,
+				kx = w0 / w1;
+	int			at = c0;		/* the row's next input */
+	size_t		buf_floats = (size_t) hid * (c0 > c1 ? c0 : c1);
+	float	   *buf;
+	double	   *constant;
+	int			fine,
+				coarse,
+				x;
+
+	if ((size_t) hid * od > buf_floats)
+		buf_floats = (size_t) hid * od;
+	if ((size_t) h0 * w0 * hid > buf_floats)
+		buf_floats = (size_t) h0 * w0 * hid;
+	buf = cv_malloc(sizeof(float) * buf_floats);
+	constant = cv_malloc(sizeof(double) * hid);
+	if (buf == NULL || constant == NULL)
+	{
+		cv_free(buf);
+		cv_free(constant);
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a detector");
+	}
+
+	/* what standardisation takes from every row, with the bias: b1 - sum_j mean_j scale_j w1[j] */
+	for (int k = 0; k < hid; k++)
+	{
+		double		c = d->b1[k];
+
+		for (int j = 0; j < d->in_dim; j++)
+			c -= (double) d->mean[j] * d->scale[j] * d->w1[(size_t) j * hid + k];
+		constant[k] = c;
+	}
+
+	/* the cell's own stride-16 values */
+	folded_weights(d, 0, c0, buf);
+	fine = conv1x1(f, m0, h0, w0, c0, hid, buf, NULL, TFL_ACT_NONE, "pgvision/fine_part");
+
+	/* the parent's stride-32 values, its 3x3 neighbourhood mean, the global mean */
+	folded_weights(d, at, c1, buf);
+	coarse = conv1x1(f, m1, h1, w1, c1, hid, buf, NULL, TFL_ACT_NONE, "pgvision/parent_part");
+	at += c1;
+	if (d->context & CV_DETECT_CONTEXT_NEIGHBOURS)
+	{
+		int32_t		dims[4] = {1, h1, w1, c1};
+		int			mean = activation_nd(f, 4, dims, "pgvision/neighbourhood_mean");
+		xop		   *o = add_op(f, TFL_OP_AVERAGE_POOL_2D, 1, &m1, mean);
+		int			part;
+
+		if (o != NULL)
+		{
+			/*
+			 * Pool2DOptions: padding (0) SAME, strides (1, 2), filter (3,
+			 * 4), activation (5).  TFLite's average pool divides by the
+			 * cells inside the image only (reference_ops::AveragePool
+			 * counts filter_count over the clipped window), as
+			 * cv_detector_rows does.
+			 */
+			o->options_type = OPT_POOL2D;
+			o->options[o->noptions++] = fbw_i8(0, TFL_PAD_SAME);
+			o->options[o->noptions++] = fbw_i32(1, 1);
+			o->options[o->noptions++] = fbw_i32(2, 1);
+			o->options[o->noptions++] = fbw_i32(3, 3);
+			o->options[o->noptions++] = fbw_i32(4, 3);
+			o->options[o->noptions++] = fbw_i8(5, TFL_ACT_NONE);
+		}
+		folded_weights(d, at, c1, buf);
+		part = conv1x1(f, mean, h1, w1, c1, hid, buf, NULL, TFL_ACT_NONE, "pgvision/neighbourhood_part");
+		x = activation_like(f, coarse, "pgvision/parent_and_neighbours");
+		binary_into(f, TFL_OP_ADD, coarse, part, x, TFL_ACT_NONE);
+		coarse = x;
+		at += c1;
+	}
+	if (d->context & CV_DETECT_CONTEXT_GLOBAL)
+	{
+		int32_t		gdims[4] = {1, 1, 1, c1};
+		int32_t		adims[1] = {2};
+		int32_t    *axes = cv_malloc(sizeof(int32_t) * 2);
+		int			g,
+					part;
+		xop		   *o;
+
+		if (axes == NULL)
+			f->nomem = true;
+		else
+		{
+			axes[0] = 1;
+			axes[1] = 2;
+		}
+		g = activation_nd(f, 4, gdims, "pgvision/global_mean");
+		o = add_op(f, TFL_OP_MEAN, 2, (const int32_t[]) {
+			m1, add_tensor(f, TFL_INT32, 1, adims,
+						   axes != NULL ? add_buffer(f, axes, sizeof(int32_t) * 2, true) : 0, NULL, NULL)}, g);
+		if (o != NULL)
+		{
+			/* ReducerOptions: keep_dims (0) */
+			o->options_type = OPT_REDUCER;
+			o->options[o->noptions++] = fbw_u8(0, 1);
+		}
+		folded_weights(d, at, c1, buf);
+		part = conv1x1(f, g, 1, 1, c1, hid, buf, NULL, TFL_ACT_NONE, "pgvision/global_part");
+		/* [1, h1, w1, hid] + [1, 1, 1, hid]: ADD broadcasts between activations */
+		x = activation_like(f, coarse, "pgvision/coarse_part");
+		binary_into(f, TFL_OP_ADD, coarse, part, x, TFL_ACT_NONE);
+		coarse = x;
+		at += c1;
+	}
+
+	/*
+	 * Every fine cell takes its parent's coarse part: the parent of (y, x)
+	 * is (y / ky, x / kx) (cv_detector_rows' floor((y + 0.5) h1 / h0) when
+	 * h0 = ky h1), so [1, h1, w1, hid] seen as [h1, 1, w1, 1, hid] and
+	 * added to a constant [h1, ky, w1, kx, hid] is, read back as [1, h0,
+	 * w0, hid], the nearest upsampling plus that constant: the bias, the
+	 * standardisation's offsets and each cell's position term.  TFLite's
+	 * ADD broadcasts up to 6-D (reference_ops::BroadcastAdd6DSlow).
+	 */
+	{
+		int32_t		split[5] = {h1, 1, w1, 1, hid};
+		int32_t		cdims[5] = {h1, ky, w1, kx, hid};
+		int32_t		grid[4] = {1, h0, w0, hid};
+		int			up,
+					sum;
+
+		for (int y = 0; y < h0; y++)
+			for (int xx = 0; xx < w0; xx++)
+			{
+				/* row-major [h1, ky, w1, kx] is row-major [h0, w0] */
+				float	   *c = buf + ((size_t) y * w0 + xx) * hid;
+
+				for (int k = 0; k < hid; k++)
+				{
+					double		v = constant[k];
+
+					if (d->context & CV_DETECT_CONTEXT_POSITION)
+						v += (double) ((xx + 0.5f) / w0) * d->scale[at] * d->w1[(size_t) at * hid + k] +
+							(double) ((y + 0.5f) / h0) * d->scale[at + 1] * d->w1[(size_t) (at + 1) * hid + k];
+					c[k] = (float) v;
+				}
+			}
+		up = reshape_nd(f, coarse, 5, split, "pgvision/coarse_by_parent");
+		sum = activation_nd(f, 5, cdims, "pgvision/coarse_per_cell");
+		binary_into(f, TFL_OP_ADD, up, add_float_const(f, 5, cdims, buf, "pgvision/cell_constants"),
+					sum, TFL_ACT_NONE);
+		sum = reshape_nd(f, sum, 4, grid, "pgvision/coarse_on_grid");
+		x = activation_like(f, fine, "pgvision/hidden");
+		binary_into(f, TFL_OP_ADD, fine, sum, x, TFL_ACT_RELU);
+	}
+
+	/* the outputs: a 1x1 convolution, then one row of the cells' outputs */
+	for (int k = 0; k < hid; k++)
+		for (int j = 0; j < od; j++)
+			buf[(size_t) j * hid + k] = d->w2[(size_t) k * od + j];
+	x = conv1x1(f, x, h0, w0, hid, od, buf, d->b2, TFL_ACT_NONE, "pgvision/cell_outputs");
+	*outputs = reshape_nd(f, x, 2, (const int32_t[]) {1, h0 * w0 * od}, "outputs");
+	cv_free(buf);
+	cv_free(constant);
+	return CV_OK;
+}
+
 /* ---- the backbone, copied ---- */
 
 /* The options of a source operator, re-encoded (field ids as tflite.c reads them). */
@@ -753,7 +1036,49 @@ narrower(double bound, double act_bound, bool lower)
 }
 
 /*
- * The operators the tensor `feature` depends on, copied with their tensors
+ * The shape of source tensor i in the network as loaded (sized: the
+ * detector's input size, which need not be the file's), or the file's
+ * own when sized is NULL: the loaded shapes are NHWC padded to rank 4
+ * with leading 1s (nn.h), the file's rank is kept.
+ */
+static bool
+sized_dims(const cv_net *sized, const tfl_model *m, int i, int32_t *dims)
+{
+	const tfl_tensor *t = &m->tensors[i];
+
+	memcpy(dims, t->dims, sizeof(int32_t) * t->rank);
+	if (sized == NULL)
+		return true;
+	if (t->rank > 4)
+		return false;
+	if (m->ninputs > 0 && i == m->inputs[0])
+	{
+		const cv_net_info *info = cv_net_get_info(sized);
+
+		if (t->rank == 4)
+		{
+			dims[1] = info->input_height;
+			dims[2] = info->input_width;
+		}
+		return t->rank == 4;
+	}
+	for (int a = 0, n = cv_net_num_activations(sized); a < n; a++)
+	{
+		int			tensor,
+					d[4];
+
+		if (cv_net_activation(sized, a, &tensor, d, NULL) && tensor == i)
+		{
+			for (int k = 0; k < t->rank; k++)
+				dims[k] = d[4 - t->rank + k];
+			return true;
+		}
+	}
+	return false;				/* not an activation the engine keeps */
+}
+
+/*
+ * The operators the tensors features[0..nfeatures) depend on, copied with their tensors
  * into f; map[source tensor] = new index.  Sets *input to the new graph
  * input.
  *
@@ -766,8 +1091,8 @@ narrower(double bound, double act_bound, bool lower)
  * clamp, where it is narrower than the fused activation.
  */
 static cv_status
-copy_backbone(xfile *f, const tfl_model *m, int feature, bool float_net,
-			  const cv_net_info *info, int *map, int *input, cv_error *err)
+copy_backbone(xfile *f, const tfl_model *m, const int *features, int nfeatures, bool float_net,
+			  const cv_net_info *info, const cv_net *sized, int *map, int *input, cv_error *err)
 {
 	bool	   *needed = cv_calloc((size_t) m->ntensors, sizeof(bool));
 	bool	   *produced = cv_calloc((size_t) m->ntensors, sizeof(bool));
@@ -781,7 +1106,8 @@ copy_backbone(xfile *f, const tfl_model *m, int feature, bool float_net,
 		st = cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a backbone");
 		goto done;
 	}
-	needed[feature] = true;
+	for (int k = 0; k < nfeatures; k++)
+		needed[features[k]] = true;
 	for (int i = m->nops - 1; i >= 0; i--)
 	{
 		const tfl_op *s = &m->ops[i];
@@ -858,7 +1184,18 @@ copy_backbone(xfile *f, const tfl_model *m, int feature, bool float_net,
 			map[i] = add_tensor(f, TFL_FLOAT32, t->rank, t->dims, buffer, NULL, NULL);
 		}
 		else if (float_net && t->data == NULL)
-			map[i] = add_tensor(f, TFL_FLOAT32, t->rank, t->dims, 0, NULL, NULL);
+		{
+			int32_t		dims[TFL_MAX_RANK];
+
+			if (!sized_dims(sized, m, i, dims))
+			{
+				st = cv_fail(err, CV_ERR_UNSUPPORTED,
+							 "the shape of the backbone's tensor %d at %dx%d is not known: not exported",
+							 i, info->input_width, info->input_height);
+				goto done;
+			}
+			map[i] = add_tensor(f, TFL_FLOAT32, t->rank, dims, 0, NULL, NULL);
+		}
 		else
 		{
 			if (t->data != NULL)
@@ -1039,7 +1376,9 @@ static cv_status
 write_metadata(json *j, const cv_model *m, const cv_net_info *info, const tfl_tensor *input,
 			   const cv_export_meta *meta, cv_error *err)
 {
-	bool		int8 = m->extractor_version == CV_BACKBONE_VERSION_INT8;
+	/* a detector's maps version is numbered apart from the classifiers' features' */
+	bool		int8 = m->detector != NULL ? m->extractor_version == CV_DETECT_MAPS_VERSION_INT8 :
+		m->extractor_version == CV_BACKBONE_VERSION_INT8;
 
 	j->first = true;
 	json_str(j, "{");
@@ -1059,16 +1398,19 @@ write_metadata(json *j, const cv_model *m, const cv_net_info *info, const tfl_te
 		json_string(j, m->tag_names[k]);
 	}
 	json_str(j, "]");
-	json_key(j, "pgvision.negative_tags");
-	json_str(j, "[");
-	for (int k = 0, n = 0; k < m->n_tags; k++)
-		if (m->head->negative[k])
-		{
-			if (n++ > 0)
-				json_str(j, ", ");
-			json_string(j, m->tag_names[k]);
-		}
-	json_str(j, "]");
+	if (m->head != NULL)
+	{
+		json_key(j, "pgvision.negative_tags");
+		json_str(j, "[");
+		for (int k = 0, n = 0; k < m->n_tags; k++)
+			if (m->head->negative[k])
+			{
+				if (n++ > 0)
+					json_str(j, ", ");
+				json_string(j, m->tag_names[k]);
+			}
+		json_str(j, "]");
+	}
 	json_number(j, "pgvision.input_width", m->input_width, true);
 	json_number(j, "pgvision.input_height", m->input_height, true);
 	if (!int8)
@@ -1086,14 +1428,33 @@ write_metadata(json *j, const cv_model *m, const cv_net_info *info, const tfl_te
 			  input->type == TFL_INT8 ?
 			  "pixel - 128 for each RGB byte, [1, height, width, 3], rows top to bottom" :
 			  "(pixel - input_zero_point) * input_scale for each RGB byte, [1, height, width, 3], rows top to bottom");
-	json_text(j, "pgvision.resize", "centre_square");
+	json_text(j, "pgvision.resize", m->detector != NULL ? "stretch" : "centre_square");
 	json_number(j, "pgvision.input_zero_point", info->input_zero_point, true);
 	json_number(j, "pgvision.input_scale", info->input_scale, false);
 	json_text(j, "pgvision.normalisation", !int8 ? "(pixel - input_zero_point) * input_scale, inside the graph" :
 			  input->type == TFL_FLOAT32 ? "(pixel - input_zero_point) * input_scale, by the caller" :
 			  "(pixel - input_zero_point) * input_scale: the input tensor's quantization");
 	json_number(j, "pgvision.threshold", m->threshold, false);
-	json_text(j, "pgvision.outputs", "probabilities [1, tags] in tag order");
+	if (m->detector != NULL)
+	{
+		const cv_detector *d = m->detector;
+
+		/* what the post-processing needs (docs/export.md, "TFLite detection") */
+		json_number(j, "pgvision.nms_overlap", meta->nms_overlap, false);
+		json_number(j, "pgvision.max_detections", 100, true);
+		json_number(j, "pgvision.grid_width", d->map_width[0], true);
+		json_number(j, "pgvision.grid_height", d->map_height[0], true);
+		json_number(j, "pgvision.calibration_a", d->calib_a, false);
+		json_number(j, "pgvision.calibration_b", d->calib_b, false);
+		json_number(j, "pgvision.box_code_limit", CV_BOX_CODE_LIMIT, false);
+		json_text(j, "pgvision.outputs",
+				  "outputs [1, cells * (tags + 5)]: per cell (row-major over the grid) the tags' class "
+				  "logits, 4 box codes (log distances left, top, right, bottom in cells), 1 quality logit; "
+				  "run on the pixels and on their mirror (flipped left to right), combined and decoded "
+				  "as docs/export.md says");
+	}
+	else
+		json_text(j, "pgvision.outputs", "probabilities [1, tags] in tag order");
 	json_str(j, "\n}\n");
 	if (j->failed)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory writing the export metadata");
@@ -1300,6 +1661,114 @@ is_builtin_domain(const cv_model *m)
 	return strcmp(m->domain, "compact") == 0 || memcmp(m->domain_hash, zero, 32) == 0;
 }
 
+/*
+ * A detection iteration of the float engine: the float network up to the
+ * two maps (at the detector's input size), then the head of
+ * emit_detector_head, whose output is the raw outputs of one view.  The
+ * test-time mirroring, the scores, their calibration, the boxes and NMS
+ * are the runner's (docs/export.md, docs/examples/run-onnx.js), with the
+ * settings in the metadata.  The int8 engine's detector is refused: its
+ * maps are the integer network's, which only an integer TFLite runtime
+ * computes as cv_detect does, and no independent reader here can check
+ * that within the tolerances (the ONNX export has that arithmetic).
+ */
+static cv_status
+export_detector(const cv_model *m, const uint8_t *backbone, size_t len,
+				const cv_export_meta *meta, uint8_t **out, size_t *out_len, cv_error *err)
+{
+	const cv_detector *d = m->detector;
+	cv_net_options opt;
+	cv_net	   *net = NULL;
+	cv_net_info info;
+	tfl_model	tm;
+	xfile		f;
+	json		j = {0};
+	int		   *map = NULL;
+	int			input = 0,
+				outputs = 0,
+				maps[CV_DETECT_MAPS];
+	char		description[160];
+	cv_status	st;
+
+	memset(&tm, 0, sizeof(tm));
+	memset(&f, 0, sizeof(f));
+	if (m->extractor_version == CV_DETECT_MAPS_VERSION_INT8)
+		return cv_fail(err, CV_ERR_UNSUPPORTED,
+					   "a detector trained on the int8 engine cannot be exported to TFLite");
+	if (backbone == NULL || len == 0)
+		return cv_fail(err, CV_ERR_PARAM, "no backbone file to export with");
+	if (d->map_height[1] < 1 || d->map_width[1] < 1 ||
+		d->map_height[0] % d->map_height[1] != 0 || d->map_width[0] % d->map_width[1] != 0)
+		return cv_fail(err, CV_ERR_UNSUPPORTED,
+					   "a detector whose maps are %dx%d and %dx%d (not a whole ratio) cannot be exported to TFLite",
+					   d->map_width[0], d->map_height[0], d->map_width[1], d->map_height[1]);
+
+	memset(&opt, 0, sizeof(opt));
+	opt.keep_layouts = true;
+	opt.engine = CV_NET_ENGINE_FLOAT;
+	opt.input_width = d->input_width;
+	opt.input_height = d->input_height;
+	for (int k = 0; k < CV_DETECT_MAPS; k++)
+		maps[k] = opt.outputs[k] = d->map_tensor[k];
+	opt.n_outputs = CV_DETECT_MAPS;
+	if ((st = cv_net_load_with(backbone, len, &opt, &net, err)) != CV_OK)
+		return st;
+	info = *cv_net_get_info(net);
+	if (info.input_width != m->input_width || info.input_height != m->input_height)
+	{
+		st = cv_fail(err, CV_ERR_PARAM, "the backbone runs at %dx%d, the model at %dx%d",
+					 info.input_width, info.input_height, m->input_width, m->input_height);
+		goto done;
+	}
+	for (int k = 0; k < CV_DETECT_MAPS; k++)
+	{
+		int			dims[4];
+
+		if (!cv_net_output_shape(net, k, dims) || dims[1] != d->map_height[k] ||
+			dims[2] != d->map_width[k] || dims[3] != d->map_channels[k])
+		{
+			st = cv_fail(err, CV_ERR_PARAM, "the backbone's feature map %d does not match the detector's", k);
+			goto done;
+		}
+	}
+	if ((st = tfl_parse(backbone, len, true, &tm, err)) != CV_OK)
+		goto done;
+	map = cv_malloc(sizeof(int) * (size_t) tm.ntensors);
+	if (map == NULL)
+	{
+		st = cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a model");
+		goto done;
+	}
+	add_buffer(&f, NULL, 0, false);
+	if ((st = copy_backbone(&f, &tm, maps, CV_DETECT_MAPS, true, &info, net, map, &input, err)) != CV_OK)
+		goto done;
+	if ((st = emit_detector_head(&f, d, map[maps[0]], map[maps[1]], &outputs, err)) != CV_OK)
+		goto done;
+	if (f.nomem)
+	{
+		st = cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a model");
+		goto done;
+	}
+	if (f.too_many_codes)
+	{
+		st = cv_fail(err, CV_ERR_LIMIT, "the backbone uses more than %d kinds of operator", MAX_OPCODES);
+		goto done;
+	}
+	if ((st = write_metadata(&j, m, &info, &tm.tensors[tm.inputs[0]], meta, err)) != CV_OK)
+		goto done;
+	snprintf(description, sizeof(description), "pgvision %s: iteration %lld, %s on %s",
+			 meta->version ? meta->version : "", (long long) meta->iteration,
+			 task_name(m->task), m->domain);
+	st = serialize(&f, input, outputs, description, &j, out, out_len, err);
+done:
+	cv_free(j.data);
+	cv_free(map);
+	xfile_free(&f);
+	tfl_model_free(&tm);
+	cv_net_free(net);
+	return st;
+}
+
 cv_status
 cv_export_tflite(const cv_model *m, const uint8_t *backbone, size_t len,
 				 const cv_export_meta *meta, uint8_t **out, size_t *out_len, cv_error *err)
@@ -1331,8 +1800,7 @@ cv_export_tflite(const cv_model *m, const uint8_t *backbone, size_t len,
 		return cv_fail(err, CV_ERR_UNSUPPORTED,
 					   "models of the built-in domain %s cannot be exported", m->domain);
 	if (m->detector != NULL)
-		return cv_fail(err, CV_ERR_UNSUPPORTED,
-					   "detection models cannot be exported to TFLite yet");
+		return export_detector(m, backbone, len, meta, out, out_len, err);
 	if (m->head == NULL)
 		return cv_fail(err, CV_ERR_PARAM, "the model has no head to export");
 	if (backbone == NULL || len == 0)
@@ -1401,7 +1869,7 @@ cv_export_tflite(const cv_model *m, const uint8_t *backbone, size_t len,
 	}
 	/* buffer 0: the empty buffer every TFLite file starts with */
 	add_buffer(&f, NULL, 0, false);
-	if ((st = copy_backbone(&f, &tm, feature, !int8, &info, map, &input, err)) != CV_OK)
+	if ((st = copy_backbone(&f, &tm, &feature, 1, !int8, &info, NULL, map, &input, err)) != CV_OK)
 		goto done;
 
 	/* the features as float [1, d] */
