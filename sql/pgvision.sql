@@ -125,8 +125,12 @@ CREATE TABLE cv_tags (
 CREATE UNIQUE INDEX cv_tags_one_negative ON cv_tags (project_id) WHERE negative;
 COMMENT ON TABLE cv_tags IS 'tags of each project; a negative tag means "none of the other tags"';
 
+-- Every key of the per-project tables (images, labels, regions, features)
+-- includes project_id, so that Citus can distribute them by project
+-- (docs/scale-out.md, section 5); id first, so that the key's index serves
+-- the lookups by id as a key on id alone would.
 CREATE TABLE cv_images (
-	id          bigserial PRIMARY KEY,
+	id          bigserial,
 	project_id  bigint NOT NULL REFERENCES cv_projects (id) ON DELETE CASCADE,
 	image       cv_image NOT NULL,
 	width       integer GENERATED ALWAYS AS (cv_width(image)) STORED,
@@ -136,7 +140,7 @@ CREATE TABLE cv_images (
 	sha256      bytea GENERATED ALWAYS AS (sha256(bytea(image))) STORED,
 	created_at  timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (project_id, sha256),
-	UNIQUE (id, project_id)
+	PRIMARY KEY (id, project_id)
 );
 COMMENT ON TABLE cv_images IS 'images of each project; sha256 is the content hash of the encoded bytes, unique per project';
 
@@ -145,7 +149,7 @@ CREATE TABLE cv_image_tags (
 	tag_id      bigint NOT NULL,
 	project_id  bigint NOT NULL,
 	created_at  timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (image_id, tag_id),
+	PRIMARY KEY (image_id, tag_id, project_id),
 	FOREIGN KEY (image_id, project_id) REFERENCES cv_images (id, project_id) ON DELETE CASCADE,
 	FOREIGN KEY (tag_id, project_id) REFERENCES cv_tags (id, project_id) ON DELETE CASCADE
 );
@@ -156,7 +160,7 @@ COMMENT ON TABLE cv_image_tags IS 'classification labels: which tags each image 
 -- services' convention).  The 1e-9 slack absorbs float rounding of
 -- left + width for boxes that touch the right or bottom edge.
 CREATE TABLE cv_regions (
-	id          bigserial PRIMARY KEY,
+	id          bigserial,
 	image_id    bigint NOT NULL,
 	tag_id      bigint NOT NULL,
 	project_id  bigint NOT NULL,
@@ -168,6 +172,7 @@ CREATE TABLE cv_regions (
 	CONSTRAINT cv_regions_inside_unit_square CHECK (
 		"left" >= 0 AND top >= 0 AND width > 0 AND height > 0
 		AND "left" + width <= 1 + 1e-9 AND top + height <= 1 + 1e-9),
+	PRIMARY KEY (id, project_id),
 	FOREIGN KEY (image_id, project_id) REFERENCES cv_images (id, project_id) ON DELETE CASCADE,
 	FOREIGN KEY (tag_id, project_id) REFERENCES cv_tags (id, project_id) ON DELETE CASCADE
 );
@@ -1069,7 +1074,7 @@ SELECT pg_catalog.pg_extension_config_dump('cv_heldout_predictions', '');
 -- five images computes five feature vectors.  float32 little-endian,
 -- views x dim.
 CREATE TABLE cv_features (
-	image_id          bigint NOT NULL REFERENCES cv_images (id) ON DELETE CASCADE,
+	image_id          bigint NOT NULL,
 	domain            text NOT NULL,
 	extractor_version integer NOT NULL,
 	views             integer NOT NULL CHECK (views > 0),
@@ -1079,7 +1084,11 @@ CREATE TABLE cv_features (
 	-- 4: float32 (classification features); 2: float16 (the feature maps
 	-- of detection projects, views x the two maps of docs/detection.md)
 	value_bytes       smallint NOT NULL DEFAULT 4 CHECK (value_bytes IN (2, 4)),
-	PRIMARY KEY (image_id, domain)
+	-- the image's project (added by 0.2.0, hence last): the key Citus
+	-- distributes by, as for the other per-project tables
+	project_id        bigint NOT NULL,
+	PRIMARY KEY (image_id, domain, project_id),
+	FOREIGN KEY (image_id, project_id) REFERENCES cv_images (id, project_id) ON DELETE CASCADE
 );
 COMMENT ON TABLE cv_features IS 'cache of per-image features (all augmentation views) per domain';
 
@@ -1626,7 +1635,8 @@ COMMENT ON FUNCTION cv_predict(text, bytea, text) IS 'predict with the iteration
 -- prediction, which keeps its results and the image it became but drops
 -- the bytes: an image is stored once, here or in cv_images.
 CREATE TABLE cv_prediction_store (
-	id               bigserial PRIMARY KEY,
+	-- the key includes project_id, as for cv_images (Citus)
+	id               bigserial,
 	project_id       bigint NOT NULL REFERENCES cv_projects (id) ON DELETE CASCADE,
 	-- NULL once the iteration is deleted; the results stay.  Of the same
 	-- project (the trigger below checks: a composite key would need a
@@ -1656,6 +1666,7 @@ CREATE TABLE cv_prediction_store (
 	adopted_image_id bigint,
 	adopted_at       timestamptz,
 	adopted_by       regrole,
+	PRIMARY KEY (id, project_id),
 	FOREIGN KEY (adopted_image_id, project_id) REFERENCES cv_images (id, project_id)
 		ON DELETE SET NULL (adopted_image_id),
 	CONSTRAINT cv_prediction_store_bytes_until_adopted CHECK ((image IS NULL) = (adopted_at IS NOT NULL)),
@@ -2237,6 +2248,36 @@ END;
 $$;
 COMMENT ON FUNCTION cv_can_write(bigint) IS 'whether the current role can change the project''s images, tags, regions and iterations: it owns it, has the owner''s privileges, or it is shared with it for writing';
 
+-- The policies below hold no subquery, only calls of these functions and
+-- of the two above: Citus refuses a policy with a subquery on a table it
+-- distributes (docs/scale-out.md, section 5).  Each is the subquery the
+-- policy held before, run as the querying role.
+CREATE FUNCTION cv_shared_with_current_role(project_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_project_shares s
+	                WHERE s.project_id = cv_shared_with_current_role.project_id AND pg_has_role(s.grantee, 'USAGE'));
+END;
+$$;
+COMMENT ON FUNCTION cv_shared_with_current_role(bigint) IS 'internal (row security of cv_projects): whether the project is shared with a role whose privileges the current role has';
+
+CREATE FUNCTION cv_can_read_iteration(iteration_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_can_read_iteration.iteration_id);
+END;
+$$;
+COMMENT ON FUNCTION cv_can_read_iteration(bigint) IS 'internal (row security): whether the current role can read the iteration''s project';
+
+CREATE FUNCTION cv_can_write_iteration(iteration_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_iteration_store s
+	                WHERE s.id = cv_can_write_iteration.iteration_id AND cv_can_write(s.project_id));
+END;
+$$;
+COMMENT ON FUNCTION cv_can_write_iteration(bigint) IS 'internal (row security): whether the current role can change the iteration''s project';
+
 -- The permission error of the functions: what names the object refused
 -- (default: the project).  need 'read' always passes: a project that
 -- cannot be read was not found.
@@ -2354,15 +2395,14 @@ $$;
 COMMENT ON FUNCTION cv_unshare_project(text, regrole) IS 'stop sharing a project with a role; owner only';
 
 -- Row security.  Reading a child row asks whether its project (or
--- iteration, or image) row is visible: that row's own policy decides, so
--- the read rule is written once, on cv_projects.  Writing asks
--- cv_can_write; on cv_projects and cv_project_shares, ownership.  One
--- policy per command (not FOR ALL, which would add the write rule to every
--- read as an alternative to evaluate).
+-- iteration) row is visible: that row's own policy decides, so the read
+-- rule is written once, on cv_projects.  Writing asks cv_can_write; on
+-- cv_projects and cv_project_shares, ownership.  One policy per command
+-- (not FOR ALL, which would add the write rule to every read as an
+-- alternative to evaluate).  No subquery in a policy, only function calls
+-- (Citus, above).
 CREATE POLICY cv_projects_read ON cv_projects FOR SELECT
-	USING (pg_has_role(owner, 'USAGE')
-	       OR EXISTS (SELECT 1 FROM cv_project_shares s
-	                   WHERE s.project_id = cv_projects.id AND pg_has_role(s.grantee, 'USAGE')));
+	USING (pg_has_role(owner, 'USAGE') OR cv_shared_with_current_role(id));
 CREATE POLICY cv_project_shares_read ON cv_project_shares FOR SELECT
 	USING (pg_has_role(grantee, 'USAGE') OR pg_has_role(owner, 'USAGE'));
 
@@ -2381,20 +2421,14 @@ BEGIN
 		('cv_iteration_tags', 'iteration', NULL),
 		('cv_heldout_predictions', 'iteration', NULL),
 		('cv_heldout_regions', 'iteration', NULL),
-		('cv_features', 'image', NULL),
+		('cv_features', 'project', 'cv_can_write(project_id)'),
 		('cv_prediction_store', 'project', 'cv_can_write(project_id)')) v(tab, parent, can_write)
 	LOOP
 		IF r.parent = 'project' THEN
-			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = %I.project_id))',
-			               r.tab || '_read', r.tab, r.tab);
+			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (cv_can_read(project_id))', r.tab || '_read', r.tab);
 		ELSIF r.parent = 'iteration' THEN
-			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = %I.iteration_id))',
-			               r.tab || '_read', r.tab, r.tab);
-			r.can_write := format('EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = %I.iteration_id AND cv_can_write(s.project_id))', r.tab);
-		ELSIF r.parent = 'image' THEN
-			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_images i WHERE i.id = %I.image_id))',
-			               r.tab || '_read', r.tab, r.tab);
-			r.can_write := format('EXISTS (SELECT 1 FROM cv_images i WHERE i.id = %I.image_id AND cv_can_write(i.project_id))', r.tab);
+			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (cv_can_read_iteration(iteration_id))', r.tab || '_read', r.tab);
+			r.can_write := 'cv_can_write_iteration(iteration_id)';
 		END IF;
 		EXECUTE format('CREATE POLICY %I ON %I FOR INSERT WITH CHECK (%s)', r.tab || '_insert', r.tab, r.can_write);
 		EXECUTE format('CREATE POLICY %I ON %I FOR UPDATE USING (%s) WITH CHECK (%s)', r.tab || '_update', r.tab, r.can_write, r.can_write);
