@@ -107,3 +107,159 @@ $$;
 -- with the images its adopted predictions became).
 ALTER TABLE cv_prediction_store DROP CONSTRAINT cv_prediction_store_pkey;
 ALTER TABLE cv_prediction_store ADD CONSTRAINT cv_prediction_store_pkey PRIMARY KEY (id, project_id);
+
+-- The row checks name the project in every read of a per-project table
+-- (on Citus a trigger on a shard reads only its colocated shards).
+CREATE OR REPLACE FUNCTION cv_image_tags_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_task text;
+	v_project text;
+	v_tag cv_tags%ROWTYPE;
+	v_other text;
+BEGIN
+	-- Before row security's own check (after BEFORE triggers): say it first.
+	IF row_security_active('cv_image_tags') AND NOT cv_can_write(NEW.project_id) THEN
+		RAISE EXCEPTION 'new row violates row-level security policy for table "cv_image_tags"'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM 1 FROM cv_images WHERE id = NEW.image_id AND project_id = NEW.project_id FOR UPDATE;
+	SELECT p.task, p.name INTO v_task, v_project FROM cv_projects p WHERE p.id = NEW.project_id;
+	SELECT * INTO v_tag FROM cv_tags WHERE id = NEW.tag_id;
+	IF v_tag.project_id IS DISTINCT FROM NEW.project_id THEN
+		RAISE EXCEPTION 'tag % does not belong to project "%"', NEW.tag_id, v_project
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	IF v_task = 'detection' THEN
+		RAISE EXCEPTION 'images of detection project "%" are labelled with regions, not tags', v_project
+			USING ERRCODE = 'wrong_object_type',
+			      HINT = 'Use cv_add_region to draw a box with a tag.';
+	END IF;
+	SELECT t.name INTO v_other
+	  FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id
+	 WHERE it.image_id = NEW.image_id AND it.project_id = NEW.project_id AND it.tag_id <> NEW.tag_id
+	 ORDER BY t.name LIMIT 1;
+	IF v_other IS NOT NULL THEN
+		IF v_task = 'multiclass' THEN
+			RAISE EXCEPTION 'image % already has tag "%" and project "%" is multiclass', NEW.image_id, v_other, v_project
+				USING ERRCODE = 'integrity_constraint_violation',
+				      HINT = 'A multiclass image has one tag; use cv_retag_image to replace it.';
+		END IF;
+		IF v_tag.negative THEN
+			RAISE EXCEPTION 'negative tag "%" cannot be combined with tag "%" on image %', v_tag.name, v_other, NEW.image_id
+				USING ERRCODE = 'integrity_constraint_violation';
+		END IF;
+		IF EXISTS (SELECT 1 FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id
+		            WHERE it.image_id = NEW.image_id AND it.project_id = NEW.project_id AND t.negative) THEN
+			RAISE EXCEPTION 'image % has the negative tag, which cannot be combined with tag "%"', NEW.image_id, v_tag.name
+				USING ERRCODE = 'integrity_constraint_violation';
+		END IF;
+	END IF;
+	RETURN NEW;
+END;
+$$;
+CREATE OR REPLACE FUNCTION cv_regions_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_task text;
+	v_project text;
+	v_limit integer;
+	v_count bigint;
+BEGIN
+	IF row_security_active('cv_regions') AND NOT cv_can_write(NEW.project_id) THEN
+		RAISE EXCEPTION 'new row violates row-level security policy for table "cv_regions"'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	SELECT p.task, p.name INTO v_task, v_project FROM cv_projects p WHERE p.id = NEW.project_id;
+	IF v_task IS DISTINCT FROM 'detection' THEN
+		RAISE EXCEPTION 'project "%" is a % project; regions belong to detection projects', v_project, v_task
+			USING ERRCODE = 'wrong_object_type',
+			      HINT = 'Label classification images with tags (cv_tag_image).';
+	END IF;
+	-- A box counts when it arrives on an image (inserted, or moved from
+	-- another): editing one in place stays possible on an image that is
+	-- over a since lowered cap.
+	IF TG_OP = 'INSERT' OR NEW.image_id IS DISTINCT FROM OLD.image_id THEN
+		PERFORM 1 FROM cv_images WHERE id = NEW.image_id AND project_id = NEW.project_id FOR UPDATE;
+		v_limit := cv_max_regions_per_image();
+		SELECT count(*) INTO v_count FROM cv_regions r
+		 WHERE r.image_id = NEW.image_id AND r.project_id = NEW.project_id AND r.id <> NEW.id;
+		IF v_count >= v_limit THEN
+			RAISE EXCEPTION 'image % already has % regions; the limit is %', NEW.image_id, v_count, v_limit
+				USING ERRCODE = 'program_limit_exceeded',
+				      HINT = 'pgvision.max_regions_per_image sets the limit.';
+		END IF;
+	END IF;
+	RETURN NEW;
+END;
+$$;
+
+------------------------------------------------------------------------------
+-- Citus (docs/scale-out.md, section 5).  The only part of pgvision that
+-- knows Citus, and nothing calls it on a single server.  Citus runs CREATE
+-- EXTENSION pgvision on every node; this makes the tables Citus tables, on
+-- the coordinator, once: the catalogue (domains, backbones, projects,
+-- shares, tags) and the iterations as reference tables (a copy on every
+-- node: a model is read where it predicts, and training writes them on the
+-- coordinator), the per-project data distributed by project_id, colocated.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION cv_citus_distribute() RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_fkeys text[] := '{}';
+	v_table text;
+	r record;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+		RAISE EXCEPTION 'the citus extension is not installed in this database'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'cv_citus_distribute is run once on a Citus coordinator; a single server needs nothing of it.';
+	END IF;
+	IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+		RAISE EXCEPTION 'permission denied to distribute pgvision''s tables'
+			USING ERRCODE = 'insufficient_privilege', DETAIL = 'Only a superuser can, as only one can install pgvision.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'cv_images'::regclass) THEN
+		RAISE EXCEPTION 'pgvision''s tables are already distributed' USING ERRCODE = 'duplicate_object';
+	END IF;
+	-- the row triggers (checks that read the same project's rows, which a
+	-- trigger on a shard may read locally; the prepared-weights trigger)
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	-- the foreign keys to reference tables need one connection per node
+	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	-- The tables form one foreign-key graph: Citus would turn the whole of
+	-- it into local Citus tables at the first reference table.  So the keys
+	-- go first, on every node (the workers' copies were made by their own
+	-- CREATE EXTENSION, and Citus adds a key to them too), and come back
+	-- once every table is a Citus table.  One changes: an adopted image's
+	-- link is no longer set to NULL when the image goes (Citus refuses SET
+	-- NULL on a key that holds the distribution column).
+	FOR r IN SELECT format('%I.%I', n.nspname, cl.relname) AS tab, c.conname, pg_catalog.pg_get_constraintdef(c.oid) AS def
+	           FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
+	           JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+	          WHERE c.contype = 'f' AND n.nspname = '@extschema@' AND cl.relname LIKE 'cv\_%'
+	          ORDER BY c.oid
+	LOOP
+		v_fkeys := v_fkeys || format('ALTER TABLE %s ADD CONSTRAINT %I %s', r.tab, r.conname,
+			CASE WHEN r.conname = 'cv_prediction_store_adopted_image_id_project_id_fkey'
+			     THEN 'FOREIGN KEY (adopted_image_id, project_id) REFERENCES cv_images (id, project_id)'
+			     ELSE r.def END);
+		EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.tab, r.conname);
+		PERFORM run_command_on_workers(format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', r.tab, r.conname));
+	END LOOP;
+	FOREACH v_table IN ARRAY ARRAY['cv_domains', 'cv_backbones', 'cv_projects', 'cv_project_shares', 'cv_tags',
+	                               'cv_iteration_store', 'cv_iteration_tags', 'cv_heldout_predictions', 'cv_heldout_regions'] LOOP
+		PERFORM create_reference_table(v_table::regclass);
+	END LOOP;
+	FOREACH v_table IN ARRAY ARRAY['cv_images', 'cv_image_tags', 'cv_regions', 'cv_features', 'cv_prediction_store'] LOOP
+		PERFORM create_distributed_table(v_table::regclass, 'project_id',
+		                                 colocate_with => CASE WHEN v_table = 'cv_images' THEN 'default' ELSE 'cv_images' END);
+	END LOOP;
+	FOREACH v_table IN ARRAY v_fkeys LOOP
+		EXECUTE v_table;
+	END LOOP;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION cv_citus_distribute() FROM PUBLIC;
+COMMENT ON FUNCTION cv_citus_distribute() IS 'on a Citus coordinator, once, as a superuser: make the catalogue and the iterations reference tables and the images, labels, regions, features and stored predictions tables distributed by project';

@@ -195,7 +195,9 @@ SELECT pg_catalog.pg_extension_config_dump('cv_regions_id_seq', '');
 ------------------------------------------------------------------------------
 -- Rules the hosted services have, enforced for every writer (the functions
 -- below and direct INSERTs alike).  Each check locks the image row first so
--- two sessions labelling the same image cannot both pass.
+-- two sessions labelling the same image cannot both pass.  Every read of a
+-- per-project table names the project: on Citus, a trigger on a shard may
+-- read only the colocated shard of the same project (docs/scale-out.md).
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION cv_image_tags_check() RETURNS trigger
@@ -211,7 +213,7 @@ BEGIN
 		RAISE EXCEPTION 'new row violates row-level security policy for table "cv_image_tags"'
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	PERFORM 1 FROM cv_images WHERE id = NEW.image_id FOR UPDATE;
+	PERFORM 1 FROM cv_images WHERE id = NEW.image_id AND project_id = NEW.project_id FOR UPDATE;
 	SELECT p.task, p.name INTO v_task, v_project FROM cv_projects p WHERE p.id = NEW.project_id;
 	SELECT * INTO v_tag FROM cv_tags WHERE id = NEW.tag_id;
 	IF v_tag.project_id IS DISTINCT FROM NEW.project_id THEN
@@ -225,7 +227,7 @@ BEGIN
 	END IF;
 	SELECT t.name INTO v_other
 	  FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id
-	 WHERE it.image_id = NEW.image_id AND it.tag_id <> NEW.tag_id
+	 WHERE it.image_id = NEW.image_id AND it.project_id = NEW.project_id AND it.tag_id <> NEW.tag_id
 	 ORDER BY t.name LIMIT 1;
 	IF v_other IS NOT NULL THEN
 		IF v_task = 'multiclass' THEN
@@ -238,7 +240,7 @@ BEGIN
 				USING ERRCODE = 'integrity_constraint_violation';
 		END IF;
 		IF EXISTS (SELECT 1 FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id
-		            WHERE it.image_id = NEW.image_id AND t.negative) THEN
+		            WHERE it.image_id = NEW.image_id AND it.project_id = NEW.project_id AND t.negative) THEN
 			RAISE EXCEPTION 'image % has the negative tag, which cannot be combined with tag "%"', NEW.image_id, v_tag.name
 				USING ERRCODE = 'integrity_constraint_violation';
 		END IF;
@@ -275,9 +277,10 @@ BEGIN
 	-- another): editing one in place stays possible on an image that is
 	-- over a since lowered cap.
 	IF TG_OP = 'INSERT' OR NEW.image_id IS DISTINCT FROM OLD.image_id THEN
-		PERFORM 1 FROM cv_images WHERE id = NEW.image_id FOR UPDATE;
+		PERFORM 1 FROM cv_images WHERE id = NEW.image_id AND project_id = NEW.project_id FOR UPDATE;
 		v_limit := cv_max_regions_per_image();
-		SELECT count(*) INTO v_count FROM cv_regions r WHERE r.image_id = NEW.image_id AND r.id <> NEW.id;
+		SELECT count(*) INTO v_count FROM cv_regions r
+		 WHERE r.image_id = NEW.image_id AND r.project_id = NEW.project_id AND r.id <> NEW.id;
 		IF v_count >= v_limit THEN
 			RAISE EXCEPTION 'image % already has % regions; the limit is %', NEW.image_id, v_count, v_limit
 				USING ERRCODE = 'program_limit_exceeded',
@@ -2761,3 +2764,73 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION cv_export_annotations(text, text, text) IS 'a project''s labels as the annotation files pgvision-load reads: COCO (detection boxes, pixels of the stored or upright image) or Custom Vision''s JSON (tags and regions); images named <id>.<ext>';
+
+------------------------------------------------------------------------------
+-- Citus (docs/scale-out.md, section 5).  The only part of pgvision that
+-- knows Citus, and nothing calls it on a single server.  Citus runs CREATE
+-- EXTENSION pgvision on every node; this makes the tables Citus tables, on
+-- the coordinator, once: the catalogue (domains, backbones, projects,
+-- shares, tags) and the iterations as reference tables (a copy on every
+-- node: a model is read where it predicts, and training writes them on the
+-- coordinator), the per-project data distributed by project_id, colocated.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION cv_citus_distribute() RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_fkeys text[] := '{}';
+	v_table text;
+	r record;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+		RAISE EXCEPTION 'the citus extension is not installed in this database'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'cv_citus_distribute is run once on a Citus coordinator; a single server needs nothing of it.';
+	END IF;
+	IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+		RAISE EXCEPTION 'permission denied to distribute pgvision''s tables'
+			USING ERRCODE = 'insufficient_privilege', DETAIL = 'Only a superuser can, as only one can install pgvision.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'cv_images'::regclass) THEN
+		RAISE EXCEPTION 'pgvision''s tables are already distributed' USING ERRCODE = 'duplicate_object';
+	END IF;
+	-- the row triggers (checks that read the same project's rows, which a
+	-- trigger on a shard may read locally; the prepared-weights trigger)
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	-- the foreign keys to reference tables need one connection per node
+	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	-- The tables form one foreign-key graph: Citus would turn the whole of
+	-- it into local Citus tables at the first reference table.  So the keys
+	-- go first, on every node (the workers' copies were made by their own
+	-- CREATE EXTENSION, and Citus adds a key to them too), and come back
+	-- once every table is a Citus table.  One changes: an adopted image's
+	-- link is no longer set to NULL when the image goes (Citus refuses SET
+	-- NULL on a key that holds the distribution column).
+	FOR r IN SELECT format('%I.%I', n.nspname, cl.relname) AS tab, c.conname, pg_catalog.pg_get_constraintdef(c.oid) AS def
+	           FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
+	           JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+	          WHERE c.contype = 'f' AND n.nspname = '@extschema@' AND cl.relname LIKE 'cv\_%'
+	          ORDER BY c.oid
+	LOOP
+		v_fkeys := v_fkeys || format('ALTER TABLE %s ADD CONSTRAINT %I %s', r.tab, r.conname,
+			CASE WHEN r.conname = 'cv_prediction_store_adopted_image_id_project_id_fkey'
+			     THEN 'FOREIGN KEY (adopted_image_id, project_id) REFERENCES cv_images (id, project_id)'
+			     ELSE r.def END);
+		EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.tab, r.conname);
+		PERFORM run_command_on_workers(format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', r.tab, r.conname));
+	END LOOP;
+	FOREACH v_table IN ARRAY ARRAY['cv_domains', 'cv_backbones', 'cv_projects', 'cv_project_shares', 'cv_tags',
+	                               'cv_iteration_store', 'cv_iteration_tags', 'cv_heldout_predictions', 'cv_heldout_regions'] LOOP
+		PERFORM create_reference_table(v_table::regclass);
+	END LOOP;
+	FOREACH v_table IN ARRAY ARRAY['cv_images', 'cv_image_tags', 'cv_regions', 'cv_features', 'cv_prediction_store'] LOOP
+		PERFORM create_distributed_table(v_table::regclass, 'project_id',
+		                                 colocate_with => CASE WHEN v_table = 'cv_images' THEN 'default' ELSE 'cv_images' END);
+	END LOOP;
+	FOREACH v_table IN ARRAY v_fkeys LOOP
+		EXECUTE v_table;
+	END LOOP;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION cv_citus_distribute() FROM PUBLIC;
+COMMENT ON FUNCTION cv_citus_distribute() IS 'on a Citus coordinator, once, as a superuser: make the catalogue and the iterations reference tables and the images, labels, regions, features and stored predictions tables distributed by project';
