@@ -48,8 +48,8 @@ ALTER TABLE cv_image_tags ADD CONSTRAINT cv_image_tags_pkey PRIMARY KEY (image_i
 ALTER TABLE cv_regions DROP CONSTRAINT cv_regions_pkey;
 ALTER TABLE cv_regions ADD CONSTRAINT cv_regions_pkey PRIMARY KEY (id, project_id);
 
--- Row security without subqueries (Citus refuses them in policies): the
--- policies call functions that hold them.
+-- The policies' rules as functions, which cv_citus_distribute puts in
+-- their place on Citus (it refuses subqueries in policies).
 CREATE FUNCTION cv_shared_with_current_role(project_id bigint) RETURNS boolean
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
 BEGIN
@@ -76,32 +76,6 @@ END;
 $$;
 COMMENT ON FUNCTION cv_can_write_iteration(bigint) IS 'internal (row security): whether the current role can change the iteration''s project';
 
-ALTER POLICY cv_projects_read ON cv_projects
-	USING (pg_has_role(owner, 'USAGE') OR cv_shared_with_current_role(id));
-DO $$
-DECLARE
-	r record;
-BEGIN
-	FOR r IN SELECT * FROM (VALUES
-		('cv_tags', 'project', 'cv_can_write(project_id)'),
-		('cv_images', 'project', 'cv_can_write(project_id)'),
-		('cv_image_tags', 'project', 'cv_can_write(project_id)'),
-		('cv_regions', 'project', 'cv_can_write(project_id)'),
-		('cv_iteration_store', 'project', 'cv_can_write(project_id)'),
-		('cv_iteration_tags', 'iteration', 'cv_can_write_iteration(iteration_id)'),
-		('cv_heldout_predictions', 'iteration', 'cv_can_write_iteration(iteration_id)'),
-		('cv_heldout_regions', 'iteration', 'cv_can_write_iteration(iteration_id)'),
-		('cv_features', 'project', 'cv_can_write(project_id)'),
-		('cv_prediction_store', 'project', 'cv_can_write(project_id)')) v(tab, parent, can_write)
-	LOOP
-		EXECUTE format('ALTER POLICY %I ON %I USING (%s)', r.tab || '_read', r.tab,
-		               CASE r.parent WHEN 'project' THEN 'cv_can_read(project_id)' ELSE 'cv_can_read_iteration(iteration_id)' END);
-		EXECUTE format('ALTER POLICY %I ON %I WITH CHECK (%s)', r.tab || '_insert', r.tab, r.can_write);
-		EXECUTE format('ALTER POLICY %I ON %I USING (%s) WITH CHECK (%s)', r.tab || '_update', r.tab, r.can_write, r.can_write);
-		EXECUTE format('ALTER POLICY %I ON %I USING (%s)', r.tab || '_delete', r.tab, r.can_write);
-	END LOOP;
-END;
-$$;
 
 -- cv_prediction_store's key includes project_id too (Citus distributes it
 -- with the images its adopted predictions became).
@@ -204,6 +178,30 @@ $$;
 -- coordinator), the per-project data distributed by project_id, colocated.
 ------------------------------------------------------------------------------
 
+-- The ALTER POLICY commands that give every policy of pgvision's tables
+-- the same rule without a subquery.
+CREATE FUNCTION cv_citus_policy_commands() RETURNS text[]
+LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+	SELECT array_agg(c ORDER BY n) FROM (
+		SELECT 0, format('ALTER POLICY cv_projects_read ON %I.cv_projects USING (pg_has_role(owner, %L) OR cv_shared_with_current_role(id))',
+		                 '@extschema@', 'USAGE')
+		UNION ALL
+		SELECT v.n, format(c.cmd, v.tab || '_' || c.kind, '@extschema@', v.tab,
+		                   CASE WHEN c.kind = 'read' THEN v.can_read ELSE v.can_write END)
+		  FROM (VALUES (1, 'cv_tags', 'project'), (2, 'cv_images', 'project'), (3, 'cv_image_tags', 'project'),
+		               (4, 'cv_regions', 'project'), (5, 'cv_iteration_store', 'project'), (6, 'cv_iteration_tags', 'iteration'),
+		               (7, 'cv_heldout_predictions', 'iteration'), (8, 'cv_heldout_regions', 'iteration'),
+		               (9, 'cv_features', 'project'), (10, 'cv_prediction_store', 'project')) t(n, tab, parent),
+		       LATERAL (SELECT t.n, t.tab,
+		                       CASE t.parent WHEN 'project' THEN 'cv_can_read(project_id)' ELSE 'cv_can_read_iteration(iteration_id)' END AS can_read,
+		                       CASE t.parent WHEN 'project' THEN 'cv_can_write(project_id)' ELSE 'cv_can_write_iteration(iteration_id)' END AS can_write) v,
+		       (VALUES ('read', 'ALTER POLICY %I ON %I.%I USING (%s)'), ('insert', 'ALTER POLICY %I ON %I.%I WITH CHECK (%s)'),
+		               ('update', 'ALTER POLICY %3$s_update ON %2$I.%3$I USING (%4$s) WITH CHECK (%4$s)'),
+		               ('delete', 'ALTER POLICY %I ON %I.%I USING (%s)')) c(kind, cmd)
+	) s(n, c);
+$$;
+COMMENT ON FUNCTION cv_citus_policy_commands() IS 'internal (cv_citus_distribute): the ALTER POLICY commands that replace the subqueries of the policies by function calls';
+
 CREATE FUNCTION cv_citus_distribute() RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
@@ -228,6 +226,13 @@ BEGIN
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
 	-- the foreign keys to reference tables need one connection per node
 	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	-- The policies as function calls, on every node (the shards take the
+	-- coordinator's; the workers' own copies of the tables too, for
+	-- queries made there)
+	FOREACH v_table IN ARRAY cv_citus_policy_commands() LOOP
+		EXECUTE v_table;
+		PERFORM run_command_on_workers(v_table);
+	END LOOP;
 	-- The tables form one foreign-key graph: Citus would turn the whole of
 	-- it into local Citus tables at the first reference table.  So the keys
 	-- go first, on every node (the workers' copies were made by their own

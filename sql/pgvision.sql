@@ -2251,10 +2251,10 @@ END;
 $$;
 COMMENT ON FUNCTION cv_can_write(bigint) IS 'whether the current role can change the project''s images, tags, regions and iterations: it owns it, has the owner''s privileges, or it is shared with it for writing';
 
--- The policies below hold no subquery, only calls of these functions and
--- of the two above: Citus refuses a policy with a subquery on a table it
--- distributes (docs/scale-out.md, section 5).  Each is the subquery the
--- policy held before, run as the querying role.
+-- The policies below as function calls, for Citus, which refuses a policy
+-- with a subquery on a table it manages (docs/scale-out.md, section 5):
+-- cv_citus_distribute puts these and the two above in the policies' place.
+-- Each runs the subquery of its policy, as the querying role.
 CREATE FUNCTION cv_shared_with_current_role(project_id bigint) RETURNS boolean
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
 BEGIN
@@ -2402,10 +2402,13 @@ COMMENT ON FUNCTION cv_unshare_project(text, regrole) IS 'stop sharing a project
 -- rule is written once, on cv_projects.  Writing asks cv_can_write; on
 -- cv_projects and cv_project_shares, ownership.  One policy per command
 -- (not FOR ALL, which would add the write rule to every read as an
--- alternative to evaluate).  No subquery in a policy, only function calls
--- (Citus, above).
+-- alternative to evaluate).  Subqueries, which the planner runs far faster
+-- than calls of the functions above; cv_citus_distribute swaps them for
+-- those calls, as Citus refuses subqueries in policies.
 CREATE POLICY cv_projects_read ON cv_projects FOR SELECT
-	USING (pg_has_role(owner, 'USAGE') OR cv_shared_with_current_role(id));
+	USING (pg_has_role(owner, 'USAGE')
+	       OR EXISTS (SELECT 1 FROM cv_project_shares s
+	                   WHERE s.project_id = cv_projects.id AND pg_has_role(s.grantee, 'USAGE')));
 CREATE POLICY cv_project_shares_read ON cv_project_shares FOR SELECT
 	USING (pg_has_role(grantee, 'USAGE') OR pg_has_role(owner, 'USAGE'));
 
@@ -2424,14 +2427,20 @@ BEGIN
 		('cv_iteration_tags', 'iteration', NULL),
 		('cv_heldout_predictions', 'iteration', NULL),
 		('cv_heldout_regions', 'iteration', NULL),
-		('cv_features', 'project', 'cv_can_write(project_id)'),
+		('cv_features', 'image', NULL),
 		('cv_prediction_store', 'project', 'cv_can_write(project_id)')) v(tab, parent, can_write)
 	LOOP
 		IF r.parent = 'project' THEN
-			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (cv_can_read(project_id))', r.tab || '_read', r.tab);
+			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_projects p WHERE p.id = %I.project_id))',
+			               r.tab || '_read', r.tab, r.tab);
 		ELSIF r.parent = 'iteration' THEN
-			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (cv_can_read_iteration(iteration_id))', r.tab || '_read', r.tab);
-			r.can_write := 'cv_can_write_iteration(iteration_id)';
+			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = %I.iteration_id))',
+			               r.tab || '_read', r.tab, r.tab);
+			r.can_write := format('EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = %I.iteration_id AND cv_can_write(s.project_id))', r.tab);
+		ELSIF r.parent = 'image' THEN
+			EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (EXISTS (SELECT 1 FROM cv_images i WHERE i.id = %I.image_id))',
+			               r.tab || '_read', r.tab, r.tab);
+			r.can_write := format('EXISTS (SELECT 1 FROM cv_images i WHERE i.id = %I.image_id AND cv_can_write(i.project_id))', r.tab);
 		END IF;
 		EXECUTE format('CREATE POLICY %I ON %I FOR INSERT WITH CHECK (%s)', r.tab || '_insert', r.tab, r.can_write);
 		EXECUTE format('CREATE POLICY %I ON %I FOR UPDATE USING (%s) WITH CHECK (%s)', r.tab || '_update', r.tab, r.can_write, r.can_write);
@@ -2775,6 +2784,30 @@ COMMENT ON FUNCTION cv_export_annotations(text, text, text) IS 'a project''s lab
 -- coordinator), the per-project data distributed by project_id, colocated.
 ------------------------------------------------------------------------------
 
+-- The ALTER POLICY commands that give every policy of pgvision's tables
+-- the same rule without a subquery.
+CREATE FUNCTION cv_citus_policy_commands() RETURNS text[]
+LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+	SELECT array_agg(c ORDER BY n) FROM (
+		SELECT 0, format('ALTER POLICY cv_projects_read ON %I.cv_projects USING (pg_has_role(owner, %L) OR cv_shared_with_current_role(id))',
+		                 '@extschema@', 'USAGE')
+		UNION ALL
+		SELECT v.n, format(c.cmd, v.tab || '_' || c.kind, '@extschema@', v.tab,
+		                   CASE WHEN c.kind = 'read' THEN v.can_read ELSE v.can_write END)
+		  FROM (VALUES (1, 'cv_tags', 'project'), (2, 'cv_images', 'project'), (3, 'cv_image_tags', 'project'),
+		               (4, 'cv_regions', 'project'), (5, 'cv_iteration_store', 'project'), (6, 'cv_iteration_tags', 'iteration'),
+		               (7, 'cv_heldout_predictions', 'iteration'), (8, 'cv_heldout_regions', 'iteration'),
+		               (9, 'cv_features', 'project'), (10, 'cv_prediction_store', 'project')) t(n, tab, parent),
+		       LATERAL (SELECT t.n, t.tab,
+		                       CASE t.parent WHEN 'project' THEN 'cv_can_read(project_id)' ELSE 'cv_can_read_iteration(iteration_id)' END AS can_read,
+		                       CASE t.parent WHEN 'project' THEN 'cv_can_write(project_id)' ELSE 'cv_can_write_iteration(iteration_id)' END AS can_write) v,
+		       (VALUES ('read', 'ALTER POLICY %I ON %I.%I USING (%s)'), ('insert', 'ALTER POLICY %I ON %I.%I WITH CHECK (%s)'),
+		               ('update', 'ALTER POLICY %3$s_update ON %2$I.%3$I USING (%4$s) WITH CHECK (%4$s)'),
+		               ('delete', 'ALTER POLICY %I ON %I.%I USING (%s)')) c(kind, cmd)
+	) s(n, c);
+$$;
+COMMENT ON FUNCTION cv_citus_policy_commands() IS 'internal (cv_citus_distribute): the ALTER POLICY commands that replace the subqueries of the policies by function calls';
+
 CREATE FUNCTION cv_citus_distribute() RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
@@ -2799,6 +2832,13 @@ BEGIN
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
 	-- the foreign keys to reference tables need one connection per node
 	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	-- The policies as function calls, on every node (the shards take the
+	-- coordinator's; the workers' own copies of the tables too, for
+	-- queries made there)
+	FOREACH v_table IN ARRAY cv_citus_policy_commands() LOOP
+		EXECUTE v_table;
+		PERFORM run_command_on_workers(v_table);
+	END LOOP;
 	-- The tables form one foreign-key graph: Citus would turn the whole of
 	-- it into local Citus tables at the first reference table.  So the keys
 	-- go first, on every node (the workers' copies were made by their own

@@ -171,6 +171,9 @@ my $adopted = 'FOREIGN KEY (adopted_image_id, project_id) REFERENCES cv_images(i
 isnt($fkeys_expected, $fkeys_before, 'the adopted image\'s key is the one that changes');
 is($fkeys_after, $fkeys_expected, 'every foreign key is back, the adopted image\'s without SET NULL');
 is($coord->safe_psql('postgres', $rows_sql), $rows_before, 'every row is still there');
+is($coord->safe_psql('postgres', qq{SELECT count(*) FROM pg_policy WHERE polrelid IN ($pgvision_tables)
+		AND (pg_get_expr(polqual, polrelid) ~* '\\mselect\\M' OR pg_get_expr(polwithcheck, polrelid) ~* '\\mselect\\M')}),
+	'0', 'no policy holds a subquery any more');
 is($coord->safe_psql('postgres', q{SELECT sum(result::bigint) FROM run_command_on_shards('cv_images', 'SELECT count(*) FROM %s')}),
 	$coord->safe_psql('postgres', 'SELECT count(*) FROM cv_images'), 'the images are in the shards');
 my $trees_id = $coord->safe_psql('postgres', q{SELECT id FROM cv_projects WHERE name = 'trees'});
