@@ -83,3 +83,255 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION cv_suggest(text, integer) IS 'the unlabelled images of a project (images without tags or regions, stored predictions waiting for review) with the latest completed iteration''s suggested tags or boxes, the most uncertain first (multiclass: margin; multilabel and detection: distance from the threshold); with pgvision.suggest_order = spread, for classification, a batch of "limit" spread over the 10 x "limit" most uncertain by weighted k-means on the domain''s features';
+
+-- A schema Citus can take (docs/scale-out.md, section 5): every key of the
+-- per-project tables (images, labels, regions, features) includes
+-- project_id, and their foreign keys carry it.  cv_features gains the
+-- image's project_id (last, as in sql/pgvision.sql).
+ALTER TABLE cv_features ADD COLUMN project_id bigint;
+UPDATE cv_features f SET project_id = i.project_id FROM cv_images i WHERE i.id = f.image_id;
+ALTER TABLE cv_features ALTER COLUMN project_id SET NOT NULL;
+ALTER TABLE cv_features DROP CONSTRAINT cv_features_image_id_fkey;
+ALTER TABLE cv_features DROP CONSTRAINT cv_features_pkey;
+ALTER TABLE cv_features ADD CONSTRAINT cv_features_pkey PRIMARY KEY (image_id, domain, project_id);
+-- the foreign keys on (id, project_id) lean on the unique index that the
+-- new primary key replaces: dropped and made again, under their names
+ALTER TABLE cv_image_tags DROP CONSTRAINT cv_image_tags_image_id_project_id_fkey;
+ALTER TABLE cv_regions DROP CONSTRAINT cv_regions_image_id_project_id_fkey;
+ALTER TABLE cv_prediction_store DROP CONSTRAINT cv_prediction_store_adopted_image_id_project_id_fkey;
+ALTER TABLE cv_images DROP CONSTRAINT cv_images_pkey;
+ALTER TABLE cv_images DROP CONSTRAINT cv_images_id_project_id_key;
+ALTER TABLE cv_images ADD CONSTRAINT cv_images_pkey PRIMARY KEY (id, project_id);
+ALTER TABLE cv_image_tags ADD CONSTRAINT cv_image_tags_image_id_project_id_fkey
+	FOREIGN KEY (image_id, project_id) REFERENCES cv_images (id, project_id) ON DELETE CASCADE;
+ALTER TABLE cv_regions ADD CONSTRAINT cv_regions_image_id_project_id_fkey
+	FOREIGN KEY (image_id, project_id) REFERENCES cv_images (id, project_id) ON DELETE CASCADE;
+ALTER TABLE cv_prediction_store ADD CONSTRAINT cv_prediction_store_adopted_image_id_project_id_fkey
+	FOREIGN KEY (adopted_image_id, project_id) REFERENCES cv_images (id, project_id) ON DELETE SET NULL (adopted_image_id);
+ALTER TABLE cv_features ADD CONSTRAINT cv_features_image_id_project_id_fkey
+	FOREIGN KEY (image_id, project_id) REFERENCES cv_images (id, project_id) ON DELETE CASCADE;
+ALTER TABLE cv_image_tags DROP CONSTRAINT cv_image_tags_pkey;
+ALTER TABLE cv_image_tags ADD CONSTRAINT cv_image_tags_pkey PRIMARY KEY (image_id, tag_id, project_id);
+ALTER TABLE cv_regions DROP CONSTRAINT cv_regions_pkey;
+ALTER TABLE cv_regions ADD CONSTRAINT cv_regions_pkey PRIMARY KEY (id, project_id);
+
+-- The policies' rules as functions, which cv_citus_distribute puts in
+-- their place on Citus (it refuses subqueries in policies).
+CREATE FUNCTION cv_shared_with_current_role(project_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_project_shares s
+	                WHERE s.project_id = cv_shared_with_current_role.project_id AND pg_has_role(s.grantee, 'USAGE'));
+END;
+$$;
+COMMENT ON FUNCTION cv_shared_with_current_role(bigint) IS 'internal (row security of cv_projects): whether the project is shared with a role whose privileges the current role has';
+
+CREATE FUNCTION cv_can_read_iteration(iteration_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_can_read_iteration.iteration_id);
+END;
+$$;
+COMMENT ON FUNCTION cv_can_read_iteration(bigint) IS 'internal (row security): whether the current role can read the iteration''s project';
+
+CREATE FUNCTION cv_can_write_iteration(iteration_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_iteration_store s
+	                WHERE s.id = cv_can_write_iteration.iteration_id AND cv_can_write(s.project_id));
+END;
+$$;
+COMMENT ON FUNCTION cv_can_write_iteration(bigint) IS 'internal (row security): whether the current role can change the iteration''s project';
+
+
+-- cv_prediction_store's key includes project_id too (Citus distributes it
+-- with the images its adopted predictions became).
+ALTER TABLE cv_prediction_store DROP CONSTRAINT cv_prediction_store_pkey;
+ALTER TABLE cv_prediction_store ADD CONSTRAINT cv_prediction_store_pkey PRIMARY KEY (id, project_id);
+
+-- The row checks name the project in every read of a per-project table
+-- (on Citus a trigger on a shard reads only its colocated shards).
+CREATE OR REPLACE FUNCTION cv_image_tags_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_task text;
+	v_project text;
+	v_tag cv_tags%ROWTYPE;
+	v_other text;
+BEGIN
+	-- Before row security's own check (after BEFORE triggers): say it first.
+	IF row_security_active('cv_image_tags') AND NOT cv_can_write(NEW.project_id) THEN
+		RAISE EXCEPTION 'new row violates row-level security policy for table "cv_image_tags"'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM 1 FROM cv_images WHERE id = NEW.image_id AND project_id = NEW.project_id FOR UPDATE;
+	SELECT p.task, p.name INTO v_task, v_project FROM cv_projects p WHERE p.id = NEW.project_id;
+	SELECT * INTO v_tag FROM cv_tags WHERE id = NEW.tag_id;
+	IF v_tag.project_id IS DISTINCT FROM NEW.project_id THEN
+		RAISE EXCEPTION 'tag % does not belong to project "%"', NEW.tag_id, v_project
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	IF v_task = 'detection' THEN
+		RAISE EXCEPTION 'images of detection project "%" are labelled with regions, not tags', v_project
+			USING ERRCODE = 'wrong_object_type',
+			      HINT = 'Use cv_add_region to draw a box with a tag.';
+	END IF;
+	SELECT t.name INTO v_other
+	  FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id
+	 WHERE it.image_id = NEW.image_id AND it.project_id = NEW.project_id AND it.tag_id <> NEW.tag_id
+	 ORDER BY t.name LIMIT 1;
+	IF v_other IS NOT NULL THEN
+		IF v_task = 'multiclass' THEN
+			RAISE EXCEPTION 'image % already has tag "%" and project "%" is multiclass', NEW.image_id, v_other, v_project
+				USING ERRCODE = 'integrity_constraint_violation',
+				      HINT = 'A multiclass image has one tag; use cv_retag_image to replace it.';
+		END IF;
+		IF v_tag.negative THEN
+			RAISE EXCEPTION 'negative tag "%" cannot be combined with tag "%" on image %', v_tag.name, v_other, NEW.image_id
+				USING ERRCODE = 'integrity_constraint_violation';
+		END IF;
+		IF EXISTS (SELECT 1 FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id
+		            WHERE it.image_id = NEW.image_id AND it.project_id = NEW.project_id AND t.negative) THEN
+			RAISE EXCEPTION 'image % has the negative tag, which cannot be combined with tag "%"', NEW.image_id, v_tag.name
+				USING ERRCODE = 'integrity_constraint_violation';
+		END IF;
+	END IF;
+	RETURN NEW;
+END;
+$$;
+CREATE OR REPLACE FUNCTION cv_regions_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_task text;
+	v_project text;
+	v_limit integer;
+	v_count bigint;
+BEGIN
+	IF row_security_active('cv_regions') AND NOT cv_can_write(NEW.project_id) THEN
+		RAISE EXCEPTION 'new row violates row-level security policy for table "cv_regions"'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	SELECT p.task, p.name INTO v_task, v_project FROM cv_projects p WHERE p.id = NEW.project_id;
+	IF v_task IS DISTINCT FROM 'detection' THEN
+		RAISE EXCEPTION 'project "%" is a % project; regions belong to detection projects', v_project, v_task
+			USING ERRCODE = 'wrong_object_type',
+			      HINT = 'Label classification images with tags (cv_tag_image).';
+	END IF;
+	-- A box counts when it arrives on an image (inserted, or moved from
+	-- another): editing one in place stays possible on an image that is
+	-- over a since lowered cap.
+	IF TG_OP = 'INSERT' OR NEW.image_id IS DISTINCT FROM OLD.image_id THEN
+		PERFORM 1 FROM cv_images WHERE id = NEW.image_id AND project_id = NEW.project_id FOR UPDATE;
+		v_limit := cv_max_regions_per_image();
+		SELECT count(*) INTO v_count FROM cv_regions r
+		 WHERE r.image_id = NEW.image_id AND r.project_id = NEW.project_id AND r.id <> NEW.id;
+		IF v_count >= v_limit THEN
+			RAISE EXCEPTION 'image % already has % regions; the limit is %', NEW.image_id, v_count, v_limit
+				USING ERRCODE = 'program_limit_exceeded',
+				      HINT = 'pgvision.max_regions_per_image sets the limit.';
+		END IF;
+	END IF;
+	RETURN NEW;
+END;
+$$;
+
+------------------------------------------------------------------------------
+-- Citus (docs/scale-out.md, section 5).  The only part of pgvision that
+-- knows Citus, and nothing calls it on a single server.  Citus runs CREATE
+-- EXTENSION pgvision on every node; this makes the tables Citus tables, on
+-- the coordinator, once: the catalogue (domains, backbones, projects,
+-- shares, tags) and the iterations as reference tables (a copy on every
+-- node: a model is read where it predicts, and training writes them on the
+-- coordinator), the per-project data distributed by project_id, colocated.
+------------------------------------------------------------------------------
+
+-- The ALTER POLICY commands that give every policy of pgvision's tables
+-- the same rule without a subquery.
+CREATE FUNCTION cv_citus_policy_commands() RETURNS text[]
+LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+	SELECT array_agg(c ORDER BY n) FROM (
+		SELECT 0, format('ALTER POLICY cv_projects_read ON %I.cv_projects USING (pg_has_role(owner, %L) OR cv_shared_with_current_role(id))',
+		                 '@extschema@', 'USAGE')
+		UNION ALL
+		SELECT v.n, format(c.cmd, v.tab || '_' || c.kind, '@extschema@', v.tab,
+		                   CASE WHEN c.kind = 'read' THEN v.can_read ELSE v.can_write END)
+		  FROM (VALUES (1, 'cv_tags', 'project'), (2, 'cv_images', 'project'), (3, 'cv_image_tags', 'project'),
+		               (4, 'cv_regions', 'project'), (5, 'cv_iteration_store', 'project'), (6, 'cv_iteration_tags', 'iteration'),
+		               (7, 'cv_heldout_predictions', 'iteration'), (8, 'cv_heldout_regions', 'iteration'),
+		               (9, 'cv_features', 'project'), (10, 'cv_prediction_store', 'project')) t(n, tab, parent),
+		       LATERAL (SELECT t.n, t.tab,
+		                       CASE t.parent WHEN 'project' THEN 'cv_can_read(project_id)' ELSE 'cv_can_read_iteration(iteration_id)' END AS can_read,
+		                       CASE t.parent WHEN 'project' THEN 'cv_can_write(project_id)' ELSE 'cv_can_write_iteration(iteration_id)' END AS can_write) v,
+		       (VALUES ('read', 'ALTER POLICY %I ON %I.%I USING (%s)'), ('insert', 'ALTER POLICY %I ON %I.%I WITH CHECK (%s)'),
+		               ('update', 'ALTER POLICY %3$s_update ON %2$I.%3$I USING (%4$s) WITH CHECK (%4$s)'),
+		               ('delete', 'ALTER POLICY %I ON %I.%I USING (%s)')) c(kind, cmd)
+	) s(n, c);
+$$;
+COMMENT ON FUNCTION cv_citus_policy_commands() IS 'internal (cv_citus_distribute): the ALTER POLICY commands that replace the subqueries of the policies by function calls';
+
+CREATE FUNCTION cv_citus_distribute() RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_fkeys text[] := '{}';
+	v_table text;
+	r record;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+		RAISE EXCEPTION 'the citus extension is not installed in this database'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'cv_citus_distribute is run once on a Citus coordinator; a single server needs nothing of it.';
+	END IF;
+	IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+		RAISE EXCEPTION 'permission denied to distribute pgvision''s tables'
+			USING ERRCODE = 'insufficient_privilege', DETAIL = 'Only a superuser can, as only one can install pgvision.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'cv_images'::regclass) THEN
+		RAISE EXCEPTION 'pgvision''s tables are already distributed' USING ERRCODE = 'duplicate_object';
+	END IF;
+	-- the row triggers (checks that read the same project's rows, which a
+	-- trigger on a shard may read locally; the prepared-weights trigger)
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	-- the foreign keys to reference tables need one connection per node
+	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	-- The policies as function calls, on every node (the shards take the
+	-- coordinator's; the workers' own copies of the tables too, for
+	-- queries made there)
+	FOREACH v_table IN ARRAY cv_citus_policy_commands() LOOP
+		EXECUTE v_table;
+		PERFORM run_command_on_workers(v_table);
+	END LOOP;
+	-- The tables form one foreign-key graph: Citus would turn the whole of
+	-- it into local Citus tables at the first reference table.  So the keys
+	-- go first, on every node (the workers' copies were made by their own
+	-- CREATE EXTENSION, and Citus adds a key to them too), and come back
+	-- once every table is a Citus table.  One changes: an adopted image's
+	-- link is no longer set to NULL when the image goes (Citus refuses SET
+	-- NULL on a key that holds the distribution column).
+	FOR r IN SELECT format('%I.%I', n.nspname, cl.relname) AS tab, c.conname, pg_catalog.pg_get_constraintdef(c.oid) AS def
+	           FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
+	           JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+	          WHERE c.contype = 'f' AND n.nspname = '@extschema@' AND cl.relname LIKE 'cv\_%'
+	          ORDER BY c.oid
+	LOOP
+		v_fkeys := v_fkeys || format('ALTER TABLE %s ADD CONSTRAINT %I %s', r.tab, r.conname,
+			CASE WHEN r.conname = 'cv_prediction_store_adopted_image_id_project_id_fkey'
+			     THEN 'FOREIGN KEY (adopted_image_id, project_id) REFERENCES cv_images (id, project_id)'
+			     ELSE r.def END);
+		EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.tab, r.conname);
+		PERFORM run_command_on_workers(format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', r.tab, r.conname));
+	END LOOP;
+	FOREACH v_table IN ARRAY ARRAY['cv_domains', 'cv_backbones', 'cv_projects', 'cv_project_shares', 'cv_tags',
+	                               'cv_iteration_store', 'cv_iteration_tags', 'cv_heldout_predictions', 'cv_heldout_regions'] LOOP
+		PERFORM create_reference_table(v_table::regclass);
+	END LOOP;
+	FOREACH v_table IN ARRAY ARRAY['cv_images', 'cv_image_tags', 'cv_regions', 'cv_features', 'cv_prediction_store'] LOOP
+		PERFORM create_distributed_table(v_table::regclass, 'project_id',
+		                                 colocate_with => CASE WHEN v_table = 'cv_images' THEN 'default' ELSE 'cv_images' END);
+	END LOOP;
+	FOREACH v_table IN ARRAY v_fkeys LOOP
+		EXECUTE v_table;
+	END LOOP;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION cv_citus_distribute() FROM PUBLIC;
+COMMENT ON FUNCTION cv_citus_distribute() IS 'on a Citus coordinator, once, as a superuser: make the catalogue and the iterations reference tables and the images, labels, regions, features and stored predictions tables distributed by project';

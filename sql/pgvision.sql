@@ -125,8 +125,12 @@ CREATE TABLE cv_tags (
 CREATE UNIQUE INDEX cv_tags_one_negative ON cv_tags (project_id) WHERE negative;
 COMMENT ON TABLE cv_tags IS 'tags of each project; a negative tag means "none of the other tags"';
 
+-- Every key of the per-project tables (images, labels, regions, features)
+-- includes project_id, so that Citus can distribute them by project
+-- (docs/scale-out.md, section 5); id first, so that the key's index serves
+-- the lookups by id as a key on id alone would.
 CREATE TABLE cv_images (
-	id          bigserial PRIMARY KEY,
+	id          bigserial,
 	project_id  bigint NOT NULL REFERENCES cv_projects (id) ON DELETE CASCADE,
 	image       cv_image NOT NULL,
 	width       integer GENERATED ALWAYS AS (cv_width(image)) STORED,
@@ -136,7 +140,7 @@ CREATE TABLE cv_images (
 	sha256      bytea GENERATED ALWAYS AS (sha256(bytea(image))) STORED,
 	created_at  timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (project_id, sha256),
-	UNIQUE (id, project_id)
+	PRIMARY KEY (id, project_id)
 );
 COMMENT ON TABLE cv_images IS 'images of each project; sha256 is the content hash of the encoded bytes, unique per project';
 
@@ -145,7 +149,7 @@ CREATE TABLE cv_image_tags (
 	tag_id      bigint NOT NULL,
 	project_id  bigint NOT NULL,
 	created_at  timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (image_id, tag_id),
+	PRIMARY KEY (image_id, tag_id, project_id),
 	FOREIGN KEY (image_id, project_id) REFERENCES cv_images (id, project_id) ON DELETE CASCADE,
 	FOREIGN KEY (tag_id, project_id) REFERENCES cv_tags (id, project_id) ON DELETE CASCADE
 );
@@ -156,7 +160,7 @@ COMMENT ON TABLE cv_image_tags IS 'classification labels: which tags each image 
 -- services' convention).  The 1e-9 slack absorbs float rounding of
 -- left + width for boxes that touch the right or bottom edge.
 CREATE TABLE cv_regions (
-	id          bigserial PRIMARY KEY,
+	id          bigserial,
 	image_id    bigint NOT NULL,
 	tag_id      bigint NOT NULL,
 	project_id  bigint NOT NULL,
@@ -168,6 +172,7 @@ CREATE TABLE cv_regions (
 	CONSTRAINT cv_regions_inside_unit_square CHECK (
 		"left" >= 0 AND top >= 0 AND width > 0 AND height > 0
 		AND "left" + width <= 1 + 1e-9 AND top + height <= 1 + 1e-9),
+	PRIMARY KEY (id, project_id),
 	FOREIGN KEY (image_id, project_id) REFERENCES cv_images (id, project_id) ON DELETE CASCADE,
 	FOREIGN KEY (tag_id, project_id) REFERENCES cv_tags (id, project_id) ON DELETE CASCADE
 );
@@ -190,7 +195,9 @@ SELECT pg_catalog.pg_extension_config_dump('cv_regions_id_seq', '');
 ------------------------------------------------------------------------------
 -- Rules the hosted services have, enforced for every writer (the functions
 -- below and direct INSERTs alike).  Each check locks the image row first so
--- two sessions labelling the same image cannot both pass.
+-- two sessions labelling the same image cannot both pass.  Every read of a
+-- per-project table names the project: on Citus, a trigger on a shard may
+-- read only the colocated shard of the same project (docs/scale-out.md).
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION cv_image_tags_check() RETURNS trigger
@@ -206,7 +213,7 @@ BEGIN
 		RAISE EXCEPTION 'new row violates row-level security policy for table "cv_image_tags"'
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
-	PERFORM 1 FROM cv_images WHERE id = NEW.image_id FOR UPDATE;
+	PERFORM 1 FROM cv_images WHERE id = NEW.image_id AND project_id = NEW.project_id FOR UPDATE;
 	SELECT p.task, p.name INTO v_task, v_project FROM cv_projects p WHERE p.id = NEW.project_id;
 	SELECT * INTO v_tag FROM cv_tags WHERE id = NEW.tag_id;
 	IF v_tag.project_id IS DISTINCT FROM NEW.project_id THEN
@@ -220,7 +227,7 @@ BEGIN
 	END IF;
 	SELECT t.name INTO v_other
 	  FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id
-	 WHERE it.image_id = NEW.image_id AND it.tag_id <> NEW.tag_id
+	 WHERE it.image_id = NEW.image_id AND it.project_id = NEW.project_id AND it.tag_id <> NEW.tag_id
 	 ORDER BY t.name LIMIT 1;
 	IF v_other IS NOT NULL THEN
 		IF v_task = 'multiclass' THEN
@@ -233,7 +240,7 @@ BEGIN
 				USING ERRCODE = 'integrity_constraint_violation';
 		END IF;
 		IF EXISTS (SELECT 1 FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id
-		            WHERE it.image_id = NEW.image_id AND t.negative) THEN
+		            WHERE it.image_id = NEW.image_id AND it.project_id = NEW.project_id AND t.negative) THEN
 			RAISE EXCEPTION 'image % has the negative tag, which cannot be combined with tag "%"', NEW.image_id, v_tag.name
 				USING ERRCODE = 'integrity_constraint_violation';
 		END IF;
@@ -270,9 +277,10 @@ BEGIN
 	-- another): editing one in place stays possible on an image that is
 	-- over a since lowered cap.
 	IF TG_OP = 'INSERT' OR NEW.image_id IS DISTINCT FROM OLD.image_id THEN
-		PERFORM 1 FROM cv_images WHERE id = NEW.image_id FOR UPDATE;
+		PERFORM 1 FROM cv_images WHERE id = NEW.image_id AND project_id = NEW.project_id FOR UPDATE;
 		v_limit := cv_max_regions_per_image();
-		SELECT count(*) INTO v_count FROM cv_regions r WHERE r.image_id = NEW.image_id AND r.id <> NEW.id;
+		SELECT count(*) INTO v_count FROM cv_regions r
+		 WHERE r.image_id = NEW.image_id AND r.project_id = NEW.project_id AND r.id <> NEW.id;
 		IF v_count >= v_limit THEN
 			RAISE EXCEPTION 'image % already has % regions; the limit is %', NEW.image_id, v_count, v_limit
 				USING ERRCODE = 'program_limit_exceeded',
@@ -1069,7 +1077,7 @@ SELECT pg_catalog.pg_extension_config_dump('cv_heldout_predictions', '');
 -- five images computes five feature vectors.  float32 little-endian,
 -- views x dim.
 CREATE TABLE cv_features (
-	image_id          bigint NOT NULL REFERENCES cv_images (id) ON DELETE CASCADE,
+	image_id          bigint NOT NULL,
 	domain            text NOT NULL,
 	extractor_version integer NOT NULL,
 	views             integer NOT NULL CHECK (views > 0),
@@ -1079,7 +1087,11 @@ CREATE TABLE cv_features (
 	-- 4: float32 (classification features); 2: float16 (the feature maps
 	-- of detection projects, views x the two maps of docs/detection.md)
 	value_bytes       smallint NOT NULL DEFAULT 4 CHECK (value_bytes IN (2, 4)),
-	PRIMARY KEY (image_id, domain)
+	-- the image's project (added by 0.2.0, hence last): the key Citus
+	-- distributes by, as for the other per-project tables
+	project_id        bigint NOT NULL,
+	PRIMARY KEY (image_id, domain, project_id),
+	FOREIGN KEY (image_id, project_id) REFERENCES cv_images (id, project_id) ON DELETE CASCADE
 );
 COMMENT ON TABLE cv_features IS 'cache of per-image features (all augmentation views) per domain';
 
@@ -1626,7 +1638,8 @@ COMMENT ON FUNCTION cv_predict(text, bytea, text) IS 'predict with the iteration
 -- prediction, which keeps its results and the image it became but drops
 -- the bytes: an image is stored once, here or in cv_images.
 CREATE TABLE cv_prediction_store (
-	id               bigserial PRIMARY KEY,
+	-- the key includes project_id, as for cv_images (Citus)
+	id               bigserial,
 	project_id       bigint NOT NULL REFERENCES cv_projects (id) ON DELETE CASCADE,
 	-- NULL once the iteration is deleted; the results stay.  Of the same
 	-- project (the trigger below checks: a composite key would need a
@@ -1656,6 +1669,7 @@ CREATE TABLE cv_prediction_store (
 	adopted_image_id bigint,
 	adopted_at       timestamptz,
 	adopted_by       regrole,
+	PRIMARY KEY (id, project_id),
 	FOREIGN KEY (adopted_image_id, project_id) REFERENCES cv_images (id, project_id)
 		ON DELETE SET NULL (adopted_image_id),
 	CONSTRAINT cv_prediction_store_bytes_until_adopted CHECK ((image IS NULL) = (adopted_at IS NOT NULL)),
@@ -2272,6 +2286,36 @@ END;
 $$;
 COMMENT ON FUNCTION cv_can_write(bigint) IS 'whether the current role can change the project''s images, tags, regions and iterations: it owns it, has the owner''s privileges, or it is shared with it for writing';
 
+-- The policies below as function calls, for Citus, which refuses a policy
+-- with a subquery on a table it manages (docs/scale-out.md, section 5):
+-- cv_citus_distribute puts these and the two above in the policies' place.
+-- Each runs the subquery of its policy, as the querying role.
+CREATE FUNCTION cv_shared_with_current_role(project_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_project_shares s
+	                WHERE s.project_id = cv_shared_with_current_role.project_id AND pg_has_role(s.grantee, 'USAGE'));
+END;
+$$;
+COMMENT ON FUNCTION cv_shared_with_current_role(bigint) IS 'internal (row security of cv_projects): whether the project is shared with a role whose privileges the current role has';
+
+CREATE FUNCTION cv_can_read_iteration(iteration_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_iteration_store s WHERE s.id = cv_can_read_iteration.iteration_id);
+END;
+$$;
+COMMENT ON FUNCTION cv_can_read_iteration(bigint) IS 'internal (row security): whether the current role can read the iteration''s project';
+
+CREATE FUNCTION cv_can_write_iteration(iteration_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM cv_iteration_store s
+	                WHERE s.id = cv_can_write_iteration.iteration_id AND cv_can_write(s.project_id));
+END;
+$$;
+COMMENT ON FUNCTION cv_can_write_iteration(bigint) IS 'internal (row security): whether the current role can change the iteration''s project';
+
 -- The permission error of the functions: what names the object refused
 -- (default: the project).  need 'read' always passes: a project that
 -- cannot be read was not found.
@@ -2389,11 +2433,13 @@ $$;
 COMMENT ON FUNCTION cv_unshare_project(text, regrole) IS 'stop sharing a project with a role; owner only';
 
 -- Row security.  Reading a child row asks whether its project (or
--- iteration, or image) row is visible: that row's own policy decides, so
--- the read rule is written once, on cv_projects.  Writing asks
--- cv_can_write; on cv_projects and cv_project_shares, ownership.  One
--- policy per command (not FOR ALL, which would add the write rule to every
--- read as an alternative to evaluate).
+-- iteration) row is visible: that row's own policy decides, so the read
+-- rule is written once, on cv_projects.  Writing asks cv_can_write; on
+-- cv_projects and cv_project_shares, ownership.  One policy per command
+-- (not FOR ALL, which would add the write rule to every read as an
+-- alternative to evaluate).  Subqueries, which the planner runs far faster
+-- than calls of the functions above; cv_citus_distribute swaps them for
+-- those calls, as Citus refuses subqueries in policies.
 CREATE POLICY cv_projects_read ON cv_projects FOR SELECT
 	USING (pg_has_role(owner, 'USAGE')
 	       OR EXISTS (SELECT 1 FROM cv_project_shares s
@@ -2762,3 +2808,104 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION cv_export_annotations(text, text, text) IS 'a project''s labels as the annotation files pgvision-load reads: COCO (detection boxes, pixels of the stored or upright image) or Custom Vision''s JSON (tags and regions); images named <id>.<ext>';
+
+------------------------------------------------------------------------------
+-- Citus (docs/scale-out.md, section 5).  The only part of pgvision that
+-- knows Citus, and nothing calls it on a single server.  Citus runs CREATE
+-- EXTENSION pgvision on every node; this makes the tables Citus tables, on
+-- the coordinator, once: the catalogue (domains, backbones, projects,
+-- shares, tags) and the iterations as reference tables (a copy on every
+-- node: a model is read where it predicts, and training writes them on the
+-- coordinator), the per-project data distributed by project_id, colocated.
+------------------------------------------------------------------------------
+
+-- The ALTER POLICY commands that give every policy of pgvision's tables
+-- the same rule without a subquery.
+CREATE FUNCTION cv_citus_policy_commands() RETURNS text[]
+LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+	SELECT array_agg(c ORDER BY n) FROM (
+		SELECT 0, format('ALTER POLICY cv_projects_read ON %I.cv_projects USING (pg_has_role(owner, %L) OR cv_shared_with_current_role(id))',
+		                 '@extschema@', 'USAGE')
+		UNION ALL
+		SELECT v.n, format(c.cmd, v.tab || '_' || c.kind, '@extschema@', v.tab,
+		                   CASE WHEN c.kind = 'read' THEN v.can_read ELSE v.can_write END)
+		  FROM (VALUES (1, 'cv_tags', 'project'), (2, 'cv_images', 'project'), (3, 'cv_image_tags', 'project'),
+		               (4, 'cv_regions', 'project'), (5, 'cv_iteration_store', 'project'), (6, 'cv_iteration_tags', 'iteration'),
+		               (7, 'cv_heldout_predictions', 'iteration'), (8, 'cv_heldout_regions', 'iteration'),
+		               (9, 'cv_features', 'project'), (10, 'cv_prediction_store', 'project')) t(n, tab, parent),
+		       LATERAL (SELECT t.n, t.tab,
+		                       CASE t.parent WHEN 'project' THEN 'cv_can_read(project_id)' ELSE 'cv_can_read_iteration(iteration_id)' END AS can_read,
+		                       CASE t.parent WHEN 'project' THEN 'cv_can_write(project_id)' ELSE 'cv_can_write_iteration(iteration_id)' END AS can_write) v,
+		       (VALUES ('read', 'ALTER POLICY %I ON %I.%I USING (%s)'), ('insert', 'ALTER POLICY %I ON %I.%I WITH CHECK (%s)'),
+		               ('update', 'ALTER POLICY %3$s_update ON %2$I.%3$I USING (%4$s) WITH CHECK (%4$s)'),
+		               ('delete', 'ALTER POLICY %I ON %I.%I USING (%s)')) c(kind, cmd)
+	) s(n, c);
+$$;
+COMMENT ON FUNCTION cv_citus_policy_commands() IS 'internal (cv_citus_distribute): the ALTER POLICY commands that replace the subqueries of the policies by function calls';
+
+CREATE FUNCTION cv_citus_distribute() RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_fkeys text[] := '{}';
+	v_table text;
+	r record;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+		RAISE EXCEPTION 'the citus extension is not installed in this database'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'cv_citus_distribute is run once on a Citus coordinator; a single server needs nothing of it.';
+	END IF;
+	IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+		RAISE EXCEPTION 'permission denied to distribute pgvision''s tables'
+			USING ERRCODE = 'insufficient_privilege', DETAIL = 'Only a superuser can, as only one can install pgvision.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'cv_images'::regclass) THEN
+		RAISE EXCEPTION 'pgvision''s tables are already distributed' USING ERRCODE = 'duplicate_object';
+	END IF;
+	-- the row triggers (checks that read the same project's rows, which a
+	-- trigger on a shard may read locally; the prepared-weights trigger)
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	-- the foreign keys to reference tables need one connection per node
+	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	-- The policies as function calls, on every node (the shards take the
+	-- coordinator's; the workers' own copies of the tables too, for
+	-- queries made there)
+	FOREACH v_table IN ARRAY cv_citus_policy_commands() LOOP
+		EXECUTE v_table;
+		PERFORM run_command_on_workers(v_table);
+	END LOOP;
+	-- The tables form one foreign-key graph: Citus would turn the whole of
+	-- it into local Citus tables at the first reference table.  So the keys
+	-- go first, on every node (the workers' copies were made by their own
+	-- CREATE EXTENSION, and Citus adds a key to them too), and come back
+	-- once every table is a Citus table.  One changes: an adopted image's
+	-- link is no longer set to NULL when the image goes (Citus refuses SET
+	-- NULL on a key that holds the distribution column).
+	FOR r IN SELECT format('%I.%I', n.nspname, cl.relname) AS tab, c.conname, pg_catalog.pg_get_constraintdef(c.oid) AS def
+	           FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class cl ON cl.oid = c.conrelid
+	           JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+	          WHERE c.contype = 'f' AND n.nspname = '@extschema@' AND cl.relname LIKE 'cv\_%'
+	          ORDER BY c.oid
+	LOOP
+		v_fkeys := v_fkeys || format('ALTER TABLE %s ADD CONSTRAINT %I %s', r.tab, r.conname,
+			CASE WHEN r.conname = 'cv_prediction_store_adopted_image_id_project_id_fkey'
+			     THEN 'FOREIGN KEY (adopted_image_id, project_id) REFERENCES cv_images (id, project_id)'
+			     ELSE r.def END);
+		EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.tab, r.conname);
+		PERFORM run_command_on_workers(format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', r.tab, r.conname));
+	END LOOP;
+	FOREACH v_table IN ARRAY ARRAY['cv_domains', 'cv_backbones', 'cv_projects', 'cv_project_shares', 'cv_tags',
+	                               'cv_iteration_store', 'cv_iteration_tags', 'cv_heldout_predictions', 'cv_heldout_regions'] LOOP
+		PERFORM create_reference_table(v_table::regclass);
+	END LOOP;
+	FOREACH v_table IN ARRAY ARRAY['cv_images', 'cv_image_tags', 'cv_regions', 'cv_features', 'cv_prediction_store'] LOOP
+		PERFORM create_distributed_table(v_table::regclass, 'project_id',
+		                                 colocate_with => CASE WHEN v_table = 'cv_images' THEN 'default' ELSE 'cv_images' END);
+	END LOOP;
+	FOREACH v_table IN ARRAY v_fkeys LOOP
+		EXECUTE v_table;
+	END LOOP;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION cv_citus_distribute() FROM PUBLIC;
+COMMENT ON FUNCTION cv_citus_distribute() IS 'on a Citus coordinator, once, as a superuser: make the catalogue and the iterations reference tables and the images, labels, regions, features and stored predictions tables distributed by project';

@@ -536,7 +536,12 @@ StoreViewZero(int64 image_id, const char *domain, const cv_feature_extractor *fx
 	values[2] = Int32GetDatum((int32) fx->version);
 	values[3] = Int32GetDatum(fx->dim);
 	values[4] = PointerGetDatum(blob);
-	if (SPI_execute_with_args("INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features) "
+	/* project_id from the image row: part of every per-project key (Citus) */
+	if (SPI_execute_with_args(FeaturesHaveProjectId()
+							  ? "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, project_id) "
+							  "SELECT $1, $2, $3, 1, $4, $5, i.project_id FROM cv_images i WHERE i.id = $1 "
+							  "ON CONFLICT (image_id, domain, project_id) DO NOTHING"
+							  : "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features) "
 							  "VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (image_id, domain) DO NOTHING",
 							  5, types, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "cannot store the features of image " INT64_FORMAT, image_id);

@@ -172,7 +172,17 @@ StoreMaps(DetectJob *job, int image)
 	values[4] = Int32GetDatum((int32) job->map_floats);
 	values[5] = PointerGetDatum(blob);
 	values[6] = Int16GetDatum(2);
-	TrainExecute("INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, value_bytes) "
+	/*
+	 * An image deleted meanwhile gets no row; project_id is the image's
+	 * (0.2.0's schema; 0.1.0's has none, schema_version.c).
+	 */
+	TrainExecute(FeaturesHaveProjectId()
+				 ? "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, value_bytes, project_id) "
+				 "SELECT $1, $2, $3, $4, $5, $6, $7, i.project_id FROM cv_images i WHERE i.id = $1 "
+				 "ON CONFLICT (image_id, domain, project_id) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
+				 "views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, "
+				 "value_bytes = EXCLUDED.value_bytes, computed_at = now()"
+				 : "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, value_bytes) "
 				 "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM cv_images WHERE id = $1) "
 				 "ON CONFLICT (image_id, domain) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
 				 "views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, "

@@ -126,7 +126,7 @@ SELECT cv_adopt_prediction(:hemlock_prediction) AS hemlock_image \gset
 SELECT i.id = :hemlock_image AS new_image, bytea(i.image) = :hemlock AS same_bytes,
        array_agg(t.name) AS tags
   FROM cv_images i JOIN cv_image_tags it ON it.image_id = i.id JOIN cv_tags t ON t.id = it.tag_id
- WHERE i.id = :hemlock_image GROUP BY i.id;
+ WHERE i.id = :hemlock_image GROUP BY i.id, i.project_id;
 -- Marked adopted: out of the review list, the bytes only in cv_images now,
 -- the results and the image it became kept.
 SELECT image IS NULL AS bytes_dropped, adopted_image_id = :hemlock_image AS names_image,

@@ -1,0 +1,24 @@
+/*
+ * schema_version.c
+ *	  What the installed schema has.  One library serves every database of
+ *	  the server, and a database keeps the schema of the version it was
+ *	  installed or updated to (docs/upgrades.md): until ALTER EXTENSION
+ *	  pgvision UPDATE runs there, the library must write the older tables.
+ */
+#include "pgvision.h"
+
+#include "catalog/namespace.h"
+#include "utils/lsyscache.h"
+
+/*
+ * Whether cv_features has project_id (0.2.0: every key of the per-project
+ * tables includes it, docs/scale-out.md).  Looked up through the search
+ * path, as the queries that write the table name it; two syscache lookups.
+ */
+bool
+FeaturesHaveProjectId(void)
+{
+	Oid			relid = RelnameGetRelid("cv_features");
+
+	return OidIsValid(relid) && get_attnum(relid, "project_id") != InvalidAttrNumber;
+}
