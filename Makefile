@@ -33,7 +33,20 @@ PG_CFLAGS    = -std=gnu11 -Wall -Wno-declaration-after-statement
 ifdef WERROR
 PG_CFLAGS   += -Werror
 endif
-SHLIB_LINK   = -ljpeg -lpng -lopenblas -lm -lpthread
+# OpenBLAS linked in statically when its archive is installed (Debian's
+# libopenblas*-pthread-dev ships it), with its symbols kept inside
+# pgvision.so: the shared libopenblas carries some 14,000 symbolic
+# relocations (its per-CPU kernel tables) that the dynamic linker resolves
+# by name, through postgres's own symbols first, in every backend that
+# loads pgvision: most of LOAD's 20 ms (docs/backbones.md, "The library's
+# LOAD").  Linked in, they are relative relocations, resolved without a
+# lookup.  OPENBLAS_STATIC=0 links the shared library as before.
+OPENBLAS_ARCHIVE = $(if $(filter 0,$(OPENBLAS_STATIC)),,$(firstword $(wildcard \
+	/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.a \
+	/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.a)))
+comma := ,
+OPENBLAS_LINK = $(if $(OPENBLAS_ARCHIVE),$(OPENBLAS_ARCHIVE) -Wl$(comma)--exclude-libs$(comma)ALL,-lopenblas)
+SHLIB_LINK   = -ljpeg -lpng $(OPENBLAS_LINK) -lm -lpthread
 
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
 

@@ -158,6 +158,7 @@ DetectBackboneFrom(const char *domain, const uint8_t *model_hash, int input_widt
 				cv_detect_backbone_free(bb);
 				bb = shared;
 			}
+			BackendMemoryAfterBuild();
 		}
 		if (file != NULL)
 			pfree(file);

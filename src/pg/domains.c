@@ -226,6 +226,7 @@ LoadBackbone(const char *domain, const uint8_t hash[32], int engine, const cv_mo
 		cv_features_destroy(fx);
 		fx = shared;
 	}
+	BackendMemoryAfterBuild();
 	return fx;
 }
 

@@ -86,6 +86,7 @@ cv_max_regions_per_image(PG_FUNCTION_ARGS)
 void
 _PG_init(void)
 {
+	BackendMemoryInit();
 	CoreBridgeInit();
 	DefineSettings();
 	TrainSettingsInit();

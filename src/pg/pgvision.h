@@ -147,6 +147,10 @@ extern struct cv_net *PreparedNetOpen(const uint8_t hash[32], const char *varian
 extern struct cv_net *PreparedNetShare(const uint8_t hash[32], const char *variant,
 									   const struct cv_net *built);
 
+/* backend_memory.c: malloc keeps the pages of the per-call buffers */
+extern void BackendMemoryInit(void);
+extern void BackendMemoryAfterBuild(void);
+
 /* detect_backbones.c: the feature maps of a detection domain, cached per backend */
 struct cv_detect_backbone;
 /* maps_version: a model's (CV_DETECT_MAPS_VERSION*), or 0 for pgvision.engine's */

@@ -9,6 +9,7 @@
  * several workspaces at once.
  */
 #include "nn_internal.h"
+#include "common/huge_pages.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -176,16 +177,16 @@ cv_net_workspace_create(const cv_net *net, cv_net_workspace **out, cv_error *err
 	if (ws == NULL)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory for a workspace");
 	ws->net = net;
-	bytes = (net->arena_floats + net->scratch_floats) * sizeof(float) + 64;
-	ws->raw = cv_malloc(bytes);
+	bytes = (net->arena_floats + net->scratch_floats) * sizeof(float);
+	/* huge pages: a new backend's first run touches the whole arena */
+	ws->arena = cv_malloc_huge(bytes, &ws->raw);
 	ws->step_seconds = cv_calloc((size_t) net->nsteps + 1, sizeof(double));
-	if (ws->raw == NULL || ws->step_seconds == NULL)
+	if (ws->arena == NULL || ws->step_seconds == NULL)
 	{
 		cv_net_workspace_free(ws);
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory for a %zu-byte activation arena",
 					   bytes);
 	}
-	ws->arena = (float *) (((uintptr_t) ws->raw + 63) & ~(uintptr_t) 63);
 	ws->scratch = ws->arena + net->arena_floats;
 	*out = ws;
 	return CV_OK;
