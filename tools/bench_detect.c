@@ -35,10 +35,13 @@
  *
  * usage: bench_detect --backbone FILE [--size S] [--engine float|int8] [--views N] [--steps N]
  *		  [--threads N] [--cache DIR] [--nocache] [--no-mirror] [--ensemble K]
- *		  [--fold-ensemble 1|2] [--tensors A,B] [--seed N] ... DATASET_DIR...
+ *		  [--fold-ensemble 1|2] [--tensors A,B] [--seed N] [--save-model PREFIX] ... DATASET_DIR...
  *		  bench_detect --backbone FILE [--size S] --dump-maps OUT IMAGE [--repeat K]
  *		  (the maps of one image and the backbone's time, for the onnxruntime
  *		  peer: see dump_maps)
+ * --save-model PREFIX writes each set's final detector as a model
+ * (PREFIX.SET.cvm) and its test images' paths (PREFIX.SET.test), for the
+ * timing of tools/bench_detect_time.c.
  */
 #include "common/cv_common.h"
 #include "detect/detect_backbone.h"
@@ -46,6 +49,7 @@
 #include "detect/detect_train.h"
 #include "detect/detector.h"
 #include "image/image.h"
+#include "model/model.h"
 #include "nn/nn.h"
 
 #include <json-c/json.h>
@@ -171,6 +175,7 @@ typedef struct bench_args
 	bool		mirror;			/* average the test image's outputs and its mirror's */
 	int			fold_ensemble;	/* --fold-ensemble 1|2 */
 	int			engine;			/* --engine float|int8 (cv_net_engine) */
+	const char *save_model;		/* --save-model PREFIX: PREFIX.SET.cvm and PREFIX.SET.test */
 } bench_args;
 
 static int
@@ -453,6 +458,50 @@ dump_detections(const char *name, const cv_detector *det, const cv_image_detecti
 	free(tp);
 }
 
+/*
+ * --save-model: the final detector as a detection model's bytes
+ * (PREFIX.SET.cvm, for tools/bench_detect_time.c) and the paths of the test
+ * images, one a line (PREFIX.SET.test).
+ */
+static void
+save_model(const char *prefix, const char *set, const char *dir, char **tag_names,
+		   const cv_detector *det, const item *items, int n)
+{
+	static const uint8_t no_hash[32];
+	cv_model   *model;
+	uint8_t    *bytes;
+	size_t		len;
+	cv_error	err;
+	char		path[4096];
+	FILE	   *f;
+
+	if (cv_model_build_detection("bench", no_hash, CV_DETECT_MAPS_VERSION,
+								 (const char *const *) tag_names, det, 0.5f, &model, &err) != CV_OK ||
+		cv_model_serialize(model, &bytes, &len, &err) != CV_OK)
+	{
+		fprintf(stderr, "save model: %s\n", err.message);
+		exit(1);
+	}
+	snprintf(path, sizeof(path), "%s.%s.cvm", prefix, set);
+	if ((f = fopen(path, "wb")) == NULL || fwrite(bytes, 1, len, f) != len || fclose(f) != 0)
+	{
+		fprintf(stderr, "cannot write %s\n", path);
+		exit(1);
+	}
+	snprintf(path, sizeof(path), "%s.%s.test", prefix, set);
+	if ((f = fopen(path, "w")) == NULL)
+	{
+		fprintf(stderr, "cannot write %s\n", path);
+		exit(1);
+	}
+	for (int i = 0; i < n; i++)
+		if (items[i].test)
+			fprintf(f, "%s/%s\n", dir, items[i].file);
+	fclose(f);
+	cv_free(bytes);
+	cv_model_free(model);
+}
+
 static void
 bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char *dir)
 {
@@ -574,6 +623,8 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	}
 	t_train = now_seconds() - t0;
 	cv_nn_set_threads(1);
+	if (a->save_model != NULL)
+		save_model(a->save_model, set, dir, tag_names, res.detector, items, n);
 
 	/* held-out (cross-validated) figures, as cv_performance shows them */
 	{
@@ -923,6 +974,8 @@ main(int argc, char **argv)
 			a.mirror = true;
 		else if (strcmp(argv[i], "--no-mirror") == 0)
 			a.mirror = false;
+		else if (strcmp(argv[i], "--save-model") == 0 && i + 1 < argc)
+			a.save_model = argv[++i];
 		else if (strcmp(argv[i], "--nocache") == 0)
 			a.nocache = true;
 		else if (strcmp(argv[i], "--dump-maps") == 0 && i + 2 < argc)

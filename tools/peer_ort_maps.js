@@ -10,7 +10,7 @@
 // quantization stored in the model's metadata_props, NHWC, as ../shared/peers/run_ort.js does.
 // Session as run_ort.js's: intraOpNumThreads N (default 1), interOpNumThreads 1, sequential,
 // graph optimizations all.  Only session.run is timed: 2 warm-up runs, then the median and
-// minimum of K (default 50).
+// minimum of K (default 50), and the median CPU time of the process per run (process.cpuUsage).
 // --ref MAPS.f32: our maps of the same pixels (map 0 then map 1, NHWC float32); per map it
 // prints max |diff|, max |ours|, their ratio, and the mean |diff| over the mean |ours|.
 'use strict';
@@ -75,16 +75,20 @@ async function main() {
   const feeds = { input: new ort.Tensor('float32', x, [1, H, W, 3]) };
   let out;
   for (let i = 0; i < 2; i++) out = await sess.run(feeds);
-  const ms = [];
+  const ms = [], cpu = [];
   for (let i = 0; i < +opt.repeat; i++) {
-    const t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
     await sess.run(feeds);
+    const c = process.cpuUsage(c0);
     ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    cpu.push((c.user + c.system) / 1e3);  // the whole process's CPU time, ms
   }
   ms.sort((a, b) => a - b);
-  const n = ms.length, med = n % 2 ? ms[n >> 1] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
+  cpu.sort((a, b) => a - b);
+  const n = ms.length, mid = (v) => (n % 2 ? v[n >> 1] : (v[n / 2 - 1] + v[n / 2]) / 2), med = mid(ms);
   console.log(`onnxruntime ${(ort.env.versions && ort.env.versions.common) || '?'} at ${W}: median ${med.toFixed(3)} ms, ` +
-              `min ${ms[0].toFixed(3)} ms over ${n} runs, ${opt.threads} thread(s) (${path.basename(modelFile)}, clamp ${meta.clamp})`);
+              `min ${ms[0].toFixed(3)} ms over ${n} runs, ${opt.threads} thread(s) (${path.basename(modelFile)}, clamp ${meta.clamp}); ` +
+              `CPU median ${mid(cpu).toFixed(3)} ms`);
   if (opt.ref) {
     const rb = fs.readFileSync(opt.ref), ref = new Float32Array(rb.buffer, rb.byteOffset, rb.length / 4);
     let off = 0;

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# bench_detect_ratio.sh: issue 8's speed target measured as one ratio in one run:
+# cv_detect end to end (decode included, one thread, tools/bench_detect_time.c on
+# a detector trained on raccoon-od's fixed 70%) against onnxruntime's backbone cut
+# at the same two maps and input size (tools/peer_ort_maps.js, one thread),
+# interleaved: onnxruntime, ours, onnxruntime, ours, ... onnxruntime.
+#
+#     tools/bench_detect_ratio.sh [--rounds N] [--set NAME] [--out DIR]
+#
+#   --rounds  rounds of (ours, onnxruntime) after the first onnxruntime run (default 5)
+#   --set     the detection set of ../shared/datasets (default raccoon-od)
+#   --out     where tools/bench_detect.sh left its binary, cut model and view
+#             (default ${TMPDIR:-/tmp}/pgvision_bench_detect; run bench_detect.sh
+#             --sizes 320 first if it holds no cut model)
+#
+# Per round: our median over 3 passes of the test photos of the mean per photo
+# (wall and this thread's CPU), and onnxruntime's median over 100 runs (wall and
+# the process's CPU) before and after it; the ratio is ours over the mean of the
+# two onnxruntime figures around it.  The median of the rounds' ratios is the
+# figure to quote, with the load average printed beside it.  A benchmark, not a
+# test: it prints figures and asserts nothing.
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+SHARED=$(pgv_shared_dir)
+
+rounds=5 set=raccoon-od out=${TMPDIR:-/tmp}/pgvision_bench_detect
+while [ $# -gt 0 ]; do
+	case $1 in
+		--rounds) rounds=$2; shift 2 ;;
+		--set) set=$2; shift 2 ;;
+		--out) out=$2; shift 2 ;;
+		*) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+	esac
+done
+model=mobilenet_v2_1.0_224_quant
+tflite=$SHARED/models/$model.tflite
+cut=$out/$model.cut.320.onnx
+view=$out/maps.$model.320.f32.ppm
+[ -f "$cut" ] && [ -f "$view" ] || { echo "no $cut: run tools/bench_detect.sh --sizes 320 first" >&2; exit 2; }
+export ORT_NODE_MODULES=${ORT_NODE_MODULES:-/tmp/ort/node_modules}
+
+pgv_log "building bench_detect and bench_detect_time into $out"
+for b in bench_detect bench_detect_time; do
+	cc -O2 -g -std=gnu11 -I"$PGV_ROOT/src/core" -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+		-o "$out/$b" "$PGV_ROOT/tools/$b.c" "$PGV_ROOT"/src/core/*/*.c \
+		-ljson-c -lopenblas -ljpeg -lpng -lm -lpthread
+done
+pgv_log "training the final detector on $set (one thread count as bench_detect.sh, --folds 1)"
+"$out/bench_detect" --backbone "$tflite" --size 320 --folds 1 --save-model "$out/ratio" \
+	"$SHARED/datasets/$set" | grep -E '^  (test|cv_detect)'
+mapfile -t photos <"$out/ratio.$set.test"
+
+ort() {
+	node "$PGV_ROOT/tools/peer_ort_maps.js" "$cut" "$view" --repeat 100 |
+		awk '/^onnxruntime/ { m = ""; for (i = 1; i <= NF; i++) if ($i == "median") { if (m == "") m = $(i + 1); else cpu = $(i + 1) } print m, cpu }'
+}
+ours() {
+	"$out/bench_detect_time" --backbone "$tflite" --model "$out/ratio.$set.cvm" --rounds 3 "${photos[@]}" |
+		awk '/^cv_detect end to end/ { for (i = 1; i <= NF; i++) { if ($i == "means") w = $(i + 1); if ($i == "wall,") c = $(i + 1) } print w, c }'
+}
+
+pgv_log "interleaved: onnxruntime, then $rounds x (cv_detect on ${#photos[@]} photos, onnxruntime); load $(cut -d' ' -f1-3 /proc/loadavg)"
+read -r ort_w ort_c < <(ort)
+ratios=() cratios=()
+printf '%5s %22s %22s %22s %8s %8s\n' round "onnxruntime before" "cv_detect wall / CPU" "onnxruntime after" ratio "CPU"
+for r in $(seq 1 "$rounds"); do
+	read -r our_w our_c < <(ours)
+	read -r next_w next_c < <(ort)
+	ratio=$(awk -v a="$our_w" -v b="$ort_w" -v c="$next_w" 'BEGIN { printf "%.3f", a / ((b + c) / 2) }')
+	cratio=$(awk -v a="$our_c" -v b="$ort_c" -v c="$next_c" 'BEGIN { printf "%.3f", a / ((b + c) / 2) }')
+	printf '%5d %10s / %-9s %10s / %-9s %10s / %-9s %8s %8s\n' "$r" "$ort_w" "$ort_c" "$our_w" "$our_c" \
+		"$next_w" "$next_c" "$ratio" "$cratio"
+	ratios+=("$ratio") cratios+=("$cratio")
+	ort_w=$next_w ort_c=$next_c
+done
+med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+echo "median ratio cv_detect / onnxruntime backbone at 320: wall $(med "${ratios[@]}")x, CPU $(med "${cratios[@]}")x" \
+	"(load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%H:%M) UTC)"
