@@ -11,9 +11,9 @@
  * job's function and context are read after the part was taken, and the
  * caller writes them only between runs, so they are the run's own.
  *
- * Waking: helpers spin on the word for about SPIN_ROUNDS pauses (tens of
- * microseconds: long enough to catch the next layer of a network, short
- * enough not to hold a core someone else needs), then sleep on a 32-bit
+ * Waking: helpers spin on the word for SPIN_NS (tens of microseconds:
+ * long enough to catch the next layer of a network, short enough not to
+ * hold a core someone else needs), yielding now and then, then sleep on a 32-bit
  * futex holding the generation.  The caller bumps the futex after
  * publishing a run and wakes sleepers only if there are any (sequentially
  * consistent counter and futex: either the caller sees the sleeper, or the
@@ -28,9 +28,18 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
-#define SPIN_ROUNDS 20000
+/*
+ * How long a helper spins for the next run before it sleeps, and how often
+ * a spinning thread (a helper waiting for work, the caller waiting for a
+ * helper's part) gives its core away: on a loaded machine the thread it
+ * waits for may be queued on this very core, and spinning would keep it
+ * off.  sched_yield costs about a microsecond when nobody else is waiting.
+ */
+#define SPIN_NS 60000
+#define YIELD_EVERY 64
 
 typedef struct pool_job
 {
@@ -60,6 +69,24 @@ cpu_relax(void)
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
 #endif
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* one round of waiting: a pause, and every YIELD_EVERY rounds the core */
+static inline void
+wait_round(long i)
+{
+	cpu_relax();
+	if (i % YIELD_EVERY == YIELD_EVERY - 1)
+		sched_yield();
 }
 
 /* Take and run parts of the run in word w until none is left. */
@@ -104,8 +131,16 @@ helper_main(void *arg)
 			continue;
 		}
 		/* nothing new: spin a while, then sleep until the generation moves */
-		for (int i = 0; i < SPIN_ROUNDS && W_GEN(__atomic_load_n(&run_word, __ATOMIC_ACQUIRE)) == seen; i++)
-			cpu_relax();
+		{
+			int64_t		until = now_ns() + SPIN_NS;
+
+			for (long i = 0; W_GEN(__atomic_load_n(&run_word, __ATOMIC_ACQUIRE)) == seen; i++)
+			{
+				wait_round(i);
+				if (i % YIELD_EVERY == 0 && now_ns() > until)
+					break;
+			}
+		}
 		if (W_GEN(__atomic_load_n(&run_word, __ATOMIC_ACQUIRE)) != seen)
 			continue;
 		__atomic_add_fetch(&sleepers, 1, __ATOMIC_SEQ_CST);
@@ -212,11 +247,6 @@ cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx)
 	work_on(w, 0);
 	/* the helpers' parts: they are running, so this wait is short */
 	for (long i = 0; __atomic_load_n(&parts_done, __ATOMIC_ACQUIRE) < nparts; i++)
-	{
-		cpu_relax();
-		/* a helper the scheduler took off its core: let it back on */
-		if (i > SPIN_ROUNDS)
-			sched_yield();
-	}
+		wait_round(i);
 	__atomic_store_n(&pool_busy, 0, __ATOMIC_RELEASE);
 }
