@@ -435,19 +435,7 @@ TrainDetection(TrainRun *run, int64 project_id, const char *domain)
 	job->have_maps = palloc0(sizeof(bool) * Max(job->n_images, 1));
 	missing = LoadCachedMaps(job);
 	if (missing > 0)
-	{
-		/* as the classification features: pgvision.training_threads */
-		cv_nn_set_threads(pgvision_training_threads);
-		PG_TRY();
-		{
-			ComputeMissingMaps(job, missing);
-		}
-		PG_FINALLY();
-		{
-			cv_nn_set_threads(threads);
-		}
-		PG_END_TRY();
-	}
+		ComputeMissingMaps(job, missing);
 	if (!TrainReportProgress(run, MAP_SHARE, true))
 		TrainRaiseCanceled();
 	if (job->n_images < 1)

@@ -496,25 +496,7 @@ TrainClassifier(TrainJob *job)
 
 	missing = LoadCachedFeatures(job);
 	if (missing > 0)
-	{
-		/*
-		 * The network and the renders of the views use the cores a
-		 * training may have (pgvision.training_threads), not a session's
-		 * pgvision.threads, which a background worker does not inherit.
-		 */
-		int			threads = cv_nn_get_threads();
-
-		cv_nn_set_threads(pgvision_training_threads);
-		PG_TRY();
-		{
-			ComputeMissingFeatures(job, missing);
-		}
-		PG_FINALLY();
-		{
-			cv_nn_set_threads(threads);
-		}
-		PG_END_TRY();
-	}
+		ComputeMissingFeatures(job, missing);
 	if (!TrainReportProgress(&job->run, FEATURE_SHARE, true))
 		TrainRaiseCanceled();
 

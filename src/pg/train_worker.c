@@ -75,8 +75,9 @@ TrainSettingsInit(void)
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pgvision.training_threads",
-							"Threads a training may use: for the features or feature maps of its images, and for a detector's matrix products.",
-							"Prediction keeps pgvision.threads.",
+							"Threads the matrix products of a detector's training may use.",
+							"Training a detector is mostly matrix products on the cached feature maps; "
+							"prediction keeps pgvision.threads.",
 							&pgvision_training_threads,
 							2, 1, 64,
 							PGC_SUSET, 0,
