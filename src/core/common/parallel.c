@@ -57,6 +57,17 @@ static int	parts_done;
 static pool_job job;
 static uint32_t generation;
 static int	pool_busy;		/* a run is under way (from any thread) */
+static int	serial_runs_left;	/* back-off: runs left to do on one thread */
+
+/*
+ * Back-off when the helpers do not keep up (a loaded machine: a helper that
+ * took a part was taken off its core, and the caller waits for it): a run
+ * whose wait for the helpers' parts was longer than BACKOFF_WAIT_NS and
+ * than the caller's own work makes the next BACKOFF_RUNS runs (a network
+ * or two) serial, after which the helpers are tried again.
+ */
+#define BACKOFF_WAIT_NS 200000
+#define BACKOFF_RUNS 128
 
 #define W_GEN(w)	((uint32_t) ((w) >> 40))
 #define W_ACTIVE(w) ((int) (((w) >> 32) & 0xFF))
@@ -224,6 +235,14 @@ cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx)
 			fn(ctx, i, nparts, 0);
 		return;
 	}
+	if (serial_runs_left > 0)
+	{
+		serial_runs_left--;
+		__atomic_store_n(&pool_busy, 0, __ATOMIC_RELEASE);
+		for (int i = 0; i < nparts; i++)
+			fn(ctx, i, nparts, 0);
+		return;
+	}
 	if (!start_helpers(wanted_threads))
 	{
 		__atomic_store_n(&pool_busy, 0, __ATOMIC_RELEASE);
@@ -244,9 +263,19 @@ cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx)
 	__atomic_store_n(&run_futex, generation, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&sleepers, __ATOMIC_SEQ_CST) > 0)
 		syscall(SYS_futex, &run_futex, FUTEX_WAKE_PRIVATE, CV_PARALLEL_MAX_THREADS, NULL, NULL, 0);
-	work_on(w, 0);
-	/* the helpers' parts: they are running, so this wait is short */
-	for (long i = 0; __atomic_load_n(&parts_done, __ATOMIC_ACQUIRE) < nparts; i++)
-		wait_round(i);
+	{
+		int64_t		t0 = now_ns(),
+					t1,
+					t2;
+
+		work_on(w, 0);
+		t1 = now_ns();
+		/* the helpers' parts: they are running, so this wait is short */
+		for (long i = 0; __atomic_load_n(&parts_done, __ATOMIC_ACQUIRE) < nparts; i++)
+			wait_round(i);
+		t2 = now_ns();
+		if (t2 - t1 > BACKOFF_WAIT_NS && t2 - t1 > t1 - t0)
+			serial_runs_left = BACKOFF_RUNS;
+	}
 	__atomic_store_n(&pool_busy, 0, __ATOMIC_RELEASE);
 }

@@ -14,9 +14,9 @@
  * elements) that the pool of ../common/parallel.c hands to its threads;
  * every other step, and every step too small (PARALLEL_MIN_MACS), runs on
  * the caller's thread.  Each thread has its own scratch: the workspace's
- * for the caller, and per helper a copy allocated at the first threaded
- * run (the one allocation of a run; without memory the run stays on one
- * thread).  The parts write disjoint outputs and compute exactly what the
+ * for the caller, and per helper one buffer of the process, grown at the
+ * first threaded run of a net that needs more (without memory the run
+ * stays on one thread).  The parts write disjoint outputs and compute exactly what the
  * whole kernel does, so the bytes do not depend on the thread count
  * (test_nn_threads).
  */
@@ -25,6 +25,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -44,11 +45,19 @@ struct cv_net_workspace
 	bool		profiling;
 	int			runs;
 	double	   *step_seconds;
-	/* scratch of helper thread t (1..) at thread_scratch[t - 1] */
-	int			n_thread_scratch;
-	void	   *thread_raw[CV_PARALLEL_MAX_THREADS - 1];
-	float	   *thread_scratch[CV_PARALLEL_MAX_THREADS - 1];
 };
+
+/*
+ * The scratch of helper thread t (1..), shared by every workspace (a run
+ * at a time uses the pool) and grown to the largest a net needs.  It is
+ * the C library's memory, not the host's allocator: under PostgreSQL
+ * cv_malloc is the current memory context, which a query's end resets,
+ * while the helpers, like this scratch, live as long as the process.  A
+ * buffer outgrown is left allocated (a host thread running serially may
+ * not see the new pointer yet); it happens once per larger net.
+ */
+static void *volatile helper_scratch[CV_PARALLEL_MAX_THREADS];
+static size_t helper_scratch_bytes[CV_PARALLEL_MAX_THREADS];
 
 /*
  * Below this many multiply-adds (or elements, for the element-wise steps)
@@ -230,8 +239,6 @@ cv_net_workspace_free(cv_net_workspace *ws)
 		return;
 	cv_free(ws->raw);
 	cv_free(ws->step_seconds);
-	for (int t = 0; t < ws->n_thread_scratch; t++)
-		cv_free(ws->thread_raw[t]);
 	cv_free(ws);
 }
 
@@ -379,7 +386,7 @@ typedef struct step_job
 static void *
 thread_scratch(cv_net_workspace *ws, int thread)
 {
-	return thread == 0 ? (void *) ws->scratch : (void *) ws->thread_scratch[thread - 1];
+	return thread == 0 ? (void *) ws->scratch : helper_scratch[thread];
 }
 
 static void
@@ -461,24 +468,25 @@ step_parts(const nn_step *s, int threads)
 }
 
 /*
- * The helpers' scratch for threads threads, allocated once; false (run on
+ * The helpers' scratch for threads threads and this net; false (run on
  * one thread) when there is no memory for it.
  */
 static bool
 ensure_thread_scratch(cv_net_workspace *ws, int threads)
 {
-	size_t		bytes = ws->net->scratch_floats * sizeof(float) + 64;
+	size_t		bytes = ws->net->scratch_floats * sizeof(float);
 
-	while (ws->n_thread_scratch < threads - 1)
+	for (int t = 1; t < threads; t++)
 	{
-		void	   *raw = cv_malloc(bytes);
+		void	   *raw;
 
+		if (helper_scratch[t] != NULL && helper_scratch_bytes[t] >= bytes)
+			continue;
+		raw = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
 		if (raw == NULL)
 			return false;
-		ws->thread_raw[ws->n_thread_scratch] = raw;
-		ws->thread_scratch[ws->n_thread_scratch] =
-			(float *) (((uintptr_t) raw + 63) & ~(uintptr_t) 63);
-		ws->n_thread_scratch++;
+		helper_scratch[t] = raw;
+		helper_scratch_bytes[t] = bytes;
 	}
 	return true;
 }
