@@ -8,9 +8,12 @@
  * area averaging (no aliasing when shrinking a 12-megapixel photo to 128
  * pixels); a footprint of one pixel centred between two source pixels gives
  * linear interpolation (when growing).  The cropping is folded into the
- * weights, so no intermediate crop is made.
+ * weights, so no intermediate crop is made.  With pgvision.threads > 1 both
+ * passes run in bands of rows on the core's thread pool (parallel.h); a
+ * row's values do not depend on the band, so neither do the bytes.
  */
 #include "augment.h"
+#include "../common/parallel.h"
 
 #include <math.h>
 #include <string.h>
@@ -119,6 +122,115 @@ make_taps(int src_len, double start, double extent, int out_len,
 	return CV_OK;
 }
 
+/* What the bands of a render share (cv_augment_render). */
+typedef struct render_job
+{
+	const cv_rgb_image *src;
+	const cv_view *view;
+	int			width;
+	const tap  *xt,
+			   *yt;
+	const float *xw,
+			   *yw;
+	float	   *tmp;			/* horizontal pass: a row per source row */
+	float	   *acc;			/* a row of sums per thread */
+	uint8_t    *pixels;
+	int			row_lo;			/* first source row read */
+	int			rows;			/* rows of the pass being run */
+} render_job;
+
+/* Output pixels below which a render runs on one thread. */
+#define RENDER_MIN_PARALLEL 16384
+
+/* The horizontal pass over a band of the source rows the vertical pass reads. */
+static void
+render_horizontal(void *ctx, int part, int nparts, int thread)
+{
+	const render_job *j = ctx;
+	int			width = j->width;
+	long		lo,
+				hi;
+
+	cv_parallel_range(j->rows, part, nparts, &lo, &hi);
+	for (int y = j->row_lo + (int) lo; y < j->row_lo + (int) hi; y++)
+	{
+		const uint8_t *srow = j->src->pixels + (size_t) y * j->src->width * 3;
+		float	   *trow = j->tmp + (size_t) y * width * 3;
+
+		for (int x = 0; x < width; x++)
+		{
+			const float *w = j->xw + j->xt[x].weights_at;
+			const uint8_t *s = srow + (size_t) j->xt[x].first * 3;
+			float		r = 0.0f,
+						g = 0.0f,
+						b = 0.0f;
+
+			for (int p = 0; p < j->xt[x].count; p++)
+			{
+				r += w[p] * s[3 * p];
+				g += w[p] * s[3 * p + 1];
+				b += w[p] * s[3 * p + 2];
+			}
+			trow[3 * x] = r;
+			trow[3 * x + 1] = g;
+			trow[3 * x + 2] = b;
+		}
+	}
+}
+
+/*
+ * The vertical pass over a band of output rows, a whole output row at a
+ * time: each tap adds its source row to the row's sums, contiguously, four
+ * floats at a time (GCC vector extensions: GCC 12 at -O2 does not
+ * vectorise a loop of run-time length itself), instead of walking down a
+ * column per value.  Every value gets the same sums in the same tap order
+ * whatever the band, each lane the scalar multiply and add, so the same
+ * bytes.
+ */
+static void
+render_vertical(void *ctx, int part, int nparts, int thread)
+{
+	const render_job *j = ctx;
+	int			width = j->width,
+				n = width * 3;
+	float	   *acc = j->acc + (size_t) thread * n;
+	long		lo,
+				hi;
+
+	cv_parallel_range(j->rows, part, nparts, &lo, &hi);
+	for (int i = (int) lo; i < (int) hi; i++)
+	{
+		const float *w = j->yw + j->yt[i].weights_at;
+		uint8_t    *orow = j->pixels + (size_t) i * width * 3;
+
+		for (int k = 0; k < n; k++)
+			acc[k] = 0.0f;
+		for (int p = 0; p < j->yt[i].count; p++)
+		{
+			const float *trow = j->tmp + (size_t) (j->yt[i].first + p) * width * 3;
+			float		wp = w[p];
+			render_v4	vw = {wp, wp, wp, wp};
+			int			k = 0;
+
+			for (; k + 4 <= n; k += 4)
+				*(render_v4 *) (acc + k) += vw * *(const render_v4 *) (trow + k);
+			for (; k < n; k++)
+				acc[k] += wp * trow[k];
+		}
+		for (int x = 0; x < width; x++)
+		{
+			int			ox = j->view->flip ? width - 1 - x : x;
+
+			for (int c = 0; c < 3; c++)
+			{
+				float		v = acc[3 * x + c] + 0.5f;
+
+				orow[3 * ox + c] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t) v;
+			}
+		}
+	}
+}
+
 cv_status
 cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
 				  int height, cv_rgb_image *out, cv_error *err)
@@ -132,6 +244,7 @@ cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
 	uint8_t    *pixels = NULL;
 	cv_status	st;
 	size_t		tmp_len;
+	int			threads;
 
 	memset(out, 0, sizeof(*out));
 	if (src == NULL || src->pixels == NULL || src->width <= 0 || src->height <= 0)
@@ -157,7 +270,9 @@ cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
 		goto done;
 	}
 	tmp = cv_malloc(tmp_len);
-	acc = cv_malloc((size_t) width * 3 * sizeof(float));
+	/* one row of sums per thread that may run a band */
+	threads = cv_parallel_threads();
+	acc = cv_malloc((size_t) threads * width * 3 * sizeof(float));
 	pixels = cv_malloc((size_t) width * height * 3);
 	if (tmp == NULL || acc == NULL || pixels == NULL)
 	{
@@ -165,8 +280,10 @@ cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
 		goto done;
 	}
 	{
+		render_job	j;
 		int			row_lo = yt[0].first;
 		int			row_hi = yt[height - 1].first + yt[height - 1].count - 1;
+		int			parts;
 
 		for (int i = 0; i < height; i++)
 		{
@@ -175,70 +292,26 @@ cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
 			if (yt[i].first + yt[i].count - 1 > row_hi)
 				row_hi = yt[i].first + yt[i].count - 1;
 		}
-		for (int y = row_lo; y <= row_hi; y++)
-		{
-			const uint8_t *srow = src->pixels + (size_t) y * src->width * 3;
-			float	   *trow = tmp + (size_t) y * width * 3;
-
-			for (int j = 0; j < width; j++)
-			{
-				const float *w = xw + xt[j].weights_at;
-				const uint8_t *s = srow + (size_t) xt[j].first * 3;
-				float		r = 0.0f,
-							g = 0.0f,
-							b = 0.0f;
-
-				for (int p = 0; p < xt[j].count; p++)
-				{
-					r += w[p] * s[3 * p];
-					g += w[p] * s[3 * p + 1];
-					b += w[p] * s[3 * p + 2];
-				}
-				trow[3 * j] = r;
-				trow[3 * j + 1] = g;
-				trow[3 * j + 2] = b;
-			}
-		}
-	}
-	/*
-	 * The vertical pass a whole output row at a time: each tap adds its
-	 * source row to the row's sums, contiguously, four floats at a time
-	 * (GCC vector extensions: GCC 12 at -O2 does not vectorise a loop of
-	 * run-time length itself), instead of walking down a column per value.
-	 * Every value gets the same sums in the same tap order, each lane the
-	 * scalar multiply and add, so the same bytes.
-	 */
-	for (int i = 0; i < height; i++)
-	{
-		const float *w = yw + yt[i].weights_at;
-		uint8_t    *orow = pixels + (size_t) i * width * 3;
-		int			n = width * 3;
-
-		for (int k = 0; k < n; k++)
-			acc[k] = 0.0f;
-		for (int p = 0; p < yt[i].count; p++)
-		{
-			const float *trow = tmp + (size_t) (yt[i].first + p) * width * 3;
-			float		wp = w[p];
-			render_v4	vw = {wp, wp, wp, wp};
-			int			k = 0;
-
-			for (; k + 4 <= n; k += 4)
-				*(render_v4 *) (acc + k) += vw * *(const render_v4 *) (trow + k);
-			for (; k < n; k++)
-				acc[k] += wp * trow[k];
-		}
-		for (int j = 0; j < width; j++)
-		{
-			int			oj = view->flip ? width - 1 - j : j;
-
-			for (int c = 0; c < 3; c++)
-			{
-				float		v = acc[3 * j + c] + 0.5f;
-
-				orow[3 * oj + c] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t) v;
-			}
-		}
+		j.src = src;
+		j.view = view;
+		j.width = width;
+		j.xt = xt;
+		j.yt = yt;
+		j.xw = xw;
+		j.yw = yw;
+		j.tmp = tmp;
+		j.acc = acc;
+		j.pixels = pixels;
+		j.row_lo = row_lo;
+		/*
+		 * Bands of rows for pgvision.threads; one band below the size
+		 * where handing them out costs what the second thread saves.
+		 */
+		parts = (size_t) width * height < RENDER_MIN_PARALLEL ? 1 : threads * 2;
+		j.rows = row_hi - row_lo + 1;
+		cv_parallel_run(parts, render_horizontal, &j);
+		j.rows = height;
+		cv_parallel_run(parts, render_vertical, &j);
 	}
 	out->width = width;
 	out->height = height;

@@ -7,12 +7,26 @@
  * float buffers at offsets planned at load (plan.c), so a run allocates
  * nothing and touches no shared mutable state: a net may be run from
  * several workspaces at once.
+ *
+ * Threads (cv_nn_set_threads > 1): the integer convolutions, depthwise
+ * convolutions, ADDs and conversions large enough to pay for it are split
+ * into parts (tiles of output pixels, bands of output rows, ranges of
+ * elements) that the pool of ../common/parallel.c hands to its threads;
+ * every other step, and every step too small (PARALLEL_MIN_MACS), runs on
+ * the caller's thread.  Each thread has its own scratch: the workspace's
+ * for the caller, and per helper one buffer of the process, grown at the
+ * first threaded run of a net that needs more (without memory the run
+ * stays on one thread).  The parts write disjoint outputs and compute exactly what the
+ * whole kernel does, so the bytes do not depend on the thread count
+ * (test_nn_threads).
  */
 #include "nn_internal.h"
 #include "common/huge_pages.h"
+#include "../common/parallel.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -34,6 +48,32 @@ struct cv_net_workspace
 	double	   *step_seconds;
 };
 
+/*
+ * The scratch of helper thread t (1..), shared by every workspace (a run
+ * at a time uses the pool) and grown to the largest a net needs.  It is
+ * the C library's memory, not the host's allocator: under PostgreSQL
+ * cv_malloc is the current memory context, which a query's end resets,
+ * while the helpers, like this scratch, live as long as the process.  A
+ * buffer outgrown is left allocated (a host thread running serially may
+ * not see the new pointer yet); it happens once per larger net.
+ */
+static void *volatile helper_scratch[CV_PARALLEL_MAX_THREADS];
+static size_t helper_scratch_bytes[CV_PARALLEL_MAX_THREADS];
+
+/*
+ * Below this many multiply-adds (or elements, for the element-wise steps)
+ * a step runs on one thread: handing out its parts would cost about what
+ * its second half saves (a few microseconds).
+ */
+#define PARALLEL_MIN_MACS 200000.0
+#define PARALLEL_MIN_ELEMENTS 32768
+/*
+ * Parts per thread: more than one, so that a thread the machine slows down
+ * leaves its remaining parts to the others; the depthwise bands stay one
+ * per thread, since each band rebuilds k_h - 1 rows of its window cache.
+ */
+#define PARTS_PER_THREAD 2
+
 void
 cv_nn_set_threads(int n)
 {
@@ -42,6 +82,7 @@ cv_nn_set_threads(int n)
 	if (n > 64)
 		n = 64;
 	nn_thread_count = n;
+	cv_parallel_set_threads(n);
 	openblas_set_num_threads(n);
 }
 
@@ -331,6 +372,148 @@ run_step(const cv_net *net, cv_net_workspace *ws, const nn_step *s)
 	}
 }
 
+/* One step split over the pool: what each part needs. */
+typedef struct step_job
+{
+	const cv_net *net;
+	cv_net_workspace *ws;
+	const nn_step *s;
+	const void *in0;
+	const void *in1;
+	void	   *out;
+	size_t		count;			/* element-wise steps */
+} step_job;
+
+static void *
+thread_scratch(cv_net_workspace *ws, int thread)
+{
+	return thread == 0 ? (void *) ws->scratch : helper_scratch[thread];
+}
+
+static void
+step_part(void *ctx, int part, int nparts, int thread)
+{
+	step_job   *j = ctx;
+	const nn_step *s = j->s;
+	long		lo,
+				hi;
+
+	switch (s->kind)
+	{
+		case NN_K_QCONV:
+			nn_qconv_part(&s->qconv, j->in0, j->out, thread_scratch(j->ws, thread),
+						  part, nparts);
+			break;
+		case NN_K_QDEPTHWISE:
+			nn_qdepthwise_part(&s->qconv, j->in0, j->out, thread_scratch(j->ws, thread),
+							   part, nparts);
+			break;
+		case NN_K_QADD:
+			/* ranges of whole 64-byte vectors: the kernel's own blocks */
+			cv_parallel_range((long) ((j->count + 63) / 64), part, nparts, &lo, &hi);
+			lo *= 64;
+			hi = hi * 64 > (long) j->count ? (long) j->count : hi * 64;
+			if (lo < hi)
+				nn_qadd(&s->qadd, (size_t) (hi - lo), (const uint8_t *) j->in0 + lo,
+						(const uint8_t *) j->in1 + lo, (uint8_t *) j->out + lo);
+			break;
+		case NN_K_QUANTIZE:
+			cv_parallel_range((long) ((j->count + 63) / 64), part, nparts, &lo, &hi);
+			lo *= 64;
+			hi = hi * 64 > (long) j->count ? (long) j->count : hi * 64;
+			if (lo < hi)
+				nn_quantize_u8((size_t) (hi - lo), (const float *) j->in0 + lo, s->q_scale,
+							   s->q_zp, (uint8_t *) j->out + lo);
+			break;
+		case NN_K_DEQUANTIZE:
+			cv_parallel_range((long) ((j->count + 63) / 64), part, nparts, &lo, &hi);
+			lo *= 64;
+			hi = hi * 64 > (long) j->count ? (long) j->count : hi * 64;
+			if (lo < hi)
+				nn_dequantize_u8((size_t) (hi - lo), (const uint8_t *) j->in0 + lo, s->q_scale,
+								 s->q_zp, (float *) j->out + lo);
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * How many parts step s splits into on threads threads (1: run it whole,
+ * on this thread).
+ */
+static int
+step_parts(const nn_step *s, int threads)
+{
+	int			max;
+
+	switch (s->kind)
+	{
+		case NN_K_QCONV:
+			if (s->macs < PARALLEL_MIN_MACS)
+				return 1;
+			max = nn_qconv_max_parts(&s->qconv);
+			return max < threads * PARTS_PER_THREAD ? max : threads * PARTS_PER_THREAD;
+		case NN_K_QDEPTHWISE:
+			if (s->macs < PARALLEL_MIN_MACS)
+				return 1;
+			max = nn_qdepthwise_max_parts(&s->qconv);
+			return max < threads ? max : threads;
+		case NN_K_QADD:
+		case NN_K_QUANTIZE:
+		case NN_K_DEQUANTIZE:
+			return s->q_count < PARALLEL_MIN_ELEMENTS ? 1 : threads * PARTS_PER_THREAD;
+		default:
+			return 1;
+	}
+}
+
+/*
+ * The helpers' scratch for threads threads and this net; false (run on
+ * one thread) when there is no memory for it.
+ */
+static bool
+ensure_thread_scratch(cv_net_workspace *ws, int threads)
+{
+	size_t		bytes = ws->net->scratch_floats * sizeof(float);
+
+	for (int t = 1; t < threads; t++)
+	{
+		void	   *raw;
+
+		if (helper_scratch[t] != NULL && helper_scratch_bytes[t] >= bytes)
+			continue;
+		raw = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+		if (raw == NULL)
+			return false;
+		helper_scratch[t] = raw;
+		helper_scratch_bytes[t] = bytes;
+	}
+	return true;
+}
+
+/* Run step s, split over the pool when it is worth it. */
+static void
+run_step_threaded(const cv_net *net, cv_net_workspace *ws, const nn_step *s, int threads)
+{
+	int			nparts = threads > 1 ? step_parts(s, threads) : 1;
+	step_job	j;
+
+	if (nparts <= 1)
+	{
+		run_step(net, ws, s);
+		return;
+	}
+	j.net = net;
+	j.ws = ws;
+	j.s = s;
+	j.in0 = value_data(net, ws, s->inputs[0]);
+	j.in1 = s->kind == NN_K_QADD ? value_data(net, ws, s->inputs[1]) : NULL;
+	j.out = value_data(net, ws, s->output);
+	j.count = s->q_count;
+	cv_parallel_run(nparts, step_part, &j);
+}
+
 /* Every step on rgb; the values are then in ws's arena. */
 static void
 run_steps(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb)
@@ -340,8 +523,12 @@ run_steps(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb)
 	float		scale,
 				zp;
 
+	int			threads = cv_parallel_threads();
+
 	if (openblas_get_num_threads() != nn_thread_count)
 		openblas_set_num_threads(nn_thread_count);
+	if (threads > 1 && !ensure_thread_scratch(ws, threads))
+		threads = 1;
 
 	/* pixels to the real values the input tensor stands for */
 	in = value_data(net, ws, net->input_value);
@@ -360,11 +547,11 @@ run_steps(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb)
 		{
 			double		t0 = now_seconds();
 
-			run_step(net, ws, &net->steps[i]);
+			run_step_threaded(net, ws, &net->steps[i], threads);
 			ws->step_seconds[i] += now_seconds() - t0;
 		}
 		else
-			run_step(net, ws, &net->steps[i]);
+			run_step_threaded(net, ws, &net->steps[i], threads);
 	}
 	if (ws->profiling)
 		ws->runs++;

@@ -133,11 +133,26 @@ size_t		nn_qconv_scratch_bytes(const nn_qconv_params *p);
 void		nn_qconv(const nn_qconv_params *p, const uint8_t *in, uint8_t *out,
 					 void *scratch);
 
+/*
+ * The same work split for threads: part part of nparts (0 <= part <
+ * nparts <= *_max_parts) writes its own share of out (whole tiles of
+ * output pixels; bands of output rows) with its own scratch, and the parts
+ * together give exactly nn_qconv's / nn_qdepthwise's bytes.  max_parts is
+ * 1 when only the reference can run (then part 0 does everything).
+ */
+int			nn_qconv_max_parts(const nn_qconv_params *p);
+void		nn_qconv_part(const nn_qconv_params *p, const uint8_t *in, uint8_t *out,
+						  void *scratch, int part, int nparts);
+
 size_t		nn_qdepthwise_packed_bytes(const nn_qconv_params *p);
 void		nn_qdepthwise_pack(const nn_qconv_params *p, void *packed);
 size_t		nn_qdepthwise_scratch_bytes(const nn_qconv_params *p);
 void		nn_qdepthwise(const nn_qconv_params *p, const uint8_t *in, uint8_t *out,
 						  void *scratch);
+
+int			nn_qdepthwise_max_parts(const nn_qconv_params *p);
+void		nn_qdepthwise_part(const nn_qconv_params *p, const uint8_t *in, uint8_t *out,
+							   void *scratch, int part, int nparts);
 
 /*
  * Which kernel nn_qdepthwise runs for these params as packed (p->packed):

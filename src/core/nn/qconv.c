@@ -629,7 +629,7 @@ q_rowsums512(const uint8_t *a, size_t lda, int k, int rows, int32_t zw, int32_t 
 
 static NN_Q512 void
 qconv_vnni(const nn_qconv_params *p, const qconv_pack_hdr *h, const uint8_t *in,
-		   uint8_t *out, void *scratch)
+		   uint8_t *out, void *scratch, int m0, int m1)
 {
 	int			m = p->out_h * p->out_w,
 				n = p->out_c;
@@ -655,9 +655,10 @@ qconv_vnni(const nn_qconv_params *p, const qconv_pack_hdr *h, const uint8_t *in,
 	t.ktail = direct ? h->k % 4 : 0;
 	memset(zwsum, 0, QMR * sizeof(int32_t));
 
-	for (int r0 = 0; r0 < m; r0 += QMR)
+	(void) m;
+	for (int r0 = m0; r0 < m1; r0 += QMR)
 	{
-		int			rows = m - r0 < QMR ? m - r0 : QMR;
+		int			rows = m1 - r0 < QMR ? m1 - r0 : QMR;
 		const uint8_t *a;
 		size_t		lda;
 		uint8_t    *o = out + (size_t) r0 * n;
@@ -820,7 +821,7 @@ q_widen256(const uint8_t *a, size_t lda, int k, int kp, int rows, int32_t zw,
 
 static NN_Q256 void
 qconv_avx2(const nn_qconv_params *p, const qconv_pack_hdr *h, const uint8_t *in,
-		   uint8_t *out, void *scratch)
+		   uint8_t *out, void *scratch, int m0, int m1)
 {
 	int			m = p->out_h * p->out_w,
 				n = p->out_c;
@@ -841,9 +842,10 @@ qconv_avx2(const nn_qconv_params *p, const qconv_pack_hdr *h, const uint8_t *in,
 	t.k4 = t.ktail = 0;
 	w = (const int16_t *) (t.arr + (size_t) QC_NARRAYS * t.np);
 
-	for (int r0 = 0; r0 < m; r0 += QMR)
+	(void) m;
+	for (int r0 = m0; r0 < m1; r0 += QMR)
 	{
-		int			rows = m - r0 < QMR ? m - r0 : QMR;
+		int			rows = m1 - r0 < QMR ? m1 - r0 : QMR;
 		const uint8_t *a;
 		size_t		lda;
 		uint8_t    *o = out + (size_t) r0 * n;
@@ -881,24 +883,53 @@ qconv_avx2(const nn_qconv_params *p, const qconv_pack_hdr *h, const uint8_t *in,
 void
 nn_qconv(const nn_qconv_params *p, const uint8_t *in, uint8_t *out, void *scratch)
 {
-	const qconv_pack_hdr *h = p->packed;
+	nn_qconv_part(p, in, out, scratch, 0, 1);
+}
 
+int
+nn_qconv_max_parts(const nn_qconv_params *p)
+{
+	if (p->packed == NULL)
+		return 1;				/* the reference runs whole */
+	return (p->out_h * p->out_w + QMR - 1) / QMR;
+}
+
+/*
+ * Part part of nparts: whole tiles of QMR output pixels, so that every
+ * tile is the one the whole run would compute (the same bytes).
+ */
+void
+nn_qconv_part(const nn_qconv_params *p, const uint8_t *in, uint8_t *out, void *scratch,
+			  int part, int nparts)
+{
+	const qconv_pack_hdr *h = p->packed;
+	long		m = (long) p->out_h * p->out_w,
+				tiles = (m + QMR - 1) / QMR;
+	int			m0 = (int) (tiles * part / nparts * QMR),
+				m1 = (int) (tiles * (part + 1) / nparts * QMR);
+
+	if (m1 > m)
+		m1 = (int) m;
 	if (h == NULL)
 	{
-		nn_qconv_ref(p, in, out);
+		if (part == 0)
+			nn_qconv_ref(p, in, out);
 		return;
 	}
+	if (m0 >= m1)
+		return;
 #ifdef NN_QSIMD
 	if (h->kind == 2)
 	{
-		qconv_vnni(p, h, in, out, scratch);
+		qconv_vnni(p, h, in, out, scratch, m0, m1);
 		return;
 	}
 	if (h->kind == 1)
 	{
-		qconv_avx2(p, h, in, out, scratch);
+		qconv_avx2(p, h, in, out, scratch, m0, m1);
 		return;
 	}
 #endif
-	nn_qconv_ref(p, in, out);
+	if (part == 0)
+		nn_qconv_ref(p, in, out);
 }

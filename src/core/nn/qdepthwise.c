@@ -489,13 +489,14 @@ qdw_taps(int i0, int k, int dil, int n, int *k0, int *k1)
 }
 
 static NN_Q512 void
-qdw512(const nn_qconv_params *p, const qdw_pack_hdr *h, const uint8_t *in, uint8_t *out)
+qdw512(const nn_qconv_params *p, const qdw_pack_hdr *h, const uint8_t *in, uint8_t *out,
+	   int oy0, int oy1)
 {
 	int			lo,
 				hi;
 
 	qdw_interior(p, &lo, &hi);
-	for (int oy = 0; oy < p->out_h; oy++)
+	for (int oy = oy0; oy < oy1; oy++)
 	{
 		int			ky0,
 					ky1,
@@ -524,13 +525,14 @@ qdw512(const nn_qconv_params *p, const qdw_pack_hdr *h, const uint8_t *in, uint8
 }
 
 static NN_Q256 void
-qdw256(const nn_qconv_params *p, const qdw_pack_hdr *h, const uint8_t *in, uint8_t *out)
+qdw256(const nn_qconv_params *p, const qdw_pack_hdr *h, const uint8_t *in, uint8_t *out,
+	   int oy0, int oy1)
 {
 	int			lo,
 				hi;
 
 	qdw_interior(p, &lo, &hi);
-	for (int oy = 0; oy < p->out_h; oy++)
+	for (int oy = oy0; oy < oy1; oy++)
 	{
 		int			ky0,
 					ky1,
@@ -811,7 +813,7 @@ qdw_win_px(const int NPX, const int NQ, const int ZW, const qdw_wctx *x, int ox,
 
 static NN_Q512 void
 qdw512_windows(const nn_qconv_params *p, const qdw_pack_hdr *h, const uint8_t *in,
-			   uint8_t *out, void *scratch)
+			   uint8_t *out, void *scratch, int oy0, int oy1)
 {
 	int			nc = p->out_c,
 				cp = h->cp,
@@ -840,7 +842,7 @@ qdw512_windows(const nn_qconv_params *p, const qdw_pack_hdr *h, const uint8_t *i
 	x.hi = _mm512_set1_epi32(p->act_max);
 	x.zwc[0] = _mm512_set1_epi32(h->zwc[0]);
 	x.zwc[1] = _mm512_set1_epi32(h->zwc[1]);
-	for (int oy = 0; oy < p->out_h; oy++)
+	for (int oy = oy0; oy < oy1; oy++)
 	{
 		const uint8_t *rbase[QDW_MAX_SLOTS];
 		int			wky[QDW_MAX_SLOTS],
@@ -907,29 +909,56 @@ qdw512_windows(const nn_qconv_params *p, const qdw_pack_hdr *h, const uint8_t *i
 void
 nn_qdepthwise(const nn_qconv_params *p, const uint8_t *in, uint8_t *out, void *scratch)
 {
+	nn_qdepthwise_part(p, in, out, scratch, 0, 1);
+}
+
+int
+nn_qdepthwise_max_parts(const nn_qconv_params *p)
+{
+	if (p->packed == NULL || p->depth_multiplier != 1)
+		return 1;				/* the reference runs whole */
+	return p->out_h;
+}
+
+/*
+ * Part part of nparts: a band of output rows.  Every output row is
+ * computed from the input alone (the window kernel's row cache is rebuilt
+ * from the input where a band starts), so the bytes do not depend on the
+ * split.
+ */
+void
+nn_qdepthwise_part(const nn_qconv_params *p, const uint8_t *in, uint8_t *out, void *scratch,
+				   int part, int nparts)
+{
 	const qdw_pack_hdr *h = p->packed;
+	int			oy0 = (int) ((long) p->out_h * part / nparts),
+				oy1 = (int) ((long) p->out_h * (part + 1) / nparts);
 
 	if (h == NULL || p->depth_multiplier != 1)
 	{
-		nn_qdepthwise_ref(p, in, out);
+		if (part == 0)
+			nn_qdepthwise_ref(p, in, out);
 		return;
 	}
+	if (oy0 >= oy1)
+		return;
 #ifdef NN_QSIMD
 	if (h->kind == 2 && h->windows)
 	{
-		qdw512_windows(p, h, in, out, scratch);
+		qdw512_windows(p, h, in, out, scratch, oy0, oy1);
 		return;
 	}
 	if (h->kind == 2)
 	{
-		qdw512(p, h, in, out);
+		qdw512(p, h, in, out, oy0, oy1);
 		return;
 	}
 	if (h->kind == 1)
 	{
-		qdw256(p, h, in, out);
+		qdw256(p, h, in, out, oy0, oy1);
 		return;
 	}
 #endif
-	nn_qdepthwise_ref(p, in, out);
+	if (part == 0)
+		nn_qdepthwise_ref(p, in, out);
 }

@@ -1,0 +1,281 @@
+/*
+ * parallel.c
+ *	  The helper-thread pool of parallel.h: persistent threads that spin,
+ *	  then sleep on a futex, between runs.
+ *
+ * One 64-bit word describes the current run: a generation (24 bits), the
+ * threads allowed in it (8), its number of parts (16) and the next part to
+ * hand out (16).  A thread takes a part by compare-and-swap of that word,
+ * so it can never take a part of a run that has already ended: a run ends
+ * only when all its parts are done, and a part taken is not done.  The
+ * job's function and context are read after the part was taken, and the
+ * caller writes them only between runs, so they are the run's own.
+ *
+ * Waking: helpers spin on the word for SPIN_NS (tens of microseconds:
+ * long enough to catch the next layer of a network, short enough not to
+ * hold a core someone else needs), yielding now and then, then sleep on a 32-bit
+ * futex holding the generation.  The caller bumps the futex after
+ * publishing a run and wakes sleepers only if there are any (sequentially
+ * consistent counter and futex: either the caller sees the sleeper, or the
+ * sleeper sees the new generation).
+ */
+#include "parallel.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * How long a helper spins for the next run before it sleeps, and how often
+ * a spinning thread (a helper waiting for work, the caller waiting for a
+ * helper's part) gives its core away: on a loaded machine the thread it
+ * waits for may be queued on this very core, and spinning would keep it
+ * off.  sched_yield costs about a microsecond when nobody else is waiting.
+ */
+#define SPIN_NS 60000
+#define YIELD_EVERY 64
+
+typedef struct pool_job
+{
+	cv_parallel_fn fn;
+	void	   *ctx;
+} pool_job;
+
+static int	wanted_threads = 1;
+static int	started_helpers = 0;	/* helpers running (thread indexes 1..) */
+static bool start_failed = false;
+static uint64_t run_word;		/* gen | active | nparts | next */
+static uint32_t run_futex;		/* the generation, to sleep on */
+static int	sleepers;
+static int	parts_done;
+static pool_job job;
+static uint32_t generation;
+static int	pool_busy;		/* a run is under way (from any thread) */
+static int	serial_runs_left;	/* back-off: runs left to do on one thread */
+
+/*
+ * Back-off when the helpers do not keep up (a loaded machine: a helper that
+ * took a part was taken off its core, and the caller waits for it): a run
+ * whose wait for the helpers' parts was longer than BACKOFF_WAIT_NS and
+ * than the caller's own work makes the next BACKOFF_RUNS runs (a network
+ * or two) serial, after which the helpers are tried again.
+ */
+#define BACKOFF_WAIT_NS 200000
+#define BACKOFF_RUNS 128
+
+#define W_GEN(w)	((uint32_t) ((w) >> 40))
+#define W_ACTIVE(w) ((int) (((w) >> 32) & 0xFF))
+#define W_NPARTS(w) ((int) (((w) >> 16) & 0xFFFF))
+#define W_NEXT(w)	((int) ((w) & 0xFFFF))
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* one round of waiting: a pause, and every YIELD_EVERY rounds the core */
+static inline void
+wait_round(long i)
+{
+	cpu_relax();
+	if (i % YIELD_EVERY == YIELD_EVERY - 1)
+		sched_yield();
+}
+
+/* Take and run parts of the run in word w until none is left. */
+static void
+work_on(uint64_t w, int thread)
+{
+	uint32_t	gen = W_GEN(w);
+
+	for (;;)
+	{
+		int			part = W_NEXT(w),
+					nparts = W_NPARTS(w);
+
+		if (W_GEN(w) != gen || part >= nparts)
+			return;
+		if (__atomic_compare_exchange_n(&run_word, &w, w + 1, false,
+										__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		{
+			job.fn(job.ctx, part, nparts, thread);
+			__atomic_add_fetch(&parts_done, 1, __ATOMIC_RELEASE);
+			w = __atomic_load_n(&run_word, __ATOMIC_ACQUIRE);
+		}
+		/* else w now holds the word's current value: look again */
+	}
+}
+
+static void *
+helper_main(void *arg)
+{
+	int			thread = (int) (intptr_t) arg;
+	uint32_t	seen = 0;
+
+	for (;;)
+	{
+		uint64_t	w = __atomic_load_n(&run_word, __ATOMIC_ACQUIRE);
+
+		if (W_GEN(w) != seen)
+		{
+			seen = W_GEN(w);
+			if (thread < W_ACTIVE(w))
+				work_on(w, thread);
+			continue;
+		}
+		/* nothing new: spin a while, then sleep until the generation moves */
+		{
+			int64_t		until = now_ns() + SPIN_NS;
+
+			for (long i = 0; W_GEN(__atomic_load_n(&run_word, __ATOMIC_ACQUIRE)) == seen; i++)
+			{
+				wait_round(i);
+				if (i % YIELD_EVERY == 0 && now_ns() > until)
+					break;
+			}
+		}
+		if (W_GEN(__atomic_load_n(&run_word, __ATOMIC_ACQUIRE)) != seen)
+			continue;
+		__atomic_add_fetch(&sleepers, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&run_futex, __ATOMIC_SEQ_CST) == seen)
+			syscall(SYS_futex, &run_futex, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+		__atomic_sub_fetch(&sleepers, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/* Start helpers up to n - 1 of them; false if none could be. */
+static bool
+start_helpers(int n)
+{
+	sigset_t	all,
+				old;
+
+	if (start_failed)
+		return started_helpers > 0;
+	/* helpers inherit this mask: every signal stays with the caller's thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	while (started_helpers < n - 1)
+	{
+		pthread_t	t;
+		pthread_attr_t attr;
+		int			rc;
+
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		/* parts are kernels with small frames: a modest stack */
+		pthread_attr_setstacksize(&attr, 1 << 20);
+		rc = pthread_create(&t, &attr, helper_main, (void *) (intptr_t) (started_helpers + 1));
+		pthread_attr_destroy(&attr);
+		if (rc != 0)
+		{
+			start_failed = true;
+			break;
+		}
+		started_helpers++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return started_helpers > 0;
+}
+
+void
+cv_parallel_set_threads(int n)
+{
+	if (n < 1)
+		n = 1;
+	if (n > CV_PARALLEL_MAX_THREADS)
+		n = CV_PARALLEL_MAX_THREADS;
+	wanted_threads = n;
+}
+
+int
+cv_parallel_threads(void)
+{
+	return wanted_threads;
+}
+
+void
+cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx)
+{
+	int			active;
+	uint64_t	w;
+
+	if (nparts <= 0)
+		return;
+	if (nparts > 0xFFFF)
+		nparts = 0xFFFF;		/* documented limit; callers stay far below */
+	/*
+	 * One run at a time: a part that starts a run, or another thread of
+	 * the host running at the same time, gets its parts run in order on
+	 * its own thread.
+	 */
+	if (wanted_threads <= 1 || nparts == 1 ||
+		__atomic_exchange_n(&pool_busy, 1, __ATOMIC_ACQUIRE))
+	{
+		for (int i = 0; i < nparts; i++)
+			fn(ctx, i, nparts, 0);
+		return;
+	}
+	if (serial_runs_left > 0)
+	{
+		serial_runs_left--;
+		__atomic_store_n(&pool_busy, 0, __ATOMIC_RELEASE);
+		for (int i = 0; i < nparts; i++)
+			fn(ctx, i, nparts, 0);
+		return;
+	}
+	if (!start_helpers(wanted_threads))
+	{
+		__atomic_store_n(&pool_busy, 0, __ATOMIC_RELEASE);
+		for (int i = 0; i < nparts; i++)
+			fn(ctx, i, nparts, 0);
+		return;
+	}
+	active = started_helpers + 1 < wanted_threads ? started_helpers + 1 : wanted_threads;
+	job.fn = fn;
+	job.ctx = ctx;
+	__atomic_store_n(&parts_done, 0, __ATOMIC_RELAXED);
+	generation = (generation + 1) & 0xFFFFFF;
+	if (generation == 0)
+		generation = 1;			/* helpers start having seen 0 */
+	w = ((uint64_t) generation << 40) | ((uint64_t) active << 32) |
+		((uint64_t) nparts << 16);
+	__atomic_store_n(&run_word, w, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&run_futex, generation, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&sleepers, __ATOMIC_SEQ_CST) > 0)
+		syscall(SYS_futex, &run_futex, FUTEX_WAKE_PRIVATE, CV_PARALLEL_MAX_THREADS, NULL, NULL, 0);
+	{
+		int64_t		t0 = now_ns(),
+					t1,
+					t2;
+
+		work_on(w, 0);
+		t1 = now_ns();
+		/* the helpers' parts: they are running, so this wait is short */
+		for (long i = 0; __atomic_load_n(&parts_done, __ATOMIC_ACQUIRE) < nparts; i++)
+			wait_round(i);
+		t2 = now_ns();
+		if (t2 - t1 > BACKOFF_WAIT_NS && t2 - t1 > t1 - t0)
+			serial_runs_left = BACKOFF_RUNS;
+	}
+	__atomic_store_n(&pool_busy, 0, __ATOMIC_RELEASE);
+}

@@ -1,0 +1,60 @@
+/*
+ * parallel.h
+ *	  A small pool of persistent helper threads that split one piece of work
+ *	  (a network layer's output rows, an image's rows) into parts: the
+ *	  intra-operator threads of pgvision.threads.
+ *
+ * The caller's thread takes part in the work, so n threads means n - 1
+ * helpers.  The helpers are started at the first run that asks for more
+ * than one thread, live as long as the process, spin for a short while
+ * after each run (the next layer follows within microseconds) and then
+ * sleep on a futex until the next run, so an idle pool costs nothing.
+ * They block every signal: under PostgreSQL the backend's own thread
+ * keeps handling them, and no helper ever calls into the host (the parts
+ * are plain kernels that neither allocate nor fail).
+ *
+ * cv_parallel_run(nparts, fn, ctx) calls fn(ctx, part, nparts) once for
+ * each part in 0..nparts-1, handing parts out one at a time to whichever
+ * thread is free (a loaded machine slows one thread, not the run), and
+ * returns when all have returned.  A part must compute the same bytes
+ * whichever thread runs it and in whatever order: each writes its own
+ * range of the output, with its own scratch, indexed by the thread index
+ * fn is given (below cv_parallel_threads() at the run's start), never by
+ * the part.
+ *
+ * One run at a time per process: a run started while another is under way
+ * (from inside a part, or from another thread of the host) runs its parts
+ * itself, in order, on its own thread.
+ */
+#ifndef CV_PARALLEL_H
+#define CV_PARALLEL_H
+
+#include <stdbool.h>
+
+#define CV_PARALLEL_MAX_THREADS 64
+
+/*
+ * part: 0..nparts-1; thread: 0 for the caller, 1..threads-1 for helpers,
+ * to index per-thread scratch.
+ */
+typedef void (*cv_parallel_fn) (void *ctx, int part, int nparts, int thread);
+
+/* Threads a run may use, the caller's included (1..64; default 1). */
+void		cv_parallel_set_threads(int n);
+int			cv_parallel_threads(void);
+
+/*
+ * Run the parts; with one thread (or one part, or when the helpers could
+ * not be started) the caller runs them all, in order.  nparts <= 65535.
+ */
+void		cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx);
+
+/* Contiguous share [*lo, *hi) of n items that part of nparts gets. */
+static inline void
+cv_parallel_range(long n, int part, int nparts, long *lo, long *hi)
+{
+	*lo = n * part / nparts;
+	*hi = n * (part + 1) / nparts;
+}
+
+#endif							/* CV_PARALLEL_H */

@@ -1,0 +1,240 @@
+/*
+ * test_nn_threads.c
+ *	  The core's own threads (src/core/common/parallel.c, cv_nn_set_threads):
+ *	  the pool runs every part of every run exactly once, on a thread index
+ *	  below the thread count; a network gives the same bytes (features,
+ *	  scores, cut maps) whatever the thread count, on the int8 engine's VNNI
+ *	  and AVX2 kernels and on the float engine; and the 224 x 224 render of
+ *	  a photo does too.  Thread counts 2, 3 and 5 move the boundaries of the
+ *	  parts, so a kernel that reads or writes across one shows.
+ */
+#include "unit.h"
+#include "common/parallel.h"
+#include "image/image.h"
+#include "learn/augment.h"
+#include "nn/nn.h"
+#include "nn/nn_qkernels.h"
+
+#include <stdint.h>
+
+/* ---- the pool ---- */
+
+#define POOL_PARTS 37
+
+typedef struct pool_probe
+{
+	int			runs[POOL_PARTS];
+	int			bad_thread;
+	int			threads;
+} pool_probe;
+
+static void
+probe_part(void *ctx, int part, int nparts, int thread)
+{
+	pool_probe *p = ctx;
+
+	if (nparts != POOL_PARTS || thread < 0 || thread >= p->threads)
+		__atomic_add_fetch(&p->bad_thread, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&p->runs[part], 1, __ATOMIC_RELAXED);
+}
+
+static void
+test_pool_runs_every_part_once(void)
+{
+	static const int counts[] = {1, 2, 3, 2, 1};
+
+	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++)
+	{
+		pool_probe	p;
+		int			wrong = 0;
+
+		memset(&p, 0, sizeof(p));
+		p.threads = counts[c];
+		cv_parallel_set_threads(counts[c]);
+		CHECK(cv_parallel_threads() == counts[c]);
+		for (int r = 0; r < 2000; r++)
+			cv_parallel_run(POOL_PARTS, probe_part, &p);
+		for (int i = 0; i < POOL_PARTS; i++)
+			wrong += p.runs[i] != 2000;
+		CHECK_MSG(wrong == 0 && p.bad_thread == 0, "%d threads: %d parts not run 2000 times, %d bad thread indexes",
+				  counts[c], wrong, p.bad_thread);
+	}
+	cv_parallel_set_threads(0);
+	CHECK(cv_parallel_threads() == 1);
+	cv_parallel_set_threads(1000);
+	CHECK(cv_parallel_threads() == CV_PARALLEL_MAX_THREADS);
+	cv_parallel_set_threads(1);
+}
+
+/* ---- networks ---- */
+
+static uint8_t *
+photo_pixels(int size, cv_rgb_image *decoded)
+{
+	size_t		len;
+	uint8_t    *bytes = unit_read_file(unit_shared_path("images/cat.bmp"), &len);
+	cv_view		view = {0.0f, 0.0f, 1.0f, 1.0f, false};
+	cv_rgb_image out = {0};
+	cv_error	err;
+
+	memset(decoded, 0, sizeof(*decoded));
+	if (bytes == NULL)
+		return NULL;
+	if (cv_image_decode(bytes, len, 0, 0, 0, decoded, &err) != CV_OK ||
+		cv_augment_render(decoded, &view, size, size, &out, &err) != CV_OK)
+		out.pixels = NULL;
+	free(bytes);
+	return out.pixels;
+}
+
+typedef struct net_case
+{
+	const char *file;
+	cv_net_engine engine;
+	bool		force_avx2;
+	int			size;			/* 0: the file's; else cut at tensor at this size */
+	int			tensor;
+} net_case;
+
+/* features and scores (or the cut map) of one run at a thread count */
+static float *
+run_at(cv_net *net, cv_net_workspace *ws, const uint8_t *px, const net_case *nc,
+	   size_t *n, int threads)
+{
+	const cv_net_info *info = cv_net_get_info(net);
+	float	   *out;
+	cv_error	err;
+	cv_status	st;
+
+	cv_nn_set_threads(threads);
+	if (nc->tensor >= 0)
+	{
+		int			d[4];
+
+		cv_net_output_shape(net, 0, d);
+		*n = (size_t) d[0] * d[1] * d[2] * d[3];
+		out = malloc(*n * sizeof(float));
+		st = cv_net_run_outputs(net, ws, px, &out, &err);
+	}
+	else
+	{
+		*n = (size_t) info->feature_dim + info->num_outputs;
+		out = malloc(*n * sizeof(float));
+		st = cv_net_run(net, ws, px, out + info->feature_dim, out, &err);
+	}
+	cv_nn_set_threads(1);
+	CHECK_MSG(st == CV_OK, "%s: %s", nc->file, err.message);
+	return out;
+}
+
+static void
+test_nets_same_bytes(void)
+{
+	static const net_case cases[] = {
+		{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_INT8, false, 0, -1},
+		{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_INT8, true, 0, -1},
+		{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_FLOAT, false, 0, -1},
+		{"models/tf2_mobilenet_v2_1.0_224_ptq.tflite", CV_NET_ENGINE_INT8, false, 0, -1},
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+	{
+		const net_case *nc = &cases[c];
+		size_t		len;
+		uint8_t    *bytes = unit_read_file(unit_shared_path(nc->file), &len);
+		cv_net_options opt;
+		cv_net	   *net = NULL;
+		cv_net_workspace *ws = NULL;
+		cv_rgb_image decoded;
+		uint8_t    *px;
+		cv_error	err;
+		float	   *one;
+		size_t		n1;
+		int			spread = 0;
+
+		if (bytes == NULL)
+		{
+			CHECK_MSG(0, "missing %s", nc->file);
+			continue;
+		}
+		memset(&opt, 0, sizeof(opt));
+		opt.engine = nc->engine;
+		nn_qforce_avx2 = nc->force_avx2;
+		CHECK(cv_net_load_with(bytes, len, &opt, &net, &err) == CV_OK);
+		nn_qforce_avx2 = false;
+		free(bytes);
+		if (net == NULL)
+			continue;
+		CHECK(cv_net_workspace_create(net, &ws, &err) == CV_OK);
+		px = photo_pixels(cv_net_get_info(net)->input_width, &decoded);
+		CHECK(px != NULL);
+		if (px == NULL || ws == NULL)
+			goto next;
+		one = run_at(net, ws, px, nc, &n1, 1);
+		for (size_t i = 1; i < n1; i++)
+			spread += one[i] != one[0];
+		/* the comparison means something only if the outputs vary */
+		CHECK_MSG(spread > (int) n1 / 2, "%s: outputs nearly constant", nc->file);
+		for (int t = 2; t <= 5; t += t == 2 ? 1 : 2)
+		{
+			size_t		nt;
+			float	   *many = run_at(net, ws, px, nc, &nt, t);
+			size_t		differ = 0;
+
+			for (size_t i = 0; i < n1 && nt == n1; i++)
+				differ += memcmp(&one[i], &many[i], sizeof(float)) != 0;
+			CHECK_MSG(nt == n1 && differ == 0,
+					  "%s engine %d%s: %zu of %zu outputs differ at %d threads", nc->file,
+					  (int) nc->engine, nc->force_avx2 ? " (AVX2)" : "", differ, n1, t);
+			free(many);
+		}
+		free(one);
+next:
+		free(px);
+		cv_rgb_image_free(&decoded);
+		cv_net_workspace_free(ws);
+		cv_net_free(net);
+	}
+}
+
+/* The render of a view: the same bytes at every thread count. */
+static void
+test_render_same_bytes(void)
+{
+	cv_rgb_image decoded;
+	uint8_t    *one = photo_pixels(224, &decoded);
+	static const cv_view views[] = {
+		{0.0f, 0.0f, 1.0f, 1.0f, false},
+		{0.13f, 0.07f, 0.61f, 0.8f, true},
+	};
+
+	CHECK(one != NULL);
+	if (one == NULL)
+		return;
+	for (size_t v = 0; v < sizeof(views) / sizeof(views[0]); v++)
+	{
+		cv_rgb_image a = {0};
+		cv_error	err;
+
+		CHECK(cv_augment_render(&decoded, &views[v], 301, 97, &a, &err) == CV_OK);
+		for (int t = 2; t <= 5 && a.pixels != NULL; t += t == 2 ? 1 : 2)
+		{
+			cv_rgb_image b = {0};
+
+			cv_nn_set_threads(t);
+			CHECK(cv_augment_render(&decoded, &views[v], 301, 97, &b, &err) == CV_OK);
+			cv_nn_set_threads(1);
+			CHECK_MSG(b.pixels != NULL && memcmp(a.pixels, b.pixels, (size_t) 301 * 97 * 3) == 0,
+					  "view %zu: render differs at %d threads", v, t);
+			cv_rgb_image_free(&b);
+		}
+		cv_rgb_image_free(&a);
+	}
+	free(one);
+	cv_rgb_image_free(&decoded);
+}
+
+UNIT_MAIN("nn_threads",
+		  UNIT_CASE(test_pool_runs_every_part_once),
+		  UNIT_CASE(test_nets_same_bytes),
+		  UNIT_CASE(test_render_same_bytes))
