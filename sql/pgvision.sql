@@ -2074,8 +2074,7 @@ CREATE FUNCTION cv_suggest_spread(project text, image_ids bigint[], prediction_i
 	uncertainties real[], k integer) RETURNS integer[]
 	AS 'MODULE_PATHNAME', 'cv_suggest_spread' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION cv_suggest_spread(text, bigint[], bigint[], real[], integer) IS 'cv_suggest''s helper: the positions of the k candidates (images or stored predictions, most uncertain first) to label, in the order to label them: the first k, or with pgvision.suggest_order = spread a batch spread over the feature space by weighted k-means';
-REVOKE EXECUTE ON FUNCTION cv_suggest_spread(text, bigint[], bigint[], real[], integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION cv_suggest_spread(text, bigint[], bigint[], real[], integer) TO pgvision_user;
+-- (its EXECUTE goes to pgvision_user below, once that role exists)
 
 -- The order (docs/predictions.md, "Suggestions"): the most uncertain
 -- first.  With pgvision.suggest_order = spread, classification projects
@@ -2243,6 +2242,10 @@ BEGIN
 	END IF;
 END;
 $$;
+
+-- cv_suggest's helper is for pgvision_user, not PUBLIC (defined above).
+REVOKE EXECUTE ON FUNCTION cv_suggest_spread(text, bigint[], bigint[], real[], integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cv_suggest_spread(text, bigint[], bigint[], real[], integer) TO pgvision_user;
 
 -- Who else may use a project: read (see its rows, predict, performance,
 -- export) or write (also images, tags, regions, training, publishing).
