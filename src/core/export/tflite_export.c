@@ -1662,6 +1662,35 @@ is_builtin_domain(const cv_model *m)
 }
 
 /*
+ * The end of both exports: the assembler's deferred failures, then the
+ * metadata and the description, then the flatbuffer of f with its graph
+ * input and output.
+ */
+static cv_status
+finish_file(xfile *f, const cv_model *m, const cv_net_info *info, const tfl_model *tm,
+			const cv_export_meta *meta, int input, int output, uint8_t **out, size_t *out_len,
+			cv_error *err)
+{
+	json		j = {0};
+	char		description[160];
+	cv_status	st;
+
+	if (f->nomem)
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a model");
+	if (f->too_many_codes)
+		return cv_fail(err, CV_ERR_LIMIT, "the backbone uses more than %d kinds of operator", MAX_OPCODES);
+	if ((st = write_metadata(&j, m, info, &tm->tensors[tm->inputs[0]], meta, err)) == CV_OK)
+	{
+		snprintf(description, sizeof(description), "pgvision %s: iteration %lld, %s on %s",
+				 meta->version ? meta->version : "", (long long) meta->iteration,
+				 task_name(m->task), m->domain);
+		st = serialize(f, input, output, description, &j, out, out_len, err);
+	}
+	cv_free(j.data);
+	return st;
+}
+
+/*
  * A detection iteration of the float engine: the float network up to the
  * two maps (at the detector's input size), then the head of
  * emit_detector_head, whose output is the raw outputs of one view.  The
@@ -1682,12 +1711,10 @@ export_detector(const cv_model *m, const uint8_t *backbone, size_t len,
 	cv_net_info info;
 	tfl_model	tm;
 	xfile		f;
-	json		j = {0};
 	int		   *map = NULL;
 	int			input = 0,
 				outputs = 0,
 				maps[CV_DETECT_MAPS];
-	char		description[160];
 	cv_status	st;
 
 	memset(&tm, 0, sizeof(tm));
@@ -1744,24 +1771,8 @@ export_detector(const cv_model *m, const uint8_t *backbone, size_t len,
 		goto done;
 	if ((st = emit_detector_head(&f, d, map[maps[0]], map[maps[1]], &outputs, err)) != CV_OK)
 		goto done;
-	if (f.nomem)
-	{
-		st = cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a model");
-		goto done;
-	}
-	if (f.too_many_codes)
-	{
-		st = cv_fail(err, CV_ERR_LIMIT, "the backbone uses more than %d kinds of operator", MAX_OPCODES);
-		goto done;
-	}
-	if ((st = write_metadata(&j, m, &info, &tm.tensors[tm.inputs[0]], meta, err)) != CV_OK)
-		goto done;
-	snprintf(description, sizeof(description), "pgvision %s: iteration %lld, %s on %s",
-			 meta->version ? meta->version : "", (long long) meta->iteration,
-			 task_name(m->task), m->domain);
-	st = serialize(&f, input, outputs, description, &j, out, out_len, err);
+	st = finish_file(&f, m, &info, &tm, meta, input, outputs, out, out_len, err);
 done:
-	cv_free(j.data);
 	cv_free(map);
 	xfile_free(&f);
 	tfl_model_free(&tm);
@@ -1778,7 +1789,6 @@ cv_export_tflite(const cv_model *m, const uint8_t *backbone, size_t len,
 	cv_net_info info;
 	tfl_model	tm;
 	xfile		f;
-	json		j = {0};
 	int		   *map = NULL;
 	int			feature,
 				input = 0,
@@ -1786,7 +1796,6 @@ cv_export_tflite(const cv_model *m, const uint8_t *backbone, size_t len,
 				probabilities = 0;
 	const tfl_tensor *ft;
 	double		feature_max = 0.0;
-	char		description[160];
 	bool		int8 = m->extractor_version == CV_BACKBONE_VERSION_INT8;
 	cv_status	st;
 
@@ -1886,24 +1895,8 @@ cv_export_tflite(const cv_model *m, const uint8_t *backbone, size_t len,
 	}
 	if ((st = emit_head(&f, m->head, x, feature_max, &probabilities, err)) != CV_OK)
 		goto done;
-	if (f.nomem)
-	{
-		st = cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a model");
-		goto done;
-	}
-	if (f.too_many_codes)
-	{
-		st = cv_fail(err, CV_ERR_LIMIT, "the backbone uses more than %d kinds of operator", MAX_OPCODES);
-		goto done;
-	}
-	if ((st = write_metadata(&j, m, &info, &tm.tensors[tm.inputs[0]], meta, err)) != CV_OK)
-		goto done;
-	snprintf(description, sizeof(description), "pgvision %s: iteration %lld, %s on %s",
-			 meta->version ? meta->version : "", (long long) meta->iteration,
-			 task_name(m->task), m->domain);
-	st = serialize(&f, input, probabilities, description, &j, out, out_len, err);
+	st = finish_file(&f, m, &info, &tm, meta, input, probabilities, out, out_len, err);
 done:
-	cv_free(j.data);
 	cv_free(map);
 	xfile_free(&f);
 	tfl_model_free(&tm);
