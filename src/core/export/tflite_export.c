@@ -40,7 +40,7 @@
  *	   pick the probabilities, and a negative tag's prod(1 - p_k) is a
  *	   chain of MUL.
  * A float-engine detector (export_detector) is the float network up to its
- * two maps, then its head split by linearity (emit_detector_head): 1x1
+ * two maps, then its head split by linearity (tflite_detector.c): 1x1
  * CONV_2D of each part of the cell row with the standardisation folded in,
  * AVERAGE_POOL_2D and MEAN for the context, a 5-D RESHAPE / ADD / RESHAPE
  * for the nearest upsampling, the output layer, and the raw outputs
@@ -52,6 +52,9 @@
  * negative values or that are float in the file, a model whose input size
  * is not the file's.
  *
+ * The file is assembled with the primitives of tflite_graph.c and
+ * serialized here (serialize).
+ *
  * Metadata: Model.description names the writer; Model.metadata has one
  * entry "pgvision" whose buffer is a JSON object with the keys the ONNX
  * file carries (docs/export.md).  Field ids are those of
@@ -59,6 +62,8 @@
  */
 #include "export.h"
 #include "flatbuffer_writer.h"
+#include "tflite_detector.h"
+#include "tflite_graph.h"
 #include "../nn/nn.h"
 #include "../nn/tflite.h"
 #include "../nn/nn_internal.h"	/* nn_dequantize, nn_op_clamps_to_output: the float engine's weights and clamps */
@@ -72,270 +77,8 @@
 
 #define NEWTON_STEPS_FEATURE 40	/* covers a_max / a down to 1.5^-68, ~1e-12 */
 #define NEWTON_STEPS_SUM 60		/* the sum: relative accuracy over 1e-21..a_max */
-#define MAX_OPCODES 64
-#define MAX_INPUTS 8
-
-/* BuiltinOptions union members (schema.fbs union BuiltinOptions) */
-enum
-{
-	OPT_NONE = 0, OPT_CONV2D = 1, OPT_DEPTHWISE = 2, OPT_POOL2D = 5,
-	OPT_FULLY_CONNECTED = 8, OPT_SOFTMAX = 9, OPT_CONCATENATION = 10,
-	OPT_ADD = 11, OPT_RESHAPE = 17, OPT_MUL = 21, OPT_REDUCER = 27,
-	OPT_SQUEEZE = 30
-};
-
-/* ---- the file being assembled ---- */
-
-typedef struct xtensor
-{
-	int			type;
-	int			rank;
-	int32_t		dims[TFL_MAX_RANK];
-	int			buffer;			/* 0: none (an activation) */
-	const char *name;
-	int			name_len;
-	const tfl_tensor *quant;	/* copy its quantization, or NULL */
-} xtensor;
-
-typedef struct xbuffer
-{
-	const uint8_t *data;
-	size_t		len;
-} xbuffer;
-
-typedef struct xop
-{
-	int			opcode;			/* index into the opcode table */
-	int			ninputs;
-	int32_t		inputs[MAX_INPUTS];
-	int32_t		output;
-	int			options_type;
-	int			noptions;
-	fbw_field	options[8];
-	int			vector_field;	/* an options vector (RESHAPE, SQUEEZE), -1 none */
-	int			nvector;
-	int32_t		vector[TFL_MAX_RANK];
-} xop;
-
-typedef struct xopcode
-{
-	int			code;
-	int			version;
-} xopcode;
-
-typedef struct xfile
-{
-	xtensor    *tensors;
-	int			ntensors,
-				cap_tensors;
-	xbuffer    *buffers;
-	int			nbuffers,
-				cap_buffers;
-	xop		   *ops;
-	int			nops,
-				cap_ops;
-	xopcode		opcodes[MAX_OPCODES];
-	int			nopcodes;
-	void	  **owned;			/* head constants, freed with the file */
-	int			nowned,
-				cap_owned;
-	bool		nomem;
-	bool		too_many_codes;
-} xfile;
-
-static bool
-grow(void **arr, int *cap, int need, size_t elem)
-{
-	void	   *n;
-	int			c;
-
-	if (need <= *cap)
-		return true;
-	c = *cap ? *cap * 2 : 64;
-	while (c < need)
-		c *= 2;
-	n = cv_realloc(*arr, (size_t) c * elem);
-	if (n == NULL)
-		return false;
-	*arr = n;
-	*cap = c;
-	return true;
-}
-
-static void
-xfile_free(xfile *f)
-{
-	for (int i = 0; i < f->nowned; i++)
-		cv_free(f->owned[i]);
-	cv_free(f->owned);
-	cv_free(f->tensors);
-	cv_free(f->buffers);
-	cv_free(f->ops);
-	memset(f, 0, sizeof(*f));
-}
-
-/* A buffer holding len bytes at data (owned: freed with the file); its index. */
-static int
-add_buffer(xfile *f, const void *data, size_t len, bool owned)
-{
-	if (f->nomem || !grow((void **) &f->buffers, &f->cap_buffers, f->nbuffers + 1, sizeof(xbuffer)) ||
-		(owned && !grow((void **) &f->owned, &f->cap_owned, f->nowned + 1, sizeof(void *))))
-	{
-		f->nomem = true;
-		if (owned)
-			cv_free((void *) data);
-		return 0;
-	}
-	if (owned)
-		f->owned[f->nowned++] = (void *) data;
-	f->buffers[f->nbuffers].data = data;
-	f->buffers[f->nbuffers].len = len;
-	return f->nbuffers++;
-}
-
-static int
-add_tensor(xfile *f, int type, int rank, const int32_t *dims, int buffer, const char *name,
-		   const tfl_tensor *quant)
-{
-	xtensor    *t;
-
-	if (f->nomem || !grow((void **) &f->tensors, &f->cap_tensors, f->ntensors + 1, sizeof(xtensor)))
-	{
-		f->nomem = true;
-		return 0;
-	}
-	t = &f->tensors[f->ntensors];
-	memset(t, 0, sizeof(*t));
-	t->type = type;
-	t->rank = rank;
-	memcpy(t->dims, dims, sizeof(int32_t) * rank);
-	t->buffer = buffer;
-	t->name = name;
-	t->name_len = name ? (int) strlen(name) : 0;
-	t->quant = quant;
-	return f->ntensors++;
-}
-
-/* A float32 constant (values copied). */
-static int
-add_float_const(xfile *f, int rank, const int32_t *dims, const float *values, const char *name)
-{
-	size_t		n = 1;
-	float	   *copy;
-
-	for (int i = 0; i < rank; i++)
-		n *= (size_t) dims[i];
-	copy = cv_malloc(sizeof(float) * n);
-	if (copy == NULL)
-	{
-		f->nomem = true;
-		return 0;
-	}
-	memcpy(copy, values, sizeof(float) * n);
-	return add_tensor(f, TFL_FLOAT32, rank, dims, add_buffer(f, copy, sizeof(float) * n, true),
-					  name, NULL);
-}
-
-static int
-add_scalar_const(xfile *f, float v, const char *name)
-{
-	int32_t		one[1] = {1};
-
-	return add_float_const(f, 1, one, &v, name);
-}
-
-static int
-opcode_index(xfile *f, int code, int version)
-{
-	for (int i = 0; i < f->nopcodes; i++)
-		if (f->opcodes[i].code == code && f->opcodes[i].version == version)
-			return i;
-	if (f->nopcodes == MAX_OPCODES)
-	{
-		f->too_many_codes = true;
-		return 0;
-	}
-	f->opcodes[f->nopcodes].code = code;
-	f->opcodes[f->nopcodes].version = version;
-	return f->nopcodes++;
-}
-
-/* An operator of OperatorCode version `version`; returns it for options. */
-static xop *
-add_op_version(xfile *f, int code, int version, int ninputs, const int32_t *inputs, int32_t output)
-{
-	xop		   *o;
-
-	if (f->nomem || !grow((void **) &f->ops, &f->cap_ops, f->nops + 1, sizeof(xop)))
-	{
-		f->nomem = true;
-		return NULL;
-	}
-	o = &f->ops[f->nops++];
-	memset(o, 0, sizeof(*o));
-	o->opcode = opcode_index(f, code, version);
-	o->ninputs = ninputs;
-	memcpy(o->inputs, inputs, sizeof(int32_t) * ninputs);
-	o->output = output;
-	o->vector_field = -1;
-	return o;
-}
-
-/* An operator of the head: version 1, the float kernels. */
-static xop *
-add_op(xfile *f, int code, int ninputs, const int32_t *inputs, int32_t output)
-{
-	return add_op_version(f, code, 1, ninputs, inputs, output);
-}
 
 /* ---- the head, operator by operator ---- */
-
-/* A float activation of shape [rows, cols]. */
-static int
-activation(xfile *f, int rows, int cols, const char *name)
-{
-	int32_t		dims[2] = {rows, cols};
-
-	return add_tensor(f, TFL_FLOAT32, 2, dims, 0, name, NULL);
-}
-
-/* A float activation of the shape of tensor like. */
-static int
-activation_like(xfile *f, int like, const char *name)
-{
-	int32_t		dims[TFL_MAX_RANK] = {1};
-	int			rank = 1;
-
-	if (!f->nomem && like >= 0 && like < f->ntensors)
-	{
-		rank = f->tensors[like].rank;
-		memcpy(dims, f->tensors[like].dims, sizeof(int32_t) * rank);
-	}
-	return add_tensor(f, TFL_FLOAT32, rank, dims, 0, name, NULL);
-}
-
-/* ADD or MUL of a and b into out, with a fused activation. */
-static void
-binary_into(xfile *f, int code, int a, int b, int out, int act)
-{
-	xop		   *o = add_op(f, code, 2, (const int32_t[]) {a, b}, out);
-
-	if (o != NULL)
-	{
-		/* AddOptions / MulOptions: fused_activation_function (0) */
-		o->options_type = code == TFL_OP_ADD ? OPT_ADD : OPT_MUL;
-		o->options[o->noptions++] = fbw_i8(0, (int8_t) act);
-	}
-}
-
-static int
-binary(xfile *f, int code, int a, int b, int rows, int cols, const char *name)
-{
-	int			out = activation(f, rows, cols, name);
-
-	binary_into(f, code, a, b, out, TFL_ACT_NONE);
-	return out;
-}
 
 /* FULLY_CONNECTED of x [1, in] by weights [out, in] (+ bias [out], or none). */
 static int
@@ -349,11 +92,11 @@ fully_connected(xfile *f, int x, int in, int out_dim, const float *weights, cons
 				out;
 	xop		   *o;
 
-	w = add_float_const(f, 2, wdims, weights, NULL);
+	w = tfx_add_float_const(f, 2, wdims, weights, NULL);
 	if (bias != NULL)
-		b = add_float_const(f, 1, bdims, bias, NULL);
-	out = activation(f, rows_out, cols_out, name);
-	o = add_op(f, TFL_OP_FULLY_CONNECTED, 3, (const int32_t[]) {x, w, b}, out);
+		b = tfx_add_float_const(f, 1, bdims, bias, NULL);
+	out = tfx_activation(f, rows_out, cols_out, name);
+	o = tfx_add_op(f, TFL_OP_FULLY_CONNECTED, 3, (const int32_t[]) {x, w, b}, out);
 	if (o != NULL)
 	{
 		/* FullyConnectedOptions: fused_activation_function (0), weights_format (1) DEFAULT */
@@ -365,40 +108,10 @@ fully_connected(xfile *f, int x, int in, int out_dim, const float *weights, cons
 }
 
 static int
-reshape(xfile *f, int x, int rows, int cols, const char *name)
-{
-	int32_t		shape[2] = {rows, cols};
-	int32_t		sdims[1] = {2};
-	int32_t	   *copy = cv_malloc(sizeof(shape));
-	int			s,
-				out;
-	xop		   *o;
-
-	if (copy == NULL)
-	{
-		f->nomem = true;
-		return 0;
-	}
-	memcpy(copy, shape, sizeof(shape));
-	s = add_tensor(f, TFL_INT32, 1, sdims, add_buffer(f, copy, sizeof(shape), true), NULL, NULL);
-	out = activation(f, rows, cols, name);
-	o = add_op(f, TFL_OP_RESHAPE, 2, (const int32_t[]) {x, s}, out);
-	if (o != NULL)
-	{
-		/* ReshapeOptions: new_shape:[int] (0), the same as the shape input */
-		o->options_type = OPT_RESHAPE;
-		o->vector_field = 0;
-		o->nvector = 2;
-		memcpy(o->vector, shape, sizeof(shape));
-	}
-	return out;
-}
-
-static int
 softmax(xfile *f, int x, int rows, int cols, const char *name)
 {
-	int			out = activation(f, rows, cols, name);
-	xop		   *o = add_op(f, TFL_OP_SOFTMAX, 1, &x, out);
+	int			out = tfx_activation(f, rows, cols, name);
+	xop		   *o = tfx_add_op(f, TFL_OP_SOFTMAX, 1, &x, out);
 
 	if (o != NULL)
 	{
@@ -418,22 +131,22 @@ static int
 reciprocal_sqrt(xfile *f, int a, int cols, double a_max, int steps, const char *name)
 {
 	double		y0 = 1.0 / sqrt(a_max);
-	int			minus_half = add_scalar_const(f, -0.5f, NULL);
-	int			three_halves = add_scalar_const(f, 1.5f, NULL);
-	int			half_a = binary(f, TFL_OP_MUL, a, minus_half, 1, cols, NULL);
+	int			minus_half = tfx_add_scalar_const(f, -0.5f, NULL);
+	int			three_halves = tfx_add_scalar_const(f, 1.5f, NULL);
+	int			half_a = tfx_binary(f, TFL_OP_MUL, a, minus_half, 1, cols, NULL);
 	int			y;
 
 	/* y1 = y0 (1.5 - 0.5 a y0^2) = (-a/2) y0^3 + 1.5 y0 */
-	y = binary(f, TFL_OP_MUL, half_a, add_scalar_const(f, (float) (y0 * y0 * y0), NULL), 1, cols, NULL);
-	y = binary(f, TFL_OP_ADD, y, add_scalar_const(f, (float) (1.5 * y0), NULL), 1, cols,
+	y = tfx_binary(f, TFL_OP_MUL, half_a, tfx_add_scalar_const(f, (float) (y0 * y0 * y0), NULL), 1, cols, NULL);
+	y = tfx_binary(f, TFL_OP_ADD, y, tfx_add_scalar_const(f, (float) (1.5 * y0), NULL), 1, cols,
 			   steps == 1 ? name : NULL);
 	for (int k = 1; k < steps; k++)
 	{
-		int			sq = binary(f, TFL_OP_MUL, y, y, 1, cols, NULL);
-		int			t = binary(f, TFL_OP_MUL, sq, half_a, 1, cols, NULL);
+		int			sq = tfx_binary(f, TFL_OP_MUL, y, y, 1, cols, NULL);
+		int			t = tfx_binary(f, TFL_OP_MUL, sq, half_a, 1, cols, NULL);
 
-		t = binary(f, TFL_OP_ADD, t, three_halves, 1, cols, NULL);
-		y = binary(f, TFL_OP_MUL, y, t, 1, cols, k == steps - 1 ? name : NULL);
+		t = tfx_binary(f, TFL_OP_ADD, t, three_halves, 1, cols, NULL);
+		y = tfx_binary(f, TFL_OP_MUL, y, t, 1, cols, k == steps - 1 ? name : NULL);
 	}
 	return y;
 }
@@ -470,18 +183,18 @@ emit_head(xfile *f, const cv_head *h, int x, double feature_max, int *probabilit
 		for (int i = 0; i < d; i++)
 			buf[i] = 1.0f;
 		sum = fully_connected(f, x, d, 1, buf, NULL, 1, 1, "pgvision/feature_sum");
-		root = binary(f, TFL_OP_MUL, x,
+		root = tfx_binary(f, TFL_OP_MUL, x,
 					  reciprocal_sqrt(f, x, d, feature_max, NEWTON_STEPS_FEATURE,
 									  "pgvision/feature_rsqrt"),
 					  1, d, "pgvision/feature_sqrt");
 		scale = reciprocal_sqrt(f, sum, 1, feature_max * d, NEWTON_STEPS_SUM, "pgvision/length_rsqrt");
-		x = binary(f, TFL_OP_MUL, root, scale, 1, d, "pgvision/normed_features");
+		x = tfx_binary(f, TFL_OP_MUL, root, scale, 1, d, "pgvision/normed_features");
 	}
 	for (int i = 0; i < d; i++)
 		buf[i] = -h->mean[i];
-	x = binary(f, TFL_OP_ADD, x, add_float_const(f, 2, row_dims, buf, "pgvision/minus_feature_mean"),
+	x = tfx_binary(f, TFL_OP_ADD, x, tfx_add_float_const(f, 2, row_dims, buf, "pgvision/minus_feature_mean"),
 			   1, d, "pgvision/centred_features");
-	x = binary(f, TFL_OP_MUL, x, add_float_const(f, 2, row_dims, h->scale, "pgvision/feature_scale"),
+	x = tfx_binary(f, TFL_OP_MUL, x, tfx_add_float_const(f, 2, row_dims, h->scale, "pgvision/feature_scale"),
 			   1, d, "pgvision/standardised_features");
 
 	if (h->task == CV_TASK_MULTICLASS)
@@ -510,9 +223,9 @@ emit_head(xfile *f, const cv_head *h, int x, double feature_max, int *probabilit
 			}
 			z = fully_connected(f, x, d, 2 * t, buf, bias2, 1, 2 * t, "pgvision/logit_pairs");
 		}
-		pairs = reshape(f, z, t, 2, "pgvision/logit_pair_rows");
+		pairs = tfx_reshape(f, z, t, 2, "pgvision/logit_pair_rows");
 		pairs = softmax(f, pairs, t, 2, "pgvision/sigmoid_pairs");
-		pairs = reshape(f, pairs, 1, 2 * t, "pgvision/sigmoids_and_misses");
+		pairs = tfx_reshape(f, pairs, 1, 2 * t, "pgvision/sigmoids_and_misses");
 		/* the positive tags' sigmoids: column 2k of the pairs */
 		memset(buf, 0, sizeof(float) * (size_t) t * 2 * t);
 		for (int k = 0; k < t; k++)
@@ -541,7 +254,7 @@ emit_head(xfile *f, const cv_head *h, int x, double feature_max, int *probabilit
 				memset(buf, 0, sizeof(float) * 2 * t);
 				buf[2 * k + 1] = 1.0f;
 				miss = fully_connected(f, pairs, 2 * t, 1, buf, NULL, 1, 1, NULL);
-				none = none < 0 ? miss : binary(f, TFL_OP_MUL, none, miss, 1, 1, NULL);
+				none = none < 0 ? miss : tfx_binary(f, TFL_OP_MUL, none, miss, 1, 1, NULL);
 			}
 			for (int k = 0; k < t; k++)
 				mask[k] = h->negative[k] ? 1.0f : 0.0f;
@@ -552,10 +265,10 @@ emit_head(xfile *f, const cv_head *h, int x, double feature_max, int *probabilit
 							   "a model whose tags are all negative cannot be exported");
 			}
 			{
-				int			spread = add_float_const(f, 2, mask_dims, mask, "pgvision/negative_mask");
+				int			spread = tfx_add_float_const(f, 2, mask_dims, mask, "pgvision/negative_mask");
 
-				spread = binary(f, TFL_OP_MUL, none, spread, 1, t, "pgvision/negative_probability");
-				*probabilities = binary(f, TFL_OP_ADD, positive, spread, 1, t, "pgvision/probabilities");
+				spread = tfx_binary(f, TFL_OP_MUL, none, spread, 1, t, "pgvision/negative_probability");
+				*probabilities = tfx_binary(f, TFL_OP_ADD, positive, spread, 1, t, "pgvision/probabilities");
 			}
 		}
 	}
@@ -564,277 +277,6 @@ emit_head(xfile *f, const cv_head *h, int x, double feature_max, int *probabilit
 }
 
 /* ---- the detector's head (detector.c), for the float engine ---- */
-
-/* A float activation of any rank. */
-static int
-activation_nd(xfile *f, int rank, const int32_t *dims, const char *name)
-{
-	return add_tensor(f, TFL_FLOAT32, rank, dims, 0, name, NULL);
-}
-
-/* RESHAPE of x to shape[0..rank). */
-static int
-reshape_nd(xfile *f, int x, int rank, const int32_t *shape, const char *name)
-{
-	int32_t		sdims[1] = {rank};
-	int32_t    *copy = cv_malloc(sizeof(int32_t) * rank);
-	int			s,
-				out;
-	xop		   *o;
-
-	if (copy == NULL)
-	{
-		f->nomem = true;
-		return 0;
-	}
-	memcpy(copy, shape, sizeof(int32_t) * rank);
-	s = add_tensor(f, TFL_INT32, 1, sdims, add_buffer(f, copy, sizeof(int32_t) * rank, true), NULL, NULL);
-	out = activation_nd(f, rank, shape, name);
-	o = add_op(f, TFL_OP_RESHAPE, 2, (const int32_t[]) {x, s}, out);
-	if (o != NULL)
-	{
-		/* ReshapeOptions: new_shape:[int] (0), the same as the shape input */
-		o->options_type = OPT_RESHAPE;
-		o->vector_field = 0;
-		o->nvector = rank;
-		memcpy(o->vector, shape, sizeof(int32_t) * rank);
-	}
-	return out;
-}
-
-/*
- * A 1x1 CONV_2D of x [1, h, w, in] to [1, h, w, out]: weights [out, 1, 1,
- * in] (row o the weights of output o), bias [out] (zeros when NULL).
- */
-static int
-conv1x1(xfile *f, int x, int h, int w, int in, int out_ch, const float *weights,
-		const float *bias, int act, const char *name)
-{
-	int32_t		wdims[4] = {out_ch, 1, 1, in};
-	int32_t		bdims[1] = {out_ch};
-	int32_t		odims[4] = {1, h, w, out_ch};
-	float	   *zeros = NULL;
-	int			wt,
-				b,
-				out;
-	xop		   *o;
-
-	if (bias == NULL)
-	{
-		zeros = cv_calloc((size_t) out_ch, sizeof(float));
-		if (zeros == NULL)
-		{
-			f->nomem = true;
-			return 0;
-		}
-	}
-	wt = add_float_const(f, 4, wdims, weights, NULL);
-	b = add_float_const(f, 1, bdims, bias != NULL ? bias : zeros, NULL);
-	cv_free(zeros);
-	out = activation_nd(f, 4, odims, name);
-	o = add_op(f, TFL_OP_CONV_2D, 3, (const int32_t[]) {x, wt, b}, out);
-	if (o != NULL)
-	{
-		/* Conv2DOptions: padding (0), stride_w (1), stride_h (2), activation (3), dilations (4, 5) */
-		o->options_type = OPT_CONV2D;
-		o->options[o->noptions++] = fbw_i8(0, TFL_PAD_VALID);
-		o->options[o->noptions++] = fbw_i32(1, 1);
-		o->options[o->noptions++] = fbw_i32(2, 1);
-		o->options[o->noptions++] = fbw_i8(3, (int8_t) act);
-		o->options[o->noptions++] = fbw_i32(4, 1);
-		o->options[o->noptions++] = fbw_i32(5, 1);
-	}
-	return out;
-}
-
-/*
- * The weights of rows [from, from + n) of the detector's first layer as a
- * 1x1 convolution's [hidden, n], each input's standardisation scale
- * folded in: W'[k][j] = scale[from + j] * w1[from + j][k].
- */
-static void
-folded_weights(const cv_detector *d, int from, int n, float *out)
-{
-	for (int k = 0; k < d->hidden; k++)
-		for (int j = 0; j < n; j++)
-			out[(size_t) k * n + j] = d->scale[from + j] * d->w1[(size_t) (from + j) * d->hidden + k];
-}
-
-/*
- * The detector on the float maps m0 [1, h0, w0, c0] and m1 [1, h1, w1,
- * c1]: its raw outputs [1, cells * (tags + 5)], row-major over the cells,
- * as cv_detector_outputs gives them (the header of cv_export_tflite_detector
- * below says how).
- */
-static cv_status
-emit_detector_head(xfile *f, const cv_detector *d, int m0, int m1, int *outputs, cv_error *err)
-{
-	int			h0 = d->map_height[0],
-				w0 = d->map_width[0],
-				c0 = d->map_channels[0];
-	int			h1 = d->map_height[1],
-				w1 = d->map_width[1],
-				c1 = d->map_channels[1];
-	int			hid = d->hidden,
-				od = cv_detector_out_dim(d->n_tags),
-				ky = h0 / h1,
-				kx = w0 / w1;
-	int			at = c0;		/* the row's next input */
-	size_t		buf_floats = (size_t) hid * (c0 > c1 ? c0 : c1);
-	float	   *buf;
-	double	   *constant;
-	int			fine,
-				coarse,
-				x;
-
-	if ((size_t) hid * od > buf_floats)
-		buf_floats = (size_t) hid * od;
-	if ((size_t) h0 * w0 * hid > buf_floats)
-		buf_floats = (size_t) h0 * w0 * hid;
-	buf = cv_malloc(sizeof(float) * buf_floats);
-	constant = cv_malloc(sizeof(double) * hid);
-	if (buf == NULL || constant == NULL)
-	{
-		cv_free(buf);
-		cv_free(constant);
-		return cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a detector");
-	}
-
-	/* what standardisation takes from every row, with the bias: b1 - sum_j mean_j scale_j w1[j] */
-	for (int k = 0; k < hid; k++)
-	{
-		double		c = d->b1[k];
-
-		for (int j = 0; j < d->in_dim; j++)
-			c -= (double) d->mean[j] * d->scale[j] * d->w1[(size_t) j * hid + k];
-		constant[k] = c;
-	}
-
-	/* the cell's own stride-16 values */
-	folded_weights(d, 0, c0, buf);
-	fine = conv1x1(f, m0, h0, w0, c0, hid, buf, NULL, TFL_ACT_NONE, "pgvision/fine_part");
-
-	/* the parent's stride-32 values, its 3x3 neighbourhood mean, the global mean */
-	folded_weights(d, at, c1, buf);
-	coarse = conv1x1(f, m1, h1, w1, c1, hid, buf, NULL, TFL_ACT_NONE, "pgvision/parent_part");
-	at += c1;
-	if (d->context & CV_DETECT_CONTEXT_NEIGHBOURS)
-	{
-		int32_t		dims[4] = {1, h1, w1, c1};
-		int			mean = activation_nd(f, 4, dims, "pgvision/neighbourhood_mean");
-		xop		   *o = add_op(f, TFL_OP_AVERAGE_POOL_2D, 1, &m1, mean);
-		int			part;
-
-		if (o != NULL)
-		{
-			/*
-			 * Pool2DOptions: padding (0) SAME, strides (1, 2), filter (3,
-			 * 4), activation (5).  TFLite's average pool divides by the
-			 * cells inside the image only (reference_ops::AveragePool
-			 * counts filter_count over the clipped window), as
-			 * cv_detector_rows does.
-			 */
-			o->options_type = OPT_POOL2D;
-			o->options[o->noptions++] = fbw_i8(0, TFL_PAD_SAME);
-			o->options[o->noptions++] = fbw_i32(1, 1);
-			o->options[o->noptions++] = fbw_i32(2, 1);
-			o->options[o->noptions++] = fbw_i32(3, 3);
-			o->options[o->noptions++] = fbw_i32(4, 3);
-			o->options[o->noptions++] = fbw_i8(5, TFL_ACT_NONE);
-		}
-		folded_weights(d, at, c1, buf);
-		part = conv1x1(f, mean, h1, w1, c1, hid, buf, NULL, TFL_ACT_NONE, "pgvision/neighbourhood_part");
-		x = activation_like(f, coarse, "pgvision/parent_and_neighbours");
-		binary_into(f, TFL_OP_ADD, coarse, part, x, TFL_ACT_NONE);
-		coarse = x;
-		at += c1;
-	}
-	if (d->context & CV_DETECT_CONTEXT_GLOBAL)
-	{
-		int32_t		gdims[4] = {1, 1, 1, c1};
-		int32_t		adims[1] = {2};
-		int32_t    *axes = cv_malloc(sizeof(int32_t) * 2);
-		int			g,
-					part;
-		xop		   *o;
-
-		if (axes == NULL)
-			f->nomem = true;
-		else
-		{
-			axes[0] = 1;
-			axes[1] = 2;
-		}
-		g = activation_nd(f, 4, gdims, "pgvision/global_mean");
-		o = add_op(f, TFL_OP_MEAN, 2, (const int32_t[]) {
-			m1, add_tensor(f, TFL_INT32, 1, adims,
-						   axes != NULL ? add_buffer(f, axes, sizeof(int32_t) * 2, true) : 0, NULL, NULL)}, g);
-		if (o != NULL)
-		{
-			/* ReducerOptions: keep_dims (0) */
-			o->options_type = OPT_REDUCER;
-			o->options[o->noptions++] = fbw_u8(0, 1);
-		}
-		folded_weights(d, at, c1, buf);
-		part = conv1x1(f, g, 1, 1, c1, hid, buf, NULL, TFL_ACT_NONE, "pgvision/global_part");
-		/* [1, h1, w1, hid] + [1, 1, 1, hid]: ADD broadcasts between activations */
-		x = activation_like(f, coarse, "pgvision/coarse_part");
-		binary_into(f, TFL_OP_ADD, coarse, part, x, TFL_ACT_NONE);
-		coarse = x;
-		at += c1;
-	}
-
-	/*
-	 * Every fine cell takes its parent's coarse part: the parent of (y, x)
-	 * is (y / ky, x / kx) (cv_detector_rows' floor((y + 0.5) h1 / h0) when
-	 * h0 = ky h1), so [1, h1, w1, hid] seen as [h1, 1, w1, 1, hid] and
-	 * added to a constant [h1, ky, w1, kx, hid] is, read back as [1, h0,
-	 * w0, hid], the nearest upsampling plus that constant: the bias, the
-	 * standardisation's offsets and each cell's position term.  TFLite's
-	 * ADD broadcasts up to 6-D (reference_ops::BroadcastAdd6DSlow).
-	 */
-	{
-		int32_t		split[5] = {h1, 1, w1, 1, hid};
-		int32_t		cdims[5] = {h1, ky, w1, kx, hid};
-		int32_t		grid[4] = {1, h0, w0, hid};
-		int			up,
-					sum;
-
-		for (int y = 0; y < h0; y++)
-			for (int xx = 0; xx < w0; xx++)
-			{
-				/* row-major [h1, ky, w1, kx] is row-major [h0, w0] */
-				float	   *c = buf + ((size_t) y * w0 + xx) * hid;
-
-				for (int k = 0; k < hid; k++)
-				{
-					double		v = constant[k];
-
-					if (d->context & CV_DETECT_CONTEXT_POSITION)
-						v += (double) ((xx + 0.5f) / w0) * d->scale[at] * d->w1[(size_t) at * hid + k] +
-							(double) ((y + 0.5f) / h0) * d->scale[at + 1] * d->w1[(size_t) (at + 1) * hid + k];
-					c[k] = (float) v;
-				}
-			}
-		up = reshape_nd(f, coarse, 5, split, "pgvision/coarse_by_parent");
-		sum = activation_nd(f, 5, cdims, "pgvision/coarse_per_cell");
-		binary_into(f, TFL_OP_ADD, up, add_float_const(f, 5, cdims, buf, "pgvision/cell_constants"),
-					sum, TFL_ACT_NONE);
-		sum = reshape_nd(f, sum, 4, grid, "pgvision/coarse_on_grid");
-		x = activation_like(f, fine, "pgvision/hidden");
-		binary_into(f, TFL_OP_ADD, fine, sum, x, TFL_ACT_RELU);
-	}
-
-	/* the outputs: a 1x1 convolution, then one row of the cells' outputs */
-	for (int k = 0; k < hid; k++)
-		for (int j = 0; j < od; j++)
-			buf[(size_t) j * hid + k] = d->w2[(size_t) k * od + j];
-	x = conv1x1(f, x, h0, w0, hid, od, buf, d->b2, TFL_ACT_NONE, "pgvision/cell_outputs");
-	*outputs = reshape_nd(f, x, 2, (const int32_t[]) {1, h0 * w0 * od}, "outputs");
-	cv_free(buf);
-	cv_free(constant);
-	return CV_OK;
-}
 
 /* ---- the backbone, copied ---- */
 
@@ -989,38 +431,38 @@ quantized_range(const tfl_tensor *t, double *lo, double *hi)
 static void
 clamp_into(xfile *f, int x, double lo, double hi, int out)
 {
-	int			minus_one = add_scalar_const(f, -1.0f, NULL);
+	int			minus_one = tfx_add_scalar_const(f, -1.0f, NULL);
 
 	if (isfinite(lo) && isfinite(hi))
 	{
-		int			c = activation_like(f, x, NULL),
-					d = activation_like(f, x, NULL),
-					e = activation_like(f, x, NULL),
-					g = activation_like(f, x, NULL);
+		int			c = tfx_activation_like(f, x, NULL),
+					d = tfx_activation_like(f, x, NULL),
+					e = tfx_activation_like(f, x, NULL),
+					g = tfx_activation_like(f, x, NULL);
 
-		binary_into(f, TFL_OP_ADD, x, add_scalar_const(f, (float) -lo, NULL), c, TFL_ACT_RELU);
-		binary_into(f, TFL_OP_MUL, c, minus_one, d, TFL_ACT_NONE);
-		binary_into(f, TFL_OP_ADD, d, add_scalar_const(f, (float) (hi - lo), NULL), e, TFL_ACT_RELU);
-		binary_into(f, TFL_OP_MUL, e, minus_one, g, TFL_ACT_NONE);
-		binary_into(f, TFL_OP_ADD, g, add_scalar_const(f, (float) hi, NULL), out, TFL_ACT_NONE);
+		tfx_binary_into(f, TFL_OP_ADD, x, tfx_add_scalar_const(f, (float) -lo, NULL), c, TFL_ACT_RELU);
+		tfx_binary_into(f, TFL_OP_MUL, c, minus_one, d, TFL_ACT_NONE);
+		tfx_binary_into(f, TFL_OP_ADD, d, tfx_add_scalar_const(f, (float) (hi - lo), NULL), e, TFL_ACT_RELU);
+		tfx_binary_into(f, TFL_OP_MUL, e, minus_one, g, TFL_ACT_NONE);
+		tfx_binary_into(f, TFL_OP_ADD, g, tfx_add_scalar_const(f, (float) hi, NULL), out, TFL_ACT_NONE);
 	}
 	else if (isfinite(lo))
 	{
-		int			c = activation_like(f, x, NULL);
+		int			c = tfx_activation_like(f, x, NULL);
 
-		binary_into(f, TFL_OP_ADD, x, add_scalar_const(f, (float) -lo, NULL), c, TFL_ACT_RELU);
-		binary_into(f, TFL_OP_ADD, c, add_scalar_const(f, (float) lo, NULL), out, TFL_ACT_NONE);
+		tfx_binary_into(f, TFL_OP_ADD, x, tfx_add_scalar_const(f, (float) -lo, NULL), c, TFL_ACT_RELU);
+		tfx_binary_into(f, TFL_OP_ADD, c, tfx_add_scalar_const(f, (float) lo, NULL), out, TFL_ACT_NONE);
 	}
 	else
 	{
-		int			n = activation_like(f, x, NULL),
-					e = activation_like(f, x, NULL),
-					g = activation_like(f, x, NULL);
+		int			n = tfx_activation_like(f, x, NULL),
+					e = tfx_activation_like(f, x, NULL),
+					g = tfx_activation_like(f, x, NULL);
 
-		binary_into(f, TFL_OP_MUL, x, minus_one, n, TFL_ACT_NONE);
-		binary_into(f, TFL_OP_ADD, n, add_scalar_const(f, (float) hi, NULL), e, TFL_ACT_RELU);
-		binary_into(f, TFL_OP_MUL, e, minus_one, g, TFL_ACT_NONE);
-		binary_into(f, TFL_OP_ADD, g, add_scalar_const(f, (float) hi, NULL), out, TFL_ACT_NONE);
+		tfx_binary_into(f, TFL_OP_MUL, x, minus_one, n, TFL_ACT_NONE);
+		tfx_binary_into(f, TFL_OP_ADD, n, tfx_add_scalar_const(f, (float) hi, NULL), e, TFL_ACT_RELU);
+		tfx_binary_into(f, TFL_OP_MUL, e, minus_one, g, TFL_ACT_NONE);
+		tfx_binary_into(f, TFL_OP_ADD, g, tfx_add_scalar_const(f, (float) hi, NULL), out, TFL_ACT_NONE);
 	}
 }
 
@@ -1180,8 +622,8 @@ copy_backbone(xfile *f, const tfl_model *m, const int *features, int nfeatures, 
 				cv_free(w);
 				goto done;
 			}
-			buffer = add_buffer(f, w, sizeof(float) * t->count, true);
-			map[i] = add_tensor(f, TFL_FLOAT32, t->rank, t->dims, buffer, NULL, NULL);
+			buffer = tfx_add_buffer(f, w, sizeof(float) * t->count, true);
+			map[i] = tfx_add_tensor(f, TFL_FLOAT32, t->rank, t->dims, buffer, NULL, NULL);
 		}
 		else if (float_net && t->data == NULL)
 		{
@@ -1194,13 +636,13 @@ copy_backbone(xfile *f, const tfl_model *m, const int *features, int nfeatures, 
 							 i, info->input_width, info->input_height);
 				goto done;
 			}
-			map[i] = add_tensor(f, TFL_FLOAT32, t->rank, dims, 0, NULL, NULL);
+			map[i] = tfx_add_tensor(f, TFL_FLOAT32, t->rank, dims, 0, NULL, NULL);
 		}
 		else
 		{
 			if (t->data != NULL)
-				buffer = add_buffer(f, t->data, t->data_len, false);
-			map[i] = add_tensor(f, t->type, t->rank, t->dims, buffer, NULL,
+				buffer = tfx_add_buffer(f, t->data, t->data_len, false);
+			map[i] = tfx_add_tensor(f, t->type, t->rank, t->dims, buffer, NULL,
 								t->nquant > 0 ? t : NULL);
 		}
 		if (!f->nomem)
@@ -1222,12 +664,12 @@ copy_backbone(xfile *f, const tfl_model *m, const int *features, int nfeatures, 
 	if (float_net)
 	{
 		/* float32 pixels 0..255, normalised as cv_net_run does: (p - zp) * scale */
-		int			pixels = activation_like(f, map[source_input], "pixels");
-		int			centred = activation_like(f, map[source_input], "pgvision/centred_pixels");
+		int			pixels = tfx_activation_like(f, map[source_input], "pixels");
+		int			centred = tfx_activation_like(f, map[source_input], "pgvision/centred_pixels");
 
-		binary_into(f, TFL_OP_ADD, pixels, add_scalar_const(f, (float) -info->input_zero_point, NULL),
+		tfx_binary_into(f, TFL_OP_ADD, pixels, tfx_add_scalar_const(f, (float) -info->input_zero_point, NULL),
 					centred, TFL_ACT_NONE);
-		binary_into(f, TFL_OP_MUL, centred, add_scalar_const(f, info->input_scale, NULL),
+		tfx_binary_into(f, TFL_OP_MUL, centred, tfx_add_scalar_const(f, info->input_scale, NULL),
 					map[source_input], TFL_ACT_NONE);
 		*input = pixels;
 	}
@@ -1257,8 +699,8 @@ copy_backbone(xfile *f, const tfl_model *m, const int *features, int nfeatures, 
 		}
 		for (int k = 0; k < s->ninputs; k++)
 			ins[k] = s->inputs[k] >= 0 ? map[s->inputs[k]] : -1;
-		o = add_op_version(f, s->code, source_version(m, s), s->ninputs, ins,
-						   clamp ? activation_like(f, out, NULL) : out);
+		o = tfx_add_op_version(f, s->code, source_version(m, s), s->ninputs, ins,
+						   clamp ? tfx_activation_like(f, out, NULL) : out);
 		if (o == NULL)
 			break;
 		copy_options(o, s);
@@ -1693,7 +1135,7 @@ finish_file(xfile *f, const cv_model *m, const cv_net_info *info, const tfl_mode
 /*
  * A detection iteration of the float engine: the float network up to the
  * two maps (at the detector's input size), then the head of
- * emit_detector_head, whose output is the raw outputs of one view.  The
+ * tfx_emit_detector_head, whose output is the raw outputs of one view.  The
  * test-time mirroring, the scores, their calibration, the boxes and NMS
  * are the runner's (docs/export.md, docs/examples/run-onnx.js), with the
  * settings in the metadata.  The int8 engine's detector is refused: its
@@ -1766,15 +1208,15 @@ export_detector(const cv_model *m, const uint8_t *backbone, size_t len,
 		st = cv_fail(err, CV_ERR_NOMEM, "out of memory exporting a model");
 		goto done;
 	}
-	add_buffer(&f, NULL, 0, false);
+	tfx_add_buffer(&f, NULL, 0, false);
 	if ((st = copy_backbone(&f, &tm, maps, CV_DETECT_MAPS, true, &info, net, map, &input, err)) != CV_OK)
 		goto done;
-	if ((st = emit_detector_head(&f, d, map[maps[0]], map[maps[1]], &outputs, err)) != CV_OK)
+	if ((st = tfx_emit_detector_head(&f, d, map[maps[0]], map[maps[1]], &outputs, err)) != CV_OK)
 		goto done;
 	st = finish_file(&f, m, &info, &tm, meta, input, outputs, out, out_len, err);
 done:
 	cv_free(map);
-	xfile_free(&f);
+	tfx_xfile_free(&f);
 	tfl_model_free(&tm);
 	cv_net_free(net);
 	return st;
@@ -1877,7 +1319,7 @@ cv_export_tflite(const cv_model *m, const uint8_t *backbone, size_t len,
 		goto done;
 	}
 	/* buffer 0: the empty buffer every TFLite file starts with */
-	add_buffer(&f, NULL, 0, false);
+	tfx_add_buffer(&f, NULL, 0, false);
 	if ((st = copy_backbone(&f, &tm, &feature, 1, !int8, &info, NULL, map, &input, err)) != CV_OK)
 		goto done;
 
@@ -1888,17 +1330,17 @@ cv_export_tflite(const cv_model *m, const uint8_t *backbone, size_t len,
 		if (int8)
 		{
 			/* DEQUANTIZE version 2 reads int8 (TFLite's op versioning) */
-			fl = add_tensor(&f, TFL_FLOAT32, ft->rank, ft->dims, 0, "pgvision/features", NULL);
-			add_op_version(&f, TFL_OP_DEQUANTIZE, ft->type == TFL_INT8 ? 2 : 1, 1, &map[feature], fl);
+			fl = tfx_add_tensor(&f, TFL_FLOAT32, ft->rank, ft->dims, 0, "pgvision/features", NULL);
+			tfx_add_op_version(&f, TFL_OP_DEQUANTIZE, ft->type == TFL_INT8 ? 2 : 1, 1, &map[feature], fl);
 		}
-		x = reshape(&f, fl, 1, m->head->dim, "pgvision/feature_row");
+		x = tfx_reshape(&f, fl, 1, m->head->dim, "pgvision/feature_row");
 	}
 	if ((st = emit_head(&f, m->head, x, feature_max, &probabilities, err)) != CV_OK)
 		goto done;
 	st = finish_file(&f, m, &info, &tm, meta, input, probabilities, out, out_len, err);
 done:
 	cv_free(map);
-	xfile_free(&f);
+	tfx_xfile_free(&f);
 	tfl_model_free(&tm);
 	return st;
 }
