@@ -53,3 +53,26 @@ export_fixture_contains(const uint8_t *hay, size_t n, const char *needle)
 			return true;
 	return false;
 }
+
+cv_detector *
+export_fixture_detector(const uint8_t *file, size_t len, cv_net_engine engine,
+						cv_detect_backbone **bb_out, cv_detector_shape *shape_out)
+{
+	int			tensors[2];
+	cv_detect_backbone *bb = NULL;
+	cv_detector *d = NULL;
+	cv_error	err;
+
+	*bb_out = NULL;
+	CHECK(cv_detect_backbone_choose(file, len, tensors, &err) == CV_OK);
+	CHECK(cv_detect_backbone_create_engine(file, len, 160, 160, tensors, engine, &bb, &err) == CV_OK);
+	if (bb == NULL)
+		return NULL;
+	cv_detect_backbone_shape(bb, shape_out);
+	shape_out->n_tags = 2;
+	shape_out->hidden = 8;
+	shape_out->context = CV_DETECT_CONTEXT_ALL;
+	CHECK(cv_detector_alloc(shape_out, &d, &err) == CV_OK);
+	*bb_out = bb;
+	return d;
+}

@@ -2,7 +2,8 @@
  * export_fixture.h
  *	  What the export tests (test_export_onnx.c, test_export_tflite.c)
  *	  share: a 3-tag classifier on a backbone file with head weights from a
- *	  formula, and a byte search for the strings a written file must hold.
+ *	  formula, a small two-tag detector on its maps, and a byte search for
+ *	  the strings a written file must hold.
  *
  * The test Makefile links each test_*.c with the core and unit.o only, so
  * a test that needs these includes export_fixture.c directly, as with
@@ -15,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "detect/detect_backbone.h"
+#include "detect/detector.h"
 #include "learn/features.h"
 #include "learn/head.h"
 #include "model/model.h"
@@ -41,6 +44,15 @@ typedef struct export_fixture_head
 cv_model   *export_fixture_classifier(const uint8_t *file, size_t len, cv_task task,
 									  cv_net_engine engine, const export_fixture_head *shape,
 									  cv_feature_extractor **fx_out);
+
+/*
+ * A detector of 2 tags (hidden 8, every context, weights zero) on the two
+ * maps cv_detect_backbone_choose picks in the network in file, run at
+ * 160 x 160 on engine; its backbone in *bb_out and its shape in *shape_out.
+ * The caller frees both.  NULL (with a failed CHECK) when either fails.
+ */
+cv_detector *export_fixture_detector(const uint8_t *file, size_t len, cv_net_engine engine,
+									 cv_detect_backbone **bb_out, cv_detector_shape *shape_out);
 
 /* Whether needle occurs in the n bytes at hay. */
 bool		export_fixture_contains(const uint8_t *hay, size_t n, const char *needle);

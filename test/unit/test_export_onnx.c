@@ -144,23 +144,20 @@ test_int8_detector_file(void)
 	size_t		len,
 				n = 0;
 	uint8_t    *file = unit_read_file(unit_shared_path(SMALL_NET), &len);
-	int			tensors[2];
 	cv_detect_backbone *bb = NULL;
 	cv_detector_shape s;
-	cv_detector *d = NULL;
+	cv_detector *d = export_fixture_detector(file, len, CV_NET_ENGINE_INT8, &bb, &s);
 	cv_model   *m = NULL;
 	uint8_t    *onnx = NULL;
 	cv_error	err;
 
-	CHECK(cv_detect_backbone_choose(file, len, tensors, &err) == CV_OK);
-	CHECK(cv_detect_backbone_create_engine(file, len, 160, 160, tensors, CV_NET_ENGINE_INT8,
-										   &bb, &err) == CV_OK);
+	if (d == NULL)
+	{
+		cv_detect_backbone_free(bb);
+		free(file);
+		return;
+	}
 	CHECK(cv_detect_backbone_maps_version(bb) == CV_DETECT_MAPS_VERSION_INT8);
-	cv_detect_backbone_shape(bb, &s);
-	s.n_tags = 2;
-	s.hidden = 8;
-	s.context = CV_DETECT_CONTEXT_ALL;
-	CHECK(cv_detector_alloc(&s, &d, &err) == CV_OK);
 	CHECK(cv_model_build_detection("tiny", hash, CV_DETECT_MAPS_VERSION_INT8, tags, d, 0.5f, &m,
 								   &err) == CV_OK);
 	CHECK_MSG(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_OK, "%s", err.message);
@@ -273,21 +270,19 @@ test_detector_file(void)
 	size_t		len,
 				n = 0;
 	uint8_t    *file = unit_read_file(unit_shared_path(SMALL_NET), &len);
-	int			tensors[2];
 	cv_detect_backbone *bb = NULL;
 	cv_detector_shape s;
-	cv_detector *d = NULL;
+	cv_detector *d = export_fixture_detector(file, len, CV_NET_ENGINE_FLOAT, &bb, &s);
 	cv_model   *m = NULL;
 	uint8_t    *onnx = NULL;
 	cv_error	err;
 
-	CHECK(cv_detect_backbone_choose(file, len, tensors, &err) == CV_OK);
-	CHECK(cv_detect_backbone_create(file, len, 160, 160, tensors, &bb, &err) == CV_OK);
-	cv_detect_backbone_shape(bb, &s);
-	s.n_tags = 2;
-	s.hidden = 8;
-	s.context = CV_DETECT_CONTEXT_ALL;
-	CHECK(cv_detector_alloc(&s, &d, &err) == CV_OK);
+	if (d == NULL)
+	{
+		cv_detect_backbone_free(bb);
+		free(file);
+		return;
+	}
 	CHECK(cv_model_build_detection("tiny", hash, CV_DETECT_MAPS_VERSION, tags, d, 0.5f, &m,
 								   &err) == CV_OK);
 	CHECK(cv_export_onnx(m, file, len, &meta, &onnx, &n, &err) == CV_OK);

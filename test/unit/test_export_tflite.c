@@ -352,23 +352,21 @@ test_detector_file(void)
 	size_t		len,
 				n = 0;
 	uint8_t    *file = unit_read_file(unit_shared_path(SMALL_NET), &len);
-	int			tensors[2];
 	cv_detect_backbone *bb = NULL;
 	cv_detector_shape s;
-	cv_detector *d = NULL;
+	cv_detector *d = export_fixture_detector(file, len, CV_NET_ENGINE_FLOAT, &bb, &s);
 	cv_model   *m = NULL;
 	uint8_t    *tfl = NULL;
 	tfl_model	tm;
 	cv_error	err;
 
-	CHECK(cv_detect_backbone_choose(file, len, tensors, &err) == CV_OK);
-	CHECK(cv_detect_backbone_create(file, len, 160, 160, tensors, &bb, &err) == CV_OK);
-	cv_detect_backbone_shape(bb, &s);
+	if (d == NULL)
+	{
+		cv_detect_backbone_free(bb);
+		free(file);
+		return;
+	}
 	CHECK(s.map_height[0] == 10 && s.map_width[0] == 10 && s.map_height[1] == 5 && s.map_width[1] == 5);
-	s.n_tags = 2;
-	s.hidden = 8;
-	s.context = CV_DETECT_CONTEXT_ALL;
-	CHECK(cv_detector_alloc(&s, &d, &err) == CV_OK);
 	for (int j = 0; j < d->in_dim; j++)
 	{
 		d->mean[j] = 0.05f * (j % 5);
