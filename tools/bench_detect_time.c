@@ -9,7 +9,7 @@
  *	  test: it prints figures and asserts nothing.
  *
  * usage: bench_detect_time --backbone FILE --model MODEL.cvm [--rounds R] [--print]
- *							[--profile] [--head-only N] IMAGE...
+ *							[--profile] [--head-only N] [--fresh-work] IMAGE...
  *
  * MODEL.cvm: a detection model's bytes (cv_model_serialize), as
  * `bench_detect --save-model` writes them.  The images are read into memory
@@ -23,7 +23,11 @@
  * --print: every detection of the warm-up pass in hex floats (to check
  * that a change computes the same bytes).  --profile: the cut backbone's
  * time per step (50 runs on the first image).  --head-only N: only N runs
- * of the head on the first image's maps (for perf record).
+ * of the head on the first image's maps (for perf record).  Each image is
+ * detected with work kept from image to image (cv_detect_image_in, as
+ * cv_detect keeps it in a backend); --fresh-work: cv_detect_image, which
+ * allocates and frees its several megabytes per image (what cv_detect did
+ * before 3 December 2026).
  */
 #include "common/cv_common.h"
 #include "detect/detect_backbone.h"
@@ -215,7 +219,9 @@ main(int argc, char **argv)
 			   *model_path = NULL;
 	bool		profile = false;
 	int			head_only = 0;
-	bool		print = false;
+	bool		print = false,
+				fresh_work = false;
+	cv_detect_work *work = cv_detect_work_create();
 	int			rounds = 5,
 				n_images = 0;
 	uint8_t   **images = malloc(sizeof(uint8_t *) * (argc > 0 ? argc : 1));
@@ -241,6 +247,8 @@ main(int argc, char **argv)
 			head_only = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--print") == 0)
 			print = true;
+		else if (strcmp(argv[i], "--fresh-work") == 0)
+			fresh_work = true;
 		else if (strcmp(argv[i], "--profile") == 0)
 			profile = true;
 		else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
@@ -297,7 +305,10 @@ main(int argc, char **argv)
 			int			nd = 0;
 
 			decode(images[i], lens[i], det->input_width, &img);
-			if (cv_detect_image(bb, det, &img, 0.1f, 0.45, 100, &d, &nd, &err) != CV_OK)
+			if ((fresh_work ?
+				 cv_detect_image(bb, det, &img, 0.1f, 0.45, 100, &d, &nd, &err) :
+				 (cv_detect_work_reserve(work, bb, det, img.height, &err) != CV_OK ? CV_ERR_NOMEM :
+				  cv_detect_image_in(bb, det, work, &img, 0.1f, 0.45, 100, &d, &nd, &err))) != CV_OK)
 			{
 				fprintf(stderr, "detect: %s\n", err.message);
 				return 1;

@@ -58,8 +58,10 @@ DetectRows(FunctionCallInfo fcinfo, const char *image, Size image_len)
 	CvImageDecodeFor(image, image_len, DecodeSizeFor(model->input_width),
 					 DecodeSizeFor(model->input_height), &img);
 	cv_error_clear(&err);
-	st = cv_detect_image(bb, model->detector, &img, threshold, pgvision_nms_overlap,
-						 max_detections, &dets, &n_dets, &err);
+	st = cv_detect_image_in(bb, model->detector,
+							DetectBackboneWork(bb, model->detector, img.height), &img,
+							threshold, pgvision_nms_overlap, max_detections, &dets,
+							&n_dets, &err);
 	cv_rgb_image_free(&img);
 	if (st != CV_OK)
 		CoreRaise(&err, ERRCODE_DATA_CORRUPTED);

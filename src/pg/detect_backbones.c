@@ -29,6 +29,7 @@ typedef struct DetectCacheEntry
 	int			tensors[2];
 	int			engine;			/* cv_net_engine */
 	cv_detect_backbone *backbone;
+	cv_detect_work *work;		/* cv_detect's buffers, in context; NULL until used */
 	uint64		last_used;
 } DetectCacheEntry;
 
@@ -185,6 +186,39 @@ DetectBackboneFrom(const char *domain, const uint8_t *model_hash, int input_widt
 	slot->tensors[1] = tensors[1];
 	slot->engine = engine;
 	slot->backbone = bb;
+	slot->work = NULL;
 	slot->last_used = ++detect_clock;
 	return bb;
+}
+
+/*
+ * The buffers cv_detect reuses from row to row for a cached backbone,
+ * grown to fit det on a photo of src_height rows.  They live in the cache
+ * entry's context: a buffer allocated in the query's context would be
+ * freed at the query's end and, above glibc's thresholds, come back as
+ * fresh pages on every call.  NULL (the core then allocates for the call)
+ * when bb is not cached or memory is short.
+ */
+cv_detect_work *
+DetectBackboneWork(const cv_detect_backbone *bb, const cv_detector *det, int src_height)
+{
+	for (int i = 0; i < DETECT_CACHE_SIZE; i++)
+	{
+		DetectCacheEntry *e = &detect_cache[i];
+		MemoryContext old;
+		cv_error	err;
+		cv_status	st;
+
+		if (e->context == NULL || e->backbone != bb)
+			continue;
+		old = MemoryContextSwitchTo(e->context);
+		if (e->work == NULL)
+			e->work = cv_detect_work_create();
+		cv_error_clear(&err);
+		st = e->work != NULL ? cv_detect_work_reserve(e->work, bb, det, src_height, &err) :
+			CV_ERR_NOMEM;
+		MemoryContextSwitchTo(old);
+		return st == CV_OK ? e->work : NULL;
+	}
+	return NULL;
 }

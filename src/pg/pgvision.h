@@ -153,12 +153,17 @@ extern void BackendMemoryAfterBuild(void);
 
 /* detect_backbones.c: the feature maps of a detection domain, cached per backend */
 struct cv_detect_backbone;
+struct cv_detect_work;
+struct cv_detector;
 /* maps_version: a model's (CV_DETECT_MAPS_VERSION*), or 0 for pgvision.engine's */
 extern struct cv_detect_backbone *DetectBackboneGet(const char *domain, const uint8_t *hash,
 													int input_width, int input_height,
 													const int *tensors, uint32 maps_version);
 /* The maps a detection model reads (its carried file serves as in ModelGetExtractor). */
 extern struct cv_detect_backbone *ModelDetectBackbone(const cv_model *model);
+extern struct cv_detect_work *DetectBackboneWork(const struct cv_detect_backbone *bb,
+												 const struct cv_detector *det,
+												 int src_height);
 
 /* embed.c: view 0's feature vector of an encoded image (fx->dim floats, palloc'd) */
 extern float *EmbedImage(const cv_feature_extractor *fx, const char *image, Size image_len);

@@ -476,6 +476,50 @@ test_detect_train_synthetic(void)
 			cv_free(alone);
 			cv_free(batch);
 		}
+		/*
+		 * Detecting with kept work (what cv_detect does row after row):
+		 * the same detections as cv_detect_image allocating its own, on
+		 * photos of three heights, with the work first reserved too small
+		 * (its own buffers for that call), then grown, then reused.
+		 */
+		{
+			cv_detect_work *work = cv_detect_work_create();
+			int			sizes[3][2] = {{200, 150}, {400, 300}, {320, 320}};
+
+			CHECK(work != NULL);
+			CHECK(cv_detect_work_reserve(work, bb, res.detector, 10, &err) == CV_OK);
+			CHECK(cv_detect_work_reserve(work, bb, NULL, 10, &err) == CV_ERR_PARAM);
+			for (int round = 0; round < 2 && work != NULL; round++)
+				for (int k = 0; k < 3; k++)
+				{
+					cv_rgb_image img = {0};
+					cv_truth_box tb[MAX_OBJECTS];
+					int			ntb = 0;
+					cv_detection *kept = NULL,
+							   *own = NULL;
+					int			nk = 0,
+								no = 0;
+
+					CHECK(detect_synth_image(7000 + k, sizes[k][0], sizes[k][1], MAX_OBJECTS,
+											 &img, tb, &ntb, &err) == CV_OK);
+					if (round == 1)
+						CHECK(cv_detect_work_reserve(work, bb, res.detector, img.height,
+													 &err) == CV_OK);
+					CHECK(cv_detect_image(bb, res.detector, &img, 0.01f, 0.45, 100, &own, &no,
+										  &err) == CV_OK);
+					CHECK(cv_detect_image_in(bb, res.detector, work, &img, 0.01f, 0.45, 100,
+											 &kept, &nk, &err) == CV_OK);
+					CHECK_MSG(no == nk && no > 0 &&
+							  memcmp(own, kept, sizeof(cv_detection) * (size_t) no) == 0,
+							  "%dx%d round %d: %d detections alone, %d with kept work",
+							  sizes[k][0], sizes[k][1], round, no, nk);
+					cv_free(own);
+					cv_free(kept);
+					cv_rgb_image_free(&img);
+				}
+			cv_detect_work_free(work);
+			cv_detect_work_free(NULL);
+		}
 		cv_detector_free(merged);
 		free(rows);
 		free(hid);

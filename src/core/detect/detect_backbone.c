@@ -5,6 +5,7 @@
  */
 #include "detect_backbone.h"
 #include "../nn/nn.h"
+#include "../learn/augment.h"
 
 #include <string.h>
 
@@ -270,14 +271,113 @@ flip_in_place(cv_rgb_image *img)
 	}
 }
 
+struct cv_detect_work
+{
+	uint8_t    *pixels;			/* the rendered view, flipped in place for the mirror */
+	size_t		pixels_len;
+	void	   *render;			/* the rendering's sums */
+	size_t		render_len;
+	float	   *maps;			/* the view's maps, then the mirror's */
+	size_t		maps_floats;
+	float	   *head;			/* cv_detector_detect_in's work */
+	size_t		head_floats;
+};
+
+/* What a call needs, in the units of struct cv_detect_work. */
+static void
+work_needs(const cv_detect_backbone *bb, const cv_detector *det, int src_height,
+		   cv_detect_work *need)
+{
+	cv_detector_shape s;
+
+	memset(&s, 0, sizeof(s));
+	cv_detect_backbone_shape(bb, &s);
+	need->pixels_len = (size_t) bb->input_width * bb->input_height * 3;
+	need->render_len = cv_augment_render_work(src_height, bb->input_width);
+	need->maps_floats = cv_detector_map_floats(&s) * 2;
+	need->head_floats = cv_detector_detect_work(det, true);
+}
+
+static bool
+work_fits(const cv_detect_work *w, const cv_detect_work *need)
+{
+	return w->pixels_len >= need->pixels_len && w->render_len >= need->render_len &&
+		w->maps_floats >= need->maps_floats && w->head_floats >= need->head_floats;
+}
+
+/* Frees one buffer of a work and takes a new one of at least want bytes. */
+static bool
+work_grow(void **buf, size_t *have, size_t want, size_t unit)
+{
+	if (*have >= want)
+		return true;
+	cv_free(*buf);
+	*buf = cv_malloc(want * unit);
+	*have = *buf != NULL ? want : 0;
+	return *buf != NULL;
+}
+
+cv_detect_work *
+cv_detect_work_create(void)
+{
+	return cv_calloc(1, sizeof(cv_detect_work));
+}
+
+cv_status
+cv_detect_work_reserve(cv_detect_work *w, const cv_detect_backbone *bb, const cv_detector *det,
+					   int src_height, cv_error *err)
+{
+	cv_detect_work need;
+
+	if (w == NULL || bb == NULL || det == NULL || src_height <= 0)
+		return cv_fail(err, CV_ERR_PARAM, "nothing to reserve detection work for");
+	work_needs(bb, det, src_height, &need);
+	if (!work_grow((void **) &w->pixels, &w->pixels_len, need.pixels_len, 1) ||
+		!work_grow(&w->render, &w->render_len, need.render_len, 1) ||
+		!work_grow((void **) &w->maps, &w->maps_floats, need.maps_floats, sizeof(float)) ||
+		!work_grow((void **) &w->head, &w->head_floats, need.head_floats, sizeof(float)))
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory for detection");
+	return CV_OK;
+}
+
+/* The buffers of a work, not the work itself (a work on the stack). */
+static void
+work_release(cv_detect_work *w)
+{
+	cv_free(w->pixels);
+	cv_free(w->render);
+	cv_free(w->maps);
+	cv_free(w->head);
+	memset(w, 0, sizeof(*w));
+}
+
+void
+cv_detect_work_free(cv_detect_work *w)
+{
+	if (w == NULL)
+		return;
+	work_release(w);
+	cv_free(w);
+}
+
 cv_status
 cv_detect_image(cv_detect_backbone *bb, const cv_detector *det, const cv_rgb_image *src,
 				float min_probability, double nms_overlap, int max_detections,
 				cv_detection **dets, int *n_dets, cv_error *err)
 {
+	return cv_detect_image_in(bb, det, NULL, src, min_probability, nms_overlap,
+							  max_detections, dets, n_dets, err);
+}
+
+cv_status
+cv_detect_image_in(cv_detect_backbone *bb, const cv_detector *det, cv_detect_work *work,
+				   const cv_rgb_image *src, float min_probability, double nms_overlap,
+				   int max_detections, cv_detection **dets, int *n_dets, cv_error *err)
+{
 	cv_detector_shape s;
+	cv_detect_work local = {0},
+				need;
 	cv_rgb_image view = {0};
-	float	   *maps;
 	size_t		mf;
 	cv_status	st;
 
@@ -293,6 +393,20 @@ cv_detect_image(cv_detect_backbone *bb, const cv_detector *det, const cv_rgb_ima
 	if (s.input_width != det->input_width || s.input_height != det->input_height)
 		return cv_fail(err, CV_ERR_PARAM, "the detector expects %dx%d input, the backbone runs at %dx%d",
 					   det->input_width, det->input_height, s.input_width, s.input_height);
+	if (src == NULL || src->pixels == NULL || src->width <= 0 || src->height <= 0)
+		return cv_fail(err, CV_ERR_PARAM, "cannot render a view of an empty image");
+	work_needs(bb, det, src->height, &need);
+	if (work == NULL || !work_fits(work, &need))
+	{
+		st = cv_detect_work_reserve(&local, bb, det, src->height, err);
+		if (st != CV_OK)
+		{
+			work_release(&local);
+			return st;
+		}
+		work = &local;
+	}
+
 	/*
 	 * The photo and its mirror (test-time mirroring, cv_detector_detect).
 	 * The renderer mirrors by writing each output row right to left, so
@@ -301,21 +415,19 @@ cv_detect_image(cv_detect_backbone *bb, const cv_detector *det, const cv_rgb_ima
 	 * docs/export.md).
 	 */
 	mf = cv_detector_map_floats(&s);
-	maps = cv_malloc(sizeof(float) * mf * 2);
-	if (maps == NULL)
-		return cv_fail(err, CV_ERR_NOMEM, "out of memory for feature maps");
-	st = cv_detect_render_view(src, 0, bb->input_width, bb->input_height, &view, err);
+	st = cv_detect_render_view_in(src, 0, bb->input_width, bb->input_height, work->pixels,
+								  work->render, work->render_len, &view, err);
 	if (st == CV_OK)
-		st = cv_detect_backbone_maps(bb, &view, maps, err);
+		st = cv_detect_backbone_maps(bb, &view, work->maps, err);
 	if (st == CV_OK)
 	{
 		flip_in_place(&view);
-		st = cv_detect_backbone_maps(bb, &view, maps + mf, err);
+		st = cv_detect_backbone_maps(bb, &view, work->maps + mf, err);
 	}
 	if (st == CV_OK)
-		st = cv_detector_detect(det, maps, maps + mf, min_probability, nms_overlap,
-								max_detections, dets, n_dets, err);
-	cv_free(view.pixels);
-	cv_free(maps);
+		st = cv_detector_detect_in(det, work->maps, work->maps + mf, work->head,
+								   min_probability, nms_overlap, max_detections, dets,
+								   n_dets, err);
+	work_release(&local);
 	return st;
 }

@@ -124,4 +124,32 @@ cv_status	cv_detect_image(cv_detect_backbone *bb, const cv_detector *det,
 							double nms_overlap, int max_detections,
 							cv_detection **dets, int *n_dets, cv_error *err);
 
+/*
+ * What one cv_detect_image needs besides the backbone's own workspace:
+ * the rendered view, the rendering's sums, both views' maps and the
+ * head's products (several megabytes for a 320-pixel MobileNet V2).  A
+ * host that detects row after row keeps one and reserves it before each
+ * call, in memory that outlives the call; cv_detect_image_in then
+ * allocates nothing of that size, so no fresh pages are touched per image.
+ * cv_detect_work_reserve grows the buffers (cv_malloc, in the allocator
+ * current then) to fit src_height-row photos for bb and det; it never
+ * shrinks them.  A work serves one call at a time.
+ */
+typedef struct cv_detect_work cv_detect_work;
+
+cv_detect_work *cv_detect_work_create(void);	/* NULL when out of memory */
+cv_status	cv_detect_work_reserve(cv_detect_work *work, const cv_detect_backbone *bb,
+								   const cv_detector *det, int src_height, cv_error *err);
+void		cv_detect_work_free(cv_detect_work *work);	/* accepts NULL */
+
+/*
+ * cv_detect_image with work (NULL, or too small for this photo: buffers of
+ * its own for the call).  The same detections, byte for byte.
+ */
+cv_status	cv_detect_image_in(cv_detect_backbone *bb, const cv_detector *det,
+							   cv_detect_work *work, const cv_rgb_image *src,
+							   float min_probability, double nms_overlap,
+							   int max_detections, cv_detection **dets, int *n_dets,
+							   cv_error *err);
+
 #endif							/* CV_DETECT_BACKBONE_H */

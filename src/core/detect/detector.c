@@ -51,6 +51,24 @@ cv_detect_render_view(const cv_rgb_image *src, int view_index, int width,
 	return cv_augment_render(src, &view, width, height, out, err);
 }
 
+cv_status
+cv_detect_render_view_in(const cv_rgb_image *src, int view_index, int width, int height,
+						 uint8_t *pixels, void *work, size_t work_len, cv_rgb_image *out,
+						 cv_error *err)
+{
+	const cv_detect_view *v = cv_detect_view_get(view_index);
+	cv_view		view;
+
+	if (v == NULL)
+		return cv_fail(err, CV_ERR_PARAM, "detection view %d does not exist", view_index);
+	view.left = v->left;
+	view.top = v->top;
+	view.width = v->width;
+	view.height = v->height;
+	view.flip = v->flip;
+	return cv_augment_render_in(src, &view, width, height, pixels, work, work_len, out, err);
+}
+
 int
 cv_detect_view_boxes(int view_index, const cv_box *boxes, const int *tags,
 					 int n, float min_visible, cv_box *out, int *out_tags)
@@ -500,7 +518,7 @@ hidden_combine(int n, float *h, const float *p, const float *b, float zx, const 
  */
 static cv_status
 detector_outputs_views(const cv_detector *d, int nv, const float *const *maps,
-					   float *const *out, cv_error *err)
+					   float *const *out, float *work, cv_error *err)
 {
 	int			h0 = d->map_height[0],
 				w0 = d->map_width[0],
@@ -523,8 +541,8 @@ detector_outputs_views(const cv_detector *d, int nv, const float *const *maps,
 				base_n = (size_t) nv * hid,
 				scratch_n = (ns > ns2 ? ns : ns2) + 1,
 				outs_n = nv > 1 ? (size_t) nv * cells * od : 0;
-	float	   *block = cv_malloc(sizeof(float) * (z0_n + zc_n + pc_n + hidden_n + base_n +
-												   scratch_n + outs_n));
+	float	   *block = work != NULL ? work :
+		cv_malloc(sizeof(float) * (z0_n + zc_n + pc_n + hidden_n + base_n + scratch_n + outs_n));
 	float	   *z0,
 			   *zc,
 			   *pc,
@@ -635,14 +653,34 @@ detector_outputs_views(const cv_detector *d, int nv, const float *const *maps,
 	if (nv > 1)
 		for (int v = 0; v < nv; v++)
 			memcpy(out[v], outs + (size_t) v * cells * od, sizeof(float) * (size_t) cells * od);
-	cv_free(block);
+	if (work == NULL)
+		cv_free(block);
 	return CV_OK;
+}
+
+/* The floats detector_outputs_views needs for nv views, as it lays them out. */
+static size_t
+detector_outputs_work(const cv_detector *d, int nv)
+{
+	int			cells = d->map_height[0] * d->map_width[0],
+				coarse = d->map_height[1] * d->map_width[1],
+				c0 = d->map_channels[0],
+				hid = d->hidden,
+				od = cv_detector_out_dim(d->n_tags);
+	int			cw = (d->context & CV_DETECT_CONTEXT_NEIGHBOURS) != 0 ?
+		2 * d->map_channels[1] : d->map_channels[1];
+	size_t		ns = cv_nn_matmul_scratch(c0 > cw ? c0 : cw, hid),
+				ns2 = cv_nn_matmul_scratch(hid, od);
+
+	return (size_t) nv * cells * c0 + (size_t) nv * coarse * cw +
+		(size_t) nv * coarse * hid + (size_t) nv * cells * hid + (size_t) nv * hid +
+		(ns > ns2 ? ns : ns2) + 1 + (nv > 1 ? (size_t) nv * cells * od : 0);
 }
 
 cv_status
 cv_detector_outputs(const cv_detector *d, const float *maps, float *out, cv_error *err)
 {
-	return detector_outputs_views(d, 1, &maps, &out, err);
+	return detector_outputs_views(d, 1, &maps, &out, NULL, err);
 }
 
 void
@@ -724,35 +762,50 @@ cv_detector_combine_mirror(const cv_detector *d, float *out, const float *mirror
 	}
 }
 
+size_t
+cv_detector_detect_work(const cv_detector *d, bool mirror)
+{
+	size_t		n = (size_t) d->map_height[0] * d->map_width[0] * cv_detector_out_dim(d->n_tags);
+
+	return detector_outputs_work(d, mirror ? 2 : 1) + (mirror ? 2 : 1) * n;
+}
+
 cv_status
 cv_detector_detect(const cv_detector *d, const float *maps, const float *mirror_maps,
 				   float min_probability, double nms_overlap, int max_detections,
 				   cv_detection **dets, int *n_dets, cv_error *err)
 {
-	cv_detector_shape s;
-	size_t		n;
-	float	   *out,
-			   *mirrored = NULL;
+	float	   *work = cv_malloc(sizeof(float) * cv_detector_detect_work(d, mirror_maps != NULL));
 	cv_status	st;
 
 	*dets = NULL;
 	*n_dets = 0;
-	cv_detector_get_shape(d, &s);
-	n = (size_t) cv_detector_cells(&s) * cv_detector_out_dim(d->n_tags);
-	out = cv_malloc(sizeof(float) * n);
-	if (mirror_maps != NULL)
-		mirrored = cv_malloc(sizeof(float) * n);
-	if (out == NULL || (mirror_maps != NULL && mirrored == NULL))
-	{
-		cv_free(out);
-		cv_free(mirrored);
+	if (work == NULL)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory for detection");
-	}
+	st = cv_detector_detect_in(d, maps, mirror_maps, work, min_probability, nms_overlap,
+							   max_detections, dets, n_dets, err);
+	cv_free(work);
+	return st;
+}
+
+cv_status
+cv_detector_detect_in(const cv_detector *d, const float *maps, const float *mirror_maps,
+					  float *work, float min_probability, double nms_overlap,
+					  int max_detections, cv_detection **dets, int *n_dets, cv_error *err)
+{
+	size_t		n = (size_t) d->map_height[0] * d->map_width[0] * cv_detector_out_dim(d->n_tags);
+	float	   *out = work,
+			   *mirrored = mirror_maps != NULL ? work + n : NULL,
+			   *head = work + (mirror_maps != NULL ? 2 : 1) * n;
+	cv_status	st;
+
+	*dets = NULL;
+	*n_dets = 0;
 	if (mirror_maps != NULL)
 		st = detector_outputs_views(d, 2, (const float *const[]) {maps, mirror_maps},
-									(float *const[]) {out, mirrored}, err);
+									(float *const[]) {out, mirrored}, head, err);
 	else
-		st = cv_detector_outputs(d, maps, out, err);
+		st = detector_outputs_views(d, 1, &maps, &out, head, err);
 	if (st == CV_OK && mirror_maps != NULL)
 	{
 		cv_detector_mirror_outputs(d, mirrored);
@@ -761,8 +814,6 @@ cv_detector_detect(const cv_detector *d, const float *maps, const float *mirror_
 	if (st == CV_OK)
 		st = cv_detector_decode(d, out, min_probability, nms_overlap, max_detections,
 								dets, n_dets, err);
-	cv_free(out);
-	cv_free(mirrored);
 	return st;
 }
 

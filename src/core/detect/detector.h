@@ -139,6 +139,20 @@ cv_status	cv_detector_detect(const cv_detector *det, const float *maps,
 							   cv_detection **dets, int *n_dets, cv_error *err);
 
 /*
+ * cv_detector_detect on work the caller keeps: cv_detector_detect_work
+ * floats (with or without the mirror's maps), reused from call to call, so
+ * a host that detects row after row allocates nothing of the head's
+ * several megabytes per image (and touches no fresh pages).  Same
+ * detections, byte for byte.
+ */
+size_t		cv_detector_detect_work(const cv_detector *det, bool mirror);
+cv_status	cv_detector_detect_in(const cv_detector *det, const float *maps,
+								  const float *mirror_maps, float *work,
+								  float min_probability, double nms_overlap,
+								  int max_detections, cv_detection **dets, int *n_dets,
+								  cv_error *err);
+
+/*
  * The two halves of cv_detector_detect, for callers that combine outputs
  * (several detectors, or an image and its mirror) before decoding: the raw
  * outputs of every cell (cells x out_dim floats), and the detections of
@@ -212,6 +226,11 @@ const cv_detect_view *cv_detect_view_get(int index);	/* NULL out of range */
 cv_status	cv_detect_render_view(const cv_rgb_image *src, int view_index,
 								  int width, int height, cv_rgb_image *out,
 								  cv_error *err);
+
+/* The same into pixels the caller keeps, sums in work (cv_augment_render_in). */
+cv_status	cv_detect_render_view_in(const cv_rgb_image *src, int view_index, int width,
+									 int height, uint8_t *pixels, void *work,
+									 size_t work_len, cv_rgb_image *out, cv_error *err);
 
 /*
  * The boxes of an image as view view_index shows them: moved, mirrored and

@@ -231,9 +231,35 @@ render_vertical(void *ctx, int part, int nparts, int thread)
 	}
 }
 
-cv_status
-cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
-				  int height, cv_rgb_image *out, cv_error *err)
+/* Bytes of the two sums one rendering needs (see cv_augment_render_work). */
+static void
+render_work_split(int src_height, int width, size_t *tmp_len, size_t *acc_len)
+{
+	/* acc starts on a 64-byte boundary, as a fresh allocation would align it */
+	*tmp_len = ((size_t) src_height * width * 3 * sizeof(float) + 63) & ~(size_t) 63;
+	*acc_len = (size_t) cv_parallel_threads() * width * 3 * sizeof(float);
+}
+
+size_t
+cv_augment_render_work(int src_height, int width)
+{
+	size_t		tmp_len,
+				acc_len;
+
+	if (src_height <= 0 || width <= 0 || src_height > 65536 || width > 65536)
+		return 0;
+	render_work_split(src_height, width, &tmp_len, &acc_len);
+	return tmp_len + acc_len;
+}
+
+/*
+ * The rendering into pixels (width x height x 3), its sums in work when
+ * that holds work_len >= cv_augment_render_work bytes, else in buffers of
+ * its own for this call.
+ */
+static cv_status
+render_into(const cv_rgb_image *src, const cv_view *view, int width, int height,
+			uint8_t *pixels, void *work, size_t work_len, cv_error *err)
 {
 	tap		   *xt = NULL,
 			   *yt = NULL;
@@ -241,19 +267,11 @@ cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
 			   *yw = NULL;
 	float	   *tmp = NULL,
 			   *acc = NULL;
-	uint8_t    *pixels = NULL;
+	void	   *own = NULL;
 	cv_status	st;
-	size_t		tmp_len;
+	size_t		tmp_len,
+				acc_len;
 	int			threads;
-
-	memset(out, 0, sizeof(*out));
-	if (src == NULL || src->pixels == NULL || src->width <= 0 || src->height <= 0)
-		return cv_fail(err, CV_ERR_PARAM, "cannot render a view of an empty image");
-	if (view == NULL || width <= 0 || height <= 0 || width > 65536 || height > 65536)
-		return cv_fail(err, CV_ERR_PARAM, "invalid view size %dx%d", width, height);
-	if (!(view->left >= 0.0f && view->top >= 0.0f && view->width > 0.0f && view->height > 0.0f &&
-		  view->left + view->width <= 1.0001f && view->top + view->height <= 1.0001f))
-		return cv_fail(err, CV_ERR_PARAM, "view rectangle outside the image");
 
 	st = make_taps(src->width, view->left * (double) src->width,
 				   view->width * (double) src->width, width, &xt, &xw, err);
@@ -269,16 +287,20 @@ cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
 		st = cv_fail(err, CV_ERR_LIMIT, "image too large to resample");
 		goto done;
 	}
-	tmp = cv_malloc(tmp_len);
 	/* one row of sums per thread that may run a band */
 	threads = cv_parallel_threads();
-	acc = cv_malloc((size_t) threads * width * 3 * sizeof(float));
-	pixels = cv_malloc((size_t) width * height * 3);
-	if (tmp == NULL || acc == NULL || pixels == NULL)
+	render_work_split(src->height, width, &tmp_len, &acc_len);
+	if (work == NULL || work_len < tmp_len + acc_len)
 	{
-		st = cv_fail(err, CV_ERR_NOMEM, "out of memory resampling an image");
-		goto done;
+		work = own = cv_malloc(tmp_len + acc_len);
+		if (own == NULL)
+		{
+			st = cv_fail(err, CV_ERR_NOMEM, "out of memory resampling an image");
+			goto done;
+		}
 	}
+	tmp = work;
+	acc = (float *) ((char *) work + tmp_len);
 	{
 		render_job	j;
 		int			row_lo = yt[0].first;
@@ -313,20 +335,74 @@ cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
 		j.rows = height;
 		cv_parallel_run(parts, render_vertical, &j);
 	}
-	out->width = width;
-	out->height = height;
-	out->pixels = pixels;
-	pixels = NULL;
 
 done:
 	cv_free(xt);
 	cv_free(yt);
 	cv_free(xw);
 	cv_free(yw);
-	cv_free(tmp);
-	cv_free(acc);
-	cv_free(pixels);
+	cv_free(own);
 	return st;
+}
+
+/* The checks both entry points make before rendering. */
+static cv_status
+render_check(const cv_rgb_image *src, const cv_view *view, int width, int height,
+			 cv_error *err)
+{
+	if (src == NULL || src->pixels == NULL || src->width <= 0 || src->height <= 0)
+		return cv_fail(err, CV_ERR_PARAM, "cannot render a view of an empty image");
+	if (view == NULL || width <= 0 || height <= 0 || width > 65536 || height > 65536)
+		return cv_fail(err, CV_ERR_PARAM, "invalid view size %dx%d", width, height);
+	if (!(view->left >= 0.0f && view->top >= 0.0f && view->width > 0.0f && view->height > 0.0f &&
+		  view->left + view->width <= 1.0001f && view->top + view->height <= 1.0001f))
+		return cv_fail(err, CV_ERR_PARAM, "view rectangle outside the image");
+	return CV_OK;
+}
+
+cv_status
+cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
+				  int height, cv_rgb_image *out, cv_error *err)
+{
+	uint8_t    *pixels;
+	cv_status	st;
+
+	memset(out, 0, sizeof(*out));
+	st = render_check(src, view, width, height, err);
+	if (st != CV_OK)
+		return st;
+	pixels = cv_malloc((size_t) width * height * 3);
+	if (pixels == NULL)
+		return cv_fail(err, CV_ERR_NOMEM, "out of memory resampling an image");
+	st = render_into(src, view, width, height, pixels, NULL, 0, err);
+	if (st != CV_OK)
+	{
+		cv_free(pixels);
+		return st;
+	}
+	out->width = width;
+	out->height = height;
+	out->pixels = pixels;
+	return CV_OK;
+}
+
+cv_status
+cv_augment_render_in(const cv_rgb_image *src, const cv_view *view, int width, int height,
+					 uint8_t *pixels, void *work, size_t work_len, cv_rgb_image *out,
+					 cv_error *err)
+{
+	cv_status	st;
+
+	memset(out, 0, sizeof(*out));
+	st = render_check(src, view, width, height, err);
+	if (st == CV_OK)
+		st = render_into(src, view, width, height, pixels, work, work_len, err);
+	if (st != CV_OK)
+		return st;
+	out->width = width;
+	out->height = height;
+	out->pixels = pixels;
+	return CV_OK;
 }
 
 bool

@@ -70,6 +70,19 @@ cv_status	cv_augment_render(const cv_rgb_image *src, const cv_view *view,
 							  cv_error *err);
 
 /*
+ * cv_augment_render into pixels the caller keeps (width x height x 3
+ * bytes; out->pixels points at them, not to be freed), with the sums in
+ * work when it holds cv_augment_render_work(src->height, width) bytes
+ * (else in buffers of its own for the call).  The same bytes as
+ * cv_augment_render.  cv_augment_render_work depends on
+ * cv_parallel_threads() at the time of the call; 0 for a bad size.
+ */
+size_t		cv_augment_render_work(int src_height, int width);
+cv_status	cv_augment_render_in(const cv_rgb_image *src, const cv_view *view,
+								 int width, int height, uint8_t *pixels, void *work,
+								 size_t work_len, cv_rgb_image *out, cv_error *err);
+
+/*
  * The rectangle view index of src becomes for fx: the standard view, or
  * with fx->square_views its centred square.  false for a bad index or an
  * empty image.
