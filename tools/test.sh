@@ -94,6 +94,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 # checkout (a clone under /root, say): give it copies it can read.
 cp -r "$PGV_ROOT/test" "$SCRATCH/test"
 cp "$PGV_ROOT/docs/examples/run-onnx.js" "$SCRATCH/run-onnx.js"
+cp "$PGV_ROOT/docs/examples/litert-node.js" "$SCRATCH/litert-node.js"	# run-onnx.js --litert loads it from beside itself
 cp "$PGV_ROOT/tools/fetch-backbones.sh" "$SCRATCH/fetch-backbones.sh"
 if pgv_as_user test -r "$SHARED/models/SOURCE.md"; then
 	SERVER_SHARED=$SHARED

@@ -5,6 +5,7 @@
 // usage: node docs/examples/run-onnx.js MODEL.onnx PHOTO [--pixels RAW.rgb] [--json]
 //                                       [--threshold T] [--max-detections N] [--overlap O]
 //        node docs/examples/run-onnx.js MODEL.tflite --converted MODEL.onnx PHOTO [...the same]
+//        node docs/examples/run-onnx.js MODEL.tflite --litert PHOTO [...the same]
 //        (several photos may follow the model, with one --pixels each if any: the model is
 //        loaded once; --json then prints one line per photo)
 //
@@ -13,7 +14,9 @@
 //             file converted to ONNX (onnxruntime has no TFLite reader), which is what runs; the
 //             metadata and, for a detector, the post-processing of its raw outputs (run on the
 //             photo and on its mirror, combined, scored, calibrated, decoded, NMS: docs/export.md)
-//             are this file's
+//             are this file's; with --litert the TFLite file itself runs, in LiteRT.js (npm
+//             @litertjs/core, TFLite's own runtime in WebAssembly: litert-node.js beside this
+//             file), its input tensor fed as the file declares it (uint8: the pixels as they are)
 // PHOTO       a JPEG or PNG; decoded, turned upright (EXIF orientation) and resized here
 //             exactly as docs/export.md says cv_input_pixels does (JPEG decoding itself is
 //             approximated: see "Decoding" there)
@@ -37,6 +40,7 @@
 // $PGVISION_NODE_MODULES (default /tmp/pgvision-npm/node_modules):
 //   mkdir -p /tmp/pgvision-npm && cd /tmp/pgvision-npm && npm init -y &&
 //   npm install --ignore-scripts onnxruntime-node jpeg-js pngjs
+// and, for --litert, @litertjs/core (tools/lib/common.sh installs all four).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -683,6 +687,7 @@ async function main() {
     else if (a === '--max-detections') opt.maxDetections = parseInt(val(), 10);
     else if (a === '--overlap') opt.overlap = parseFloat(val());
     else if (a === '--converted') opt.converted = val();
+    else if (a === '--litert') opt.litert = true;
     else if (a.startsWith('--')) fail('unknown option ' + a);
     else pos.push(a);
   }
@@ -693,9 +698,10 @@ async function main() {
   if (opt.savePixels.length && opt.savePixels.length !== photos.length) fail('give one --save-pixels file per photo');
   const modelBytes = fs.readFileSync(modelPath);
   const tflite = isTflite(modelBytes);
-  if (tflite && !opt.converted)
-    fail('onnxruntime does not read TFLite: give --converted MODEL.onnx, the file converted to ONNX '
-         + '(e.g. by ../shared/peers/tflite2onnx.py); its metadata and post-processing are taken from the TFLite file');
+  if (tflite && !opt.converted && !opt.litert)
+    fail('onnxruntime does not read TFLite: give --litert (run it in LiteRT.js) or --converted MODEL.onnx, the file '
+         + 'converted to ONNX (e.g. by ../shared/peers/tflite2onnx.py); its metadata and post-processing are taken from the TFLite file');
+  if (opt.litert && (!tflite || opt.converted)) fail('--litert runs a TFLite file, without --converted');
   const s = modelSettings(tflite ? readTfliteMetadata(modelBytes) : readMetadata(modelBytes));
   if (tflite && s.task === 'detection' && !(s.gridWidth > 0 && s.gridHeight > 0)) fail('the TFLite detector has no grid in its metadata');
   const threshold = opt.threshold !== undefined ? opt.threshold : 0.1;
@@ -705,9 +711,23 @@ async function main() {
   if (!(overlap >= 0 && overlap <= 1)) fail('overlap must be in 0..1');
   if (!(maxDetections >= 1)) fail('max-detections must be at least 1');
 
-  const ort = need('onnxruntime-node');
-  const session = await ort.InferenceSession.create(tflite ? fs.readFileSync(opt.converted) : modelBytes, {
-    intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+  // runRaw(pixels): a TFLite file's single output, as a typed array (onnxruntime on the
+  // converted file, or LiteRT.js on the file itself); session: onnxruntime's, for ONNX files
+  let session = null, runRaw;
+  if (opt.litert) {
+    const model = await require(path.join(__dirname, 'litert-node.js')).open(modelBytes);
+    const [, ih, iw, ic] = model.input.shape;
+    if (model.input.shape.length !== 4 || ih !== s.height || iw !== s.width || ic !== 3)
+      fail(`the TFLite input is [${model.input.shape}], not [1, ${s.height}, ${s.width}, 3]`);
+    if (model.input.dtype !== (s.inputType === 'float32' ? 'float32' : 'uint8'))
+      fail(`the TFLite input is ${model.input.dtype}, the metadata says ${s.inputType}`);
+    if (model.outputs.length !== 1 || model.outputs[0].dtype !== 'float32') fail('the TFLite file has not one float32 output');
+    runRaw = async (px) => (await model.run(model.input.dtype === 'uint8' ? Uint8Array.from(px) : Float32Array.from(px)))[0];
+  } else {
+    const ort = need('onnxruntime-node');
+    session = await ort.InferenceSession.create(tflite ? fs.readFileSync(opt.converted) : modelBytes, {
+      intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+  }
 
   for (let n = 0; n < photos.length; n++) {
     const photoPath = photos[n];
@@ -723,15 +743,17 @@ async function main() {
     // a TFLite file of the int8 engine takes the real values its quantized input stands for
     const real = tflite && s.inputType !== 'float32' ? (v) => (v - s.zeroPoint) * s.inputScale : (v) => v;
     const run = async (px) => {
+      const ort = need('onnxruntime-node');
       const input = new ort.Tensor('float32', Float32Array.from(px, real), [1, s.height, s.width, 3]);
       return session.run({ [session.inputNames[0]]: input });
     };
-    const result = await run(pixels);
+    if (!runRaw) runRaw = async (px) => (await run(px))[session.outputNames[0]].data;
+    const result = tflite ? null : await run(pixels);
 
     const report = { model: path.basename(modelPath), photo: photoPath, task: s.task,
                      input: opt.pixels.length ? 'pixels' : 'decoded' };
     if (tflite && s.task !== 'detection') {
-      const probs = result[session.outputNames[0]].data;
+      const probs = await runRaw(pixels);
       if (probs.length !== s.tags.length) fail(`the model gives ${probs.length} probabilities for ${s.tags.length} tags`);
       const order = s.tags.map((t, i) => i).sort((a, b) => (probs[b] - probs[a]) || (a - b));
       report.predictions = order.map((i) => ({ tag: s.tags[i], probability: probs[i] }));
@@ -741,9 +763,9 @@ async function main() {
       for (let y = 0; y < s.height; y++)
         for (let x = 0; x < s.width; x++)
           for (let c = 0; c < 3; c++) mirrored[y * rowBytes + x * 3 + c] = pixels[y * rowBytes + (s.width - 1 - x) * 3 + c];
-      const other = await run(mirrored);
+      const [own, other] = [await runRaw(pixels), await runRaw(mirrored)];
       report.threshold = threshold; report.overlap = overlap; report.max_detections = maxDetections;
-      report.detections = detectRaw(result[session.outputNames[0]].data, other[session.outputNames[0]].data,
+      report.detections = detectRaw(own, other,
                                     s, threshold, overlap, maxDetections)
         .map((d) => ({ tag: s.tags[d.tag], probability: d.probability, left: d.left, top: d.top, width: d.width, height: d.height }));
     } else if (s.task !== 'detection') {

@@ -172,7 +172,7 @@ cv_export(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("TFLite export of detection iterations trained on the int8 engine is not available"),
-				 errdetail("The file would hold the integer network, which no reader here can check against cv_detect."),
+				 errdetail("The file would hold the integer network, which no runtime here computes as cv_detect does (TFLite's XNNPACK kernels round differently)."),
 				 errhint("Export to 'onnx' (cv_export(iteration, 'onnx') has the int8 arithmetic), or train with pgvision.engine = 'float'.")));
 	backbone = BackboneFileByHash(model->domain, model->domain_hash);
 

@@ -9,7 +9,8 @@
 #   pgv_build_install      make && make install
 #   pgv_start_cluster DIR  a throwaway cluster owned by a non-root user
 #   pgv_stop_cluster DIR
-#   pgv_install_npm DIR    the npm packages the export tests run (onnxruntime-node, jpeg-js, pngjs)
+#   pgv_install_npm DIR    the npm packages the export tests run (onnxruntime-node, jpeg-js, pngjs,
+#                          @litertjs/core)
 
 PGV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
@@ -52,9 +53,11 @@ pgv_install_packages() {
 # pgv_install_npm DIR: npm install the packages docs/examples/run-onnx.js
 # needs into DIR/node_modules, unless they are there already (a cache kept
 # between runs, $PGV_NPM_DIR).  --ignore-scripts: onnxruntime-node ships its
-# CPU binary inside the package and needs no install script.  Readable by
-# everyone: the TAP tests run as the cluster's non-root user.
-PGV_NPM_PACKAGES="onnxruntime-node jpeg-js pngjs"
+# CPU binary inside the package and needs no install script; @litertjs/core
+# (LiteRT.js, TFLite's runtime in WebAssembly, for run-onnx.js --litert)
+# ships its .wasm files inside too.  Readable by everyone: the TAP tests run
+# as the cluster's non-root user.
+PGV_NPM_PACKAGES="onnxruntime-node jpeg-js pngjs @litertjs/core"
 pgv_install_npm() {
 	local dir=$1 p missing=0
 	for p in $PGV_NPM_PACKAGES; do
