@@ -16,6 +16,7 @@
 #include "detect/detect_train.h"
 #include "detect/detector.h"
 #include "model/model.h"
+#include "nn/nn.h"
 
 #define SYNTH_SIZE 256
 #define TRAIN_IMAGES 24
@@ -470,9 +471,28 @@ test_detect_train_synthetic(void)
 									 &err) == CV_OK);
 			CHECK(cv_detector_detect(res.detector, test_maps, mirror_maps, 0.01f, 0.45, 100,
 									 &batch, &nb, &err) == CV_OK);
-			CHECK_MSG(na == nb && na > 0 &&
-					  memcmp(alone, batch, sizeof(cv_detection) * (size_t) na) == 0,
-					  "%d detections alone, %d in a batch", na, nb);
+			if (!cv_nn_get_portable())
+				CHECK_MSG(na == nb && na > 0 &&
+						  memcmp(alone, batch, sizeof(cv_detection) * (size_t) na) == 0,
+						  "%d detections alone, %d in a batch", na, nb);
+			else
+			{
+				/*
+				 * The portable path (the sanitizer run) multiplies with
+				 * OpenBLAS's sgemm, whose sums for 400 rows and for 800
+				 * need not round alike: the same detections to 1e-5.
+				 */
+				CHECK_MSG(na == nb && na > 0, "%d detections alone, %d in a batch", na, nb);
+				for (int q = 0; q < na && q < nb; q++)
+				{
+					CHECK(alone[q].tag == batch[q].tag);
+					CHECK_NEAR(alone[q].score, batch[q].score, 1e-5);
+					CHECK_NEAR(alone[q].box.left, batch[q].box.left, 1e-5);
+					CHECK_NEAR(alone[q].box.top, batch[q].box.top, 1e-5);
+					CHECK_NEAR(alone[q].box.width, batch[q].box.width, 1e-5);
+					CHECK_NEAR(alone[q].box.height, batch[q].box.height, 1e-5);
+				}
+			}
 			cv_free(alone);
 			cv_free(batch);
 		}
