@@ -197,11 +197,19 @@ DetectBackboneFrom(const char *domain, const uint8_t *model_hash, int input_widt
  * entry's context: a buffer allocated in the query's context would be
  * freed at the query's end and, above glibc's thresholds, come back as
  * fresh pages on every call.  NULL (the core then allocates for the call)
- * when bb is not cached or memory is short.
+ * when bb is not cached, memory is short, or the photo is taller than
+ * DETECT_WORK_MAX_ROWS after decoding: the rendering's sums grow with the
+ * rows (12 bytes a row and output column, 16 MB at that height and 320
+ * columns), and a rare panorama must not keep that much for the rest of
+ * the session.
  */
+#define DETECT_WORK_MAX_ROWS 4096
+
 cv_detect_work *
 DetectBackboneWork(const cv_detect_backbone *bb, const cv_detector *det, int src_height)
 {
+	if (src_height > DETECT_WORK_MAX_ROWS)
+		return NULL;
 	for (int i = 0; i < DETECT_CACHE_SIZE; i++)
 	{
 		DetectCacheEntry *e = &detect_cache[i];
