@@ -428,3 +428,46 @@ BEGIN
 	 WHERE s.id = iteration_id;
 END;
 $$;
+CREATE OR REPLACE FUNCTION cv_train(project text, wait boolean DEFAULT false) RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project, 'write');
+	v_id bigint;
+	v_engine text;
+	v_row cv_iteration_store;
+BEGIN
+	IF wait IS NULL THEN
+		RAISE EXCEPTION 'wait must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- On Citus (after cv_citus_distribute): the checks below read the
+	-- distributed images, then the iteration goes into a reference table
+	-- with foreign keys, which Citus allows in one transaction only over
+	-- one connection per node.  No such setting on a single server.
+	IF current_setting('citus.multi_shard_modify_mode', true) IS NOT NULL THEN
+		PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	END IF;
+	PERFORM cv_check_trainable(v_project);
+	PERFORM cv_reap_iterations();
+	-- the session's setting, read even before the library is loaded
+	v_engine := coalesce(current_setting('pgvision.engine', true), 'auto');
+	IF v_engine NOT IN ('auto', 'float', 'int8') THEN
+		RAISE EXCEPTION 'invalid value for pgvision.engine: "%"', v_engine
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Available values: auto, float, int8.';
+	END IF;
+	INSERT INTO cv_iteration_store (project_id, task, domain, engine)
+	VALUES (v_project.id, v_project.task, v_project.domain, v_engine)
+	RETURNING id INTO v_id;
+	IF wait THEN
+		-- A worker could not see this uncommitted row: train here.
+		PERFORM cv_train_run(v_id);
+		SELECT * INTO v_row FROM cv_iteration_store WHERE id = v_id;
+		IF v_row.status <> 'completed' THEN
+			RAISE EXCEPTION 'iteration % of project "%" %: %', v_id, project, v_row.status, v_row.message
+				USING ERRCODE = CASE WHEN v_row.status = 'canceled' THEN 'query_canceled' ELSE 'external_routine_exception' END;
+		END IF;
+	ELSE
+		PERFORM cv_train_launch(v_id);
+	END IF;
+	RETURN v_id;
+END;
+$$;

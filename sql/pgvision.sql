@@ -1252,6 +1252,13 @@ BEGIN
 	IF wait IS NULL THEN
 		RAISE EXCEPTION 'wait must not be null' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- On Citus (after cv_citus_distribute): the checks below read the
+	-- distributed images, then the iteration goes into a reference table
+	-- with foreign keys, which Citus allows in one transaction only over
+	-- one connection per node.  No such setting on a single server.
+	IF current_setting('citus.multi_shard_modify_mode', true) IS NOT NULL THEN
+		PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	END IF;
 	PERFORM cv_check_trainable(v_project);
 	PERFORM cv_reap_iterations();
 	-- the session's setting, read even before the library is loaded
