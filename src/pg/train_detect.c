@@ -181,12 +181,12 @@ StoreMaps(DetectJob *job, int image)
 				 "SELECT $1, $2, $3, $4, $5, $6, $7, i.project_id FROM cv_images i WHERE i.id = $1 "
 				 "ON CONFLICT (image_id, domain, project_id) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
 				 "views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, "
-				 "value_bytes = EXCLUDED.value_bytes, computed_at = now()"
+				 "value_bytes = EXCLUDED.value_bytes, computed_at = EXCLUDED.computed_at"
 				 : "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, value_bytes) "
 				 "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM cv_images WHERE id = $1) "
 				 "ON CONFLICT (image_id, domain) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
 				 "views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, "
-				 "value_bytes = EXCLUDED.value_bytes, computed_at = now()",
+				 "value_bytes = EXCLUDED.value_bytes, computed_at = EXCLUDED.computed_at",
 				 7, types, values, SPI_OK_INSERT);
 }
 

@@ -208,16 +208,18 @@ StoreFeatures(TrainJob *job, int image)
 	/*
 	 * An image deleted meanwhile gets no row; project_id is the image's
 	 * (0.2.0's schema; 0.1.0's has none, schema_version.c).
+	 * computed_at from EXCLUDED (the column's default, now()): Citus takes
+	 * only immutable expressions in DO UPDATE SET on a distributed table.
 	 */
 	TrainExecute(FeaturesHaveProjectId()
 			? "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, project_id) "
 			"SELECT $1, $2, $3, $4, $5, $6, i.project_id FROM cv_images i WHERE i.id = $1 "
 			"ON CONFLICT (image_id, domain, project_id) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
-			"views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, computed_at = now()"
+			"views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, computed_at = EXCLUDED.computed_at"
 			: "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features) "
 			"SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM cv_images WHERE id = $1) "
 			"ON CONFLICT (image_id, domain) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
-			"views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, computed_at = now()",
+			"views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, computed_at = EXCLUDED.computed_at",
 			6, types, values, SPI_OK_INSERT);
 }
 

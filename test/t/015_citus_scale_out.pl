@@ -198,10 +198,10 @@ is($err, '', 'training with the images in distributed tables: no error');
 my $dist_it = $out;
 is($coord->safe_psql('postgres', qq{SELECT status || ' ' || (image_count > 0) || ' ' || (finished_at >= started_at)
 		FROM cv_iterations WHERE id = $dist_it}),
-	'completed t t', 'the iteration completed, with its images and its times');
+	'completed true true', 'the iteration completed, with its images and its times');
 like($coord->safe_psql('postgres', qq{SELECT count(*) || ' ' || bool_and(recall BETWEEN 0 AND 1)
 		FROM cv_performance($dist_it) WHERE tag IS NOT NULL}),
-	qr/^[1-9]\d* t$/, 'cv_performance reads its held-out predictions');
+	qr/^[1-9]\d* true$/, 'cv_performance reads its held-out predictions');
 is($coord->safe_psql('postgres',
 		q{SELECT string_agg(result, ',') FROM run_command_on_workers($$SELECT count(*) FROM cv_iteration_store WHERE status = 'completed' AND model IS NOT NULL$$)}),
 	$coord->safe_psql('postgres', q{SELECT count(*) || ',' || count(*) FROM cv_iteration_store WHERE status = 'completed' AND model IS NOT NULL}),
