@@ -335,3 +335,139 @@ END;
 $$;
 REVOKE EXECUTE ON FUNCTION cv_citus_distribute() FROM PUBLIC;
 COMMENT ON FUNCTION cv_citus_distribute() IS 'on a Citus coordinator, once, as a superuser: make the catalogue and the iterations reference tables and the images, labels, regions, features and stored predictions tables distributed by project';
+
+-- Training on Citus (issue 13, part 4): no volatile function calls in the
+-- UPDATEs of cv_iteration_store, a reference table after cv_citus_distribute.
+CREATE OR REPLACE FUNCTION cv_reap_iterations() RETURNS integer
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	n integer := 0;
+	v_id bigint;
+	v_now timestamptz := clock_timestamp();
+BEGIN
+	-- The liveness test and the time are computed here and passed as
+	-- values: Citus refuses volatile functions in an UPDATE of a reference
+	-- table, which cv_iteration_store is after cv_citus_distribute.
+	FOR v_id IN SELECT s.id FROM cv_iteration_store s WHERE s.status = 'training' ORDER BY s.id LOOP
+		CONTINUE WHEN cv_training_alive(v_id);
+		UPDATE cv_iteration_store s
+		   SET status = CASE WHEN s.cancel_requested THEN 'canceled' ELSE 'failed' END,
+		       message = 'training stopped without finishing: its process exited or the server restarted',
+		       finished_at = v_now
+		 WHERE s.id = v_id AND s.status = 'training';
+		IF FOUND THEN
+			n := n + 1;
+		END IF;
+	END LOOP;
+	RETURN n;
+END;
+$$;
+CREATE OR REPLACE FUNCTION cv_cancel_training(iteration_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v cv_iteration_store;
+	v_now timestamptz;
+BEGIN
+	PERFORM cv_iteration_project(iteration_id, 'write');
+	SELECT * INTO v FROM cv_iteration_store s WHERE s.id = iteration_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'iteration % does not exist', coalesce(iteration_id::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF v.status = 'queued' THEN
+		v_now := clock_timestamp();	-- a value, not a call, in the UPDATE (Citus)
+		UPDATE cv_iteration_store s SET status = 'canceled', message = 'canceled before it started',
+		       cancel_requested = true, finished_at = v_now
+		 WHERE s.id = iteration_id;
+	ELSIF v.status = 'training' AND cv_training_alive(iteration_id) THEN
+		-- The trainer reads the flag at its next progress report.
+		UPDATE cv_iteration_store s SET cancel_requested = true WHERE s.id = iteration_id;
+		PERFORM cv_reap_iterations();
+	ELSE
+		-- A training whose process is gone has ended as cv_iterations says.
+		RAISE EXCEPTION 'iteration % has already ended (%)', iteration_id,
+			CASE WHEN v.status = 'training' THEN 'failed' ELSE v.status END
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+END;
+$$;
+CREATE OR REPLACE FUNCTION cv_publish(iteration_id bigint, name text) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v cv_iteration_store;
+	v_other bigint;
+	v_now timestamptz;
+BEGIN
+	PERFORM cv_iteration_project(iteration_id, 'write');
+	SELECT * INTO v FROM cv_iteration_store s WHERE s.id = iteration_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'iteration % does not exist', coalesce(iteration_id::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF name IS NULL OR length(name) = 0 OR name <> btrim(name) OR length(name) > 128 OR name ~ '[[:cntrl:]]' THEN
+		RAISE EXCEPTION 'invalid publish name "%"', coalesce(name, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'A publish name is 1 to 128 characters without leading or trailing spaces or control characters.';
+	END IF;
+	IF v.status <> 'completed' THEN
+		-- the status cv_iterations shows: a training whose process is gone failed
+		RAISE EXCEPTION 'iteration % is %, only completed iterations can be published', iteration_id,
+			CASE WHEN v.status = 'training' AND NOT cv_training_alive(iteration_id)
+			     THEN CASE WHEN v.cancel_requested THEN 'canceled' ELSE 'failed' END ELSE v.status END
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	SELECT s.id INTO v_other FROM cv_iteration_store s
+	 WHERE s.project_id = v.project_id AND s.published_name = cv_publish.name AND s.id <> iteration_id;
+	IF v_other IS NOT NULL THEN
+		RAISE EXCEPTION 'name "%" is already published by iteration %', name, v_other
+			USING ERRCODE = 'duplicate_object',
+			      HINT = 'Unpublish that iteration first (cv_unpublish).';
+	END IF;
+	v_now := clock_timestamp();	-- a value, not a call, in the UPDATE (Citus)
+	UPDATE cv_iteration_store s SET published_name = cv_publish.name, published_at = v_now
+	 WHERE s.id = iteration_id;
+END;
+$$;
+CREATE OR REPLACE FUNCTION cv_train(project text, wait boolean DEFAULT false) RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project, 'write');
+	v_id bigint;
+	v_engine text;
+	v_row cv_iteration_store;
+BEGIN
+	IF wait IS NULL THEN
+		RAISE EXCEPTION 'wait must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- On Citus (after cv_citus_distribute): the checks below read the
+	-- distributed images, then the iteration goes into a reference table
+	-- with foreign keys, which Citus allows in one transaction only over
+	-- one connection per node.  No such setting on a single server.
+	IF current_setting('citus.multi_shard_modify_mode', true) IS NOT NULL THEN
+		PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	END IF;
+	PERFORM cv_check_trainable(v_project);
+	PERFORM cv_reap_iterations();
+	-- the session's setting, read even before the library is loaded
+	v_engine := coalesce(current_setting('pgvision.engine', true), 'auto');
+	IF v_engine NOT IN ('auto', 'float', 'int8') THEN
+		RAISE EXCEPTION 'invalid value for pgvision.engine: "%"', v_engine
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Available values: auto, float, int8.';
+	END IF;
+	INSERT INTO cv_iteration_store (project_id, task, domain, engine)
+	VALUES (v_project.id, v_project.task, v_project.domain, v_engine)
+	RETURNING id INTO v_id;
+	IF wait THEN
+		-- A worker could not see this uncommitted row: train here.
+		PERFORM cv_train_run(v_id);
+		SELECT * INTO v_row FROM cv_iteration_store WHERE id = v_id;
+		IF v_row.status <> 'completed' THEN
+			RAISE EXCEPTION 'iteration % of project "%" %: %', v_id, project, v_row.status, v_row.message
+				USING ERRCODE = CASE WHEN v_row.status = 'canceled' THEN 'query_canceled' ELSE 'external_routine_exception' END;
+		END IF;
+	ELSE
+		PERFORM cv_train_launch(v_id);
+	END IF;
+	RETURN v_id;
+END;
+$$;

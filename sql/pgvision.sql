@@ -1132,14 +1132,24 @@ COMMENT ON FUNCTION cv_train_run(bigint) IS 'internal: train a queued iteration 
 CREATE FUNCTION cv_reap_iterations() RETURNS integer
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	n integer;
+	n integer := 0;
+	v_id bigint;
+	v_now timestamptz := clock_timestamp();
 BEGIN
-	UPDATE cv_iteration_store s
-	   SET status = CASE WHEN s.cancel_requested THEN 'canceled' ELSE 'failed' END,
-	       message = 'training stopped without finishing: its process exited or the server restarted',
-	       finished_at = clock_timestamp()
-	 WHERE s.status = 'training' AND NOT cv_training_alive(s.id);
-	GET DIAGNOSTICS n = ROW_COUNT;
+	-- The liveness test and the time are computed here and passed as
+	-- values: Citus refuses volatile functions in an UPDATE of a reference
+	-- table, which cv_iteration_store is after cv_citus_distribute.
+	FOR v_id IN SELECT s.id FROM cv_iteration_store s WHERE s.status = 'training' ORDER BY s.id LOOP
+		CONTINUE WHEN cv_training_alive(v_id);
+		UPDATE cv_iteration_store s
+		   SET status = CASE WHEN s.cancel_requested THEN 'canceled' ELSE 'failed' END,
+		       message = 'training stopped without finishing: its process exited or the server restarted',
+		       finished_at = v_now
+		 WHERE s.id = v_id AND s.status = 'training';
+		IF FOUND THEN
+			n := n + 1;
+		END IF;
+	END LOOP;
 	RETURN n;
 END;
 $$;
@@ -1242,6 +1252,13 @@ BEGIN
 	IF wait IS NULL THEN
 		RAISE EXCEPTION 'wait must not be null' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- On Citus (after cv_citus_distribute): the checks below read the
+	-- distributed images, then the iteration goes into a reference table
+	-- with foreign keys, which Citus allows in one transaction only over
+	-- one connection per node.  No such setting on a single server.
+	IF current_setting('citus.multi_shard_modify_mode', true) IS NOT NULL THEN
+		PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	END IF;
 	PERFORM cv_check_trainable(v_project);
 	PERFORM cv_reap_iterations();
 	-- the session's setting, read even before the library is loaded
@@ -1273,6 +1290,7 @@ CREATE FUNCTION cv_cancel_training(iteration_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v cv_iteration_store;
+	v_now timestamptz;
 BEGIN
 	PERFORM cv_iteration_project(iteration_id, 'write');
 	SELECT * INTO v FROM cv_iteration_store s WHERE s.id = iteration_id FOR UPDATE;
@@ -1281,8 +1299,9 @@ BEGIN
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	IF v.status = 'queued' THEN
+		v_now := clock_timestamp();	-- a value, not a call, in the UPDATE (Citus)
 		UPDATE cv_iteration_store s SET status = 'canceled', message = 'canceled before it started',
-		       cancel_requested = true, finished_at = clock_timestamp()
+		       cancel_requested = true, finished_at = v_now
 		 WHERE s.id = iteration_id;
 	ELSIF v.status = 'training' AND cv_training_alive(iteration_id) THEN
 		-- The trainer reads the flag at its next progress report.
@@ -1303,6 +1322,7 @@ LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v cv_iteration_store;
 	v_other bigint;
+	v_now timestamptz;
 BEGIN
 	PERFORM cv_iteration_project(iteration_id, 'write');
 	SELECT * INTO v FROM cv_iteration_store s WHERE s.id = iteration_id FOR UPDATE;
@@ -1329,7 +1349,8 @@ BEGIN
 			USING ERRCODE = 'duplicate_object',
 			      HINT = 'Unpublish that iteration first (cv_unpublish).';
 	END IF;
-	UPDATE cv_iteration_store s SET published_name = cv_publish.name, published_at = clock_timestamp()
+	v_now := clock_timestamp();	-- a value, not a call, in the UPDATE (Citus)
+	UPDATE cv_iteration_store s SET published_name = cv_publish.name, published_at = v_now
 	 WHERE s.id = iteration_id;
 END;
 $$;

@@ -82,7 +82,7 @@ LoadDetectJob(DetectJob *job)
 
 	TrainStepBegin(job->run, "pgvision: loading detection data");
 	TrainExecute("SELECT t.id, t.name FROM cv_tags t WHERE t.project_id = $1 "
-				 "AND EXISTS (SELECT 1 FROM cv_regions r WHERE r.tag_id = t.id) "
+				 "AND t.id IN (SELECT r.tag_id FROM cv_regions r WHERE r.project_id = $1) "	/* uncorrelated: Citus */
 				 "ORDER BY t.name COLLATE \"C\"", 1, types, values, SPI_OK_SELECT);
 	job->n_tags = (int) SPI_processed;
 	job->tag_ids = MemoryContextAlloc(cx, sizeof(int64) * Max(job->n_tags, 1));
@@ -181,12 +181,12 @@ StoreMaps(DetectJob *job, int image)
 				 "SELECT $1, $2, $3, $4, $5, $6, $7, i.project_id FROM cv_images i WHERE i.id = $1 "
 				 "ON CONFLICT (image_id, domain, project_id) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
 				 "views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, "
-				 "value_bytes = EXCLUDED.value_bytes, computed_at = now()"
+				 "value_bytes = EXCLUDED.value_bytes, computed_at = EXCLUDED.computed_at"
 				 : "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, value_bytes) "
 				 "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM cv_images WHERE id = $1) "
 				 "ON CONFLICT (image_id, domain) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
 				 "views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, "
-				 "value_bytes = EXCLUDED.value_bytes, computed_at = now()",
+				 "value_bytes = EXCLUDED.value_bytes, computed_at = EXCLUDED.computed_at",
 				 7, types, values, SPI_OK_INSERT);
 }
 
@@ -203,7 +203,12 @@ LoadCachedMaps(DetectJob *job)
 	values[1] = CStringGetTextDatum(job->domain);
 	values[2] = Int32GetDatum((int32) job->maps_version);
 	values[3] = Int32GetDatum((int32) job->map_floats);
-	TrainExecute("SELECT f.image_id, f.features, f.views FROM cv_features f JOIN cv_images i ON i.id = f.image_id "
+	TrainExecute(FeaturesHaveProjectId()	/* colocated join on Citus, train_job.c */
+				 ? "SELECT f.image_id, f.features, f.views FROM cv_features f "
+				 "JOIN cv_images i ON i.id = f.image_id AND i.project_id = f.project_id "
+				 "WHERE i.project_id = $1 AND f.project_id = $1 AND f.domain = $2 AND f.extractor_version = $3 "
+				 "AND f.dim = $4 AND f.value_bytes = 2 ORDER BY f.image_id"
+				 : "SELECT f.image_id, f.features, f.views FROM cv_features f JOIN cv_images i ON i.id = f.image_id "
 				 "WHERE i.project_id = $1 AND f.domain = $2 AND f.extractor_version = $3 "
 				 "AND f.dim = $4 AND f.value_bytes = 2 ORDER BY f.image_id",
 				 4, types, values, SPI_OK_SELECT);

@@ -126,10 +126,15 @@ LoadJob(TrainJob *job)
 		return;
 	}
 
-	/* Tags that have images, in name order: the model's tag order. */
+	/*
+	 * Tags that have images, in name order: the model's tag order.  An
+	 * uncorrelated IN naming the project: Citus refuses a correlated
+	 * subquery over the reference table cv_tags, and runs this one as a
+	 * subplan on the project's shard (docs/scale-out.md, section 6).
+	 */
 	values[0] = Int64GetDatum(job->project_id);
 	TrainExecute("SELECT t.id, t.name, t.negative FROM cv_tags t "
-			"WHERE t.project_id = $1 AND EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.tag_id = t.id) "
+			"WHERE t.project_id = $1 AND t.id IN (SELECT it.tag_id FROM cv_image_tags it WHERE it.project_id = $1) "
 			"ORDER BY t.name COLLATE \"C\"",
 			1, types, values, SPI_OK_SELECT);
 	job->n_tags = (int) SPI_processed;
@@ -203,16 +208,18 @@ StoreFeatures(TrainJob *job, int image)
 	/*
 	 * An image deleted meanwhile gets no row; project_id is the image's
 	 * (0.2.0's schema; 0.1.0's has none, schema_version.c).
+	 * computed_at from EXCLUDED (the column's default, now()): Citus takes
+	 * only immutable expressions in DO UPDATE SET on a distributed table.
 	 */
 	TrainExecute(FeaturesHaveProjectId()
 			? "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, project_id) "
 			"SELECT $1, $2, $3, $4, $5, $6, i.project_id FROM cv_images i WHERE i.id = $1 "
 			"ON CONFLICT (image_id, domain, project_id) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
-			"views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, computed_at = now()"
+			"views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, computed_at = EXCLUDED.computed_at"
 			: "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features) "
 			"SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM cv_images WHERE id = $1) "
 			"ON CONFLICT (image_id, domain) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
-			"views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, computed_at = now()",
+			"views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, computed_at = EXCLUDED.computed_at",
 			6, types, values, SPI_OK_INSERT);
 }
 
@@ -231,7 +238,15 @@ LoadCachedFeatures(TrainJob *job)
 	values[2] = Int32GetDatum((int32) job->fx->version);
 	values[3] = Int32GetDatum(job->views);
 	values[4] = Int32GetDatum(job->fx->dim);
-	TrainExecute("SELECT f.image_id, f.features FROM cv_features f JOIN cv_images i ON i.id = f.image_id "
+	/* joined on the project too where the features have it (0.2.0): on
+	 * Citus a join of colocated shards; on the image id alone Citus asks
+	 * for a repartition join */
+	TrainExecute(FeaturesHaveProjectId()
+			? "SELECT f.image_id, f.features FROM cv_features f "
+			"JOIN cv_images i ON i.id = f.image_id AND i.project_id = f.project_id "
+			"WHERE i.project_id = $1 AND f.project_id = $1 AND f.domain = $2 AND f.extractor_version = $3 "
+			"AND f.views >= $4 AND f.dim = $5 ORDER BY f.image_id"
+			: "SELECT f.image_id, f.features FROM cv_features f JOIN cv_images i ON i.id = f.image_id "
 			"WHERE i.project_id = $1 AND f.domain = $2 AND f.extractor_version = $3 "
 			"AND f.views >= $4 AND f.dim = $5 ORDER BY f.image_id",
 			5, types, values, SPI_OK_SELECT);

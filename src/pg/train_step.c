@@ -14,6 +14,7 @@
 #include "storage/pmsignal.h"
 #include "utils/array.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 /* Least time between two progress writes. */
 #define PROGRESS_INTERVAL_MS 250
@@ -159,8 +160,9 @@ TrainModelDatum(const cv_model *model)
 void
 TrainStoreCompleted(TrainRun *run, bytea *model, const TrainOutcome *o)
 {
-	Oid			types[9] = {INT8OID, BYTEAOID, INT4OID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, INT4OID, FLOAT4OID};
-	Datum		values[9];
+	Oid			types[10] = {INT8OID, BYTEAOID, INT4OID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, INT4OID, FLOAT4OID,
+		TIMESTAMPTZOID};
+	Datum		values[10];
 
 	values[0] = Int64GetDatum(run->iteration_id);
 	values[1] = PointerGetDatum(model);
@@ -171,8 +173,11 @@ TrainStoreCompleted(TrainRun *run, bytea *model, const TrainOutcome *o)
 	values[6] = Float4GetDatum((float4) o->mean_ap);
 	values[7] = Int32GetDatum(o->folds);
 	values[8] = Float4GetDatum(o->threshold);
+	/* the time as a parameter: Citus refuses volatile functions in an
+	 * UPDATE of a reference table (docs/scale-out.md, section 6) */
+	values[9] = TimestampTzGetDatum(GetCurrentTimestamp());
 	TrainExecute("UPDATE cv_iteration_store SET status = 'completed', progress = 1, message = NULL, "
 				 "model = $2::cv_model, image_count = $3, tag_count = $4, \"precision\" = $5, recall = $6, "
-				 "mean_ap = $7, folds = $8, threshold = $9, finished_at = clock_timestamp() WHERE id = $1",
-				 9, types, values, SPI_OK_UPDATE);
+				 "mean_ap = $7, folds = $8, threshold = $9, finished_at = $10 WHERE id = $1",
+				 10, types, values, SPI_OK_UPDATE);
 }

@@ -51,6 +51,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 int			pgvision_max_training_workers = 2;
@@ -196,17 +197,20 @@ ClaimNextJob(Oid *owner)
 		SPI_processed == 1)
 	{
 		bool		isnull;
-		Oid			types[2] = {INT8OID, INT4OID};
-		Datum		values[2];
+		Oid			types[3] = {INT8OID, INT4OID, TIMESTAMPTZOID};
+		Datum		values[3];
 
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		*owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		AdvisoryLock("pg_advisory_lock", id);
 		values[0] = Int64GetDatum(id);
 		values[1] = Int32GetDatum(MyProcPid);
+		/* the time as a parameter: Citus refuses volatile functions in an
+		 * UPDATE of a reference table (docs/scale-out.md, section 6) */
+		values[2] = TimestampTzGetDatum(GetCurrentTimestamp());
 		if (SPI_execute_with_args("UPDATE cv_iteration_store SET status = 'training', progress = 0, "
-								  "started_at = clock_timestamp(), worker_pid = $2 WHERE id = $1",
-								  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+								  "started_at = $3, worker_pid = $2 WHERE id = $1",
+								  3, types, values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "pgvision: could not claim iteration " INT64_FORMAT, id);
 	}
 	WorkerStepEnd();
@@ -216,16 +220,17 @@ ClaimNextJob(Oid *owner)
 static void
 RecordFailure(int64 id, bool canceled, const char *message)
 {
-	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[4];
 
 	WorkerStepBegin();
 	values[0] = Int64GetDatum(id);
 	values[1] = CStringGetTextDatum(canceled ? "canceled" : "failed");
 	values[2] = CStringGetTextDatum(message);
+	values[3] = TimestampTzGetDatum(GetCurrentTimestamp());	/* not clock_timestamp(): Citus */
 	SPI_execute_with_args("UPDATE cv_iteration_store SET status = $2, message = $3, "
-						  "finished_at = clock_timestamp() WHERE id = $1 AND status = 'training'",
-						  3, types, values, NULL, false, 0);
+						  "finished_at = $4 WHERE id = $1 AND status = 'training'",
+						  4, types, values, NULL, false, 0);
 	WorkerStepEnd();
 }
 
@@ -352,8 +357,8 @@ Datum
 cv_train_run(PG_FUNCTION_ARGS)
 {
 	int64		id = PG_GETARG_INT64(0);
-	Oid			types[2] = {INT8OID, INT4OID};
-	Datum		values[2];
+	Oid			types[3] = {INT8OID, INT4OID, TIMESTAMPTZOID};
+	Datum		values[3];
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -376,9 +381,10 @@ cv_train_run(PG_FUNCTION_ARGS)
 	AdvisoryLock("pg_advisory_xact_lock", id);
 	values[0] = Int64GetDatum(id);
 	values[1] = Int32GetDatum(MyProcPid);
+	values[2] = TimestampTzGetDatum(GetCurrentTimestamp());	/* a parameter for Citus */
 	if (SPI_execute_with_args("UPDATE cv_iteration_store SET status = 'training', progress = 0, "
-							  "started_at = clock_timestamp(), worker_pid = $2 WHERE id = $1 AND status = 'queued'",
-							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
+							  "started_at = $3, worker_pid = $2 WHERE id = $1 AND status = 'queued'",
+							  3, types, values, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("iteration " INT64_FORMAT " is not queued", id)));

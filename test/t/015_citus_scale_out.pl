@@ -190,12 +190,29 @@ is($coord->safe_psql('postgres', qq{SELECT t.name FROM cv_image_tags it JOIN cv_
 	SELECT $new_image, t.id, t.project_id FROM cv_tags t JOIN cv_projects p ON p.id = t.project_id
 	 WHERE p.name = 'compact_trees' AND t.name = '$other_tag'});
 like($err, qr/already has tag "\Q$tag\E" and project "compact_trees" is multiclass/, 'the row check runs on the shard');
-# Not yet (docs/scale-out.md, section 6): training, whose bookkeeping
-# updates the iterations with volatile functions, which Citus refuses on a
-# reference table.
+# Training after the distribution (docs/scale-out.md, section 6): the
+# coordinator's background worker reads the project's images from their
+# shard through Citus and writes the iteration to the reference tables.
 ($rc, $out, $err) = $coord->psql('postgres', q{SELECT cv_train('compact_trees', wait => true)});
-like($err, qr/functions used in UPDATE queries on distributed tables must not be VOLATILE/,
-	'training after the distribution: not yet (the error Citus gives)');
+is($err, '', 'training with the images in distributed tables: no error');
+my $dist_it = $out;
+is($coord->safe_psql('postgres', qq{SELECT status || ' ' || (image_count > 0) || ' ' || (finished_at >= started_at)
+		FROM cv_iterations WHERE id = $dist_it}),
+	'completed true true', 'the iteration completed, with its images and its times');
+like($coord->safe_psql('postgres', qq{SELECT count(*) || ' ' || bool_and(recall BETWEEN 0 AND 1)
+		FROM cv_performance($dist_it) WHERE tag IS NOT NULL}),
+	qr/^[1-9]\d* true$/, 'cv_performance reads its held-out predictions');
+is($coord->safe_psql('postgres',
+		q{SELECT string_agg(result, ',') FROM run_command_on_workers($$SELECT count(*) FROM cv_iteration_store WHERE status = 'completed' AND model IS NOT NULL$$)}),
+	$coord->safe_psql('postgres', q{SELECT count(*) || ',' || count(*) FROM cv_iteration_store WHERE status = 'completed' AND model IS NOT NULL}),
+	'the iterations, the new one with them, are on both workers');
+$coord->safe_psql('postgres', qq{SELECT cv_unpublish(id) FROM cv_iterations WHERE project = 'compact_trees' AND published_name = 'production';
+	SELECT cv_publish($dist_it, 'production')});
+my $expected_new = answers(q{SELECT p.id, r.tag, r.probability FROM local_photos p, cv_predict('compact_trees', p.img) r});
+like($expected_new, qr/^1:\S+=\S+( \S+)+$/, 'the new model predicts on the coordinator');
+is(answers(q{SELECT p.id, r.tag, r.probability
+	  FROM photos p, cv_predict((SELECT cv_self_contained(cv_published_model('compact_trees'))), p.img) r}),
+	$expected_new, 'and by project name on the workers, the same answers');
 
 $_->stop for reverse @nodes;
 done_testing();
