@@ -21,6 +21,7 @@
 # test: it prints figures and asserts nothing.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/interleave.sh"
 SHARED=$(pgv_shared_dir)
 
 rounds=5 set=raccoon-od out=${TMPDIR:-/tmp}/pgvision_bench_detect
@@ -50,29 +51,11 @@ pgv_log "training the final detector on $set (one thread count as bench_detect.s
 	"$SHARED/datasets/$set" | grep -E '^  (test|cv_detect)'
 mapfile -t photos <"$out/ratio.$set.test"
 
-ort() {
-	node "$PGV_ROOT/tools/peer_ort_maps.js" "$cut" "$view" --repeat 100 |
-		awk '/^onnxruntime/ { m = ""; for (i = 1; i <= NF; i++) if ($i == "median") { if (m == "") m = $(i + 1); else cpu = $(i + 1) } print m, cpu }'
-}
+ort() { pgv_ort_maps "$cut" "$view"; }
 ours() {
 	"$out/bench_detect_time" --backbone "$tflite" --model "$out/ratio.$set.cvm" --rounds 3 "${photos[@]}" |
 		awk '/^cv_detect end to end/ { for (i = 1; i <= NF; i++) { if ($i == "means") w = $(i + 1); if ($i == "wall,") c = $(i + 1) } print w, c }'
 }
 
 pgv_log "interleaved: onnxruntime, then $rounds x (cv_detect on ${#photos[@]} photos, onnxruntime); load $(cut -d' ' -f1-3 /proc/loadavg)"
-read -r ort_w ort_c < <(ort)
-ratios=() cratios=()
-printf '%5s %22s %22s %22s %8s %8s\n' round "onnxruntime before" "cv_detect wall / CPU" "onnxruntime after" ratio "CPU"
-for r in $(seq 1 "$rounds"); do
-	read -r our_w our_c < <(ours)
-	read -r next_w next_c < <(ort)
-	ratio=$(awk -v a="$our_w" -v b="$ort_w" -v c="$next_w" 'BEGIN { printf "%.3f", a / ((b + c) / 2) }')
-	cratio=$(awk -v a="$our_c" -v b="$ort_c" -v c="$next_c" 'BEGIN { printf "%.3f", a / ((b + c) / 2) }')
-	printf '%5d %10s / %-9s %10s / %-9s %10s / %-9s %8s %8s\n' "$r" "$ort_w" "$ort_c" "$our_w" "$our_c" \
-		"$next_w" "$next_c" "$ratio" "$cratio"
-	ratios+=("$ratio") cratios+=("$cratio")
-	ort_w=$next_w ort_c=$next_c
-done
-med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-echo "median ratio cv_detect / onnxruntime backbone at 320: wall $(med "${ratios[@]}")x, CPU $(med "${cratios[@]}")x" \
-	"(load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%H:%M) UTC)"
+pgv_interleave "$rounds" "cv_detect"

@@ -27,6 +27,7 @@
 # asserts nothing.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/interleave.sh"
 SHARED=$(pgv_shared_dir)
 
 rounds=5 out=${TMPDIR:-/tmp}/pgvision_bench_detect set=raccoon-od
@@ -88,7 +89,6 @@ BEGIN
   RAISE NOTICE 'pass % %', extract(epoch FROM clock_timestamp() - t0) * 1000,
     (split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint - c0) / 1e6;
 END \$\$;"
-med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 ours() {
 	local w=() c=()
 	while read -r wall cpu; do
@@ -96,26 +96,9 @@ ours() {
 		c+=("$(awk -v a="$cpu" -v n="$n_photos" 'BEGIN { printf "%.3f", a / n }')")
 	done < <("${PSQL[@]}" -c "SET pgvision.threads = 1" -c "$PASS" -c "$PASS" -c "$PASS" -c "$PASS" 2>&1 |
 		awk '/pass/ { n++; if (n > 1) print $(NF - 1), $NF }')
-	echo "$(med "${w[@]}") $(med "${c[@]}")"
+	echo "$(pgv_median "${w[@]}") $(pgv_median "${c[@]}")"
 }
-ort() {
-	node "$PGV_ROOT/tools/peer_ort_maps.js" "$cut" "$view" --repeat 100 |
-		awk '/^onnxruntime/ { m = ""; for (i = 1; i <= NF; i++) if ($i == "median") { if (m == "") m = $(i + 1); else cpu = $(i + 1) } print m, cpu }'
-}
+ort() { pgv_ort_maps "$cut" "$view"; }
 
 pgv_log "interleaved: onnxruntime, then $rounds x (cv_detect in SQL on $n_photos photos, onnxruntime); load $(cut -d' ' -f1-3 /proc/loadavg)"
-read -r ort_w ort_c < <(ort)
-ratios=() cratios=()
-printf '%5s %22s %22s %22s %8s %8s\n' round "onnxruntime before" "cv_detect wall / CPU" "onnxruntime after" ratio "CPU"
-for r in $(seq 1 "$rounds"); do
-	read -r our_w our_c < <(ours)
-	read -r next_w next_c < <(ort)
-	ratio=$(awk -v a="$our_w" -v b="$ort_w" -v c="$next_w" 'BEGIN { printf "%.3f", a / ((b + c) / 2) }')
-	cratio=$(awk -v a="$our_c" -v b="$ort_c" -v c="$next_c" 'BEGIN { printf "%.3f", a / ((b + c) / 2) }')
-	printf '%5d %10s / %-9s %10s / %-9s %10s / %-9s %8s %8s\n' "$r" "$ort_w" "$ort_c" "$our_w" "$our_c" \
-		"$next_w" "$next_c" "$ratio" "$cratio"
-	ratios+=("$ratio") cratios+=("$cratio")
-	ort_w=$next_w ort_c=$next_c
-done
-echo "median ratio cv_detect in SQL / onnxruntime backbone at 320: wall $(med "${ratios[@]}")x, CPU $(med "${cratios[@]}")x" \
-	"(load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%H:%M) UTC)"
+pgv_interleave "$rounds" "cv_detect in SQL"

@@ -34,20 +34,30 @@ cv_detect_view_get(int index)
 	return &detect_views[index];
 }
 
+/* A detection view as the renderer's rectangle; false out of range. */
+static bool
+detect_view_rect(int view_index, cv_view *view)
+{
+	const cv_detect_view *v = cv_detect_view_get(view_index);
+
+	if (v == NULL)
+		return false;
+	view->left = v->left;
+	view->top = v->top;
+	view->width = v->width;
+	view->height = v->height;
+	view->flip = v->flip;
+	return true;
+}
+
 cv_status
 cv_detect_render_view(const cv_rgb_image *src, int view_index, int width,
 					  int height, cv_rgb_image *out, cv_error *err)
 {
-	const cv_detect_view *v = cv_detect_view_get(view_index);
 	cv_view		view;
 
-	if (v == NULL)
+	if (!detect_view_rect(view_index, &view))
 		return cv_fail(err, CV_ERR_PARAM, "detection view %d does not exist", view_index);
-	view.left = v->left;
-	view.top = v->top;
-	view.width = v->width;
-	view.height = v->height;
-	view.flip = v->flip;
 	return cv_augment_render(src, &view, width, height, out, err);
 }
 
@@ -56,16 +66,10 @@ cv_detect_render_view_in(const cv_rgb_image *src, int view_index, int width, int
 						 uint8_t *pixels, void *work, size_t work_len, cv_rgb_image *out,
 						 cv_error *err)
 {
-	const cv_detect_view *v = cv_detect_view_get(view_index);
 	cv_view		view;
 
-	if (v == NULL)
+	if (!detect_view_rect(view_index, &view))
 		return cv_fail(err, CV_ERR_PARAM, "detection view %d does not exist", view_index);
-	view.left = v->left;
-	view.top = v->top;
-	view.width = v->width;
-	view.height = v->height;
-	view.flip = v->flip;
 	return cv_augment_render_in(src, &view, width, height, pixels, work, work_len, out, err);
 }
 

@@ -368,22 +368,17 @@ cv_augment_render(const cv_rgb_image *src, const cv_view *view, int width,
 	cv_status	st;
 
 	memset(out, 0, sizeof(*out));
+	/* checked before the pixels are allocated at a size that may be bad */
 	st = render_check(src, view, width, height, err);
 	if (st != CV_OK)
 		return st;
 	pixels = cv_malloc((size_t) width * height * 3);
 	if (pixels == NULL)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory resampling an image");
-	st = render_into(src, view, width, height, pixels, NULL, 0, err);
+	st = cv_augment_render_in(src, view, width, height, pixels, NULL, 0, out, err);
 	if (st != CV_OK)
-	{
 		cv_free(pixels);
-		return st;
-	}
-	out->width = width;
-	out->height = height;
-	out->pixels = pixels;
-	return CV_OK;
+	return st;
 }
 
 cv_status
