@@ -57,11 +57,17 @@ PG_CONFIG ?= pg_config
 # PROGRAM, so the loader is built by the rules below and installed as a
 # built script (SCRIPTS_built: made by "all", copied into bindir by
 # "install", removed by "uninstall" and "clean").  It is linked with libpq,
-# json-c (COCO, Custom Vision), libxml2 (Pascal VOC) and libcrypto (SHA-256).
+# json-c (COCO, Custom Vision), libxml2 (Pascal VOC), libcrypto (SHA-256),
+# and the core's image header probe (src/core/image, with libjpeg and
+# libpng: a photo's stored size and EXIF orientation, read exactly as the
+# server reads them, for boxes given in pixels).
 LOADER_DIR    = src/bin/pgvision-load
 LOADER_SRCS   = $(sort $(wildcard $(LOADER_DIR)/*.c))
 LOADER_OBJS   = $(LOADER_SRCS:.c=.o)
 LOADER_HDRS   = $(wildcard $(LOADER_DIR)/*.h)
+LOADER_CORE_OBJS = src/core/common/cv_common.o src/core/image/image.o \
+	src/core/image/image_jpeg.o src/core/image/image_png.o src/core/image/image_bmp.o \
+	src/core/image/exif.o src/core/image/orient.o
 SCRIPTS_built = pgvision-load
 EXTRA_CLEAN  += $(LOADER_OBJS)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -70,15 +76,15 @@ include $(PGXS)
 $(OBJS): $(HEADERS)
 
 LOADER_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra $(if $(WERROR),-Werror) \
-	-I$(shell $(PG_CONFIG) --includedir) $(shell pkg-config --cflags json-c libxml-2.0)
+	-I$(shell $(PG_CONFIG) --includedir) -Isrc/core $(shell pkg-config --cflags json-c libxml-2.0)
 LOADER_LIBS   := -L$(shell $(PG_CONFIG) --libdir) -lpq \
-	$(shell pkg-config --libs json-c libxml-2.0) -lcrypto -lm
+	$(shell pkg-config --libs json-c libxml-2.0) -lcrypto -ljpeg -lpng -lm
 
 # more specific than PGXS's %.o rule, which would add the server's headers
 $(LOADER_DIR)/%.o: $(LOADER_DIR)/%.c $(LOADER_HDRS)
 	$(CC) $(LOADER_CFLAGS) -c -o $@ $<
 
-pgvision-load: $(LOADER_OBJS)
+pgvision-load: $(LOADER_OBJS) $(LOADER_CORE_OBJS)
 	$(CC) $(LOADER_CFLAGS) -o $@ $^ $(LOADER_LIBS)
 # the version is compiled in (export.c): rebuild when it changes
 src/pg/export.o: pgvision.control

@@ -217,7 +217,10 @@ sub turned6_box
 
 # COCO: six good images, one without annotations (a negative), a box of no
 # area, a box past the right edge, the rotated photo, a file that is not
-# there, and rotated8 whose declared size is the upright one.
+# there, rotated8 whose declared size is the upright one, and a box on a
+# file that is no image (the loader reads a photo's header itself for
+# pixel boxes, with the core's probe, and refuses it there).
+write_file("$od/garbage.jpg", "\xff\xd8 not a photo\n");
 {
 	my (@images, @annotations);
 	my $id = 0;
@@ -237,6 +240,8 @@ sub turned6_box
 	push @images, q({"id": 23, "file_name": "gone.jpg", "width": 816, "height": 612});
 	push @images, q({"id": 24, "file_name": "rotated8.jpg", "width": 612, "height": 816});
 	push @annotations, q({"id": 24, "image_id": 24, "category_id": 1, "bbox": [10, 20, 300, 400]});
+	push @images, q({"id": 25, "file_name": "garbage.jpg", "width": 816, "height": 612});
+	push @annotations, q({"id": 25, "image_id": 25, "category_id": 1, "bbox": [10, 20, 300, 400]});
 	write_file("$tmp/coco.json", '{"info": {}, "images": [' . join(",\n", @images)
 		  . '], "annotations": [' . join(",\n", @annotations)
 		  . '], "categories": [{"id": 1, "name": "fork"}, {"id": 2, "name": "scissors"}]}');
@@ -244,7 +249,8 @@ sub turned6_box
 ($rc, $out, $err) = load('--project', 'cutlery', '--create', 'detection', '--domain', 'mobilenet_v2',
 	'--coco', "$tmp/coco.json", '--images', $od);
 is($rc, 1, 'COCO with bad boxes: exit 1');
-like($out, qr/8 added, 0 already there, 4 rejected/, 'COCO: 7 with boxes and a negative added, 4 rejected');
+like($out, qr/8 added, 0 already there, 5 rejected/, 'COCO: 7 with boxes and a negative added, 5 rejected');
+like($out, qr/^rejected: garbage\.jpg: not an image pgvision can read: /m, 'the file that is no image is named');
 like($out, qr/^rejected: fork_8\.jpg: box 1 \(fork\) has no area/m, 'the box of negative width is named');
 like($out, qr/^rejected: scissors_7\.jpg: box 1 \(scissors\) .* is outside the 816 x 612 px image/m,
 	'the box past the edge is named');
@@ -262,13 +268,13 @@ box_is(regions_of('cutlery', 'rotated6.jpg'), 'fork', turned6_box($truth{'rotate
 
 # Resumed: the same file again adds nothing; the rejected stay rejected.
 ($rc, $out, $err) = load('--project', 'cutlery', '--coco', "$tmp/coco.json", '--images', $od);
-like($out, qr/0 added, 8 already there, 4 rejected/, 'COCO again: nothing added');
+like($out, qr/0 added, 8 already there, 5 rejected/, 'COCO again: nothing added');
 is(sql(q{SELECT count(*) FROM cv_regions r JOIN cv_projects p ON p.id = r.project_id WHERE p.name = 'cutlery'}),
 	'7', 'no box added twice');
 
 # --upright-pixels: boxes drawn on the upright image are not turned.
 ($rc, $out, $err) = load('--project', 'cutlery', '--coco', "$tmp/coco.json", '--images', $od, '--upright-pixels');
-like($out, qr/1 added, 8 already there, 3 rejected/, '--upright-pixels: rotated8 added');
+like($out, qr/1 added, 8 already there, 4 rejected/, '--upright-pixels: rotated8 added');
 box_is(regions_of('cutlery', 'rotated8.jpg'), 'fork', [ 10 / 612, 20 / 816, 300 / 612, 400 / 816 ],
 	'--upright-pixels: fractions of the upright size, not turned');
 

@@ -10,8 +10,6 @@
  *
  *	  cv_project_row / cv_create_project	find or make the project
  *	  cv_images.sha256						what the project already has
- *	  cv_width, cv_height, cv_orientation	the geometry of a photo whose
- *											boxes are in pixels
  *	  cv_add_image(project, bytes, tags, regions)
  *
  * cv_add_image is one statement and all or nothing: an image is stored
@@ -203,12 +201,6 @@ db_open_project(Db *db, const char *project, const char *create_task, const char
 	}
 	PQclear(res);
 
-	res = PQprepare(db->conn, "geometry",
-					"SELECT cv_width(i), cv_height(i), cv_orientation(i) FROM cv_image($1::bytea) i",
-					1, (const Oid[]) {BYTEAOID});
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		fatal_result(db, res, "cannot prepare a statement");
-	PQclear(res);
 	res = PQprepare(db->conn, "add",
 					"SELECT cv_add_image($1, $2, ARRAY(SELECT jsonb_array_elements_text($3)), $4)",
 					4, (const Oid[]) {TEXTOID, BYTEAOID, JSONBOID, JSONBOID});
@@ -273,25 +265,6 @@ transient(PGresult *res)
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 	return state != NULL && (strncmp(state, "40", 2) == 0 || strcmp(state, "23505") == 0);
-}
-
-DbStatus
-db_image_geometry(Db *db, const uint8_t *bytes, size_t len, ImageGeometry *g, char **reason)
-{
-	const char *values[1] = {(const char *) bytes};
-	int			lengths[1] = {(int) len};
-	int			formats[1] = {1};
-	PGresult   *res;
-	DbStatus	st = DB_OK;
-
-	res = PQexecPrepared(db->conn, "geometry", 1, values, lengths, formats, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		st = classify_error(db, res, reason);
-	else
-		geometry_from_upright(g, atoi(PQgetvalue(res, 0, 0)), atoi(PQgetvalue(res, 0, 1)),
-							  atoi(PQgetvalue(res, 0, 2)));
-	PQclear(res);
-	return st;
 }
 
 /* tags as a JSON array and boxes as cv_add_image's regions (NULL: none) */

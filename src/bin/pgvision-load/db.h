@@ -41,8 +41,6 @@ extern void db_connect(Db *db, const ConnOptions *opts, bool verbose);
 extern void db_open_project(Db *db, const char *project, const char *create_task,
 							const char *domain);
 extern void db_load_hashes(Db *db, HashSet *known);
-extern DbStatus db_image_geometry(Db *db, const uint8_t *bytes, size_t len,
-								  ImageGeometry *g, char **reason);
 extern DbStatus db_add_image(Db *db, const uint8_t *bytes, size_t len,
 							 const LoadItem *item, const LoadBox *boxes, char **reason);
 extern void db_close(Db *db);

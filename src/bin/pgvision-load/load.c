@@ -154,8 +154,8 @@ run_load(Db *db, ItemList *list, const LoadOptions *opts)
 
 		/*
 		 * Boxes count only in a detection project.  In pixels they need the
-		 * stored raster's size and orientation, which the server reads
-		 * from the bytes (a bad file is refused here already).
+		 * stored raster's size and orientation, read from the file's header
+		 * (a file whose header cannot be read is refused here already).
 		 */
 		st = DB_OK;
 		if (detection && item->nboxes > 0)
@@ -164,14 +164,14 @@ run_load(Db *db, ItemList *list, const LoadOptions *opts)
 
 			geometry_from_upright(&g, 1, 1, 1);
 			if (item->units == BOX_PIXELS)
-				st = db_image_geometry(db, buf, len, &g, &why);
-			if (st == DB_OK)
+				why = geometry_from_bytes(&g, buf, len);
+			if (why == NULL)
 			{
 				boxes = xmalloc(sizeof(LoadBox) * (size_t) item->nboxes);
 				why = boxes_to_upright(item, &g, opts->upright_pixels, boxes);
-				if (why != NULL)
-					st = DB_REJECTED;
 			}
+			if (why != NULL)
+				st = DB_REJECTED;
 		}
 		if (st == DB_OK)
 		{
