@@ -21,17 +21,13 @@
  *
  * Boxes given in fractions (Custom Vision) are already on the upright
  * image and only checked.  The stored size and the orientation come from
- * the file's header, read by the core's own probe (cv_image_probe, the code
- * the server runs when it takes the bytes as a cv_image), so they are what
- * the server would answer, without sending the bytes a second time to ask.
+ * the file's header (header.c).
  *
  * A box that crosses the border by less than a pixel (rounding in the
  * tool that drew it) is clipped; anything beyond that, or a box of no or
  * negative size, rejects the whole image with the box named.
  */
 #include "load.h"
-
-#include "image/image.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -57,19 +53,6 @@ geometry_from_upright(ImageGeometry *g, int upright_width, int upright_height,
 		g->stored_width = upright_width;
 		g->stored_height = upright_height;
 	}
-}
-
-char *
-geometry_from_bytes(ImageGeometry *g, const uint8_t *bytes, size_t len)
-{
-	cv_image_info info;
-	cv_error	err;
-
-	/* no pixel cap here: the server applies its own when it adds the image */
-	if (cv_image_probe(bytes, len, 0, &info, &err) != CV_OK)
-		return xasprintf("not an image pgvision can read: %s", err.message);
-	geometry_from_upright(g, info.width, info.height, info.orientation);
-	return NULL;
 }
 
 /* A stored-raster point in fractions, moved to the upright image. */

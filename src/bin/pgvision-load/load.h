@@ -125,10 +125,11 @@ typedef struct ImageGeometry
 
 extern void geometry_from_upright(ImageGeometry *g, int upright_width,
 								  int upright_height, int orientation);
-/* the geometry of a photo from its header; NULL or why it cannot be read */
-extern char *geometry_from_bytes(ImageGeometry *g, const uint8_t *bytes, size_t len);
 extern char *boxes_to_upright(const LoadItem *item, const ImageGeometry *g,
 							  bool upright_pixels, LoadBox *out);
+
+/* header.c: the geometry of a photo from its header; NULL or why it cannot be read */
+extern char *geometry_from_bytes(ImageGeometry *g, const uint8_t *bytes, size_t len);
 
 /* known.c: content hashes of the images the project already has */
 #define SHA256_LEN 32
