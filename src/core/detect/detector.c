@@ -1,109 +1,16 @@
 /*
  * detector.c
- *	  The detection head: cell rows from two feature maps, the adapter's
- *	  forward pass, decoding to boxes, calibration, and the training views
- *	  (detector.h).
+ *	  The detection head: its shape and parameters, cell rows from two
+ *	  feature maps, the adapter's forward pass on a photo and its mirror,
+ *	  and ensembles (detector.h).  The training views are in
+ *	  detect_views.c, the outputs' decoding to boxes in detect_decode.c.
  */
 #include "detector.h"
-#include "../learn/augment.h"
 #include "../nn/nn.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
-
-/*
- * The views.  The crops keep 80% of each side (objects grow by a quarter),
- * at opposite corners and mirrored in turn, so positions and sizes move
- * both ways; measured against fewer views in docs/detection.md.
- */
-static const cv_detect_view detect_views[CV_DETECT_MAX_VIEWS] = {
-	{0.0f, 0.0f, 1.0f, 1.0f, false},
-	{0.0f, 0.0f, 1.0f, 1.0f, true},
-	{0.0f, 0.0f, 0.8f, 0.8f, false},
-	{0.2f, 0.2f, 0.8f, 0.8f, true},
-	{0.2f, 0.0f, 0.8f, 0.8f, false},
-	{0.0f, 0.2f, 0.8f, 0.8f, true},
-};
-
-const cv_detect_view *
-cv_detect_view_get(int index)
-{
-	if (index < 0 || index >= CV_DETECT_MAX_VIEWS)
-		return NULL;
-	return &detect_views[index];
-}
-
-/* A detection view as the renderer's rectangle; false out of range. */
-static bool
-detect_view_rect(int view_index, cv_view *view)
-{
-	const cv_detect_view *v = cv_detect_view_get(view_index);
-
-	if (v == NULL)
-		return false;
-	view->left = v->left;
-	view->top = v->top;
-	view->width = v->width;
-	view->height = v->height;
-	view->flip = v->flip;
-	return true;
-}
-
-cv_status
-cv_detect_render_view(const cv_rgb_image *src, int view_index, int width,
-					  int height, cv_rgb_image *out, cv_error *err)
-{
-	cv_view		view;
-
-	if (!detect_view_rect(view_index, &view))
-		return cv_fail(err, CV_ERR_PARAM, "detection view %d does not exist", view_index);
-	return cv_augment_render(src, &view, width, height, out, err);
-}
-
-cv_status
-cv_detect_render_view_in(const cv_rgb_image *src, int view_index, int width, int height,
-						 uint8_t *pixels, void *work, size_t work_len, cv_rgb_image *out,
-						 cv_error *err)
-{
-	cv_view		view;
-
-	if (!detect_view_rect(view_index, &view))
-		return cv_fail(err, CV_ERR_PARAM, "detection view %d does not exist", view_index);
-	return cv_augment_render_in(src, &view, width, height, pixels, work, work_len, out, err);
-}
-
-int
-cv_detect_view_boxes(int view_index, const cv_box *boxes, const int *tags,
-					 int n, float min_visible, cv_box *out, int *out_tags)
-{
-	const cv_detect_view *v = cv_detect_view_get(view_index);
-	int			kept = 0;
-
-	if (v == NULL)
-		return 0;
-	for (int i = 0; i < n; i++)
-	{
-		double		area = (double) boxes[i].width * boxes[i].height;
-		cv_box		b;
-
-		b.left = (boxes[i].left - v->left) / v->width;
-		b.top = (boxes[i].top - v->top) / v->height;
-		b.width = boxes[i].width / v->width;
-		b.height = boxes[i].height / v->height;
-		b = cv_box_clip(b);
-		/* visible share of the original box, in source units */
-		if (area <= 0.0 ||
-			(double) b.width * v->width * b.height * v->height < min_visible * area)
-			continue;
-		if (v->flip)
-			b.left = 1.0f - b.left - b.width;
-		out[kept] = b;
-		out_tags[kept] = tags[i];
-		kept++;
-	}
-	return kept;
-}
 
 /* ---- shape ---- */
 
@@ -378,33 +285,6 @@ cv_detector_forward(const cv_detector *d, float *rows, int n, bool standardise,
 		memcpy(out + (size_t) i * out_dim, d->b2, sizeof(float) * out_dim);
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out_dim, d->hidden,
 				1.0f, hidden, d->hidden, d->w2, out_dim, 1.0f, out, out_dim);
-}
-
-/* ---- decoding ---- */
-
-static float
-sigmoidf(float x)
-{
-	return 1.0f / (1.0f + expf(-x));
-}
-
-float
-cv_detector_calibrate(const cv_detector *d, float score)
-{
-	double		s = fmin(fmax(score, 1e-7), 1.0 - 1e-7);
-	double		z = d->calib_a * log(s / (1.0 - s)) + d->calib_b;
-
-	return (float) (1.0 / (1.0 + exp(-z)));
-}
-
-/* The raw score whose calibrated probability is p (calib_a > 0). */
-static float
-uncalibrate(const cv_detector *d, float p)
-{
-	double		q = fmin(fmax(p, 1e-7), 1.0 - 1e-7);
-	double		z = (log(q / (1.0 - q)) - d->calib_b) / d->calib_a;
-
-	return (float) (1.0 / (1.0 + exp(-z)));
 }
 
 /*
@@ -818,109 +698,6 @@ cv_detector_detect_in(const cv_detector *d, const float *maps, const float *mirr
 	if (st == CV_OK)
 		st = cv_detector_decode(d, out, min_probability, nms_overlap, max_detections,
 								dets, n_dets, err);
-	return st;
-}
-
-cv_status
-cv_detector_decode(const cv_detector *d, const float *out, float min_probability,
-				   double nms_overlap, int max_detections, cv_detection **dets,
-				   int *n_dets, cv_error *err)
-{
-	cv_detector_shape s;
-	int			cells,
-				out_dim = cv_detector_out_dim(d->n_tags);
-	cv_detection *cand = NULL;
-	int			n_cand = 0,
-				kept;
-	float		min_score;
-	cv_status	st = CV_OK;
-
-	*dets = NULL;
-	*n_dets = 0;
-	if (!(min_probability >= 0.0f && min_probability <= 1.0f))
-		return cv_fail(err, CV_ERR_PARAM, "threshold must be between 0 and 1");
-	if (!(nms_overlap >= 0.0 && nms_overlap <= 1.0))
-		return cv_fail(err, CV_ERR_PARAM, "overlap must be between 0 and 1");
-	if (max_detections < 1)
-		return cv_fail(err, CV_ERR_PARAM, "max_detections must be at least 1");
-	cv_detector_get_shape(d, &s);
-	cells = cv_detector_cells(&s);
-	/* Candidates: every (cell, tag) whose calibrated probability is enough. */
-	min_score = d->calib_a > 0.0f ? uncalibrate(d, min_probability) : 0.0f;
-	for (int pass = 0; pass < 2; pass++)
-	{
-		n_cand = 0;
-		for (int c = 0; c < cells; c++)
-		{
-			const float *o = out + (size_t) c * out_dim;
-			float		centre = sigmoidf(o[d->n_tags + 4]);
-
-			for (int k = 0; k < d->n_tags; k++)
-			{
-				float		score = sqrtf(sigmoidf(o[k]) * centre);
-
-				if (score < min_score || cv_detector_calibrate(d, score) < min_probability)
-					continue;
-				if (pass == 1)
-				{
-					int			y = c / s.map_width[0],
-								x = c % s.map_width[0];
-					float		cw = 1.0f / s.map_width[0],
-								ch = 1.0f / s.map_height[0];
-
-					cand[n_cand].tag = k;
-					cand[n_cand].score = score;
-					cand[n_cand].box = cv_box_decode(o + d->n_tags, (x + 0.5f) * cw,
-													 (y + 0.5f) * ch, cw, ch);
-				}
-				n_cand++;
-			}
-		}
-		if (pass == 0)
-		{
-			if (n_cand == 0)
-				goto done;
-			cand = cv_malloc(sizeof(cv_detection) * (size_t) n_cand);
-			if (cand == NULL)
-			{
-				st = cv_fail(err, CV_ERR_NOMEM, "out of memory for detections");
-				goto done;
-			}
-		}
-	}
-	kept = cv_detect_nms(cand, n_cand, 0.0f, nms_overlap, max_detections, err);
-	if (kept < 0)
-	{
-		st = err != NULL ? err->code : CV_ERR_NOMEM;
-		goto done;
-	}
-
-	/* Clip and calibrate; a box clipped to nothing is no detection. */
-	{
-		int			m = 0;
-
-		for (int i = 0; i < kept; i++)
-		{
-			cv_detection dd = cand[i];
-
-			dd.box = cv_box_clip(dd.box);
-			if (dd.box.width <= 0.0f || dd.box.height <= 0.0f)
-				continue;
-			dd.score = cv_detector_calibrate(d, dd.score);
-			cand[m++] = dd;
-		}
-		kept = m;
-	}
-	if (kept == 0)
-	{
-		cv_free(cand);
-		cand = NULL;
-	}
-	*dets = cand;
-	*n_dets = kept;
-	cand = NULL;
-done:
-	cv_free(cand);
 	return st;
 }
 
