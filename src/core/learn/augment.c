@@ -17,6 +17,9 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /*
  * Whole image, its mirror, an 80% centre crop and its mirror, then four
@@ -142,40 +145,135 @@ typedef struct render_job
 /* Output pixels below which a render runs on one thread. */
 #define RENDER_MIN_PARALLEL 16384
 
-/* The horizontal pass over a band of the source rows the vertical pass reads. */
+/* One output pixel of the horizontal pass, a channel at a time. */
+static inline void
+horizontal_pixel(const uint8_t *s, const float *w, int count, float *t)
+{
+	float		r = 0.0f,
+				g = 0.0f,
+				b = 0.0f;
+
+	for (int p = 0; p < count; p++)
+	{
+		r += w[p] * s[3 * p];
+		g += w[p] * s[3 * p + 1];
+		b += w[p] * s[3 * p + 2];
+	}
+	t[0] = r;
+	t[1] = g;
+	t[2] = b;
+}
+
+/*
+ * The horizontal pass over a band of the source rows the vertical pass
+ * reads.  On x86-64 (SSE2) an output pixel's three channels are the lanes
+ * of one vector: each tap loads the four bytes from its pixel on (the
+ * fourth, the next pixel's red, is a lane whose sum is never kept),
+ * widens them to floats and adds their products with the tap's weight, so
+ * each channel gets the same products added in the same order as one at a
+ * time (the same floats) for a third of the instructions.  The fourth lane
+ * is stored too, into the next pixel's first float, which that pixel then
+ * writes.  The row's last output pixel, and any whose taps reach the source
+ * row's last pixel (its fourth byte lies past the row, and on the image's
+ * last row past the image), are summed a channel at a time.
+ */
 static void
 render_horizontal(void *ctx, int part, int nparts, int thread)
 {
 	const render_job *j = ctx;
-	int			width = j->width;
+	int			width = j->width,
+				src_width = j->src->width;
 	long		lo,
 				hi;
 
 	cv_parallel_range(j->rows, part, nparts, &lo, &hi);
 	for (int y = j->row_lo + (int) lo; y < j->row_lo + (int) hi; y++)
 	{
-		const uint8_t *srow = j->src->pixels + (size_t) y * j->src->width * 3;
+		const uint8_t *srow = j->src->pixels + (size_t) y * src_width * 3;
 		float	   *trow = j->tmp + (size_t) y * width * 3;
 
 		for (int x = 0; x < width; x++)
 		{
-			const float *w = j->xw + j->xt[x].weights_at;
-			const uint8_t *s = srow + (size_t) j->xt[x].first * 3;
-			float		r = 0.0f,
-						g = 0.0f,
-						b = 0.0f;
+			const tap  *t = &j->xt[x];
+			const float *w = j->xw + t->weights_at;
+			const uint8_t *s = srow + (size_t) t->first * 3;
 
-			for (int p = 0; p < j->xt[x].count; p++)
+#if defined(__SSE2__)
+			if (x + 1 < width && t->first + t->count < src_width)
 			{
-				r += w[p] * s[3 * p];
-				g += w[p] * s[3 * p + 1];
-				b += w[p] * s[3 * p + 2];
+				const __m128i zero = _mm_setzero_si128();
+				__m128		acc = _mm_setzero_ps();
+
+				for (int p = 0; p < t->count; p++)
+				{
+					int32_t		four;
+					__m128i		b;
+
+					memcpy(&four, s + 3 * p, sizeof(four));
+					b = _mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128(four), zero), zero);
+					acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(w[p]), _mm_cvtepi32_ps(b)));
+				}
+				_mm_storeu_ps(trow + 3 * x, acc);
+				continue;
 			}
-			trow[3 * x] = r;
-			trow[3 * x + 1] = g;
-			trow[3 * x + 2] = b;
+#endif
+			horizontal_pixel(s, w, t->count, trow + 3 * x);
 		}
 	}
+}
+
+/*
+ * A row of sums to bytes: v + 0.5 clamped to 0..255 and truncated, i.e.
+ * rounded to the nearest byte.  On x86-64, sixteen at a time with SSE2
+ * (every x86-64 CPU has it): maxps / minps clamp exactly as the comparisons
+ * do (the sums are never NaN), cvttps2dq truncates as the cast does, and
+ * the saturating packs cannot saturate values already in 0..255, so the
+ * bytes are those of the scalar loop, which does the rest.
+ */
+static void
+sums_to_bytes(const float *sums, int n, uint8_t *out)
+{
+	int			k = 0;
+
+#if defined(__SSE2__)
+	const __m128 half = _mm_set1_ps(0.5f),
+				lo = _mm_setzero_ps(),
+				hi = _mm_set1_ps(255.0f);
+
+	for (; k + 16 <= n; k += 16)
+	{
+		__m128i		q[4];
+
+		for (int i = 0; i < 4; i++)
+		{
+			__m128		v = _mm_add_ps(_mm_loadu_ps(sums + k + 4 * i), half);
+
+			q[i] = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(v, lo), hi));
+		}
+		_mm_storeu_si128((__m128i *) (out + k),
+						 _mm_packus_epi16(_mm_packs_epi32(q[0], q[1]), _mm_packs_epi32(q[2], q[3])));
+	}
+#endif
+	for (; k < n; k++)
+	{
+		float		v = sums[k] + 0.5f;
+
+		out[k] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t) v;
+	}
+}
+
+/* A row of width RGB pixels in place, right to left. */
+static void
+mirror_pixels(uint8_t *row, int width)
+{
+	for (int a = 0, b = width - 1; a < b; a++, b--)
+		for (int c = 0; c < 3; c++)
+		{
+			uint8_t		t = row[3 * a + c];
+
+			row[3 * a + c] = row[3 * b + c];
+			row[3 * b + c] = t;
+		}
 }
 
 /*
@@ -217,17 +315,9 @@ render_vertical(void *ctx, int part, int nparts, int thread)
 			for (; k < n; k++)
 				acc[k] += wp * trow[k];
 		}
-		for (int x = 0; x < width; x++)
-		{
-			int			ox = j->view->flip ? width - 1 - x : x;
-
-			for (int c = 0; c < 3; c++)
-			{
-				float		v = acc[3 * x + c] + 0.5f;
-
-				orow[3 * ox + c] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t) v;
-			}
-		}
+		sums_to_bytes(acc, n, orow);
+		if (j->view->flip)
+			mirror_pixels(orow, width);
 	}
 }
 
