@@ -471,3 +471,102 @@ BEGIN
 	RETURN v_id;
 END;
 $$;
+
+-- Scale-out on Citus (issue 13): no whole row of a table passed to a
+-- function inside a query (on Citus the row of a shard has the shard's
+-- type: "function cv_check_access(cv_projects_102010, ...) does not
+-- exist"); the project row is read into a variable and checked there.
+-- The modifications name the image's project, which routes them to one
+-- shard (docs/scale-out.md, section 5).
+
+CREATE OR REPLACE FUNCTION cv_image_row(image_id bigint, need text DEFAULT 'read') RETURNS cv_images
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v cv_images;
+	v_project cv_projects;
+BEGIN
+	IF image_id IS NULL THEN
+		RAISE EXCEPTION 'image id must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO v FROM cv_images i WHERE i.id = image_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'image % does not exist', image_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF need <> 'read' THEN
+		-- The project row into a variable, then checked: a query passing
+		-- the whole row p of cv_projects p to a function fails on Citus,
+		-- where the row on the shard has its shard's type
+		-- (docs/scale-out.md, section 5).
+		SELECT p.* INTO v_project FROM cv_projects p WHERE p.id = v.project_id;
+		IF FOUND THEN
+			PERFORM cv_check_access(v_project, need, format('image %s', image_id));
+		END IF;
+	END IF;
+	RETURN v;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_delete_image(image_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_image cv_images := cv_image_row(image_id, 'write');
+BEGIN
+	-- The image checked first, then deleted by its whole key: on Citus the
+	-- project routes the DELETE to one shard, and no function runs there.
+	DELETE FROM cv_images i WHERE i.id = v_image.id AND i.project_id = v_image.project_id;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_untag_image(image_id bigint, tags text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_image cv_images := cv_image_row(image_id, 'write');
+	v_name text;
+BEGIN
+	PERFORM cv_check_tags_given(tags);
+	FOREACH v_name IN ARRAY cv_check_tag_names(tags) LOOP
+		DELETE FROM cv_image_tags it USING cv_tags t
+		 WHERE it.image_id = v_image.id AND it.project_id = v_image.project_id
+		   AND it.tag_id = t.id AND t.name = v_name;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'image % does not have tag "%"', v_image.id, v_name
+				USING ERRCODE = 'undefined_object';
+		END IF;
+	END LOOP;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_retag_image(image_id bigint, tags text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_image cv_images := cv_image_row(image_id, 'write');
+BEGIN
+	PERFORM cv_check_tags_given(tags);
+	-- the project named: one shard on Citus
+	DELETE FROM cv_image_tags it WHERE it.image_id = v_image.id AND it.project_id = v_image.project_id;
+	PERFORM cv_apply_tags(v_image, tags);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_delete_region(region_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects;
+BEGIN
+	IF region_id IS NULL THEN
+		RAISE EXCEPTION 'region id must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- As cv_image_row: the project into a variable, then checked (a whole
+	-- row passed to a function in a query fails on Citus); the DELETE names
+	-- the project, which routes it to one shard there.
+	SELECT p.* INTO v_project FROM cv_regions r JOIN cv_projects p ON p.id = r.project_id WHERE r.id = region_id;
+	IF FOUND THEN
+		PERFORM cv_check_access(v_project, 'write', format('region %s', region_id));
+	END IF;
+	DELETE FROM cv_regions r WHERE r.id = region_id AND r.project_id = v_project.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'region % does not exist', coalesce(region_id::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END;
+$$;
