@@ -488,6 +488,15 @@ BEGIN
 	IF image_id IS NULL THEN
 		RAISE EXCEPTION 'image id must not be null' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- On Citus the id alone reads every shard of cv_images, in parallel by
+	-- default, after which the transaction may not write a reference table
+	-- (a new tag into cv_tags: "cannot modify table "cv_tags" because there
+	-- was a parallel operation on a distributed table", measured); a caller
+	-- that writes reads it over one connection per node, as cv_train does.
+	-- No such setting on a single server.
+	IF need <> 'read' AND current_setting('citus.multi_shard_modify_mode', true) IS NOT NULL THEN
+		PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	END IF;
 	SELECT * INTO v FROM cv_images i WHERE i.id = image_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'image % does not exist', image_id USING ERRCODE = 'undefined_object';
@@ -567,6 +576,70 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'region % does not exist', coalesce(region_id::text, 'NULL')
 			USING ERRCODE = 'undefined_object';
+	END IF;
+END;
+$$;
+
+-- The trainable checks' correlated reads of regions and labels name the
+-- image's project: a colocated join on Citus (detection and multilabel
+-- projects trained after cv_citus_distribute, docs/scale-out.md section 6).
+CREATE OR REPLACE FUNCTION cv_check_trainable(v_project cv_projects) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_short text;
+	v_count bigint;
+	v_ready integer;
+BEGIN
+	IF v_project.task = 'detection' THEN
+		SELECT t.name, count(DISTINCT r.image_id) INTO v_short, v_count
+		  FROM cv_tags t LEFT JOIN cv_regions r ON r.tag_id = t.id
+		 WHERE t.project_id = v_project.id
+		 GROUP BY t.id, t.name
+		HAVING count(DISTINCT r.image_id) < 15
+		 ORDER BY count(DISTINCT r.image_id), t.name LIMIT 1;
+		IF v_short IS NOT NULL THEN
+			RAISE EXCEPTION 'tag "%" of project "%" has % images with regions; training needs at least 15 per tag', v_short, v_project.name, v_count
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Draw boxes of this tag on more images (cv_add_region), or delete the tag.';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM cv_tags t WHERE t.project_id = v_project.id) THEN
+			RAISE EXCEPTION 'project "%" has 0 tags with regions; training needs at least 1', v_project.name
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Draw tagged boxes with cv_add_region or cv_add_image(..., regions => ...).';
+		END IF;
+		-- the image's whole key in the correlation: on Citus a join of
+		-- colocated shards (on the id alone it refuses the join)
+		IF EXISTS (SELECT 1 FROM cv_images i WHERE i.project_id = v_project.id
+		              AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id AND r.project_id = i.project_id)) THEN
+			RAISE NOTICE 'images of project "%" without regions are used as negative examples', v_project.name
+				USING HINT = 'They teach the detector what is not an object.';
+		END IF;
+		RETURN;
+	END IF;
+	SELECT count(*) FILTER (WHERE n >= 5) INTO v_ready
+	  FROM (SELECT count(it.image_id) AS n FROM cv_tags t LEFT JOIN cv_image_tags it ON it.tag_id = t.id
+	         WHERE t.project_id = v_project.id GROUP BY t.id) s;
+	-- An unused negative tag is simply left out; every other tag counts.
+	SELECT t.name, count(it.image_id) INTO v_short, v_count
+	  FROM cv_tags t LEFT JOIN cv_image_tags it ON it.tag_id = t.id
+	 WHERE t.project_id = v_project.id
+	 GROUP BY t.id, t.name, t.negative
+	HAVING count(it.image_id) < 5 AND NOT (t.negative AND count(it.image_id) = 0)
+	 ORDER BY count(it.image_id), t.name LIMIT 1;
+	IF v_short IS NOT NULL THEN
+		RAISE EXCEPTION 'tag "%" of project "%" has % images; training needs at least 5 per tag', v_short, v_project.name, v_count
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Add images with this tag, or delete the tag.';
+	END IF;
+	IF v_ready < 2 THEN
+		RAISE EXCEPTION 'project "%" has % tags with images; training needs at least 2', v_project.name, v_ready
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF v_project.task = 'multilabel' AND EXISTS (
+		SELECT 1 FROM cv_images i WHERE i.project_id = v_project.id
+		   AND NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id AND it.project_id = i.project_id)) THEN
+		RAISE NOTICE 'untagged images of project "%" are left out of training', v_project.name
+			USING HINT = 'Tag them with the negative tag to teach the model what none of the tags looks like.';
 	END IF;
 END;
 $$;

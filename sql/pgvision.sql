@@ -412,6 +412,15 @@ BEGIN
 	IF image_id IS NULL THEN
 		RAISE EXCEPTION 'image id must not be null' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- On Citus the id alone reads every shard of cv_images, in parallel by
+	-- default, after which the transaction may not write a reference table
+	-- (a new tag into cv_tags: "cannot modify table "cv_tags" because there
+	-- was a parallel operation on a distributed table", measured); a caller
+	-- that writes reads it over one connection per node, as cv_train does.
+	-- No such setting on a single server.
+	IF need <> 'read' AND current_setting('citus.multi_shard_modify_mode', true) IS NOT NULL THEN
+		PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	END IF;
 	SELECT * INTO v FROM cv_images i WHERE i.id = image_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'image % does not exist', image_id USING ERRCODE = 'undefined_object';
@@ -1226,8 +1235,10 @@ BEGIN
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 				      HINT = 'Draw tagged boxes with cv_add_region or cv_add_image(..., regions => ...).';
 		END IF;
+		-- the image's whole key in the correlation: on Citus a join of
+		-- colocated shards (on the id alone it refuses the join)
 		IF EXISTS (SELECT 1 FROM cv_images i WHERE i.project_id = v_project.id
-		              AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id)) THEN
+		              AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id AND r.project_id = i.project_id)) THEN
 			RAISE NOTICE 'images of project "%" without regions are used as negative examples', v_project.name
 				USING HINT = 'They teach the detector what is not an object.';
 		END IF;
@@ -1254,7 +1265,7 @@ BEGIN
 	END IF;
 	IF v_project.task = 'multilabel' AND EXISTS (
 		SELECT 1 FROM cv_images i WHERE i.project_id = v_project.id
-		   AND NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id)) THEN
+		   AND NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id AND it.project_id = i.project_id)) THEN
 		RAISE NOTICE 'untagged images of project "%" are left out of training', v_project.name
 			USING HINT = 'Tag them with the negative tag to teach the model what none of the tags looks like.';
 	END IF;
