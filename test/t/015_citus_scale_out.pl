@@ -267,7 +267,7 @@ sub boxes
 {
 	my ($from) = @_;
 	return $coord->safe_psql('postgres',
-		qq{SELECT count(*) || ' ' || string_agg(id || ':' || tag || '=' || probability || '@' || "left" || ',' || top || ',' || width || ',' || height,
+		qq{SELECT count(*) || ' ' || string_agg(id || ':' || tag || '=' || probability || '\@' || "left" || ',' || top || ',' || width || ',' || height,
 			' ' ORDER BY id, probability DESC, "left", top) FROM ($from) s});
 }
 my $expected_boxes = boxes(q{SELECT p.id, d.* FROM local_od_photos p, cv_detect('raccoons', p.img) d});
