@@ -7,7 +7,12 @@
 # answers; a compact model needs nothing; the trigger recipe labels rows as
 # they are inserted into a distributed table.  Then cv_citus_distribute
 # makes pgvision's own tables Citus tables with those projects in them,
-# and the checks of the schema run on the shards.  Skipped where no citus
+# and the checks of the schema run on the shards; training runs there, in
+# the session and in the background worker, for a classification and a
+# detection project, whose detector then runs on the workers with the
+# coordinator's boxes; and the image and region functions (no whole row
+# of a Citus table passed to a function) work on the shards with their
+# single-server results and errors.  Skipped where no citus
 # extension is installed (the test command has none; docs/scale-out.md
 # says how the developers get one).
 use strict;
