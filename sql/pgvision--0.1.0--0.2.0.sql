@@ -471,3 +471,175 @@ BEGIN
 	RETURN v_id;
 END;
 $$;
+
+-- Scale-out on Citus (issue 13): no whole row of a table passed to a
+-- function inside a query (on Citus the row of a shard has the shard's
+-- type: "function cv_check_access(cv_projects_102010, ...) does not
+-- exist"); the project row is read into a variable and checked there.
+-- The modifications name the image's project, which routes them to one
+-- shard (docs/scale-out.md, section 5).
+
+CREATE OR REPLACE FUNCTION cv_image_row(image_id bigint, need text DEFAULT 'read') RETURNS cv_images
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v cv_images;
+	v_project cv_projects;
+BEGIN
+	IF image_id IS NULL THEN
+		RAISE EXCEPTION 'image id must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- On Citus the id alone reads every shard of cv_images, in parallel by
+	-- default, after which the transaction may not write a reference table
+	-- (a new tag into cv_tags: "cannot modify table "cv_tags" because there
+	-- was a parallel operation on a distributed table", measured); a caller
+	-- that writes reads it over one connection per node, as cv_train does.
+	-- No such setting on a single server.
+	IF need <> 'read' AND current_setting('citus.multi_shard_modify_mode', true) IS NOT NULL THEN
+		PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	END IF;
+	SELECT * INTO v FROM cv_images i WHERE i.id = image_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'image % does not exist', image_id USING ERRCODE = 'undefined_object';
+	END IF;
+	IF need <> 'read' THEN
+		-- The project row into a variable, then checked: a query passing
+		-- the whole row p of cv_projects p to a function fails on Citus,
+		-- where the row on the shard has its shard's type
+		-- (docs/scale-out.md, section 5).
+		SELECT p.* INTO v_project FROM cv_projects p WHERE p.id = v.project_id;
+		IF FOUND THEN
+			PERFORM cv_check_access(v_project, need, format('image %s', image_id));
+		END IF;
+	END IF;
+	RETURN v;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_delete_image(image_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_image cv_images := cv_image_row(image_id, 'write');
+BEGIN
+	-- The image checked first, then deleted by its whole key: on Citus the
+	-- project routes the DELETE to one shard, and no function runs there.
+	DELETE FROM cv_images i WHERE i.id = v_image.id AND i.project_id = v_image.project_id;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_untag_image(image_id bigint, tags text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_image cv_images := cv_image_row(image_id, 'write');
+	v_name text;
+BEGIN
+	PERFORM cv_check_tags_given(tags);
+	FOREACH v_name IN ARRAY cv_check_tag_names(tags) LOOP
+		DELETE FROM cv_image_tags it USING cv_tags t
+		 WHERE it.image_id = v_image.id AND it.project_id = v_image.project_id
+		   AND it.tag_id = t.id AND t.name = v_name;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'image % does not have tag "%"', v_image.id, v_name
+				USING ERRCODE = 'undefined_object';
+		END IF;
+	END LOOP;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_retag_image(image_id bigint, tags text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_image cv_images := cv_image_row(image_id, 'write');
+BEGIN
+	PERFORM cv_check_tags_given(tags);
+	-- the project named: one shard on Citus
+	DELETE FROM cv_image_tags it WHERE it.image_id = v_image.id AND it.project_id = v_image.project_id;
+	PERFORM cv_apply_tags(v_image, tags);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_delete_region(region_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects;
+BEGIN
+	IF region_id IS NULL THEN
+		RAISE EXCEPTION 'region id must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- As cv_image_row: the project into a variable, then checked (a whole
+	-- row passed to a function in a query fails on Citus); the DELETE names
+	-- the project, which routes it to one shard there.
+	SELECT p.* INTO v_project FROM cv_regions r JOIN cv_projects p ON p.id = r.project_id WHERE r.id = region_id;
+	IF FOUND THEN
+		PERFORM cv_check_access(v_project, 'write', format('region %s', region_id));
+	END IF;
+	DELETE FROM cv_regions r WHERE r.id = region_id AND r.project_id = v_project.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'region % does not exist', coalesce(region_id::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END;
+$$;
+
+-- The trainable checks' correlated reads of regions and labels name the
+-- image's project: a colocated join on Citus (detection and multilabel
+-- projects trained after cv_citus_distribute, docs/scale-out.md section 6).
+CREATE OR REPLACE FUNCTION cv_check_trainable(v_project cv_projects) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_short text;
+	v_count bigint;
+	v_ready integer;
+BEGIN
+	IF v_project.task = 'detection' THEN
+		SELECT t.name, count(DISTINCT r.image_id) INTO v_short, v_count
+		  FROM cv_tags t LEFT JOIN cv_regions r ON r.tag_id = t.id
+		 WHERE t.project_id = v_project.id
+		 GROUP BY t.id, t.name
+		HAVING count(DISTINCT r.image_id) < 15
+		 ORDER BY count(DISTINCT r.image_id), t.name LIMIT 1;
+		IF v_short IS NOT NULL THEN
+			RAISE EXCEPTION 'tag "%" of project "%" has % images with regions; training needs at least 15 per tag', v_short, v_project.name, v_count
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Draw boxes of this tag on more images (cv_add_region), or delete the tag.';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM cv_tags t WHERE t.project_id = v_project.id) THEN
+			RAISE EXCEPTION 'project "%" has 0 tags with regions; training needs at least 1', v_project.name
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Draw tagged boxes with cv_add_region or cv_add_image(..., regions => ...).';
+		END IF;
+		-- the image's whole key in the correlation: on Citus a join of
+		-- colocated shards (on the id alone it refuses the join)
+		IF EXISTS (SELECT 1 FROM cv_images i WHERE i.project_id = v_project.id
+		              AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id AND r.project_id = i.project_id)) THEN
+			RAISE NOTICE 'images of project "%" without regions are used as negative examples', v_project.name
+				USING HINT = 'They teach the detector what is not an object.';
+		END IF;
+		RETURN;
+	END IF;
+	SELECT count(*) FILTER (WHERE n >= 5) INTO v_ready
+	  FROM (SELECT count(it.image_id) AS n FROM cv_tags t LEFT JOIN cv_image_tags it ON it.tag_id = t.id
+	         WHERE t.project_id = v_project.id GROUP BY t.id) s;
+	-- An unused negative tag is simply left out; every other tag counts.
+	SELECT t.name, count(it.image_id) INTO v_short, v_count
+	  FROM cv_tags t LEFT JOIN cv_image_tags it ON it.tag_id = t.id
+	 WHERE t.project_id = v_project.id
+	 GROUP BY t.id, t.name, t.negative
+	HAVING count(it.image_id) < 5 AND NOT (t.negative AND count(it.image_id) = 0)
+	 ORDER BY count(it.image_id), t.name LIMIT 1;
+	IF v_short IS NOT NULL THEN
+		RAISE EXCEPTION 'tag "%" of project "%" has % images; training needs at least 5 per tag', v_short, v_project.name, v_count
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Add images with this tag, or delete the tag.';
+	END IF;
+	IF v_ready < 2 THEN
+		RAISE EXCEPTION 'project "%" has % tags with images; training needs at least 2', v_project.name, v_ready
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF v_project.task = 'multilabel' AND EXISTS (
+		SELECT 1 FROM cv_images i WHERE i.project_id = v_project.id
+		   AND NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id AND it.project_id = i.project_id)) THEN
+		RAISE NOTICE 'untagged images of project "%" are left out of training', v_project.name
+			USING HINT = 'Tag them with the negative tag to teach the model what none of the tags looks like.';
+	END IF;
+END;
+$$;

@@ -407,16 +407,33 @@ CREATE FUNCTION cv_image_row(image_id bigint, need text DEFAULT 'read') RETURNS 
 LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v cv_images;
+	v_project cv_projects;
 BEGIN
 	IF image_id IS NULL THEN
 		RAISE EXCEPTION 'image id must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- On Citus the id alone reads every shard of cv_images, in parallel by
+	-- default, after which the transaction may not write a reference table
+	-- (a new tag into cv_tags: "cannot modify table "cv_tags" because there
+	-- was a parallel operation on a distributed table", measured); a caller
+	-- that writes reads it over one connection per node, as cv_train does.
+	-- No such setting on a single server.
+	IF need <> 'read' AND current_setting('citus.multi_shard_modify_mode', true) IS NOT NULL THEN
+		PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
 	END IF;
 	SELECT * INTO v FROM cv_images i WHERE i.id = image_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'image % does not exist', image_id USING ERRCODE = 'undefined_object';
 	END IF;
 	IF need <> 'read' THEN
-		PERFORM cv_check_access(p, need, format('image %s', image_id)) FROM cv_projects p WHERE p.id = v.project_id;
+		-- The project row into a variable, then checked: a query passing
+		-- the whole row p of cv_projects p to a function fails on Citus,
+		-- where the row on the shard has its shard's type
+		-- (docs/scale-out.md, section 5).
+		SELECT p.* INTO v_project FROM cv_projects p WHERE p.id = v.project_id;
+		IF FOUND THEN
+			PERFORM cv_check_access(v_project, need, format('image %s', image_id));
+		END IF;
 	END IF;
 	RETURN v;
 END;
@@ -753,8 +770,12 @@ COMMENT ON FUNCTION cv_add_image(text, bytea, text[], jsonb) IS 'add an image (J
 
 CREATE FUNCTION cv_delete_image(image_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_image cv_images := cv_image_row(image_id, 'write');
 BEGIN
-	DELETE FROM cv_images WHERE id = (cv_image_row(image_id, 'write')).id;
+	-- The image checked first, then deleted by its whole key: on Citus the
+	-- project routes the DELETE to one shard, and no function runs there.
+	DELETE FROM cv_images i WHERE i.id = v_image.id AND i.project_id = v_image.project_id;
 END;
 $$;
 COMMENT ON FUNCTION cv_delete_image(bigint) IS 'delete an image with its labels and regions';
@@ -791,7 +812,8 @@ BEGIN
 	PERFORM cv_check_tags_given(tags);
 	FOREACH v_name IN ARRAY cv_check_tag_names(tags) LOOP
 		DELETE FROM cv_image_tags it USING cv_tags t
-		 WHERE it.image_id = v_image.id AND it.tag_id = t.id AND t.name = v_name;
+		 WHERE it.image_id = v_image.id AND it.project_id = v_image.project_id
+		   AND it.tag_id = t.id AND t.name = v_name;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'image % does not have tag "%"', v_image.id, v_name
 				USING ERRCODE = 'undefined_object';
@@ -807,7 +829,8 @@ DECLARE
 	v_image cv_images := cv_image_row(image_id, 'write');
 BEGIN
 	PERFORM cv_check_tags_given(tags);
-	DELETE FROM cv_image_tags it WHERE it.image_id = v_image.id;
+	-- the project named: one shard on Citus
+	DELETE FROM cv_image_tags it WHERE it.image_id = v_image.id AND it.project_id = v_image.project_id;
 	PERFORM cv_apply_tags(v_image, tags);
 END;
 $$;
@@ -888,13 +911,20 @@ COMMENT ON FUNCTION cv_add_region(bigint, text, float8, float8, float8, float8) 
 
 CREATE FUNCTION cv_delete_region(region_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects;
 BEGIN
 	IF region_id IS NULL THEN
 		RAISE EXCEPTION 'region id must not be null' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	PERFORM cv_check_access(p, 'write', format('region %s', region_id))
-	   FROM cv_regions r JOIN cv_projects p ON p.id = r.project_id WHERE r.id = region_id;
-	DELETE FROM cv_regions WHERE id = region_id;
+	-- As cv_image_row: the project into a variable, then checked (a whole
+	-- row passed to a function in a query fails on Citus); the DELETE names
+	-- the project, which routes it to one shard there.
+	SELECT p.* INTO v_project FROM cv_regions r JOIN cv_projects p ON p.id = r.project_id WHERE r.id = region_id;
+	IF FOUND THEN
+		PERFORM cv_check_access(v_project, 'write', format('region %s', region_id));
+	END IF;
+	DELETE FROM cv_regions r WHERE r.id = region_id AND r.project_id = v_project.id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'region % does not exist', coalesce(region_id::text, 'NULL')
 			USING ERRCODE = 'undefined_object';
@@ -1205,8 +1235,10 @@ BEGIN
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 				      HINT = 'Draw tagged boxes with cv_add_region or cv_add_image(..., regions => ...).';
 		END IF;
+		-- the image's whole key in the correlation: on Citus a join of
+		-- colocated shards (on the id alone it refuses the join)
 		IF EXISTS (SELECT 1 FROM cv_images i WHERE i.project_id = v_project.id
-		              AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id)) THEN
+		              AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id AND r.project_id = i.project_id)) THEN
 			RAISE NOTICE 'images of project "%" without regions are used as negative examples', v_project.name
 				USING HINT = 'They teach the detector what is not an object.';
 		END IF;
@@ -1233,7 +1265,7 @@ BEGIN
 	END IF;
 	IF v_project.task = 'multilabel' AND EXISTS (
 		SELECT 1 FROM cv_images i WHERE i.project_id = v_project.id
-		   AND NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id)) THEN
+		   AND NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id AND it.project_id = i.project_id)) THEN
 		RAISE NOTICE 'untagged images of project "%" are left out of training', v_project.name
 			USING HINT = 'Tag them with the negative tag to teach the model what none of the tags looks like.';
 	END IF;

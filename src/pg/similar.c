@@ -522,10 +522,11 @@ NearCacheRemove(int i)
 
 /* Store view 0 of a new image as its one-view cv_features row. */
 static void
-StoreViewZero(int64 image_id, const char *domain, const cv_feature_extractor *fx, const float *vec)
+StoreViewZero(int64 image_id, int64 project_id, const char *domain, const cv_feature_extractor *fx, const float *vec)
 {
-	Oid			types[5] = {INT8OID, TEXTOID, INT4OID, INT4OID, BYTEAOID};
-	Datum		values[5];
+	Oid			types[6] = {INT8OID, TEXTOID, INT4OID, INT4OID, BYTEAOID, INT8OID};
+	Datum		values[6];
+	bool		with_project = FeaturesHaveProjectId();
 	Size		bytes = sizeof(float) * fx->dim;
 	bytea	   *blob = palloc(VARHDRSZ + bytes);
 
@@ -536,14 +537,19 @@ StoreViewZero(int64 image_id, const char *domain, const cv_feature_extractor *fx
 	values[2] = Int32GetDatum((int32) fx->version);
 	values[3] = Int32GetDatum(fx->dim);
 	values[4] = PointerGetDatum(blob);
-	/* project_id from the image row: part of every per-project key (Citus) */
-	if (SPI_execute_with_args(FeaturesHaveProjectId()
+	values[5] = Int64GetDatum(project_id);
+	/*
+	 * project_id from the image row: part of every per-project key
+	 * (Citus); the image read by its whole key, which routes the INSERT
+	 * ... SELECT to the project's one shard there.
+	 */
+	if (SPI_execute_with_args(with_project
 							  ? "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, project_id) "
-							  "SELECT $1, $2, $3, 1, $4, $5, i.project_id FROM cv_images i WHERE i.id = $1 "
+							  "SELECT $1, $2, $3, 1, $4, $5, i.project_id FROM cv_images i WHERE i.id = $1 AND i.project_id = $6 "
 							  "ON CONFLICT (image_id, domain, project_id) DO NOTHING"
 							  : "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features) "
 							  "VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (image_id, domain) DO NOTHING",
-							  5, types, values, NULL, false, 0) != SPI_OK_INSERT)
+							  with_project ? 6 : 5, types, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "cannot store the features of image " INT64_FORMAT, image_id);
 }
 
@@ -615,7 +621,7 @@ cv_note_near_duplicate(PG_FUNCTION_ARGS)
 		NearCacheRemove(best_at);
 	}
 
-	StoreViewZero(image_id, project.domain, fx, vec);
+	StoreViewZero(image_id, project.id, project.domain, fx, vec);
 	NearCacheAppend(image_id, vec);
 	SPI_finish();
 

@@ -160,8 +160,8 @@ StoreMaps(DetectJob *job, int image)
 {
 	Size		n = (Size) job->views * job->map_floats;
 	bytea	   *blob = palloc(VARHDRSZ + n * 2);
-	Oid			types[7] = {INT8OID, TEXTOID, INT4OID, INT4OID, INT4OID, BYTEAOID, INT2OID};
-	Datum		values[7];
+	Oid			types[8] = {INT8OID, TEXTOID, INT4OID, INT4OID, INT4OID, BYTEAOID, INT2OID, INT8OID};
+	Datum		values[8];
 
 	SET_VARSIZE(blob, VARHDRSZ + n * 2);
 	cv_half_encode(job->maps + (Size) image * n, n, (uint8_t *) VARDATA(blob));
@@ -172,22 +172,24 @@ StoreMaps(DetectJob *job, int image)
 	values[4] = Int32GetDatum((int32) job->map_floats);
 	values[5] = PointerGetDatum(blob);
 	values[6] = Int16GetDatum(2);
+	values[7] = Int64GetDatum(job->project_id);
 	/*
 	 * An image deleted meanwhile gets no row; project_id is the image's
-	 * (0.2.0's schema; 0.1.0's has none, schema_version.c).
+	 * (0.2.0's schema; 0.1.0's has none, schema_version.c), and the image
+	 * is read by its whole key: on Citus one shard (train_job.c).
 	 */
 	TrainExecute(FeaturesHaveProjectId()
 				 ? "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, value_bytes, project_id) "
-				 "SELECT $1, $2, $3, $4, $5, $6, $7, i.project_id FROM cv_images i WHERE i.id = $1 "
+				 "SELECT $1, $2, $3, $4, $5, $6, $7, i.project_id FROM cv_images i WHERE i.id = $1 AND i.project_id = $8 "
 				 "ON CONFLICT (image_id, domain, project_id) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
 				 "views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, "
 				 "value_bytes = EXCLUDED.value_bytes, computed_at = EXCLUDED.computed_at"
 				 : "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, value_bytes) "
-				 "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM cv_images WHERE id = $1) "
+				 "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM cv_images WHERE id = $1 AND project_id = $8) "
 				 "ON CONFLICT (image_id, domain) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
 				 "views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, "
 				 "value_bytes = EXCLUDED.value_bytes, computed_at = EXCLUDED.computed_at",
-				 7, types, values, SPI_OK_INSERT);
+				 8, types, values, SPI_OK_INSERT);
 }
 
 static int

@@ -193,8 +193,8 @@ StoreFeatures(TrainJob *job, int image)
 {
 	Size		bytes = sizeof(float) * (Size) job->views * job->fx->dim;
 	bytea	   *blob = palloc(VARHDRSZ + bytes);
-	Oid			types[6] = {INT8OID, TEXTOID, INT4OID, INT4OID, INT4OID, BYTEAOID};
-	Datum		values[6];
+	Oid			types[7] = {INT8OID, TEXTOID, INT4OID, INT4OID, INT4OID, BYTEAOID, INT8OID};
+	Datum		values[7];
 
 	/* float32 little-endian, as documented for cv_features. */
 	SET_VARSIZE(blob, VARHDRSZ + bytes);
@@ -205,22 +205,26 @@ StoreFeatures(TrainJob *job, int image)
 	values[3] = Int32GetDatum(job->views);
 	values[4] = Int32GetDatum(job->fx->dim);
 	values[5] = PointerGetDatum(blob);
+	values[6] = Int64GetDatum(job->project_id);
 	/*
 	 * An image deleted meanwhile gets no row; project_id is the image's
-	 * (0.2.0's schema; 0.1.0's has none, schema_version.c).
-	 * computed_at from EXCLUDED (the column's default, now()): Citus takes
-	 * only immutable expressions in DO UPDATE SET on a distributed table.
+	 * (0.2.0's schema; 0.1.0's has none, schema_version.c).  The image is
+	 * read by its whole key, the project named: on Citus that routes the
+	 * INSERT ... SELECT to the project's one shard (on the id alone it is
+	 * planned over every shard).  computed_at from EXCLUDED (the column's
+	 * default, now()): Citus takes only immutable expressions in DO UPDATE
+	 * SET on a distributed table.
 	 */
 	TrainExecute(FeaturesHaveProjectId()
 			? "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features, project_id) "
-			"SELECT $1, $2, $3, $4, $5, $6, i.project_id FROM cv_images i WHERE i.id = $1 "
+			"SELECT $1, $2, $3, $4, $5, $6, i.project_id FROM cv_images i WHERE i.id = $1 AND i.project_id = $7 "
 			"ON CONFLICT (image_id, domain, project_id) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
 			"views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, computed_at = EXCLUDED.computed_at"
 			: "INSERT INTO cv_features (image_id, domain, extractor_version, views, dim, features) "
-			"SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM cv_images WHERE id = $1) "
+			"SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM cv_images WHERE id = $1 AND project_id = $7) "
 			"ON CONFLICT (image_id, domain) DO UPDATE SET extractor_version = EXCLUDED.extractor_version, "
 			"views = EXCLUDED.views, dim = EXCLUDED.dim, features = EXCLUDED.features, computed_at = EXCLUDED.computed_at",
-			6, types, values, SPI_OK_INSERT);
+			7, types, values, SPI_OK_INSERT);
 }
 
 /* Read cached features; returns how many images still need computing. */

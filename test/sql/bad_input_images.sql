@@ -51,7 +51,7 @@ SELECT id AS det_region FROM cv_regions WHERE image_id = :det_img \gset
 SELECT cv_create_tag('bi_labels', 'nothing', negative => true) AS nothing_tag;
 -- The ids, for the queries below (psql does not expand :names in quotes).
 CREATE TEMP TABLE ids AS SELECT :cls_img AS cls_img, :labels_img AS labels_img, :det_img AS det_img, :det_region AS det_region,
-	NULL::bigint AS shared_img;
+	NULL::bigint AS shared_img, NULL::bigint AS shared_det_img, NULL::bigint AS shared_region;
 GRANT SELECT ON pic, ids TO PUBLIC;
 SELECT pg_temp.fingerprint() AS start \gset
 SELECT pg_temp.counts() AS start;
@@ -228,8 +228,13 @@ CREATE ROLE regress_bad_input_nobody;
 SET ROLE regress_bad_input_owner;
 SELECT cv_create_project('bi_shared') AS shared_project;
 SELECT cv_add_image('bi_shared', jpg, '{cat}') AS shared_img FROM pic \gset
+-- and a detection project with a box, for the region functions (they read
+-- the project row into a variable: docs/scale-out.md, section 5)
+SELECT cv_create_project('bi_shared_det', 'detection', 'bad_input_v1') AS shared_det_project;
+SELECT cv_add_image('bi_shared_det', jpg, regions => '[{"tag": "box", "left": 0.1, "top": 0.1, "width": 0.5, "height": 0.5}]') AS shared_det_img FROM pic \gset
+SELECT id AS shared_region FROM cv_regions WHERE image_id = :shared_det_img \gset
 RESET ROLE;
-UPDATE ids SET shared_img = :shared_img;
+UPDATE ids SET shared_img = :shared_img, shared_det_img = :shared_det_img, shared_region = :shared_region;
 SET ROLE regress_bad_input_owner;
 
 SELECT q, pg_temp.refused(q) FROM (VALUES
@@ -250,6 +255,7 @@ SELECT q, pg_temp.refused(q) FROM (VALUES
 	($$SELECT cv_unshare_project('bi_shared', NULL)$$),
 	($$SELECT cv_unshare_project('bi_shared', 'regress_bad_input_reader')$$)) v(q);
 SELECT cv_share_project('bi_shared', 'regress_bad_input_reader');
+SELECT cv_share_project('bi_shared_det', 'regress_bad_input_reader');
 SET ROLE regress_bad_input_reader;
 SELECT pg_temp.counts() AS reader_sees;
 SELECT q, pg_temp.refused(q) FROM (VALUES
@@ -258,7 +264,10 @@ SELECT q, pg_temp.refused(q) FROM (VALUES
 	($$SELECT cv_delete_tag('bi_shared', 'cat')$$),
 	($$SELECT cv_tag_image((SELECT shared_img FROM ids), '{cat}')$$),
 	($$SELECT cv_retag_image((SELECT shared_img FROM ids), '{}')$$),
+	($$SELECT cv_untag_image((SELECT shared_img FROM ids), '{cat}')$$),
 	($$SELECT cv_delete_image((SELECT shared_img FROM ids))$$),
+	($$SELECT cv_add_region((SELECT shared_det_img FROM ids), 'box', 0.1, 0.1, 0.2, 0.2)$$),
+	($$SELECT cv_delete_region((SELECT shared_region FROM ids))$$),
 	($$SELECT cv_delete_project('bi_shared')$$),
 	($$SELECT cv_share_project('bi_shared', 'regress_bad_input_nobody')$$),
 	($$SELECT cv_train('bi_shared')$$),

@@ -7,7 +7,12 @@
 # answers; a compact model needs nothing; the trigger recipe labels rows as
 # they are inserted into a distributed table.  Then cv_citus_distribute
 # makes pgvision's own tables Citus tables with those projects in them,
-# and the checks of the schema run on the shards.  Skipped where no citus
+# and the checks of the schema run on the shards; training runs there, in
+# the session and in the background worker, for a classification and a
+# detection project, whose detector then runs on the workers with the
+# coordinator's boxes; and the image and region functions (no whole row
+# of a Citus table passed to a function) work on the shards with their
+# single-server results and errors.  Skipped where no citus
 # extension is installed (the test command has none; docs/scale-out.md
 # says how the developers get one).
 use strict;
@@ -18,6 +23,7 @@ use Test::More;
 
 my $shared = $ENV{PGVISION_SHARED} // '../../shared';
 my $set = "$shared/datasets/azure-trees-cls";
+my $od = "$shared/datasets/raccoon-od";
 
 my $pg_config = $ENV{PG_CONFIG} // 'pg_config';
 chomp(my $libdir = `$pg_config --pkglibdir 2>/dev/null` // '');
@@ -65,6 +71,20 @@ $coord->safe_psql('postgres', qq{
 	CREATE TABLE photos (id bigint PRIMARY KEY, img bytea);
 	SELECT create_distributed_table('photos', 'id');
 	INSERT INTO photos SELECT * FROM local_photos;
+	-- A detection project, trained after cv_citus_distribute below: 15
+	-- raccoon photos with their boxes (the fewest training takes for a
+	-- tag), and the same photos in a local and a distributed table.
+	CREATE TABLE od_manifest AS
+	SELECT row_number() OVER (ORDER BY l->>'file') AS id, '$od/' || (l->>'file') AS file, l->'regions' AS regions
+	  FROM regexp_split_to_table(pg_read_file('$od/manifest.jsonl'), E'\\r?\\n') AS line,
+	       LATERAL (SELECT line::jsonb) j(l)
+	 WHERE line <> '' ORDER BY l->>'file' LIMIT 15;
+	SELECT cv_create_project('raccoons', task => 'detection', domain => 'mobilenet_v1');
+	SELECT count(cv_add_image('raccoons', pg_read_binary_file(file), regions => regions)) FROM od_manifest;
+	CREATE TABLE local_od_photos AS SELECT id, pg_read_binary_file(file) AS img FROM od_manifest;
+	CREATE TABLE od_photos (id bigint PRIMARY KEY, img bytea);
+	SELECT create_distributed_table('od_photos', 'id');
+	INSERT INTO od_photos SELECT * FROM local_od_photos;
 });
 is($coord->safe_psql('postgres', q{SELECT count(DISTINCT nodeport) FROM pg_dist_shard_placement}),
 	'2', 'the photos are spread over both workers');
@@ -213,6 +233,87 @@ like($expected_new, qr/^1:\S+=\S+( \S+)+$/, 'the new model predicts on the coord
 is(answers(q{SELECT p.id, r.tag, r.probability
 	  FROM photos p, cv_predict((SELECT cv_self_contained(cv_published_model('compact_trees'))), p.img) r}),
 	$expected_new, 'and by project name on the workers, the same answers');
+
+
+# Training in the coordinator's background worker (cv_train without wait):
+# the worker's own transactions read the shards and write the reference
+# tables as the session does above.
+my $bg_it = $coord->safe_psql('postgres', q{SELECT cv_train('compact_trees')});
+ok($coord->poll_query_until('postgres', qq{SELECT status FROM cv_iterations WHERE id = $bg_it}, 'completed'),
+	'training in a background worker with the images in distributed tables')
+  or diag($coord->safe_psql('postgres', qq{SELECT status || ': ' || coalesce(message, '') FROM cv_iterations WHERE id = $bg_it}));
+is($coord->safe_psql('postgres', qq{SELECT (image_count > 0) || ' ' || (finished_at >= started_at) || ' ' || (model IS NOT NULL)
+		FROM cv_iterations WHERE id = $bg_it}),
+	'true true true', 'the background iteration has its images, its times and its model');
+is($coord->safe_psql('postgres',
+		qq{SELECT string_agg(result, ',') FROM run_command_on_workers(\$\$SELECT count(*) FROM cv_iteration_store WHERE id = $bg_it AND status = 'completed'\$\$)}),
+	'1,1', 'and it is on both workers');
+
+# Detection on Citus: the project distributed by cv_citus_distribute,
+# trained in a background worker (its feature maps read from and written
+# to the project's shard), published, and detected by project name on
+# the workers with the coordinator's own boxes.
+my $raccoons_id = $coord->safe_psql('postgres', q{SELECT id FROM cv_projects WHERE name = 'raccoons'});
+is($coord->safe_psql('postgres', qq{SELECT (SELECT count(*) FROM cv_regions WHERE project_id = $raccoons_id) || ' '
+		|| (SELECT sum(result::bigint) FROM run_command_on_shards('cv_regions', \$\$SELECT count(*) FROM %s WHERE project_id = $raccoons_id\$\$))}),
+	$coord->safe_psql('postgres', q{SELECT sum(jsonb_array_length(regions)) || ' ' || sum(jsonb_array_length(regions)) FROM od_manifest}),
+	'the detection project\'s regions are in the shards');
+my $det_it = $coord->safe_psql('postgres', q{SET client_min_messages = warning; SELECT cv_train('raccoons')});
+ok($coord->poll_query_until('postgres', qq{SELECT status FROM cv_iterations WHERE id = $det_it}, 'completed'),
+	'detection training in a background worker with the images in distributed tables')
+  or diag($coord->safe_psql('postgres', qq{SELECT status || ': ' || coalesce(message, '') FROM cv_iterations WHERE id = $det_it}));
+is($coord->safe_psql('postgres', qq{SELECT count(*) || ' ' || count(DISTINCT f.image_id) FROM cv_features f
+		WHERE f.project_id = $raccoons_id AND f.value_bytes = 2}),
+	'15 15', 'its feature maps cached in the colocated cv_features shard, one row an image');
+like($coord->safe_psql('postgres', qq{SELECT count(*) FROM cv_performance($det_it) WHERE tag IS NOT NULL}),
+	qr/^[1-9]\d*$/, 'cv_performance of the detector');
+$coord->safe_psql('postgres', qq{SELECT cv_publish($det_it, 'production')});
+sub boxes
+{
+	my ($from) = @_;
+	return $coord->safe_psql('postgres',
+		qq{SELECT count(*) || ' ' || string_agg(id || ':' || tag || '=' || probability || '\@' || "left" || ',' || top || ',' || width || ',' || height,
+			' ' ORDER BY id, probability DESC, "left", top) FROM ($from) s});
+}
+my $expected_boxes = boxes(q{SELECT p.id, d.* FROM local_od_photos p, cv_detect('raccoons', p.img) d});
+like($expected_boxes, qr/^[1-9]\d* 1:/, 'the coordinator detects boxes in the photos');
+my $detect_by_name = q{SELECT p.id, d.* FROM od_photos p, cv_detect((SELECT cv_self_contained(cv_published_model('raccoons'))), p.img) d};
+is(boxes($detect_by_name), $expected_boxes, 'cv_detect by project name on the workers: the coordinator\'s boxes');
+$plan = $coord->safe_psql('postgres', "EXPLAIN (COSTS OFF, VERBOSE) $detect_by_name");
+like($plan, qr/Distributed Subplan.*Output: cv_self_contained\(cv_published_model\('raccoons'::text\)\).*Task Count: \d+.*Node: host=.*Function Call: cv_detect\(\$0, p\.img/s,
+	'the detector resolved once on the coordinator, cv_detect in the tasks on the workers');
+
+# The functions that took a whole row of cv_projects inside a query
+# (cv_image_row, cv_delete_region) and the modifications by image or
+# region id, on the distributed tables: the same results and errors as
+# on a single server (test/sql/images.sql, regions.sql).
+my $od_image = $coord->safe_psql('postgres', qq{SELECT min(id) FROM cv_images WHERE project_id = $raccoons_id});
+my $region = $coord->safe_psql('postgres', qq{SELECT cv_add_region($od_image, 'kit', 0.1, 0.1, 0.2, 0.2)});
+is($coord->safe_psql('postgres', qq{SELECT t.name || ' ' || r.image_id FROM cv_regions r JOIN cv_tags t ON t.id = r.tag_id WHERE r.id = $region}),
+	"kit $od_image", 'cv_add_region with a new tag (a write to cv_tags after reading the image)');
+$coord->safe_psql('postgres', qq{SELECT cv_delete_region($region)});
+is($coord->safe_psql('postgres', qq{SELECT count(*) FROM cv_regions WHERE id = $region}), '0', 'cv_delete_region');
+($rc, $out, $err) = $coord->psql('postgres', qq{\\set VERBOSITY verbose
+	SELECT cv_delete_region($region)});
+like($err, qr/ERROR:  42704: region $region does not exist/, 'a region deleted: its error and SQLSTATE');
+$coord->safe_psql('postgres', q{SELECT cv_delete_tag('raccoons', 'kit')});
+$coord->safe_psql('postgres', qq{SELECT cv_retag_image($new_image, ARRAY['$other_tag'])});
+is($coord->safe_psql('postgres', qq{SELECT string_agg(t.name, ',') FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = $new_image}),
+	$other_tag, 'cv_retag_image');
+$coord->safe_psql('postgres', qq{SELECT cv_untag_image($new_image, ARRAY['$other_tag']); SELECT cv_tag_image($new_image, ARRAY['$tag'])});
+is($coord->safe_psql('postgres', qq{SELECT string_agg(t.name, ',') FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = $new_image}),
+	$tag, 'cv_untag_image and cv_tag_image');
+($rc, $out, $err) = $coord->psql('postgres', qq{\\set VERBOSITY verbose
+	SELECT cv_tag_image($new_image, ARRAY['$other_tag'])});
+like($err, qr/ERROR:  23000: image $new_image already has tag "\Q$tag\E" and project "compact_trees" is multiclass/,
+	'cv_tag_image: the row check\'s error on the shard');
+$coord->safe_psql('postgres', qq{SELECT cv_delete_image($new_image)});
+is($coord->safe_psql('postgres', qq{SELECT (SELECT count(*) FROM cv_images WHERE id = $new_image) || ' '
+		|| (SELECT count(*) FROM cv_image_tags WHERE image_id = $new_image)}),
+	'0 0', 'cv_delete_image: the image and its labels gone');
+($rc, $out, $err) = $coord->psql('postgres', qq{\\set VERBOSITY verbose
+	SELECT cv_delete_image($new_image)});
+like($err, qr/ERROR:  42704: image $new_image does not exist/, 'an image deleted: its error and SQLSTATE');
 
 $_->stop for reverse @nodes;
 done_testing();
