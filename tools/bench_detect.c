@@ -27,6 +27,18 @@
  * the reduced scale the extension uses, resize, backbone, head, NMS)
  * beside the backbone alone at that input size.
  *
+ * With held-out folds (a calibration that is not the identity) the test
+ * figures are given twice: as calibrated (detections of probability 0.01 or
+ * more, what the hosted services list) and with the calibration set aside
+ * (raw score 0.01 or more; the same ranking, so the difference is only the
+ * true boxes the calibration's cut drops; BENCH_DUMP writes those as
+ * PREFIX.testraw.txt).  With --folds 1 the two are the same.
+ *
+ * BENCH_NMS_SWEEP=1 detects the test images again with other decodings of
+ * the same detector's outputs and prints mAP for each: hard NMS at
+ * overlaps 0.35, 0.30, 0.55 beside the default 0.45, and Gaussian soft-NMS
+ * (sigma 0.5, 0.3, 1.0) instead of it (measurements only; see soft_nms).
+ *
  * Test detection mirrors as cv_detect_image does (the test images' maps
  * of views 0 and 1, averaged by cv_detector_detect); --no-mirror detects
  * on view 0 alone.  --ensemble K averages K final detectors trained with
@@ -58,6 +70,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <math.h>
 
 #define MAX_TAGS 64
 #define MAX_BOXES 512
@@ -389,6 +402,67 @@ progress_quiet(void *arg, double fraction)
 }
 
 /*
+ * Decoding of the test detections: cv_detector_decode's NMS overlap and
+ * cap, and, when sweep_soft > 0, no hard suppression (overlap 1) but
+ * Gaussian soft-NMS with that sigma after it (BENCH_NMS_SWEEP, below).
+ */
+static double sweep_overlap = 0.45;
+static int	sweep_max = 100;
+static double sweep_soft = 0;
+
+static int
+cmp_det_desc(const void *x, const void *y)
+{
+	float		a = ((const cv_detection *) x)->score,
+				b = ((const cv_detection *) y)->score;
+
+	return a > b ? -1 : a < b ? 1 : 0;
+}
+
+/*
+ * Gaussian soft-NMS (Bodla et al., "Soft-NMS: Improving Object Detection
+ * With One Line of Code", 2017) on candidates nothing suppressed yet: the
+ * most probable box is kept, every other box of its tag has its score
+ * multiplied by exp(-IoU^2 / sigma), and so on down; then the boxes of
+ * probability 0.01 or more, at most 100, most probable first.  The
+ * bench's own prototype, to measure what it would give at detection time
+ * (cv_detector_decode has hard NMS).
+ */
+static void
+soft_nms(cv_detection *d, int *n, double sigma)
+{
+	int			m = *n;
+
+	for (int i = 0; i < m; i++)
+	{
+		int			best = i;
+
+		for (int j = i + 1; j < m; j++)
+			if (d[j].score > d[best].score)
+				best = j;
+		{
+			cv_detection t = d[i];
+
+			d[i] = d[best];
+			d[best] = t;
+		}
+		for (int j = i + 1; j < m; j++)
+			if (d[j].tag == d[i].tag)
+			{
+				double		o = cv_box_iou(&d[i].box, &d[j].box);
+
+				d[j].score *= (float) exp(-o * o / sigma);
+			}
+	}
+	qsort(d, m, sizeof(cv_detection), cmp_det_desc);
+	while (m > 0 && d[m - 1].score < 0.01f)
+		m--;
+	if (m > 100)
+		m = 100;
+	*n = m;
+}
+
+/*
  * Detections of one test image from K detectors of one shape (outputs
  * averaged) and, with mirror, the image's mirrored maps as well.
  */
@@ -420,7 +494,10 @@ combined_detect(cv_detector *const *dets, int k, const float *maps, const float 
 	if (mirror_maps)
 		cv_detector_combine_mirror(dets[0], sum[0], sum[1]);
 	{
-		cv_status	st = cv_detector_decode(dets[0], sum[0], 0.01f, 0.45, 100, out, n_out, err);
+		cv_status	st = cv_detector_decode(dets[0], sum[0], 0.01f, sweep_overlap, sweep_max, out, n_out, err);
+
+		if (st == CV_OK && sweep_soft > 0)
+			soft_nms(*out, n_out, sweep_soft);
 
 		free(sum[0]);
 		free(sum[1]);
@@ -752,6 +829,100 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 		for (int t = 0; t < n_tags; t++)
 			printf("    %-12s AP@0.5 %.3f  AP@0.75 %.3f  P %.3f  R %.3f  (%d boxes)\n", tag_names[t],
 				   per[t].ap, per75[t].ap, per[t].precision, per[t].recall, per[t].true_boxes);
+	}
+
+	/*
+	 * The same detector without its calibration: the mapping is monotonic,
+	 * so it changes no ranking, but the detections under probability 0.01
+	 * are dropped after it, and so are the true boxes among them (the AP's
+	 * tail).  Shows how much of a whole-trainer figure against a --folds 1
+	 * one (identity calibration) is the calibration's cut.
+	 */
+	if (res.detector->calib_a != 1.0f || res.detector->calib_b != 0.0f)
+	{
+		float		ca = res.detector->calib_a,
+					cb = res.detector->calib_b;
+		cv_image_detection *raw = malloc(sizeof(cv_image_detection) * 100 * (n_test ? n_test : 1));
+		int			n_raw = 0;
+		size_t		mf = cv_detector_map_floats(&shape);
+		int			tv = a->mirror ? 2 : 1;
+		cv_detect_tag_metrics per[MAX_TAGS];
+		cv_detect_overall_metrics all,
+					all75;
+
+		res.detector->calib_a = 1.0f;
+		res.detector->calib_b = 0.0f;
+		for (int i = 0; i < n_test; i++)
+		{
+			cv_detection *d;
+			int			nd;
+
+			if (combined_detect(ensemble, a->ensemble, test_maps + (size_t) i * tv * mf,
+								a->mirror ? test_maps + ((size_t) i * tv + 1) * mf : NULL,
+								&d, &nd, &err) != CV_OK)
+			{
+				fprintf(stderr, "detect: %s\n", err.message);
+				exit(1);
+			}
+			for (int j = 0; j < nd; j++)
+			{
+				raw[n_raw].image = i;
+				raw[n_raw].det = d[j];
+				n_raw++;
+			}
+			cv_free(d);
+		}
+		dump_detections("testraw", res.detector, raw, n_raw, test_boxes, n_test_boxes, n_test, n_tags);
+		res.detector->calib_a = ca;
+		res.detector->calib_b = cb;
+		cv_detect_metrics_compute(raw, n_raw, test_boxes, n_test_boxes, n_test, n_tags,
+								  0.5, 0.5, per, &all, &err);
+		cv_detect_metrics_compute(raw, n_raw, test_boxes, n_test_boxes, n_test, n_tags,
+								  0.5, 0.75, per, &all75, &err);
+		printf("  test, calibration set aside (score >= 0.01): mAP@0.5 %.3f  mAP@0.75 %.3f  (%d detections against %d calibrated)\n",
+			   all.map, all75.map, n_raw, n_dets);
+		free(raw);
+	}
+	if (getenv("BENCH_NMS_SWEEP"))
+	{
+		static const double settings[][2] = {{0.45, 0}, {0.35, 0}, {0.30, 0}, {0.55, 0}, {1.0, 0.5}, {1.0, 0.3}, {1.0, 1.0}};
+
+		for (int q = 0; q < 7; q++)
+		{
+			cv_image_detection *sw = malloc(sizeof(cv_image_detection) * 400 * (n_test ? n_test : 1));
+			int			n_sw = 0;
+			size_t		mf = cv_detector_map_floats(&shape);
+			int			tv = a->mirror ? 2 : 1;
+			cv_detect_tag_metrics per[MAX_TAGS];
+			cv_detect_overall_metrics all,
+						all75;
+
+			sweep_overlap = settings[q][0];
+			sweep_soft = settings[q][1];
+			sweep_max = sweep_soft > 0 ? 400 : 100;
+			for (int i = 0; i < n_test; i++)
+			{
+				cv_detection *d;
+				int			nd;
+
+				combined_detect(ensemble, a->ensemble, test_maps + (size_t) i * tv * mf,
+								a->mirror ? test_maps + ((size_t) i * tv + 1) * mf : NULL, &d, &nd, &err);
+				for (int j = 0; j < nd; j++)
+				{
+					sw[n_sw].image = i;
+					sw[n_sw].det = d[j];
+					n_sw++;
+				}
+				cv_free(d);
+			}
+			cv_detect_metrics_compute(sw, n_sw, test_boxes, n_test_boxes, n_test, n_tags, 0.5, 0.5, per, &all, &err);
+			cv_detect_metrics_compute(sw, n_sw, test_boxes, n_test_boxes, n_test, n_tags, 0.5, 0.75, per, &all75, &err);
+			printf("  sweep nms %.2f soft %.2f: mAP@0.5 %.3f  mAP@0.75 %.3f\n", sweep_overlap, sweep_soft, all.map, all75.map);
+			free(sw);
+		}
+		sweep_overlap = 0.45;
+		sweep_soft = 0;
+		sweep_max = 100;
 	}
 	printf("  training: first %.1f s (features %.1f s + train %.1f s), repeated %.1f s (%d threads)\n",
 		   t_feat_train + t_train, t_feat_train, t_train, t_train, a->threads);
