@@ -31,11 +31,16 @@
  *	 the clusters cv_typical_batch would cover: typical's clusters, margin
  *	 inside them).
  *
- * Split of a seed (the SQL benchmark's, with a hash instead of md5):
- * images ordered by splitmix64(FNV-1a(file) ^ seed); the first --test are
+ * Split of a seed, the SQL benchmark's exactly (so that a seed there and
+ * here start from the same images): images ordered by md5(file || seed)
+ * (file as the manifest writes it, seed in decimal); the first --test are
  * the test set; of the rest, the first --start of each tag the labelled
  * start, the next --pool the pool of unlabelled images.  --per-tag N keeps
- * the first N images of each tag by FNV-1a(file) (a balanced set).  Every
+ * the first N images of each tag by md5(file) (bench.per_tag, a balanced
+ * set).  The orders that do not draw at random then choose the same images
+ * as the extension does on that seed, and reach the same accuracies
+ * (checked against tools/bench_suggest.sh, docs/predictions.md); random
+ * draws differ (the SQL draw hashes image ids).  Every
  * order starts from the same start on the same split; each round labels
  * --batch pool images with their true tags and retrains.
  *
@@ -62,6 +67,7 @@
 #include "nn/nn.h"
 
 #include <math.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,7 +85,8 @@ typedef struct item
 {
 	char	   *file;
 	int			tag;
-	uint64_t	hash;
+	uint64_t	hash;			/* the first 8 bytes of an md5, big-endian */
+	int			index;
 } item;
 
 static item *items;
@@ -105,6 +112,26 @@ fnv1a(const char *s)
 	for (; *s; s++)
 		h = (h ^ (uint8_t) *s) * 1099511628211ULL;
 	return h;
+}
+
+/* The first 8 bytes of md5(file || suffix), big-endian: md5's hex order. */
+static uint64_t
+md5_key(const char *file, const char *suffix)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	char		buf[8192];
+	uint64_t	key = 0;
+
+	snprintf(buf, sizeof(buf), "%s%s", file, suffix);
+	if (!EVP_Digest(buf, strlen(buf), digest, &len, EVP_md5(), NULL))
+	{
+		fprintf(stderr, "md5 failed\n");
+		exit(1);
+	}
+	for (int i = 0; i < 8; i++)
+		key = key << 8 | digest[i];
+	return key;
 }
 
 static uint64_t
@@ -333,8 +360,8 @@ load_features(const char *dir, const char *backbone, const char *cache_dir, int 
 }
 
 /*
- * --per-tag: keep the first opt_per_tag images of each tag by FNV-1a of
- * the file name (the features follow their images).
+ * --per-tag: keep the first opt_per_tag images of each tag by md5 of the
+ * file name (the features follow their images).
  */
 static void
 cap_per_tag(void)
@@ -344,7 +371,10 @@ cap_per_tag(void)
 
 	/* sort indexes by (hash, file) */
 	for (int i = 0; i < n_items; i++)
+	{
 		rank[i] = i;
+		items[i].hash = md5_key(items[i].file, "");
+	}
 	for (int a = 1; a < n_items; a++)
 	{
 		int			x = rank[a], b = a;
@@ -629,16 +659,19 @@ run_seed(int s)
 	int		   *pool = malloc(sizeof(int) * opt_pool);
 	int			n_start = 0, n_pool = 0, per_tag[MAX_TAGS] = {0};
 
-	/* the seed's order: an index permutation by hash of file and seed */
+	/* the seed's order: md5(file || seed) */
+	char		suffix[32];
+
+	snprintf(suffix, sizeof(suffix), "%d", (int) seed);
 	for (int i = 0; i < n_items; i++)
 	{
 		perm[i] = items[i];
-		perm[i].hash = mix(items[i].hash ^ mix(seed));
-		perm[i].tag = i;		/* reused: the item index */
+		perm[i].hash = md5_key(items[i].file, suffix);
+		perm[i].index = i;
 	}
 	qsort(perm, n_items, sizeof(item), cmp_hash);
 	for (int i = 0; i < n_items; i++)
-		index[i] = perm[i].tag;
+		index[i] = perm[i].index;
 	for (int i = 0; i < opt_test; i++)
 		test[i] = index[i];
 	for (int i = opt_test; i < n_items; i++)

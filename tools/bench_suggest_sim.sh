@@ -21,7 +21,7 @@ $CC -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror \
 	"$ROOT"/src/core/learn/*.c "$ROOT"/src/core/model/*.c "$ROOT"/src/core/detect/*.c \
 	"$ROOT"/src/core/export/*.c \
 	"${BENCH_NN:-$ROOT/src/core/nn}"/*.c \
-	-ljpeg -lpng -lopenblas -lm -lpthread
+	-ljpeg -lpng -lopenblas -lcrypto -lm -lpthread
 set_name=clothing-small
 args=""
 backbone="$SHARED/models/mobilenet_v2_1.0_224_quant.tflite"
