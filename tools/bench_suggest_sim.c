@@ -235,6 +235,29 @@ read_manifest(const char *dir)
 		n_items++;
 	}
 	fclose(f);
+	/* tags in C order of their names, as the trainer numbers them */
+	{
+		int			rank[MAX_TAGS];
+		char	   *sorted[MAX_TAGS];
+
+		for (int t = 0; t < n_tags; t++)
+			sorted[t] = tag_names[t];
+		for (int a = 1; a < n_tags; a++)
+			for (int b = a; b > 0 && strcmp(sorted[b - 1], sorted[b]) > 0; b--)
+			{
+				char	   *x = sorted[b];
+
+				sorted[b] = sorted[b - 1];
+				sorted[b - 1] = x;
+			}
+		for (int t = 0; t < n_tags; t++)
+			for (int u = 0; u < n_tags; u++)
+				if (sorted[u] == tag_names[t])
+					rank[t] = u;
+		for (int i = 0; i < n_items; i++)
+			items[i].tag = rank[items[i].tag];
+		memcpy(tag_names, sorted, sizeof(char *) * n_tags);
+	}
 	/* a fixed order for the cache */
 	qsort(items, n_items, sizeof(item), cmp_file);
 }
@@ -675,10 +698,18 @@ run_seed(int s)
 	for (int i = 0; i < opt_test; i++)
 		test[i] = index[i];
 	for (int i = opt_test; i < n_items; i++)
-		if (per_tag[items[index[i]].tag]++ < opt_start)
-			start[n_start++] = index[i];
-		else if (n_pool < opt_pool)
+		if (per_tag[items[index[i]].tag]++ >= opt_start && n_pool < opt_pool)
 			pool[n_pool++] = index[i];
+	/*
+	 * The start in the order the SQL benchmark adds it, so in the order of
+	 * its image ids, which is the order the trainer reads the images in
+	 * (its folds are dealt in that order): by tag, then by the seed's order.
+	 */
+	memset(per_tag, 0, sizeof(per_tag));
+	for (int t = 0; t < n_tags; t++)
+		for (int i = opt_test; i < n_items; i++)
+			if (items[index[i]].tag == t && per_tag[t]++ < opt_start)
+				start[n_start++] = index[i];
 
 	for (int o = 0; o < n_orders; o++)
 	{
@@ -704,10 +735,12 @@ run_seed(int s)
 				int			count = choose(o, &r, head, seed, round, batch);
 
 				for (int i = 0; i < count; i++)
-				{
 					r.in_pool_taken[batch[i]] = true;
-					r.labelled[r.n_labelled++] = pool[batch[i]];
-				}
+				/* the labelled pool images in pool order: their image ids' */
+				r.n_labelled = n_start;
+				for (int p = 0; p < n_pool; p++)
+					if (r.in_pool_taken[p])
+						r.labelled[r.n_labelled++] = pool[p];
 			}
 			cv_head_free(head);
 		}
