@@ -18,18 +18,18 @@
  *	   the labelled images, cv_train_views of them, as the training worker
  *	   calls it; accuracy: cv_head_predict's top tag on view 0 of the test
  *	   images, as cv_predict;
- *	 - orders, each the code cv_suggest runs: "margin" the candidates by
+ *	 - orders as cv_suggest runs them: "margin" the candidates by
  *	   1 - (p1 - p2) of the current head, most uncertain first (ties: the
  *	   earlier pool image, as cv_suggest's image id); "spread"
  *	   cv_diverse_batch over the 10 x batch most uncertain with their
- *	   uncertainties as weights; "typical" cv_typical_batch over the
- *	   labelled images and the candidates (view-0 vectors, as cv_features
- *	   caches them); "random" a seeded draw.
- *	 Further orders for comparison only: "typical-pl2" (cv_typical_batch
+ *	   uncertainties as weights; "random" a seeded draw.
+ *	 Orders the core has but cv_suggest does not offer (measured, not
+ *	 better: docs/predictions.md): "typical" cv_typical_batch over the
+ *	 labelled images and the candidates (view-0 vectors, as cv_features
+ *	 caches them); "typical-pl2" (cv_typical_batch
  *	 on the head's normalisation of the features, signed square root then
- *	 unit length), "margin-cover" (the most uncertain candidate of each of
- *	 the clusters cv_typical_batch would cover: typical's clusters, margin
- *	 inside them).
+ *	 unit length), "margin-cover" (the most uncertain candidate near each
+ *	 of cv_typical_batch's picks: coverage, then margin inside it).
  *
  * Split of a seed, the SQL benchmark's exactly (so that a seed there and
  * here start from the same images): images ordered by md5(file || seed)
@@ -504,13 +504,12 @@ cmp_uncertainty(const void *a, const void *b)
 }
 
 /*
- * The clusters and cover of cv_typical_batch, with the most uncertain
- * candidate of each chosen cluster instead of its most typical one: run
- * cv_typical_batch, then replace each pick by the most uncertain candidate
- * of its cluster in typical's k-means.  Approximated here by the nearest
- * labelled-or-chosen-free neighbourhood: the candidates nearer to the pick
- * than to any other pick (a Voronoi cell of the picks), the most uncertain
- * of them.
+ * "margin-cover", for comparison only: cv_typical_batch's picks say which
+ * regions to cover; each pick is replaced by the most uncertain candidate
+ * of its region, taken as the candidates nearer to that pick than to any
+ * other (the picks' Voronoi cells: an approximation of typical's clusters,
+ * which the core function does not return).  out[p] is a candidate index,
+ * or -1 when no candidate fell in the cell.
  */
 static void
 margin_cover(const float *vec, const candidate *cand, int n_cand, const int *picks, int n_picks,
