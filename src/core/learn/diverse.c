@@ -133,43 +133,13 @@ seed_centres(const float *units, const float *w, int n, int dim, int k, float *c
 	}
 }
 
-cv_status
-cv_diverse_batch(const float *vectors, const float *weights, int n, int dim, int k,
-				 int *order, int *count, cv_error *err)
+/*
+ * The vectors scaled to unit length (a zero vector stays zero); CV_ERR_DATA
+ * for one that is not finite.
+ */
+static cv_status
+to_units(const float *vectors, int n, int dim, float *units, cv_error *err)
 {
-	float	   *units = NULL, *w = NULL, *centres = NULL, *nearest = NULL, *mass = NULL, *rep_d = NULL;
-	int		   *cluster = NULL, *rep = NULL, *rank = NULL;
-	bool	   *taken = NULL;
-	cv_status	status = CV_OK;
-	int			written = 0;
-
-	*count = 0;
-	if (n < 0 || dim < 1 || k < 1)
-		return cv_fail(err, CV_ERR_PARAM, "bad batch request: %d candidates of dimension %d, %d to choose", n, dim, k);
-	if (n <= k)
-	{
-		for (int i = 0; i < n; i++)
-			order[i] = i;
-		*count = n;
-		return CV_OK;
-	}
-
-	units = cv_calloc((size_t) n * dim, sizeof(float));
-	w = cv_calloc(n, sizeof(float));
-	centres = cv_calloc((size_t) k * dim, sizeof(float));
-	nearest = cv_calloc(n, sizeof(float));
-	mass = cv_calloc(k, sizeof(float));
-	rep_d = cv_calloc(k, sizeof(float));
-	cluster = cv_calloc(n, sizeof(int));
-	rep = cv_calloc(k, sizeof(int));
-	rank = cv_calloc(k, sizeof(int));
-	taken = cv_calloc(n, sizeof(bool));
-	if (!units || !w || !centres || !nearest || !mass || !rep_d || !cluster || !rep || !rank || !taken)
-	{
-		status = cv_fail(err, CV_ERR_NOMEM, "out of memory choosing a batch of %d among %d", k, n);
-		goto done;
-	}
-
 	for (int i = 0; i < n; i++)
 	{
 		const float *v = vectors + (size_t) i * dim;
@@ -178,16 +148,25 @@ cv_diverse_batch(const float *vectors, const float *weights, int n, int dim, int
 
 		for (int j = 0; j < dim; j++)
 			sum += (double) v[j] * v[j];
-		if (!isfinite(sum) || !isfinite(weights[i]))
-		{
-			status = cv_fail(err, CV_ERR_DATA, "candidate %d has a vector or weight that is not finite", i);
-			goto done;
-		}
+		if (!isfinite(sum))
+			return cv_fail(err, CV_ERR_DATA, "candidate %d has a vector or weight that is not finite", i);
 		for (int j = 0; j < dim; j++)
 			u[j] = sum > 0 ? (float) (v[j] / sqrt(sum)) : 0.0f;
-		w[i] = weights[i] > CV_DIVERSE_MIN_WEIGHT ? weights[i] : CV_DIVERSE_MIN_WEIGHT;
 	}
+	return CV_OK;
+}
 
+/*
+ * Weighted k-means on unit vectors: k-means++ seeding, then Lloyd's
+ * iterations with weighted means as centres (at most
+ * CV_DIVERSE_MAX_ITERATIONS; an empty cluster keeps its centre).  cluster
+ * receives each point's cluster; nearest, taken and mass are scratch (n,
+ * n and k values).
+ */
+static void
+weighted_kmeans(const float *units, const float *w, int n, int dim, int k, float *centres,
+				float *nearest, bool *taken, int *cluster, float *mass)
+{
 	seed_centres(units, w, n, dim, k, centres, nearest, taken);
 
 	/* Lloyd's iterations, weighted means as centres. */
@@ -227,6 +206,59 @@ cv_diverse_batch(const float *vectors, const float *weights, int n, int dim, int
 		}
 		/* an empty cluster keeps its centre */
 	}
+}
+
+cv_status
+cv_diverse_batch(const float *vectors, const float *weights, int n, int dim, int k,
+				 int *order, int *count, cv_error *err)
+{
+	float	   *units = NULL, *w = NULL, *centres = NULL, *nearest = NULL, *mass = NULL, *rep_d = NULL;
+	int		   *cluster = NULL, *rep = NULL, *rank = NULL;
+	bool	   *taken = NULL;
+	cv_status	status = CV_OK;
+	int			written = 0;
+
+	*count = 0;
+	if (n < 0 || dim < 1 || k < 1)
+		return cv_fail(err, CV_ERR_PARAM, "bad batch request: %d candidates of dimension %d, %d to choose", n, dim, k);
+	if (n <= k)
+	{
+		for (int i = 0; i < n; i++)
+			order[i] = i;
+		*count = n;
+		return CV_OK;
+	}
+
+	units = cv_calloc((size_t) n * dim, sizeof(float));
+	w = cv_calloc(n, sizeof(float));
+	centres = cv_calloc((size_t) k * dim, sizeof(float));
+	nearest = cv_calloc(n, sizeof(float));
+	mass = cv_calloc(k, sizeof(float));
+	rep_d = cv_calloc(k, sizeof(float));
+	cluster = cv_calloc(n, sizeof(int));
+	rep = cv_calloc(k, sizeof(int));
+	rank = cv_calloc(k, sizeof(int));
+	taken = cv_calloc(n, sizeof(bool));
+	if (!units || !w || !centres || !nearest || !mass || !rep_d || !cluster || !rep || !rank || !taken)
+	{
+		status = cv_fail(err, CV_ERR_NOMEM, "out of memory choosing a batch of %d among %d", k, n);
+		goto done;
+	}
+
+	status = to_units(vectors, n, dim, units, err);
+	if (status != CV_OK)
+		goto done;
+	for (int i = 0; i < n; i++)
+	{
+		if (!isfinite(weights[i]))
+		{
+			status = cv_fail(err, CV_ERR_DATA, "candidate %d has a vector or weight that is not finite", i);
+			goto done;
+		}
+		w[i] = weights[i] > CV_DIVERSE_MIN_WEIGHT ? weights[i] : CV_DIVERSE_MIN_WEIGHT;
+	}
+
+	weighted_kmeans(units, w, n, dim, k, centres, nearest, taken, cluster, mass);
 
 	/* Each cluster's weight and representative: the member nearest its centre. */
 	memset(mass, 0, sizeof(float) * k);
@@ -292,5 +324,185 @@ done:
 	cv_free(rep);
 	cv_free(rank);
 	cv_free(taken);
+	return status;
+}
+
+/*
+ * Typicality of the candidates of one cluster: 1 / (mean Euclidean
+ * distance to the member's nearest min(CV_TYPICAL_NEIGHBOURS, size - 1)
+ * other members + 1e-5), the density estimate of TypiClust (diverse.h).
+ * members: the cluster's points; the best candidate (not labelled, not
+ * yet chosen) is returned, ties to the lower index; -1 if none.
+ */
+static int
+most_typical(const float *units, int dim, const int *members, int size, const bool *unavailable,
+			 float *dist, float *scratch)
+{
+	int			neighbours = size - 1 < CV_TYPICAL_NEIGHBOURS ? size - 1 : CV_TYPICAL_NEIGHBOURS;
+	int			best = -1;
+	double		best_typicality = -1;
+
+	for (int a = 0; a < size; a++)
+	{
+		double		sum = 0;
+		double		typicality;
+
+		if (unavailable[members[a]])
+			continue;
+		for (int b = 0; b < size; b++)
+			dist[b] = b == a ? INFINITY :
+				sqrtf(squared_distance(units + (size_t) members[a] * dim, units + (size_t) members[b] * dim, dim));
+		/* the nearest neighbours: a partial selection sort (sizes are small) */
+		memcpy(scratch, dist, sizeof(float) * size);
+		for (int m = 0; m < neighbours; m++)
+		{
+			int			lo = m;
+
+			for (int b = m + 1; b < size; b++)
+				if (scratch[b] < scratch[lo])
+					lo = b;
+			{
+				float		t = scratch[m];
+
+				scratch[m] = scratch[lo];
+				scratch[lo] = t;
+			}
+			sum += scratch[m];
+		}
+		typicality = 1.0 / ((neighbours > 0 ? sum / neighbours : 0) + 1e-5);
+		if (typicality > best_typicality || (typicality == best_typicality && members[a] < best))
+		{
+			best_typicality = typicality;
+			best = members[a];
+		}
+	}
+	return best;
+}
+
+cv_status
+cv_typical_batch(const float *vectors, const bool *labelled, int n, int dim, int k,
+				 int *order, int *count, cv_error *err)
+{
+	float	   *units = NULL, *w = NULL, *centres = NULL, *nearest = NULL, *mass = NULL, *dist = NULL, *scratch = NULL;
+	int		   *cluster = NULL, *size = NULL, *covered = NULL, *start = NULL, *fill = NULL, *members = NULL;
+	bool	   *taken = NULL, *unavailable = NULL;
+	cv_status	status = CV_OK;
+	int			n_labelled = 0, n_candidates, clusters, written = 0;
+
+	*count = 0;
+	if (n < 0 || dim < 1 || k < 1)
+		return cv_fail(err, CV_ERR_PARAM, "bad batch request: %d points of dimension %d, %d to choose", n, dim, k);
+	for (int i = 0; i < n; i++)
+		n_labelled += labelled[i] ? 1 : 0;
+	n_candidates = n - n_labelled;
+	if (n_candidates <= k)
+	{
+		for (int i = 0; i < n; i++)
+			if (!labelled[i])
+				order[written++] = i;
+		*count = written;
+		return CV_OK;
+	}
+	clusters = n_labelled + k;
+	if (clusters > CV_TYPICAL_MAX_CLUSTERS)
+		clusters = CV_TYPICAL_MAX_CLUSTERS > k ? CV_TYPICAL_MAX_CLUSTERS : k;
+	if (clusters > n)
+		clusters = n;
+
+	units = cv_calloc((size_t) n * dim, sizeof(float));
+	w = cv_calloc(n, sizeof(float));
+	centres = cv_calloc((size_t) clusters * dim, sizeof(float));
+	nearest = cv_calloc(n, sizeof(float));
+	mass = cv_calloc(clusters, sizeof(float));
+	dist = cv_calloc(n, sizeof(float));
+	scratch = cv_calloc(n, sizeof(float));
+	cluster = cv_calloc(n, sizeof(int));
+	size = cv_calloc(clusters, sizeof(int));
+	covered = cv_calloc(clusters, sizeof(int));
+	start = cv_calloc(clusters + 1, sizeof(int));
+	fill = cv_calloc(clusters, sizeof(int));
+	members = cv_calloc(n, sizeof(int));
+	taken = cv_calloc(n, sizeof(bool));
+	unavailable = cv_calloc(n, sizeof(bool));
+	if (!units || !w || !centres || !nearest || !mass || !dist || !scratch || !cluster || !size ||
+		!covered || !start || !fill || !members || !taken || !unavailable)
+	{
+		status = cv_fail(err, CV_ERR_NOMEM, "out of memory choosing a batch of %d among %d", k, n);
+		goto done;
+	}
+	status = to_units(vectors, n, dim, units, err);
+	if (status != CV_OK)
+		goto done;
+	for (int i = 0; i < n; i++)
+	{
+		w[i] = 1.0f;
+		unavailable[i] = labelled[i];
+	}
+
+	weighted_kmeans(units, w, n, dim, clusters, centres, nearest, taken, cluster, mass);
+
+	/* Members of each cluster, in index order. */
+	for (int i = 0; i < n; i++)
+	{
+		size[cluster[i]]++;
+		if (labelled[i])
+			covered[cluster[i]]++;
+	}
+	for (int c = 0; c < clusters; c++)
+		start[c + 1] = start[c] + size[c];
+	memcpy(fill, start, sizeof(int) * clusters);
+	for (int i = 0; i < n; i++)
+		members[fill[cluster[i]]++] = i;
+
+	while (written < k)
+	{
+		int			pick_cluster = -1, pick;
+
+		/*
+		 * The cluster with the fewest labels (chosen ones count), then the
+		 * largest, then the lowest; clusters under CV_TYPICAL_MIN_CLUSTER
+		 * points only once no larger one has a candidate left.
+		 */
+		for (int pass = 0; pass < 2 && pick_cluster < 0; pass++)
+			for (int c = 0; c < clusters; c++)
+			{
+				bool		open = false;
+
+				if (pass == 0 && size[c] < CV_TYPICAL_MIN_CLUSTER)
+					continue;
+				for (int m = start[c]; m < start[c + 1] && !open; m++)
+					open = !unavailable[members[m]];
+				if (!open)
+					continue;
+				if (pick_cluster < 0 || covered[c] < covered[pick_cluster] ||
+					(covered[c] == covered[pick_cluster] && size[c] > size[pick_cluster]))
+					pick_cluster = c;
+			}
+		if (pick_cluster < 0)
+			break;				/* not reached: there are more candidates than k */
+		pick = most_typical(units, dim, members + start[pick_cluster], size[pick_cluster], unavailable,
+							dist, scratch);
+		order[written++] = pick;
+		unavailable[pick] = true;
+		covered[pick_cluster]++;
+	}
+	*count = written;
+
+done:
+	cv_free(units);
+	cv_free(w);
+	cv_free(centres);
+	cv_free(nearest);
+	cv_free(mass);
+	cv_free(dist);
+	cv_free(scratch);
+	cv_free(cluster);
+	cv_free(size);
+	cv_free(covered);
+	cv_free(start);
+	cv_free(fill);
+	cv_free(members);
+	cv_free(taken);
+	cv_free(unavailable);
 	return status;
 }

@@ -50,4 +50,37 @@
 cv_status	cv_diverse_batch(const float *vectors, const float *weights, int n, int dim, int k,
 							 int *order, int *count, cv_error *err);
 
+/*
+ * Typical points of the uncovered clusters: TypiClust, Hacohen, Dekel and
+ * Weinshall, "Active Learning on a Budget: Opposite Strategies Suit High
+ * and Low Budgets" (ICML 2022, arXiv:2202.02794).  With few labels,
+ * uncertainty sampling does worse than random order (the model's
+ * uncertainty is not yet worth much, and it picks outliers and look-alikes:
+ * the "cold start"); labelling the most typical images of the regions of
+ * feature space no label stands for yet does better there.  All points,
+ * labelled and not, are clustered by k-means (unweighted, the seeding and
+ * iterations of cv_diverse_batch) into min(labelled + k,
+ * CV_TYPICAL_MAX_CLUSTERS) clusters (at least k); then k times: the
+ * cluster with the fewest labels (those chosen so far count), ties the
+ * largest, then the lowest, clusters under CV_TYPICAL_MIN_CLUSTER points
+ * only when no larger one has a candidate left; in it, the candidate of
+ * the highest typicality, 1 / (mean distance to its
+ * min(CV_TYPICAL_NEIGHBOURS, size - 1) nearest members of the cluster +
+ * 1e-5), ties the lower index.  The constants are the paper's.
+ */
+#define CV_TYPICAL_MAX_CLUSTERS	500
+#define CV_TYPICAL_MIN_CLUSTER	5
+#define CV_TYPICAL_NEIGHBOURS	20
+
+/*
+ * Choose min(k, candidates) of the n points whose labelled flag is false.
+ * vectors: n x dim, any length (normalized here).  order receives the
+ * chosen indexes (into all n points) in the order chosen: the first the
+ * most typical point of the largest cluster without a label.  With no more
+ * candidates than k every candidate is chosen, in index order.  *count
+ * receives the number written.
+ */
+cv_status	cv_typical_batch(const float *vectors, const bool *labelled, int n, int dim, int k,
+							 int *order, int *count, cv_error *err);
+
 #endif
