@@ -507,6 +507,43 @@ combined_detect(cv_detector *const *dets, int k, const float *maps, const float 
 }
 
 /*
+ * Every test image's detections (combined_detect on its cached maps: view
+ * 0, and view 1 with mirror), into a new array of at most per_image a
+ * photo; exits on an error, as the rest of the bench does.
+ */
+static cv_image_detection *
+detect_test_set(cv_detector *const *dets, int k, const float *test_maps, int n_test, size_t mf,
+				bool mirror, int per_image, int *n_out)
+{
+	cv_image_detection *all = malloc(sizeof(cv_image_detection) * per_image * (n_test ? n_test : 1));
+	int			tv = mirror ? 2 : 1,
+				n = 0;
+	cv_error	err;
+
+	for (int i = 0; i < n_test; i++)
+	{
+		cv_detection *d;
+		int			nd;
+
+		if (combined_detect(dets, k, test_maps + (size_t) i * tv * mf,
+							mirror ? test_maps + ((size_t) i * tv + 1) * mf : NULL, &d, &nd, &err) != CV_OK)
+		{
+			fprintf(stderr, "detect: %s\n", err.message);
+			exit(1);
+		}
+		for (int j = 0; j < nd && j < per_image; j++)
+		{
+			all[n].image = i;
+			all[n].det = d[j];
+			n++;
+		}
+		cv_free(d);
+	}
+	*n_out = n;
+	return all;
+}
+
+/*
  * BENCH_DUMP=PREFIX: the detections (calibrated probability, true positive
  * at overlap 0.5, raw score) to PREFIX.NAME.txt, for calibration studies.
  */
@@ -842,36 +879,16 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 	{
 		float		ca = res.detector->calib_a,
 					cb = res.detector->calib_b;
-		cv_image_detection *raw = malloc(sizeof(cv_image_detection) * 100 * (n_test ? n_test : 1));
-		int			n_raw = 0;
-		size_t		mf = cv_detector_map_floats(&shape);
-		int			tv = a->mirror ? 2 : 1;
+		cv_image_detection *raw;
+		int			n_raw;
 		cv_detect_tag_metrics per[MAX_TAGS];
 		cv_detect_overall_metrics all,
 					all75;
 
 		res.detector->calib_a = 1.0f;
 		res.detector->calib_b = 0.0f;
-		for (int i = 0; i < n_test; i++)
-		{
-			cv_detection *d;
-			int			nd;
-
-			if (combined_detect(ensemble, a->ensemble, test_maps + (size_t) i * tv * mf,
-								a->mirror ? test_maps + ((size_t) i * tv + 1) * mf : NULL,
-								&d, &nd, &err) != CV_OK)
-			{
-				fprintf(stderr, "detect: %s\n", err.message);
-				exit(1);
-			}
-			for (int j = 0; j < nd; j++)
-			{
-				raw[n_raw].image = i;
-				raw[n_raw].det = d[j];
-				n_raw++;
-			}
-			cv_free(d);
-		}
+		raw = detect_test_set(ensemble, a->ensemble, test_maps, n_test, cv_detector_map_floats(&shape),
+							  a->mirror, 100, &n_raw);
 		dump_detections("testraw", res.detector, raw, n_raw, test_boxes, n_test_boxes, n_test, n_tags);
 		res.detector->calib_a = ca;
 		res.detector->calib_b = cb;
@@ -889,10 +906,8 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 
 		for (int q = 0; q < 7; q++)
 		{
-			cv_image_detection *sw = malloc(sizeof(cv_image_detection) * 400 * (n_test ? n_test : 1));
-			int			n_sw = 0;
-			size_t		mf = cv_detector_map_floats(&shape);
-			int			tv = a->mirror ? 2 : 1;
+			cv_image_detection *sw;
+			int			n_sw;
 			cv_detect_tag_metrics per[MAX_TAGS];
 			cv_detect_overall_metrics all,
 						all75;
@@ -900,21 +915,8 @@ bench_set(const bench_args *a, const uint8_t *file, size_t file_len, const char 
 			sweep_overlap = settings[q][0];
 			sweep_soft = settings[q][1];
 			sweep_max = sweep_soft > 0 ? 400 : 100;
-			for (int i = 0; i < n_test; i++)
-			{
-				cv_detection *d;
-				int			nd;
-
-				combined_detect(ensemble, a->ensemble, test_maps + (size_t) i * tv * mf,
-								a->mirror ? test_maps + ((size_t) i * tv + 1) * mf : NULL, &d, &nd, &err);
-				for (int j = 0; j < nd; j++)
-				{
-					sw[n_sw].image = i;
-					sw[n_sw].det = d[j];
-					n_sw++;
-				}
-				cv_free(d);
-			}
+			sw = detect_test_set(ensemble, a->ensemble, test_maps, n_test, cv_detector_map_floats(&shape),
+								 a->mirror, 400, &n_sw);
 			cv_detect_metrics_compute(sw, n_sw, test_boxes, n_test_boxes, n_test, n_tags, 0.5, 0.5, per, &all, &err);
 			cv_detect_metrics_compute(sw, n_sw, test_boxes, n_test_boxes, n_test, n_tags, 0.5, 0.75, per, &all75, &err);
 			printf("  sweep nms %.2f soft %.2f: mAP@0.5 %.3f  mAP@0.75 %.3f\n", sweep_overlap, sweep_soft, all.map, all75.map);
