@@ -34,6 +34,21 @@
 extern void openblas_set_num_threads(int num_threads);
 extern int	openblas_get_num_threads(void);
 
+/*
+ * OpenBLAS's pthreads builds start a thread server when the library
+ * initialises (one thread per core but one), and each of its threads spins
+ * on sched_yield for 2^28 cycles (THREAD_TIMEOUT in its
+ * driver/others/blas_server.c) before it sleeps: some 130 ms of CPU on
+ * another core in every process that loads it, 140 against 10 ms for a
+ * backend that only ran LOAD 'pgvision' (3 December 2026).  Every new
+ * connection and parallel worker paid that, taking the core the scan's
+ * other processes were using.  So one thread shuts the server down; its
+ * next multi-threaded call starts it again (exec_blas re-initialises a
+ * server shut down, which OpenBLAS does after fork).  Weak: other BLAS
+ * libraries, and OpenBLAS's OpenMP builds, have no such function.
+ */
+extern int	blas_thread_shutdown_(void) __attribute__((weak));
+
 /* Process-wide thread count: the one setting the host (a GUC) controls. */
 static int	nn_thread_count = 1;
 
@@ -84,6 +99,8 @@ cv_nn_set_threads(int n)
 	nn_thread_count = n;
 	cv_parallel_set_threads(n);
 	openblas_set_num_threads(n);
+	if (n == 1 && blas_thread_shutdown_ != NULL)
+		(void) blas_thread_shutdown_();
 }
 
 int
