@@ -135,6 +135,15 @@ test_nets_same_bytes(void)
 		{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_INT8, true, 0, -1},
 		{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_FLOAT, false, 0, -1},
 		{"models/tf2_mobilenet_v2_1.0_224_ptq.tflite", CV_NET_ENGINE_INT8, false, 0, -1},
+		/*
+		 * The float engine as detection runs it: MobileNet V2 cut at its
+		 * stride-32 map (tensor 166) at 320 and 416, whose odd map sizes
+		 * (10x10, 13x13, 27x27) put the bands' edges mid-layer, and
+		 * MobileNet-EdgeTPU (full 3x3 convolutions inside its blocks).
+		 */
+		{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_FLOAT, false, 320, 166},
+		{"models/mobilenet_v2_1.0_224_quant.tflite", CV_NET_ENGINE_FLOAT, false, 416, 166},
+		{"models/mobilenet_edgetpu_224_1.0_uint8.tflite", CV_NET_ENGINE_FLOAT, false, 0, -1},
 	};
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
@@ -174,6 +183,13 @@ test_nets_same_bytes(void)
 		}
 		memset(&opt, 0, sizeof(opt));
 		opt.engine = nc->engine;
+		if (nc->tensor >= 0)
+		{
+			opt.input_width = opt.input_height = nc->size;
+			opt.n_outputs = 1;
+			opt.outputs[0] = nc->tensor;
+			opt.prefix_only = true;
+		}
 		nn_qforce_avx2 = nc->force_avx2;
 		CHECK(cv_net_load_with(bytes, len, &opt, &net, &err) == CV_OK);
 		nn_qforce_avx2 = false;

@@ -417,6 +417,21 @@ step_part(void *ctx, int part, int nparts, int thread)
 
 	switch (s->kind)
 	{
+		case NN_K_CONV:
+			cv_parallel_range(s->conv.out_h, part, nparts, &lo, &hi);
+			nn_conv2d_rows(&s->conv, j->in0, j->out, thread_scratch(j->ws, thread),
+						   (int) lo, (int) hi);
+			break;
+		case NN_K_DEPTHWISE:
+			cv_parallel_range(s->conv.out_h, part, nparts, &lo, &hi);
+			if (s->expand != NULL || s->project != NULL)
+				nn_depthwise_fused_rows(s->expand ? &s->expand->conv : NULL, &s->conv,
+										s->project ? &s->project->conv : NULL,
+										j->in0, j->out, thread_scratch(j->ws, thread),
+										(int) lo, (int) hi);
+			else
+				nn_depthwise_rows(&s->conv, j->in0, j->out, (int) lo, (int) hi);
+			break;
 		case NN_K_QCONV:
 			nn_qconv_part(&s->qconv, j->in0, j->out, thread_scratch(j->ws, thread),
 						  part, nparts);
@@ -466,6 +481,20 @@ step_parts(const nn_step *s, int threads)
 
 	switch (s->kind)
 	{
+		case NN_K_CONV:
+			/* bands of output rows, on our own kernels only */
+			if (s->fused_away || s->macs < PARALLEL_MIN_MACS || !nn_conv2d_splits(&s->conv))
+				return 1;
+			max = s->conv.out_h;
+			return max < threads * PARTS_PER_THREAD ? max : threads * PARTS_PER_THREAD;
+		case NN_K_DEPTHWISE:
+			/* a fused band expands up to k_h - stride rows again: one a thread */
+			if (s->macs < PARALLEL_MIN_MACS || s->conv.out_h < 2)
+				return 1;
+			max = s->conv.out_h;
+			if (s->expand != NULL || s->project != NULL)
+				return max < threads ? max : threads;
+			return max < threads * PARTS_PER_THREAD ? max : threads * PARTS_PER_THREAD;
 		case NN_K_QCONV:
 			if (s->macs < PARALLEL_MIN_MACS)
 				return 1;
@@ -527,6 +556,11 @@ run_step_threaded(const cv_net *net, cv_net_workspace *ws, const nn_step *s, int
 	j.in0 = value_data(net, ws, s->inputs[0]);
 	j.in1 = s->kind == NN_K_QADD ? value_data(net, ws, s->inputs[1]) : NULL;
 	j.out = value_data(net, ws, s->output);
+	/* a fused block reads the expansion's input and writes the projection's output */
+	if (s->kind == NN_K_DEPTHWISE && s->expand != NULL)
+		j.in0 = value_data(net, ws, s->expand->inputs[0]);
+	if (s->kind == NN_K_DEPTHWISE && s->project != NULL)
+		j.out = value_data(net, ws, s->project->output);
 	j.count = s->q_count;
 	cv_parallel_run(nparts, step_part, &j);
 }

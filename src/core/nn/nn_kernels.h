@@ -119,11 +119,23 @@ void		nn_gemv(int n, int k, const float *w, const float *x, const float *bias,
 size_t		nn_conv2d_scratch(const nn_conv_params *p);
 void		nn_conv2d(const nn_conv_params *p, const float *in, float *out, float *scratch);
 
+/*
+ * Output rows [oy_lo, oy_hi) of nn_conv2d, the same bytes as the whole
+ * call gives for them, when nn_conv2d_splits (our own kernels; not the
+ * OpenBLAS path): for the threads of graph.c.
+ */
+bool		nn_conv2d_splits(const nn_conv_params *p);
+void		nn_conv2d_rows(const nn_conv_params *p, const float *in, float *out, float *scratch,
+						   int oy_lo, int oy_hi);
+
 /* out[n] = in[k] . w[n][k] + bias[n] for each of rows input rows. */
 void		nn_fully_connected(int rows, int k, int n, const float *in, const float *w,
 							   const float *bias, float act_min, float act_max, float *out);
 
 void		nn_depthwise(const nn_conv_params *p, const float *in, float *out);
+/* Output rows [oy_lo, oy_hi) of nn_depthwise, the same bytes. */
+void		nn_depthwise_rows(const nn_conv_params *p, const float *in, float *out,
+							  int oy_lo, int oy_hi);
 
 /*
  * An inverted-residual block fused around a depthwise on the AVX-512 path:
@@ -147,6 +159,10 @@ size_t		nn_depthwise_fused_scratch(const nn_conv_params *expand, const nn_conv_p
 void		nn_depthwise_fused(const nn_conv_params *expand, const nn_conv_params *dw,
 							   const nn_conv_params *project, const float *in, float *out,
 							   float *scratch);
+/* Its output rows [oy_lo, oy_hi) (the depthwise's rows), the same bytes. */
+void		nn_depthwise_fused_rows(const nn_conv_params *expand, const nn_conv_params *dw,
+									const nn_conv_params *project, const float *in, float *out,
+									float *scratch, int oy_lo, int oy_hi);
 
 void		nn_avg_pool(const nn_conv_params *p, const float *in, float *out);
 void		nn_max_pool(const nn_conv_params *p, const float *in, float *out);
