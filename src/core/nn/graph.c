@@ -9,9 +9,11 @@
  * several workspaces at once.
  *
  * Threads (cv_nn_set_threads > 1): the integer convolutions, depthwise
- * convolutions, ADDs and conversions large enough to pay for it are split
- * into parts (tiles of output pixels, bands of output rows, ranges of
- * elements) that the pool of ../common/parallel.c hands to its threads;
+ * convolutions, ADDs and conversions, and the float engine's convolutions
+ * and depthwise convolutions on its own kernels (not OpenBLAS's), large
+ * enough to pay for it, are split into parts (tiles of output pixels,
+ * bands of output rows, ranges of elements) that the pool of
+ * ../common/parallel.c hands to its threads;
  * every other step, and every step too small (PARALLEL_MIN_MACS), runs on
  * the caller's thread.  Each thread has its own scratch: the workspace's
  * for the caller, and per helper one buffer of the process, grown at the

@@ -94,7 +94,8 @@ cv_status	cv_net_run(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb
 /*
  * Threads for OpenBLAS and for our own kernels (process-wide, default 1,
  * clamped to 1..64).  Above 1, the int8 engine's convolutions, depthwise
- * convolutions, ADDs and conversions and the view render are split over
+ * convolutions, ADDs and conversions, the float engine's convolutions and
+ * depthwise convolutions on its own kernels, and the view render are split over
  * the process's helper threads (../common/parallel.h), with the same bytes
  * as one thread; a run from a second host thread while one is under way
  * stays on its own thread.  Under PostgreSQL keep 1 and let parallel query
