@@ -399,7 +399,7 @@ activation_range(int act, double *lo, double *hi)
 }
 
 /*
- * The real range of a uint8 or int8 per-tensor tensor, as build.c's
+ * The real range of a uint8 or int8 per-tensor tensor, as build_ops.c's
  * quant_range computes it; false for other tensors (unbounded).
  */
 static bool
@@ -530,7 +530,7 @@ sized_dims(const cv_net *sized, const tfl_model *m, int i, int32_t *dims)
  * (nn_dequantize), activations float32 without quantization, QUANTIZE and
  * DEQUANTIZE left out (identities in float), the input float32 pixels
  * 0..255 normalised by an ADD and a MUL, and after every operator whose
- * result the engine clamps to its output's quantized range (build.c) the
+ * result the engine clamps to its output's quantized range (build_ops.c) the
  * clamp, where it is narrower than the fused activation.
  */
 static cv_status

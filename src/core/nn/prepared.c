@@ -667,7 +667,7 @@ dims_count(const int dims[4], size_t *count)
 
 /*
  * One spatial dimension of a window is what TFLite's SAME or VALID padding
- * makes of its input (build.c, window()): the kernels trust out, pad and
+ * makes of its input (build_ops.c, window()): the kernels trust out, pad and
  * in to agree.
  */
 static bool
@@ -1023,7 +1023,7 @@ check_step(load_state *ls, nn_step *s)
 				size_t		row = 0,
 							n;
 
-				/* exactly as build.c makes them: no loop runs empty */
+				/* exactly as build_ops.c makes them: no loop runs empty */
 				if (s->outer < 1)
 					return corrupt(ls, "empty concatenation");
 				for (int k = 0; k < s->ninputs; k++)
