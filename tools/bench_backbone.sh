@@ -44,6 +44,7 @@ BIN=$OUT/bench_backbone
 cc -O2 -g -std=gnu11 -I"$ROOT/src/core" -I/usr/include/x86_64-linux-gnu/openblas-pthread \
     -o "$BIN" "$ROOT/tools/bench_backbone.c" "$ROOT"/src/core/common/*.c \
     "$ROOT"/src/core/image/*.c "$ROOT"/src/core/nn/*.c "$ROOT"/src/core/export/onnx_proto.c \
+    "$ROOT"/src/core/export/onnx_encode.c \
     -lopenblas -ljpeg -lpng -lm -lpthread
 
 # --- onnxruntime: timing, and the exact resized pixels and scores ---

@@ -59,7 +59,7 @@ def fused_act(op):
 
 
 def quant_range(t):
-    """Real range of a per-tensor uint8/int8 tensor (src/core/nn/build.c quant_range)."""
+    """Real range of a per-tensor uint8/int8 tensor (src/core/nn/build_ops.c quant_range)."""
     if len(t['scale']) != 1 or t['type'] not in (3, 9):
         return None
     s = float(t['scale'][0])

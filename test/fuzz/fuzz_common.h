@@ -51,7 +51,7 @@ void		fuzz_image(cv_image_format format, const uint8_t *data, size_t len);
  * A network that loaded: its activations listed, and, when it is small
  * enough to run in a fraction of a millisecond (a hand-made tiny file or a
  * mutation of one), run once on a grey image with every output copied
- * out, so that the shapes build.c inferred are the shapes the kernels get.
+ * out, so that the shapes build_ops.c inferred are the shapes the kernels get.
  */
 void		fuzz_net(const cv_net *net);
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_prepared.c
- *	  libFuzzer harness of the prepared-net loader (src/core/nn/prepared.c):
+ *	  libFuzzer harness of the prepared-net loader (src/core/nn/prepared_load.c):
  *	  each input is one prepared blob, as a backend finds it in a shared
  *	  prepared-weights file under the data directory (src/pg
  *	  prepared_weights.c), given to cv_net_load_prepared.

@@ -2,7 +2,7 @@
  * fuzz_tflite.c
  *	  libFuzzer harness of the TFLite reader as SQL reaches it: each input
  *	  is one .tflite file given to cv_net_load (flatbuffer.c, tflite.c,
- *	  the graph build of build.c, prepare.c and plan.c).
+ *	  the graph build of build.c and build_ops.c, prepare.c and plan.c).
  *
  * nn.h promises that a truncated, hostile or unsupported file is an error,
  * never a crash; a file that loads is then listed and, when tiny, run

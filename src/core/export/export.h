@@ -56,7 +56,7 @@ cv_status	cv_export_onnx(const cv_model *model, const uint8_t *backbone, size_t 
  * (the runner does the mirroring and decoding, docs/export.md); one of
  * the int8 engine is CV_ERR_UNSUPPORTED.  A classification model: the backbone
  * file's own operators and quantized weights up to the model's feature
- * tensor, then the head in float operators (tflite_export.c says which),
+ * tensor, then the head in float operators (tflite_head.c says which),
  * with the metadata in Model.metadata "pgvision" (docs/export.md).  Its
  * input is the backbone's input tensor (for the shared uint8 networks the
  * pixel bytes of cv_export_input_pixels), its output "probabilities"

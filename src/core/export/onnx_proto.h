@@ -6,7 +6,7 @@
  *	  int8 engine's arithmetic).
  *
  * Messages written (field numbers and wire types from the public
- * onnx/onnx.proto, cited in onnx_proto.c): ModelProto (ir_version,
+ * onnx/onnx.proto, cited in onnx_encode.c): ModelProto (ir_version,
  * opset_import, producer_name, producer_version, graph, metadata_props),
  * GraphProto (node, name, initializer, input, output), NodeProto (input,
  * output, name, op_type, attribute), AttributeProto (INT, INTS, FLOAT,
@@ -32,7 +32,7 @@
  * empty node input name is ONNX's "optional input left out".  Dims of 0 are
  * allowed.  Output is deterministic: same calls, same bytes (the bytes
  * protobuf's own serializer would give: fields in number order, repeated
- * int64 unpacked, see onnx_proto.c).
+ * int64 unpacked, see onnx_encode.c).
  */
 #ifndef CV_EXPORT_ONNX_PROTO_H
 #define CV_EXPORT_ONNX_PROTO_H

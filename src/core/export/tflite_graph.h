@@ -1,9 +1,9 @@
 /*
  * tflite_graph.h
  *	  The TFLite file being assembled by the export (tflite_export.c,
- *	  tflite_detector.c): tensors, buffers, operators and their options as
- *	  plain arrays, serialized at the end by tflite_export.c, and the
- *	  primitives that add to them.
+ *	  tflite_backbone.c, tflite_head.c, tflite_detector.c): tensors,
+ *	  buffers, operators and their options as plain arrays, serialized at
+ *	  the end by tflite_serialize.c, and the primitives that add to them.
  *
  * Allocation failures do not return errors one by one: they set
  * xfile.nomem (and too many kinds of operator too_many_codes), the

@@ -262,7 +262,8 @@ cv_status	cv_net_run_outputs(const cv_net *net, cv_net_workspace *ws,
 							   cv_error *err);
 
 /*
- * Prepared nets (prepared.c, docs/backbones.md "Shared prepared weights"):
+ * Prepared nets (prepared.c, prepared_load.c, docs/backbones.md "Shared
+ * prepared weights"):
  * a loaded net, plan and packed weights included, as one position-
  * independent blob that another process of the same build on the same CPU
  * path runs from in place, without the network file.
@@ -273,7 +274,7 @@ cv_status	cv_net_run_outputs(const cv_net *net, cv_net_workspace *ws,
  * its header.  A net loaded with keep_layouts, or itself loaded prepared,
  * is CV_ERR_PARAM.
  *
- * cv_net_load_prepared validates the whole blob (see prepared.c) and
+ * cv_net_load_prepared validates the whole blob (see prepared_load.c) and
  * returns a net whose weights are read from blob in place: blob must be
  * 64-byte aligned and stay mapped, unchanged, until cv_net_free.  The net
  * runs exactly as the one saved (same bytes out).  Errors: CV_ERR_CORRUPT

@@ -1,7 +1,7 @@
 /*
  * nn_internal.h
- *	  The loaded network as the executor sees it, shared by build.c (TFLite
- *	  model to steps), plan.c (arena planning), graph.c (execution) and
+ *	  The loaded network as the executor sees it, shared by build.c and
+ *	  build_ops.c (TFLite model to steps), plan.c (arena planning), graph.c (execution) and
  *	  dequant.c.  Not part of the API.
  *
  * A value is one tensor of the file's subgraph 0.  Constants are
@@ -181,7 +181,7 @@ void	   *nn_qalloc(cv_net *net, size_t bytes);	/* 64-byte aligned, owned by net 
 void		nn_qfree_all(cv_net *net);
 
 /*
- * build.c: whether the float engine clamps an operator's result (a TFLite
+ * build_ops.c: whether the float engine clamps an operator's result (a TFLite
  * BuiltinOperator code) to its output's quantized range.
  */
 bool		nn_op_clamps_to_output(int tfl_code);

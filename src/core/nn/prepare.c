@@ -4,8 +4,9 @@
  *	  that will run it (transposed filters for the direct convolutions,
  *	  filters packed for our GEMM, fused depthwise blocks), once at load.
  *
- * Split from build.c, which validates the file and infers shapes: this
- * file only rearranges weights that build.c has already checked.
+ * Split from the graph build (build.c, build_ops.c), which validates the
+ * file and infers shapes: this file only rearranges weights that the build
+ * has already checked.
  */
 #include "nn_internal.h"
 

@@ -329,7 +329,7 @@ read_options(const fb_table *ot, int code, tfl_options *o, cv_error *err)
 			{
 				/*
 				 * ReshapeOptions: new_shape:[int] (0).  Only a fallback for
-				 * the shape input and the output tensor's shape (build.c),
+				 * the shape input and the output tensor's shape (build_ops.c),
 				 * so a file whose options we cannot read loads as before.
 				 */
 				fb_vector	ns;
