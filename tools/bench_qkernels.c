@@ -304,7 +304,7 @@ bench_shape(const shape *s, size_t si, const char *name, bool with_ref, bool vnn
 	{
 		if (nn_conv2d_wants_direct(&f.p))
 		{
-			/* the stem: build.c's transposed copy [k_h][k_w][in_c][out_c] */
+			/* the stem: prepare.c's transposed copy [k_h][k_w][in_c][out_c] */
 			int			kk = s->k * s->k * s->c;
 
 			for (int o = 0; o < oc; o++)

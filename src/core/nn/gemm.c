@@ -15,7 +15,7 @@
  * Packed layout of the filters, B = W^T (K x N, from TFLite's [N][K]):
  * column blocks of 32, the last one narrower (n - j0 columns); inside a
  * block, row kk holds that block's columns contiguously.  The packed copy
- * has exactly n * k floats, so build.c can pack in place.
+ * has exactly n * k floats, so prepare.c could pack in place.
  *
  * Micro-kernel: 12 rows x 32 columns in 24 zmm accumulators (about 200
  * GFLOP/s on one Zen 5 core, against 26-75 for OpenBLAS on these shapes).

@@ -89,7 +89,7 @@ typedef struct nn_step
 	double		macs;
 	char		detail[80];
 	/*
-	 * Inverted-residual fusion (build.c, nn_depthwise_fused): a depthwise
+	 * Inverted-residual fusion (prepare.c, nn_depthwise_fused): a depthwise
 	 * step that also computes the 1x1 expansion before it and / or the 1x1
 	 * projection after it, row by row.  Those steps then do nothing
 	 * (fused_away), and the tensors between them take no arena space.

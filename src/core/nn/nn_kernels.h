@@ -92,7 +92,7 @@ nn_interior_columns(const nn_conv_params *p, int *lo, int *hi)
 
 /*
  * A convolution with so few input channels (the RGB stem) that sgemm's K
- * is tiny is computed directly from weights_kn instead: build.c prepares
+ * is tiny is computed directly from weights_kn instead: prepare.c makes
  * the transposed copy when this says so.
  */
 bool		nn_conv2d_wants_direct(const nn_conv_params *p);
@@ -101,7 +101,7 @@ bool		nn_conv2d_wants_direct(const nn_conv_params *p);
  * Our matrix product (gemm.c), for the CPUs that have AVX-512 or AVX2 + FMA,
  * unless cv_nn_set_portable(true): c[m][n] = clamp(a[m][k] B + bias) with B
  * the filters w[n][k] packed by nn_gemm_pack (exactly n * k floats, may not
- * be in place).  Rows of a and c are lda and ldc floats apart.  build.c packs
+ * be in place).  Rows of a and c are lda and ldc floats apart.  prepare.c packs
  * the filters of the convolutions it runs this way (nn_conv_wants_gemm).
  */
 bool		nn_gemm_available(void);		/* AVX-512, or AVX2 and FMA */
