@@ -26,6 +26,7 @@ typedef struct pool_probe
 	int			runs[POOL_PARTS];
 	int			bad_thread;
 	int			threads;
+	int			nparts;
 } pool_probe;
 
 static void
@@ -33,32 +34,41 @@ probe_part(void *ctx, int part, int nparts, int thread)
 {
 	pool_probe *p = ctx;
 
-	if (nparts != POOL_PARTS || thread < 0 || thread >= p->threads)
+	if (nparts != p->nparts || thread < 0 || thread >= p->threads)
 		__atomic_add_fetch(&p->bad_thread, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&p->runs[part], 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * Each thread starts on a range of its own and then takes what is left of
+ * the others': 37 parts split unevenly, and 3 parts over 5 threads, where
+ * two threads have an empty range and can only take from the others.
+ */
 static void
 test_pool_runs_every_part_once(void)
 {
-	static const int counts[] = {1, 2, 3, 2, 1};
+	static const int counts[] = {1, 2, 3, 5, 2, 1};
+	static const int part_counts[] = {POOL_PARTS, 3};
 
 	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++)
-	{
-		pool_probe	p;
-		int			wrong = 0;
+		for (size_t k = 0; k < sizeof(part_counts) / sizeof(part_counts[0]); k++)
+		{
+			pool_probe	p;
+			int			wrong = 0;
 
-		memset(&p, 0, sizeof(p));
-		p.threads = counts[c];
-		cv_parallel_set_threads(counts[c]);
-		CHECK(cv_parallel_threads() == counts[c]);
-		for (int r = 0; r < 2000; r++)
-			cv_parallel_run(POOL_PARTS, probe_part, &p);
-		for (int i = 0; i < POOL_PARTS; i++)
-			wrong += p.runs[i] != 2000;
-		CHECK_MSG(wrong == 0 && p.bad_thread == 0, "%d threads: %d parts not run 2000 times, %d bad thread indexes",
-				  counts[c], wrong, p.bad_thread);
-	}
+			memset(&p, 0, sizeof(p));
+			p.threads = counts[c];
+			p.nparts = part_counts[k];
+			cv_parallel_set_threads(counts[c]);
+			CHECK(cv_parallel_threads() == counts[c]);
+			for (int r = 0; r < 2000; r++)
+				cv_parallel_run(p.nparts, probe_part, &p);
+			for (int i = 0; i < POOL_PARTS; i++)
+				wrong += p.runs[i] != (i < p.nparts ? 2000 : 0);
+			CHECK_MSG(wrong == 0 && p.bad_thread == 0,
+					  "%d threads, %d parts: %d parts not run 2000 times, %d bad thread indexes",
+					  counts[c], p.nparts, wrong, p.bad_thread);
+		}
 	cv_parallel_set_threads(0);
 	CHECK(cv_parallel_threads() == 1);
 	cv_parallel_set_threads(1000);

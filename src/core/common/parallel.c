@@ -4,12 +4,20 @@
  *	  then sleep on a futex, between runs.
  *
  * One 64-bit word describes the current run: a generation (24 bits), the
- * threads allowed in it (8), its number of parts (16) and the next part to
- * hand out (16).  A thread takes a part by compare-and-swap of that word,
- * so it can never take a part of a run that has already ended: a run ends
- * only when all its parts are done, and a part taken is not done.  The
- * job's function and context are read after the part was taken, and the
- * caller writes them only between runs, so they are the run's own.
+ * threads allowed in it (8) and its number of parts (16).  The parts are
+ * dealt out in contiguous ranges, one per thread, each in a word of its
+ * own (generation, next part, end): a thread takes the parts of its own
+ * range from the front, in order, and when it has none left takes the
+ * last parts of the others' ranges, by compare-and-swap of that word.  So
+ * on an idle machine thread t computes the same rows of every layer (the
+ * t-th share), whose inputs it mostly wrote itself in the layer before and
+ * still has in its own cache, and on a loaded one a thread the machine
+ * slows down leaves its remaining parts to the others.  A thread can never
+ * take a part of a run that has already ended: a run ends only when all
+ * its parts are done, a part taken is not done, and a range word of
+ * another generation is never taken from.  The job's function and context
+ * are read after the part was taken, and the caller writes them only
+ * between runs, so they are the run's own.
  *
  * Waking: helpers spin on the word for SPIN_NS (tens of microseconds:
  * long enough to catch the next layer of a network, short enough not to
@@ -50,7 +58,15 @@ typedef struct pool_job
 static int	wanted_threads = 1;
 static int	started_helpers = 0;	/* helpers running (thread indexes 1..) */
 static bool start_failed = false;
-static uint64_t run_word;		/* gen | active | nparts | next */
+static uint64_t run_word;		/* gen | active | nparts */
+
+/* Thread t's range of the current run: gen | next | end, a cache line each. */
+typedef struct range_slot
+{
+	uint64_t	word;
+	char		pad[56];
+} range_slot;
+static range_slot ranges[CV_PARALLEL_MAX_THREADS] __attribute__((aligned(64)));
 static uint32_t run_futex;		/* the generation, to sleep on */
 static int	sleepers;
 static int	parts_done;
@@ -72,7 +88,11 @@ static int	serial_runs_left;	/* back-off: runs left to do on one thread */
 #define W_GEN(w)	((uint32_t) ((w) >> 40))
 #define W_ACTIVE(w) ((int) (((w) >> 32) & 0xFF))
 #define W_NPARTS(w) ((int) (((w) >> 16) & 0xFFFF))
-#define W_NEXT(w)	((int) ((w) & 0xFFFF))
+#define R_GEN(r)	((uint32_t) ((r) >> 32))
+#define R_NEXT(r)	((int) (((r) >> 16) & 0xFFFF))
+#define R_END(r)	((int) ((r) & 0xFFFF))
+#define R_WORD(gen, next, end) \
+	(((uint64_t) (gen) << 32) | ((uint64_t) (next) << 16) | (uint64_t) (end))
 
 static inline void
 cpu_relax(void)
@@ -100,27 +120,50 @@ wait_round(long i)
 		sched_yield();
 }
 
-/* Take and run parts of the run in word w until none is left. */
+/*
+ * Take one part of generation gen from range slot v: from the front when
+ * v is the taker's own range, from the back otherwise.  -1: none left
+ * there (or the run is over).
+ */
+static int
+take_part(uint32_t gen, int v, bool own)
+{
+	uint64_t	r = __atomic_load_n(&ranges[v].word, __ATOMIC_ACQUIRE);
+
+	for (;;)
+	{
+		int			next = R_NEXT(r),
+					end = R_END(r);
+		uint64_t	taken;
+
+		if (R_GEN(r) != gen || next >= end)
+			return -1;
+		taken = own ? R_WORD(gen, next + 1, end) : R_WORD(gen, next, end - 1);
+		if (__atomic_compare_exchange_n(&ranges[v].word, &r, taken, false,
+										__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return own ? next : end - 1;
+		/* else r now holds the slot's current value: look again */
+	}
+}
+
+/* Run parts of the run in word w, own range first, until none is left. */
 static void
 work_on(uint64_t w, int thread)
 {
 	uint32_t	gen = W_GEN(w);
+	int			nparts = W_NPARTS(w),
+				active = W_ACTIVE(w);
 
-	for (;;)
+	for (int k = 0; k < active; k++)
 	{
-		int			part = W_NEXT(w),
-					nparts = W_NPARTS(w);
+		int			v = (thread + k) % active,
+					part;
 
-		if (W_GEN(w) != gen || part >= nparts)
-			return;
-		if (__atomic_compare_exchange_n(&run_word, &w, w + 1, false,
-										__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		while ((part = take_part(gen, v, k == 0)) >= 0)
 		{
 			job.fn(job.ctx, part, nparts, thread);
 			__atomic_add_fetch(&parts_done, 1, __ATOMIC_RELEASE);
-			w = __atomic_load_n(&run_word, __ATOMIC_ACQUIRE);
 		}
-		/* else w now holds the word's current value: look again */
 	}
 }
 
@@ -259,6 +302,15 @@ cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx)
 		generation = 1;			/* helpers start having seen 0 */
 	w = ((uint64_t) generation << 40) | ((uint64_t) active << 32) |
 		((uint64_t) nparts << 16);
+	/* the t-th contiguous share of the parts for thread t */
+	for (int t = 0; t < active; t++)
+	{
+		long		lo,
+					hi;
+
+		cv_parallel_range(nparts, t, active, &lo, &hi);
+		__atomic_store_n(&ranges[t].word, R_WORD(generation, lo, hi), __ATOMIC_RELAXED);
+	}
 	__atomic_store_n(&run_word, w, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&run_futex, generation, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&sleepers, __ATOMIC_SEQ_CST) > 0)
