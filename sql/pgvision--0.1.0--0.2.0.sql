@@ -291,6 +291,7 @@ DECLARE
 	v_fkeys text[] := '{}';
 	v_table text;
 	v_prefix text;
+	v_case text;
 	r record;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
@@ -384,6 +385,23 @@ BEGIN
 	                               'cv_citus_roles'] LOOP
 		PERFORM create_reference_table(v_table::regclass);
 	END LOOP;
+	-- Role OIDs.  Citus copies a table's rows to the workers in binary, so
+	-- a regrole column there holds the coordinator's OID of a role, which
+	-- on a worker is another role or none (a share made afterwards failed
+	-- the foreign key to its project on a worker, "Key is not present in
+	-- table "cv_projects_102107"", measured).  An UPDATE through Citus
+	-- sends each role by name, which every node reads as its own OID.  A
+	-- role dropped since keeps its number (it names no role here).
+	SELECT string_agg(format('WHEN %s THEN %L::pg_catalog.regrole', a.oid, pg_catalog.quote_ident(a.rolname)), ' ')
+	  INTO v_case
+	  FROM pg_catalog.pg_roles a
+	 WHERE a.oid IN (SELECT p.owner FROM cv_projects p UNION SELECT s.owner FROM cv_project_shares s
+	                 UNION SELECT s.grantee FROM cv_project_shares s);
+	IF v_case IS NOT NULL THEN
+		EXECUTE format('UPDATE cv_projects SET owner = CASE owner::pg_catalog.oid %s ELSE owner END', v_case);
+		EXECUTE format('UPDATE cv_project_shares SET owner = CASE owner::pg_catalog.oid %s ELSE owner END, '
+		               'grantee = CASE grantee::pg_catalog.oid %s ELSE grantee END', v_case, v_case);
+	END IF;
 	FOREACH v_table IN ARRAY ARRAY['cv_images', 'cv_image_tags', 'cv_regions', 'cv_features', 'cv_prediction_store'] LOOP
 		PERFORM create_distributed_table(v_table::regclass, 'project_id',
 		                                 colocate_with => CASE WHEN v_table = 'cv_images' THEN 'default' ELSE 'cv_images' END);
