@@ -251,9 +251,9 @@ $$;
 -- expression builds from project_id and the database's role prefix, a
 -- constant in it (to_regrole: NULL, so no access, for a role that does not
 -- exist).  Each is a catalogue lookup per row, on whichever node the row
--- is.  The iterations' child tables, which have no project_id, call the
--- iteration's functions (cv_can_read_iteration).  NULL for a prefix that
--- cv_citus_distribute would not have chosen.
+-- is; every table tested has project_id (the iterations' child rows carry
+-- their iteration's, 0.2.0).  NULL for a prefix that cv_citus_distribute
+-- would not have chosen.
 CREATE FUNCTION cv_citus_policy_commands(role_prefix text) RETURNS text[]
 LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
 	WITH r AS (
@@ -272,8 +272,8 @@ LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
 		                   CASE WHEN c.kind = 'read' THEN v.can_read ELSE v.can_write END)
 		  FROM r,
 		       (VALUES (1, 'cv_tags', 'project'), (2, 'cv_images', 'project'), (3, 'cv_image_tags', 'project'),
-		               (4, 'cv_regions', 'project'), (5, 'cv_iteration_store', 'project'), (6, 'cv_iteration_tags', 'iteration'),
-		               (7, 'cv_heldout_predictions', 'iteration'), (8, 'cv_heldout_regions', 'iteration'),
+		               (4, 'cv_regions', 'project'), (5, 'cv_iteration_store', 'project'), (6, 'cv_iteration_tags', 'project'),
+		               (7, 'cv_heldout_predictions', 'project'), (8, 'cv_heldout_regions', 'project'),
 		               (9, 'cv_features', 'project'), (10, 'cv_prediction_store', 'project')) t(n, tab, parent),
 		       LATERAL (SELECT t.n, t.tab,
 		                       CASE t.parent WHEN 'project' THEN format(r.can_read, 'project_id') ELSE 'cv_can_read_iteration(iteration_id)' END AS can_read,
@@ -323,23 +323,6 @@ BEGIN
 	-- coordinator's; the workers' own copies of the tables too, for
 	-- queries made there)
 	FOREACH v_table IN ARRAY cv_citus_policy_commands(v_prefix) LOOP
-		EXECUTE v_table;
-		PERFORM run_command_on_workers(v_table);
-	END LOOP;
-	-- The iterations' child tables (held-out predictions and regions, the
-	-- iteration's tags) have no project_id: their policies call
-	-- cv_can_read_iteration and cv_can_write_iteration, which read
-	-- cv_iteration_store (and cv_projects, cv_project_shares), reference
-	-- tables with a copy on every node; on a shard that read is refused
-	-- ("cannot execute a distributed query from a query on a shard",
-	-- measured for the trainer's INSERT INTO cv_iteration_tags as a role
-	-- with a write share) unless nested execution is allowed, which these
-	-- two functions allow for their own duration.  What they read is a
-	-- local placement of a reference table on whichever node runs them, in
-	-- the same transaction (docs/scale-out.md, section 5, has the cost).
-	FOREACH v_table IN ARRAY ARRAY[
-		'ALTER FUNCTION cv_can_read_iteration(bigint) SET citus.allow_nested_distributed_execution = on',
-		'ALTER FUNCTION cv_can_write_iteration(bigint) SET citus.allow_nested_distributed_execution = on'] LOOP
 		EXECUTE v_table;
 		PERFORM run_command_on_workers(v_table);
 	END LOOP;
@@ -1071,3 +1054,20 @@ BEGIN
 	PERFORM cv_sync_project_roles(v_project.id);
 END;
 $$;
+
+-- The iterations' child rows carry their iteration's project (last, as in
+-- sql/pgvision.sql): on Citus their policies test the project's roles by
+-- it (docs/security.md, "On Citus").
+ALTER TABLE cv_iteration_store ADD UNIQUE (id, project_id);
+ALTER TABLE cv_iteration_tags ADD COLUMN project_id bigint;
+UPDATE cv_iteration_tags c SET project_id = s.project_id FROM cv_iteration_store s WHERE s.id = c.iteration_id;
+ALTER TABLE cv_iteration_tags ALTER COLUMN project_id SET NOT NULL,
+	ADD FOREIGN KEY (iteration_id, project_id) REFERENCES cv_iteration_store (id, project_id) ON DELETE CASCADE;
+ALTER TABLE cv_heldout_predictions ADD COLUMN project_id bigint;
+UPDATE cv_heldout_predictions c SET project_id = s.project_id FROM cv_iteration_store s WHERE s.id = c.iteration_id;
+ALTER TABLE cv_heldout_predictions ALTER COLUMN project_id SET NOT NULL,
+	ADD FOREIGN KEY (iteration_id, project_id) REFERENCES cv_iteration_store (id, project_id) ON DELETE CASCADE;
+ALTER TABLE cv_heldout_regions ADD COLUMN project_id bigint;
+UPDATE cv_heldout_regions c SET project_id = s.project_id FROM cv_iteration_store s WHERE s.id = c.iteration_id;
+ALTER TABLE cv_heldout_regions ALTER COLUMN project_id SET NOT NULL,
+	ADD FOREIGN KEY (iteration_id, project_id) REFERENCES cv_iteration_store (id, project_id) ON DELETE CASCADE;

@@ -1048,6 +1048,8 @@ CREATE TABLE cv_iteration_store (
 	started_at       timestamptz,
 	finished_at      timestamptz,
 	UNIQUE (project_id, published_name),
+	-- the key the iterations' child rows refer to with their project
+	UNIQUE (id, project_id),
 	CHECK (published_name IS NULL OR status = 'completed')
 );
 CREATE INDEX cv_iteration_store_project ON cv_iteration_store (project_id);
@@ -1116,7 +1118,12 @@ CREATE TABLE cv_iteration_tags (
 	"precision"       real,
 	recall            real,
 	average_precision real,
-	PRIMARY KEY (iteration_id, position)
+	-- the iteration's project (0.2.0, last): on Citus the policies test the
+	-- project's roles by it, with no read of cv_iteration_store
+	-- (docs/security.md, "On Citus")
+	project_id        bigint NOT NULL,
+	PRIMARY KEY (iteration_id, position),
+	FOREIGN KEY (iteration_id, project_id) REFERENCES cv_iteration_store (id, project_id) ON DELETE CASCADE
 );
 SELECT pg_catalog.pg_extension_config_dump('cv_iteration_tags', '');
 
@@ -1129,7 +1136,9 @@ CREATE TABLE cv_heldout_predictions (
 	fold          integer NOT NULL,
 	labels        boolean[] NOT NULL,
 	probabilities real[] NOT NULL,
-	PRIMARY KEY (iteration_id, image_id)
+	project_id    bigint NOT NULL,	-- the iteration's, as in cv_iteration_tags
+	PRIMARY KEY (iteration_id, image_id),
+	FOREIGN KEY (iteration_id, project_id) REFERENCES cv_iteration_store (id, project_id) ON DELETE CASCADE
 );
 SELECT pg_catalog.pg_extension_config_dump('cv_heldout_predictions', '');
 
@@ -1170,7 +1179,9 @@ CREATE TABLE cv_heldout_regions (
 	"left"        real NOT NULL,
 	top           real NOT NULL,
 	width         real NOT NULL,
-	height        real NOT NULL
+	height        real NOT NULL,
+	project_id    bigint NOT NULL,	-- the iteration's, as in cv_iteration_tags
+	FOREIGN KEY (iteration_id, project_id) REFERENCES cv_iteration_store (id, project_id) ON DELETE CASCADE
 );
 CREATE INDEX cv_heldout_regions_iteration ON cv_heldout_regions (iteration_id, image_id);
 SELECT pg_catalog.pg_extension_config_dump('cv_heldout_regions', '');
@@ -3047,9 +3058,9 @@ COMMENT ON FUNCTION cv_export_annotations(text, text, text) IS 'a project''s lab
 -- expression builds from project_id and the database's role prefix, a
 -- constant in it (to_regrole: NULL, so no access, for a role that does not
 -- exist).  Each is a catalogue lookup per row, on whichever node the row
--- is.  The iterations' child tables, which have no project_id, call the
--- iteration's functions (cv_can_read_iteration).  NULL for a prefix that
--- cv_citus_distribute would not have chosen.
+-- is; every table tested has project_id (the iterations' child rows carry
+-- their iteration's, 0.2.0).  NULL for a prefix that cv_citus_distribute
+-- would not have chosen.
 CREATE FUNCTION cv_citus_policy_commands(role_prefix text) RETURNS text[]
 LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
 	WITH r AS (
@@ -3068,8 +3079,8 @@ LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
 		                   CASE WHEN c.kind = 'read' THEN v.can_read ELSE v.can_write END)
 		  FROM r,
 		       (VALUES (1, 'cv_tags', 'project'), (2, 'cv_images', 'project'), (3, 'cv_image_tags', 'project'),
-		               (4, 'cv_regions', 'project'), (5, 'cv_iteration_store', 'project'), (6, 'cv_iteration_tags', 'iteration'),
-		               (7, 'cv_heldout_predictions', 'iteration'), (8, 'cv_heldout_regions', 'iteration'),
+		               (4, 'cv_regions', 'project'), (5, 'cv_iteration_store', 'project'), (6, 'cv_iteration_tags', 'project'),
+		               (7, 'cv_heldout_predictions', 'project'), (8, 'cv_heldout_regions', 'project'),
 		               (9, 'cv_features', 'project'), (10, 'cv_prediction_store', 'project')) t(n, tab, parent),
 		       LATERAL (SELECT t.n, t.tab,
 		                       CASE t.parent WHEN 'project' THEN format(r.can_read, 'project_id') ELSE 'cv_can_read_iteration(iteration_id)' END AS can_read,
@@ -3119,23 +3130,6 @@ BEGIN
 	-- coordinator's; the workers' own copies of the tables too, for
 	-- queries made there)
 	FOREACH v_table IN ARRAY cv_citus_policy_commands(v_prefix) LOOP
-		EXECUTE v_table;
-		PERFORM run_command_on_workers(v_table);
-	END LOOP;
-	-- The iterations' child tables (held-out predictions and regions, the
-	-- iteration's tags) have no project_id: their policies call
-	-- cv_can_read_iteration and cv_can_write_iteration, which read
-	-- cv_iteration_store (and cv_projects, cv_project_shares), reference
-	-- tables with a copy on every node; on a shard that read is refused
-	-- ("cannot execute a distributed query from a query on a shard",
-	-- measured for the trainer's INSERT INTO cv_iteration_tags as a role
-	-- with a write share) unless nested execution is allowed, which these
-	-- two functions allow for their own duration.  What they read is a
-	-- local placement of a reference table on whichever node runs them, in
-	-- the same transaction (docs/scale-out.md, section 5, has the cost).
-	FOREACH v_table IN ARRAY ARRAY[
-		'ALTER FUNCTION cv_can_read_iteration(bigint) SET citus.allow_nested_distributed_execution = on',
-		'ALTER FUNCTION cv_can_write_iteration(bigint) SET citus.allow_nested_distributed_execution = on'] LOOP
 		EXECUTE v_table;
 		PERFORM run_command_on_workers(v_table);
 	END LOOP;

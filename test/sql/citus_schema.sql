@@ -25,9 +25,9 @@ SELECT t.relname, pg_get_constraintdef(c.oid)
 
 -- The policies hold subqueries here (the planner runs them far faster than
 -- function calls); cv_citus_distribute swaps them for tests of per-project
--- roles (and, for the iterations' child tables, function calls) with the
--- same rules, which Citus takes: the commands it runs, applied here in a
--- transaction, leave no policy with a subquery (expect 41, then 0).
+-- roles with the same rules, which Citus takes: the commands it runs,
+-- applied here in a transaction, leave no policy with a subquery (expect
+-- 41, then 0).
 SELECT count(*) > 0 AS subqueries FROM pg_policies
  WHERE tablename IN (SELECT relname FROM pgvision_tables) AND (qual ~* '\mselect\M' OR with_check ~* '\mselect\M');
 SELECT count(*) AS policies FROM pg_policies WHERE tablename IN (SELECT relname FROM pgvision_tables);
@@ -46,7 +46,6 @@ SELECT count(*) AS commands FROM unnest(cv_citus_policy_commands('regress0'));
 -- would not choose gives no commands
 SELECT tablename, policyname FROM pg_policies
  WHERE tablename IN (SELECT relname FROM pgvision_tables)
-   AND tablename NOT IN ('cv_iteration_tags', 'cv_heldout_predictions', 'cv_heldout_regions')
    AND (qual ~ 'cv_can' OR with_check ~ 'cv_can' OR qual ~ 'cv_shared' OR with_check ~ 'cv_shared');
 SELECT cv_citus_policy_commands('x''; DROP') IS NULL AS refused;
 SELECT tablename, policyname, qual, with_check FROM pg_policies
