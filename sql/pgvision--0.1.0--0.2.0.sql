@@ -246,34 +246,52 @@ $$;
 ------------------------------------------------------------------------------
 
 -- The ALTER POLICY commands that give every policy of pgvision's tables
--- the same rule without a subquery.
-CREATE FUNCTION cv_citus_policy_commands() RETURNS text[]
+-- the same rule without a table read on the project's tables: membership
+-- of the project's roles (cv_sync_project_roles), whose names the
+-- expression builds from project_id and the database's role prefix, a
+-- constant in it (to_regrole: NULL, so no access, for a role that does not
+-- exist).  Each is a catalogue lookup per row, on whichever node the row
+-- is; every table tested has project_id (the iterations' child rows carry
+-- their iteration's, 0.2.0).  NULL for a prefix that cv_citus_distribute
+-- would not have chosen.
+CREATE FUNCTION cv_citus_policy_commands(role_prefix text) RETURNS text[]
 LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+	WITH r AS (
+		SELECT format('pg_catalog.pg_has_role(pg_catalog.to_regrole(%L || %s || %L)::oid, %L)',
+		              'pgv_' || role_prefix || '_', '%s', '_r', 'USAGE') AS can_read,
+		       format('pg_catalog.pg_has_role(pg_catalog.to_regrole(%L || %s || %L)::oid, %L)',
+		              'pgv_' || role_prefix || '_', '%s', '_w', 'USAGE') AS can_write
+		 WHERE role_prefix ~ '^[a-z0-9]{8}$'
+	)
 	SELECT array_agg(c ORDER BY n) FROM (
-		SELECT 0, format('ALTER POLICY cv_projects_read ON %I.cv_projects USING (pg_has_role(owner, %L) OR cv_shared_with_current_role(id))',
-		                 '@extschema@', 'USAGE')
+		SELECT 0, format('ALTER POLICY cv_projects_read ON %I.cv_projects USING (pg_has_role(owner, %L) OR %s)',
+		                 '@extschema@', 'USAGE', format(r.can_read, 'id'))
+		  FROM r
 		UNION ALL
 		SELECT v.n, format(c.cmd, v.tab || '_' || c.kind, '@extschema@', v.tab,
 		                   CASE WHEN c.kind = 'read' THEN v.can_read ELSE v.can_write END)
-		  FROM (VALUES (1, 'cv_tags', 'project'), (2, 'cv_images', 'project'), (3, 'cv_image_tags', 'project'),
-		               (4, 'cv_regions', 'project'), (5, 'cv_iteration_store', 'project'), (6, 'cv_iteration_tags', 'iteration'),
-		               (7, 'cv_heldout_predictions', 'iteration'), (8, 'cv_heldout_regions', 'iteration'),
+		  FROM r,
+		       (VALUES (1, 'cv_tags', 'project'), (2, 'cv_images', 'project'), (3, 'cv_image_tags', 'project'),
+		               (4, 'cv_regions', 'project'), (5, 'cv_iteration_store', 'project'), (6, 'cv_iteration_tags', 'project'),
+		               (7, 'cv_heldout_predictions', 'project'), (8, 'cv_heldout_regions', 'project'),
 		               (9, 'cv_features', 'project'), (10, 'cv_prediction_store', 'project')) t(n, tab, parent),
 		       LATERAL (SELECT t.n, t.tab,
-		                       CASE t.parent WHEN 'project' THEN 'cv_can_read(project_id)' ELSE 'cv_can_read_iteration(iteration_id)' END AS can_read,
-		                       CASE t.parent WHEN 'project' THEN 'cv_can_write(project_id)' ELSE 'cv_can_write_iteration(iteration_id)' END AS can_write) v,
+		                       CASE t.parent WHEN 'project' THEN format(r.can_read, 'project_id') ELSE 'cv_can_read_iteration(iteration_id)' END AS can_read,
+		                       CASE t.parent WHEN 'project' THEN format(r.can_write, 'project_id') ELSE 'cv_can_write_iteration(iteration_id)' END AS can_write) v,
 		       (VALUES ('read', 'ALTER POLICY %I ON %I.%I USING (%s)'), ('insert', 'ALTER POLICY %I ON %I.%I WITH CHECK (%s)'),
 		               ('update', 'ALTER POLICY %3$s_update ON %2$I.%3$I USING (%4$s) WITH CHECK (%4$s)'),
 		               ('delete', 'ALTER POLICY %I ON %I.%I USING (%s)')) c(kind, cmd)
 	) s(n, c);
 $$;
-COMMENT ON FUNCTION cv_citus_policy_commands() IS 'internal (cv_citus_distribute): the ALTER POLICY commands that replace the subqueries of the policies by function calls';
+COMMENT ON FUNCTION cv_citus_policy_commands(text) IS 'internal (cv_citus_distribute): the ALTER POLICY commands that replace the subqueries of the policies by tests of the per-project roles of the given prefix';
 
 CREATE FUNCTION cv_citus_distribute() RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_fkeys text[] := '{}';
 	v_table text;
+	v_prefix text;
+	v_case text;
 	r record;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
@@ -293,10 +311,35 @@ BEGIN
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
 	-- the foreign keys to reference tables need one connection per node
 	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
-	-- The policies as function calls, on every node (the shards take the
+	-- The prefix of the per-project roles: random, and no role of the
+	-- cluster may start with it yet (another database's pgvision chose its
+	-- own)
+	LOOP
+		v_prefix := pg_catalog.substr(pg_catalog.md5(pg_catalog.random()::text || pg_catalog.clock_timestamp()::text), 1, 8);
+		EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname LIKE 'pgv\_' || v_prefix || '\_%');
+	END LOOP;
+	INSERT INTO cv_citus_roles (prefix) VALUES (v_prefix);
+	-- The policies without table reads, on every node (the shards take the
 	-- coordinator's; the workers' own copies of the tables too, for
 	-- queries made there)
-	FOREACH v_table IN ARRAY cv_citus_policy_commands() LOOP
+	FOREACH v_table IN ARRAY cv_citus_policy_commands(v_prefix) LOOP
+		EXECUTE v_table;
+		PERFORM run_command_on_workers(v_table);
+	END LOOP;
+	-- A write to a reference table makes Citus lock the reference tables
+	-- it refers to (transitively: cv_tags, cv_iteration_store and the
+	-- shares refer to cv_projects, which refers to cv_domains) through
+	-- lock_shard_resources, which asks the writing role for UPDATE,
+	-- DELETE or TRUNCATE on each ("permission denied for table
+	-- cv_domains" for a pgvision_user creating a project, measured;
+	-- utils/resource_lock.c in Citus's source).  So pgvision_user gets
+	-- UPDATE on cv_domains, and row security there keeps the writes to
+	-- pgvision_admin as before: everyone reads, only it writes.
+	FOREACH v_table IN ARRAY ARRAY[
+		'GRANT UPDATE ON cv_domains TO pgvision_user',
+		'CREATE POLICY cv_domains_read ON cv_domains FOR SELECT USING (true)',
+		'CREATE POLICY cv_domains_admin ON cv_domains TO pgvision_admin USING (true) WITH CHECK (true)',
+		'ALTER TABLE cv_domains ENABLE ROW LEVEL SECURITY'] LOOP
 		EXECUTE v_table;
 		PERFORM run_command_on_workers(v_table);
 	END LOOP;
@@ -321,9 +364,27 @@ BEGIN
 		PERFORM run_command_on_workers(format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', r.tab, r.conname));
 	END LOOP;
 	FOREACH v_table IN ARRAY ARRAY['cv_domains', 'cv_backbones', 'cv_projects', 'cv_project_shares', 'cv_tags',
-	                               'cv_iteration_store', 'cv_iteration_tags', 'cv_heldout_predictions', 'cv_heldout_regions'] LOOP
+	                               'cv_iteration_store', 'cv_iteration_tags', 'cv_heldout_predictions', 'cv_heldout_regions',
+	                               'cv_citus_roles'] LOOP
 		PERFORM create_reference_table(v_table::regclass);
 	END LOOP;
+	-- Role OIDs.  Citus copies a table's rows to the workers in binary, so
+	-- a regrole column there holds the coordinator's OID of a role, which
+	-- on a worker is another role or none (a share made afterwards failed
+	-- the foreign key to its project on a worker, "Key is not present in
+	-- table "cv_projects_102107"", measured).  An UPDATE through Citus
+	-- sends each role by name, which every node reads as its own OID.  A
+	-- role dropped since keeps its number (it names no role here).
+	SELECT string_agg(format('WHEN %s THEN %L::pg_catalog.regrole', a.oid, pg_catalog.quote_ident(a.rolname)), ' ')
+	  INTO v_case
+	  FROM pg_catalog.pg_roles a
+	 WHERE a.oid IN (SELECT p.owner FROM cv_projects p UNION SELECT s.owner FROM cv_project_shares s
+	                 UNION SELECT s.grantee FROM cv_project_shares s);
+	IF v_case IS NOT NULL THEN
+		EXECUTE format('UPDATE cv_projects SET owner = CASE owner::pg_catalog.oid %s ELSE owner END', v_case);
+		EXECUTE format('UPDATE cv_project_shares SET owner = CASE owner::pg_catalog.oid %s ELSE owner END, '
+		               'grantee = CASE grantee::pg_catalog.oid %s ELSE grantee END', v_case, v_case);
+	END IF;
 	FOREACH v_table IN ARRAY ARRAY['cv_images', 'cv_image_tags', 'cv_regions', 'cv_features', 'cv_prediction_store'] LOOP
 		PERFORM create_distributed_table(v_table::regclass, 'project_id',
 		                                 colocate_with => CASE WHEN v_table = 'cv_images' THEN 'default' ELSE 'cv_images' END);
@@ -331,6 +392,8 @@ BEGIN
 	FOREACH v_table IN ARRAY v_fkeys LOOP
 		EXECUTE v_table;
 	END LOOP;
+	-- the roles of the projects there are (Citus makes them on every node)
+	PERFORM cv_sync_project_roles(p.id) FROM cv_projects p ORDER BY p.id;
 END;
 $$;
 REVOKE EXECUTE ON FUNCTION cv_citus_distribute() FROM PUBLIC;
@@ -442,10 +505,8 @@ BEGIN
 	-- On Citus (after cv_citus_distribute): the checks below read the
 	-- distributed images, then the iteration goes into a reference table
 	-- with foreign keys, which Citus allows in one transaction only over
-	-- one connection per node.  No such setting on a single server.
-	IF current_setting('citus.multi_shard_modify_mode', true) IS NOT NULL THEN
-		PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
-	END IF;
+	-- one connection per node.
+	PERFORM cv_citus_sequential_writes();
 	PERFORM cv_check_trainable(v_project);
 	PERFORM cv_reap_iterations();
 	-- the session's setting, read even before the library is loaded
@@ -488,15 +549,8 @@ BEGIN
 	IF image_id IS NULL THEN
 		RAISE EXCEPTION 'image id must not be null' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	-- On Citus the id alone reads every shard of cv_images, in parallel by
-	-- default, after which the transaction may not write a reference table
-	-- (a new tag into cv_tags: "cannot modify table "cv_tags" because there
-	-- was a parallel operation on a distributed table", measured); a caller
-	-- that writes reads it over one connection per node, as cv_train does.
-	-- No such setting on a single server.
-	IF need <> 'read' AND current_setting('citus.multi_shard_modify_mode', true) IS NOT NULL THEN
-		PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
-	END IF;
+	-- On Citus the id alone reads every shard of cv_images: a caller that
+	-- writes has called cv_citus_sequential_writes first.
 	SELECT * INTO v FROM cv_images i WHERE i.id = image_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'image % does not exist', image_id USING ERRCODE = 'undefined_object';
@@ -518,8 +572,10 @@ $$;
 CREATE OR REPLACE FUNCTION cv_delete_image(image_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_image cv_images := cv_image_row(image_id, 'write');
+	v_image cv_images;
 BEGIN
+	PERFORM cv_citus_sequential_writes();
+	v_image := cv_image_row(image_id, 'write');
 	-- The image checked first, then deleted by its whole key: on Citus the
 	-- project routes the DELETE to one shard, and no function runs there.
 	DELETE FROM cv_images i WHERE i.id = v_image.id AND i.project_id = v_image.project_id;
@@ -529,9 +585,11 @@ $$;
 CREATE OR REPLACE FUNCTION cv_untag_image(image_id bigint, tags text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_image cv_images := cv_image_row(image_id, 'write');
+	v_image cv_images;
 	v_name text;
 BEGIN
+	PERFORM cv_citus_sequential_writes();
+	v_image := cv_image_row(image_id, 'write');
 	PERFORM cv_check_tags_given(tags);
 	FOREACH v_name IN ARRAY cv_check_tag_names(tags) LOOP
 		DELETE FROM cv_image_tags it USING cv_tags t
@@ -548,8 +606,10 @@ $$;
 CREATE OR REPLACE FUNCTION cv_retag_image(image_id bigint, tags text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_image cv_images := cv_image_row(image_id, 'write');
+	v_image cv_images;
 BEGIN
+	PERFORM cv_citus_sequential_writes();
+	v_image := cv_image_row(image_id, 'write');
 	PERFORM cv_check_tags_given(tags);
 	-- the project named: one shard on Citus
 	DELETE FROM cv_image_tags it WHERE it.image_id = v_image.id AND it.project_id = v_image.project_id;
@@ -590,13 +650,19 @@ DECLARE
 	v_count bigint;
 	v_ready integer;
 BEGIN
+	-- The counts per tag are taken from the labels alone, then joined to
+	-- the tags: on Citus an outer join of the tags (a reference table) to
+	-- the labels (distributed) under row security crashed the coordinator
+	-- (Citus 13.2.2, in RecursivelyPlanRecurringTupleOuterJoinWalker,
+	-- measured with a role that has a share); this form is a subquery on
+	-- the project's shard, then a join on the coordinator.
 	IF v_project.task = 'detection' THEN
-		SELECT t.name, count(DISTINCT r.image_id) INTO v_short, v_count
-		  FROM cv_tags t LEFT JOIN cv_regions r ON r.tag_id = t.id
-		 WHERE t.project_id = v_project.id
-		 GROUP BY t.id, t.name
-		HAVING count(DISTINCT r.image_id) < 15
-		 ORDER BY count(DISTINCT r.image_id), t.name LIMIT 1;
+		SELECT t.name, coalesce(c.n, 0) INTO v_short, v_count
+		  FROM cv_tags t
+		  LEFT JOIN (SELECT r.tag_id, count(DISTINCT r.image_id) AS n FROM cv_regions r
+		              WHERE r.project_id = v_project.id GROUP BY r.tag_id) c ON c.tag_id = t.id
+		 WHERE t.project_id = v_project.id AND coalesce(c.n, 0) < 15
+		 ORDER BY coalesce(c.n, 0), t.name LIMIT 1;
 		IF v_short IS NOT NULL THEN
 			RAISE EXCEPTION 'tag "%" of project "%" has % images with regions; training needs at least 15 per tag', v_short, v_project.name, v_count
 				USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -616,16 +682,18 @@ BEGIN
 		END IF;
 		RETURN;
 	END IF;
-	SELECT count(*) FILTER (WHERE n >= 5) INTO v_ready
-	  FROM (SELECT count(it.image_id) AS n FROM cv_tags t LEFT JOIN cv_image_tags it ON it.tag_id = t.id
-	         WHERE t.project_id = v_project.id GROUP BY t.id) s;
+	SELECT count(*) FILTER (WHERE c.n >= 5) INTO v_ready
+	  FROM cv_tags t
+	  LEFT JOIN (SELECT it.tag_id, count(*) AS n FROM cv_image_tags it
+	              WHERE it.project_id = v_project.id GROUP BY it.tag_id) c ON c.tag_id = t.id
+	 WHERE t.project_id = v_project.id;
 	-- An unused negative tag is simply left out; every other tag counts.
-	SELECT t.name, count(it.image_id) INTO v_short, v_count
-	  FROM cv_tags t LEFT JOIN cv_image_tags it ON it.tag_id = t.id
-	 WHERE t.project_id = v_project.id
-	 GROUP BY t.id, t.name, t.negative
-	HAVING count(it.image_id) < 5 AND NOT (t.negative AND count(it.image_id) = 0)
-	 ORDER BY count(it.image_id), t.name LIMIT 1;
+	SELECT t.name, coalesce(c.n, 0) INTO v_short, v_count
+	  FROM cv_tags t
+	  LEFT JOIN (SELECT it.tag_id, count(*) AS n FROM cv_image_tags it
+	              WHERE it.project_id = v_project.id GROUP BY it.tag_id) c ON c.tag_id = t.id
+	 WHERE t.project_id = v_project.id AND coalesce(c.n, 0) < 5 AND NOT (t.negative AND c.n IS NULL)
+	 ORDER BY coalesce(c.n, 0), t.name LIMIT 1;
 	IF v_short IS NOT NULL THEN
 		RAISE EXCEPTION 'tag "%" of project "%" has % images; training needs at least 5 per tag', v_short, v_project.name, v_count
 			USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -643,3 +711,363 @@ BEGIN
 	END IF;
 END;
 $$;
+
+------------------------------------------------------------------------------
+-- Ordinary roles on Citus (docs/scale-out.md, section 5; docs/security.md,
+-- "On Citus"): per-project roles that the policies test there, and the
+-- setting of cv_image_row's writing callers moved into a VOLATILE helper.
+------------------------------------------------------------------------------
+
+-- On Citus, a read of every shard of a distributed table (an image by its
+-- id alone, a project's images in cv_train's checks) runs in parallel by
+-- default, after which the transaction may not write a reference table (a
+-- new tag into cv_tags: "cannot modify table "cv_tags" because there was a
+-- parallel operation on a distributed table", measured).  The functions
+-- that read so and then write call this first: one connection per node for
+-- the rest of the transaction.  VOLATILE, as it changes a setting (the
+-- STABLE lookups it served before must not); no such setting, and nothing
+-- done, on a single server.
+CREATE FUNCTION cv_citus_sequential_writes() RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	IF pg_catalog.current_setting('citus.multi_shard_modify_mode', true) IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_citus_sequential_writes() IS 'internal: on Citus, run the rest of the transaction over one connection per node (a writing function that reads every shard calls it first); nothing on a single server';
+
+-- Per-project roles, on Citus only (docs/scale-out.md, section 5, and
+-- docs/security.md, "On Citus").  There the policies cannot read a table
+-- (a policy on a shard that reads cv_projects trips Citus's guard against
+-- a distributed query from a query on a shard), so they test membership of
+-- two roles per project whose names are built from project_id:
+-- pgv_<prefix>_<id>_r (read) and pgv_<prefix>_<id>_w (write, a member of
+-- the read role).  The owner and the write grantees are members of the
+-- write role, the read grantees of the read role; cv_project_shares stays
+-- the source of truth and the roles follow it.  prefix: 8 random
+-- characters chosen by cv_citus_distribute, one row here, so that two
+-- databases of a cluster (whose project ids repeat) never share a role.
+-- Empty on a single server, where nothing of this happens.
+CREATE TABLE cv_citus_roles (
+	prefix      text PRIMARY KEY CHECK (prefix ~ '^[a-z0-9]{8}$'),
+	created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX cv_citus_roles_one_row ON cv_citus_roles ((true));
+COMMENT ON TABLE cv_citus_roles IS 'on Citus, after cv_citus_distribute: the prefix of the per-project roles (pgv_<prefix>_<id>_r and _w) that row security tests there; empty on a single server';
+SELECT pg_catalog.pg_extension_config_dump('cv_citus_roles', '');
+GRANT SELECT ON cv_citus_roles TO pgvision_user;
+
+CREATE FUNCTION cv_project_role_name(prefix text, project_id bigint, access text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT 'pgv_' || prefix || '_' || project_id || CASE access WHEN 'read' THEN '_r' WHEN 'write' THEN '_w' END
+$$;
+COMMENT ON FUNCTION cv_project_role_name(text, bigint, text) IS 'internal (Citus): the name of a project''s read or write role, at most 4 + 8 + 1 + 19 + 2 = 34 bytes';
+
+-- Make a project's two roles and their members agree with cv_projects and
+-- cv_project_shares: create the roles when missing, grant and revoke
+-- memberships, drop both roles when the project is gone.  SECURITY
+-- DEFINER (the extension's owner, a superuser, which CREATE ROLE and
+-- GRANT of a role need), because the project functions that call it run
+-- as the caller.  Its only argument is a project id and it does only what
+-- the tables say, which their own row security lets only the owner
+-- change: a pgvision_user calling it directly for any id gets nothing the
+-- tables do not already give (docs/security.md, "On Citus").  Nothing on a
+-- single server (no prefix).  Citus propagates CREATE ROLE, GRANT, REVOKE
+-- and DROP ROLE to every node (citus.enable_create_role_propagation, on by
+-- default; measured on Citus 13.2.2).
+CREATE FUNCTION cv_sync_project_roles(project_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_prefix text;
+	v_owner oid;
+	v_read text;
+	v_write text;
+	v_roles text[];
+	v_members text[];
+	v_bad text;
+	r record;
+BEGIN
+	SELECT c.prefix INTO v_prefix FROM cv_citus_roles c;
+	IF v_prefix IS NULL OR project_id IS NULL THEN
+		RETURN;
+	END IF;
+	v_read := cv_project_role_name(v_prefix, project_id, 'read');
+	v_write := cv_project_role_name(v_prefix, project_id, 'write');
+	-- one session at a time per project (two could both create a role)
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgvision project roles'), pg_catalog.hashint8(project_id));
+	SELECT p.owner INTO v_owner FROM cv_projects p WHERE p.id = cv_sync_project_roles.project_id;
+	IF NOT FOUND THEN
+		IF pg_catalog.to_regrole(v_write) IS NOT NULL THEN
+			EXECUTE format('DROP ROLE %I', v_write);
+		END IF;
+		IF pg_catalog.to_regrole(v_read) IS NOT NULL THEN
+			EXECUTE format('DROP ROLE %I', v_read);
+		END IF;
+		RETURN;
+	END IF;
+	IF pg_catalog.to_regrole(v_read) IS NULL THEN
+		EXECUTE format('CREATE ROLE %I NOLOGIN', v_read);
+		EXECUTE format('COMMENT ON ROLE %I IS %L', v_read,
+		               format('pgvision: read access to project %s of database %s (made by cv_sync_project_roles)', project_id, current_database()));
+	END IF;
+	IF pg_catalog.to_regrole(v_write) IS NULL THEN
+		EXECUTE format('CREATE ROLE %I NOLOGIN', v_write);
+		EXECUTE format('COMMENT ON ROLE %I IS %L', v_write,
+		               format('pgvision: write access to project %s of database %s (made by cv_sync_project_roles)', project_id, current_database()));
+	END IF;
+	-- who should be a member of which role (v_roles[i] has member
+	-- v_members[i]): the owner and the write grantees of the write role,
+	-- the write role and the read grantees of the read role; shares of
+	-- roles dropped since are left out.  Arrays, not a temporary table: a
+	-- table of that name made by the caller would run its triggers as this
+	-- function's owner.
+	SELECT array_agg(w.rolname), array_agg(w.member) INTO v_roles, v_members FROM (
+		SELECT v_write AS rolname, a.rolname::text AS member FROM pg_catalog.pg_roles a WHERE a.oid = v_owner
+		UNION ALL
+		SELECT v_read, v_write
+		UNION ALL
+		SELECT CASE s.access WHEN 'write' THEN v_write ELSE v_read END, a.rolname::text
+		  FROM cv_project_shares s JOIN pg_catalog.pg_roles a ON a.oid = s.grantee
+		 WHERE s.project_id = cv_sync_project_roles.project_id) w;
+	-- a share with a project role (this one's or another's) would tie
+	-- projects' roles together: refused
+	SELECT w.m INTO v_bad FROM unnest(v_members) w(m)
+	 WHERE w.m <> v_write AND w.m LIKE 'pgv\_' || v_prefix || '\_%' LIMIT 1;
+	IF v_bad IS NOT NULL THEN
+		RAISE EXCEPTION 'role % is a pgvision project role', v_bad
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'On Citus, a project is shared with the roles that use it, not with the roles pgvision makes for projects.';
+	END IF;
+	FOR r IN SELECT g.rolname::text AS rolname, m.rolname::text AS member
+	           FROM pg_catalog.pg_auth_members am
+	           JOIN pg_catalog.pg_roles g ON g.oid = am.roleid
+	           JOIN pg_catalog.pg_roles m ON m.oid = am.member
+	          WHERE g.rolname IN (v_read, v_write)
+	            AND NOT EXISTS (SELECT 1 FROM unnest(v_roles, v_members) w(g, m)
+	                             WHERE w.g = g.rolname AND w.m = m.rolname)
+	LOOP
+		EXECUTE format('REVOKE %I FROM %I', r.rolname, r.member);
+	END LOOP;
+	FOR r IN SELECT w.g AS rolname, w.m AS member FROM unnest(v_roles, v_members) w(g, m)
+	          WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members am
+	                              JOIN pg_catalog.pg_roles g ON g.oid = am.roleid
+	                              JOIN pg_catalog.pg_roles m ON m.oid = am.member
+	                             WHERE g.rolname = w.g AND m.rolname = w.m)
+	LOOP
+		EXECUTE format('GRANT %I TO %I', r.rolname, r.member);
+	END LOOP;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION cv_sync_project_roles(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cv_sync_project_roles(bigint) TO pgvision_user;
+COMMENT ON FUNCTION cv_sync_project_roles(bigint) IS 'on Citus: make the project''s read and write roles and their members agree with cv_projects and cv_project_shares (the project and share functions call it; a superuser runs it after changing owners or shares by direct SQL); nothing on a single server';
+
+CREATE OR REPLACE FUNCTION cv_tag_image(image_id bigint, tags text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_image cv_images;
+BEGIN
+	PERFORM cv_citus_sequential_writes();
+	v_image := cv_image_row(image_id, 'write');
+	PERFORM cv_check_tags_given(tags);
+	PERFORM cv_apply_tags(v_image, tags);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_add_region(image_id bigint, tag text, "left" float8, top float8, width float8, height float8)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_image cv_images;
+	v_id bigint;
+BEGIN
+	PERFORM cv_citus_sequential_writes();
+	v_image := cv_image_row(image_id, 'write');
+	PERFORM cv_check_region('region', "left", top, width, height);
+	INSERT INTO cv_regions AS r (image_id, tag_id, project_id, "left", top, width, height)
+	VALUES (v_image.id, cv_region_tag(v_image.project_id, tag), v_image.project_id, "left", top, width, height)
+	RETURNING r.id INTO v_id;
+	RETURN v_id;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_accept_suggestion(image_id bigint DEFAULT NULL, prediction_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects;
+	v_image cv_images;
+	v_iteration cv_iteration_store;
+	v_bytes cv_image;
+	v_suggestions jsonb;
+	v_tags text[];
+	v_regions jsonb;
+BEGIN
+	IF (image_id IS NULL) = (prediction_id IS NULL) THEN
+		RAISE EXCEPTION 'give either image_id or prediction_id'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'cv_suggest names each suggestion by its image_id (an image without labels) or its prediction_id (a stored prediction).';
+	END IF;
+	IF image_id IS NOT NULL THEN
+		PERFORM cv_citus_sequential_writes();
+		v_image := cv_image_row(image_id, 'write');
+		SELECT * INTO v_project FROM cv_projects p WHERE p.id = v_image.project_id;
+		IF EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = v_image.id)
+		   OR EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = v_image.id) THEN
+			RAISE EXCEPTION 'image % is already labelled', v_image.id
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Suggestions are for images without tags or regions (cv_suggest lists them).';
+		END IF;
+		v_bytes := v_image.image;
+	ELSE
+		v_project := cv_prediction_project(prediction_id, 'write');
+		SELECT p.image INTO v_bytes FROM cv_prediction_store p WHERE p.id = cv_accept_suggestion.prediction_id;
+		IF v_bytes IS NULL THEN
+			-- adopted: cv_adopt_prediction says so, with the image it became
+			RETURN cv_adopt_prediction(prediction_id);
+		END IF;
+	END IF;
+	v_iteration := cv_latest_iteration(v_project);
+	v_suggestions := (cv_suggestion(v_project, v_iteration, v_bytes)).suggestions;
+	IF v_project.task = 'detection' THEN
+		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', b.tag, 'left', b.l, 'top', b.t,
+		                                             'width', least(b.w, 1 - b.l), 'height', least(b.h, 1 - b.t))
+		                          ORDER BY b.n), '[]')
+		  INTO v_regions
+		  FROM (SELECT e.n, e.d ->> 'tag' AS tag, (e.d ->> 'left')::float8 AS l, (e.d ->> 'top')::float8 AS t,
+		               (e.d ->> 'width')::float8 AS w, (e.d ->> 'height')::float8 AS h
+		          FROM jsonb_array_elements(v_suggestions) WITH ORDINALITY e(d, n)) b;
+	ELSE
+		SELECT coalesce(array_agg(e ->> 'tag'), '{}') INTO v_tags FROM jsonb_array_elements(v_suggestions) e;
+		IF cardinality(v_tags) = 0 THEN
+			RAISE EXCEPTION 'iteration % suggests no tag for this image: none reaches its threshold %', v_iteration.id, v_iteration.threshold
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				      HINT = 'Tag it yourself (cv_tag_image, or cv_adopt_prediction(id, tags => ...)).';
+		END IF;
+	END IF;
+	IF image_id IS NOT NULL THEN
+		IF v_project.task = 'detection' THEN
+			INSERT INTO cv_regions (image_id, tag_id, project_id, "left", top, width, height)
+			SELECT v_image.id, cv_region_tag(v_project.id, r.tag), v_project.id, r."left", r.top, r.width, r.height
+			  FROM cv_regions_from_json(v_regions) r ORDER BY r.ord;
+		ELSE
+			PERFORM cv_apply_tags(v_image, v_tags);
+		END IF;
+		RETURN v_image.id;
+	END IF;
+	RETURN cv_adopt_prediction(prediction_id, tags => v_tags, regions => v_regions);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_create_project(name text, task text DEFAULT 'multiclass', domain text DEFAULT 'compact')
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	PERFORM cv_check_user();
+	IF name IS NULL OR length(name) = 0 OR name <> btrim(name) OR length(name) > 128 OR name ~ '[[:cntrl:]]' THEN
+		RAISE EXCEPTION 'invalid project name "%"', coalesce(name, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'A project name is 1 to 128 characters without leading or trailing spaces or control characters.';
+	END IF;
+	IF task IS NULL OR task NOT IN ('multiclass', 'multilabel', 'detection') THEN
+		RAISE EXCEPTION 'invalid task "%"', coalesce(task, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'The task is one of multiclass, multilabel, detection.';
+	END IF;
+	IF domain IS NULL OR NOT EXISTS (SELECT 1 FROM cv_domains d WHERE d.name = domain) THEN
+		RAISE EXCEPTION 'domain "%" does not exist', coalesce(domain, 'NULL')
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'cv_domains lists the domains.';
+	END IF;
+	INSERT INTO cv_projects AS p (name, task, domain)
+	VALUES (cv_create_project.name, cv_create_project.task, cv_create_project.domain)
+	ON CONFLICT ON CONSTRAINT cv_projects_name_owner_key DO NOTHING
+	RETURNING p.id INTO v_id;
+	IF v_id IS NULL THEN
+		RAISE EXCEPTION 'project "%" already exists', cv_create_project.name USING ERRCODE = 'duplicate_object';
+	END IF;
+	-- on Citus, the project's roles (nothing on a single server)
+	PERFORM cv_sync_project_roles(v_id);
+	RETURN v_id;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_delete_project(name text) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(cv_delete_project.name, 'owner');
+BEGIN
+	DELETE FROM cv_projects p WHERE p.id = v_project.id;
+	-- on Citus, its roles go too (nothing on a single server)
+	PERFORM cv_sync_project_roles(v_project.id);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_share_project(project text, role regrole, access text DEFAULT 'read') RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project, 'owner');
+BEGIN
+	IF role IS NULL OR role = 0 THEN
+		RAISE EXCEPTION 'a project is shared with a role, not %', CASE WHEN role IS NULL THEN 'NULL' ELSE 'PUBLIC' END
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- regrole takes any number ('99999'::regrole) without looking it up
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = role) THEN
+		RAISE EXCEPTION 'role with OID % does not exist', role::oid USING ERRCODE = 'undefined_object';
+	END IF;
+	IF access IS NULL OR access NOT IN ('read', 'write') THEN
+		RAISE EXCEPTION 'invalid access "%"', coalesce(access, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'The access is read (its rows, prediction, performance, export) or write (also images, tags, regions, training, publishing).';
+	END IF;
+	IF role = v_project.owner THEN
+		RAISE EXCEPTION 'role % owns project "%"', role, project USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO cv_project_shares AS s (project_id, owner, grantee, access)
+	VALUES (v_project.id, v_project.owner, role, access)
+	ON CONFLICT (project_id, grantee) DO UPDATE SET access = EXCLUDED.access;
+	PERFORM cv_sync_project_roles(v_project.id);
+	IF NOT pg_has_role(role, 'pgvision_user', 'USAGE') THEN
+		RAISE NOTICE 'role % cannot use pgvision until it has the privileges of role pgvision_user', role
+			USING HINT = format('GRANT pgvision_user TO %s;', role);
+	END IF;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION cv_unshare_project(project text, role regrole) RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project cv_projects := cv_project_row(project, 'owner');
+BEGIN
+	IF role IS NULL THEN
+		RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	DELETE FROM cv_project_shares s WHERE s.project_id = v_project.id AND s.grantee = role;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'project "%" is not shared with role %', project, coalesce(role::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM cv_sync_project_roles(v_project.id);
+END;
+$$;
+
+-- The iterations' child rows carry their iteration's project (last, as in
+-- sql/pgvision.sql): on Citus their policies test the project's roles by
+-- it (docs/security.md, "On Citus").
+ALTER TABLE cv_iteration_store ADD UNIQUE (id, project_id);
+ALTER TABLE cv_iteration_tags ADD COLUMN project_id bigint;
+UPDATE cv_iteration_tags c SET project_id = s.project_id FROM cv_iteration_store s WHERE s.id = c.iteration_id;
+ALTER TABLE cv_iteration_tags ALTER COLUMN project_id SET NOT NULL,
+	ADD FOREIGN KEY (iteration_id, project_id) REFERENCES cv_iteration_store (id, project_id) ON DELETE CASCADE;
+ALTER TABLE cv_heldout_predictions ADD COLUMN project_id bigint;
+UPDATE cv_heldout_predictions c SET project_id = s.project_id FROM cv_iteration_store s WHERE s.id = c.iteration_id;
+ALTER TABLE cv_heldout_predictions ALTER COLUMN project_id SET NOT NULL,
+	ADD FOREIGN KEY (iteration_id, project_id) REFERENCES cv_iteration_store (id, project_id) ON DELETE CASCADE;
+ALTER TABLE cv_heldout_regions ADD COLUMN project_id bigint;
+UPDATE cv_heldout_regions c SET project_id = s.project_id FROM cv_iteration_store s WHERE s.id = c.iteration_id;
+ALTER TABLE cv_heldout_regions ALTER COLUMN project_id SET NOT NULL,
+	ADD FOREIGN KEY (iteration_id, project_id) REFERENCES cv_iteration_store (id, project_id) ON DELETE CASCADE;

@@ -24,8 +24,9 @@ extern int	pgvision_max_regions_per_image;
  */
 extern double pgvision_nms_overlap;
 
-/* The installed schema (schema_version.c): 0.2.0's cv_features.project_id */
+/* The installed schema (schema_version.c): 0.2.0's project_id columns */
 extern bool FeaturesHaveProjectId(void);
+extern bool IterationRowsHaveProjectId(void);
 
 /* Core bridge (core_bridge.c) */
 extern void CoreBridgeInit(void);

@@ -22,3 +22,17 @@ FeaturesHaveProjectId(void)
 
 	return OidIsValid(relid) && get_attnum(relid, "project_id") != InvalidAttrNumber;
 }
+
+/*
+ * Whether the iterations' child rows (cv_iteration_tags,
+ * cv_heldout_predictions, cv_heldout_regions) carry their project (0.2.0:
+ * on Citus their policies test the project's roles by it, docs/security.md).
+ * The three gained it in the same upgrade; one is asked.
+ */
+bool
+IterationRowsHaveProjectId(void)
+{
+	Oid			relid = RelnameGetRelid("cv_heldout_predictions");
+
+	return OidIsValid(relid) && get_attnum(relid, "project_id") != InvalidAttrNumber;
+}

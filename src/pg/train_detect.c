@@ -373,10 +373,13 @@ StoreDetectionResults(DetectJob *job, const cv_detect_train_result *result)
 		outcome.threshold = threshold;
 		TrainStoreCompleted(job->run, model_datum, &outcome);
 	}
+	/* 0.2.0's rows name the project too (schema_version.c) */
+	bool		with_project = IterationRowsHaveProjectId();
+
 	for (int t = 0; t < job->n_tags; t++)
 	{
-		Oid			types[8] = {INT8OID, INT4OID, INT8OID, TEXTOID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID};
-		Datum		values[8];
+		Oid			types[9] = {INT8OID, INT4OID, INT8OID, TEXTOID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, INT8OID};
+		Datum		values[9];
 
 		values[0] = Int64GetDatum(job->run->iteration_id);
 		values[1] = Int32GetDatum(t);
@@ -386,10 +389,15 @@ StoreDetectionResults(DetectJob *job, const cv_detect_train_result *result)
 		values[5] = Float4GetDatum((float4) per_tag[t].precision);
 		values[6] = Float4GetDatum((float4) per_tag[t].recall);
 		values[7] = Float4GetDatum((float4) per_tag[t].ap);
-		TrainExecute("INSERT INTO cv_iteration_tags (iteration_id, position, tag_id, name, negative, image_count, "
+		values[8] = Int64GetDatum(job->project_id);
+		TrainExecute(with_project
+					 ? "INSERT INTO cv_iteration_tags (iteration_id, position, tag_id, name, negative, image_count, "
+					 "\"precision\", recall, average_precision, project_id) SELECT $1, $2, t.id, $4, false, $5, $6, $7, $8, $9 "
+					 "FROM (SELECT $3::bigint) AS k(v) LEFT JOIN cv_tags t ON t.id = k.v"
+					 : "INSERT INTO cv_iteration_tags (iteration_id, position, tag_id, name, negative, image_count, "
 					 "\"precision\", recall, average_precision) SELECT $1, $2, t.id, $4, false, $5, $6, $7, $8 "
 					 "FROM (SELECT $3::bigint) AS k(v) LEFT JOIN cv_tags t ON t.id = k.v",
-					 8, types, values, SPI_OK_INSERT);
+					 with_project ? 9 : 8, types, values, SPI_OK_INSERT);
 	}
 	/* The held-out boxes and detections, one row each. */
 	for (int pass = 0; pass < 2; pass++)
@@ -398,9 +406,9 @@ StoreDetectionResults(DetectJob *job, const cv_detect_train_result *result)
 
 		for (int j = 0; j < n; j++)
 		{
-			Oid			types[10] = {INT8OID, INT8OID, INT4OID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, BOOLOID};
-			Datum		values[10];
-			char		nulls[10] = "          ";
+			Oid			types[11] = {INT8OID, INT8OID, INT4OID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, BOOLOID, INT8OID};
+			Datum		values[11];
+			char		nulls[11] = "           ";
 			int			image = pass == 0 ? job->boxes[j].image : result->holdout[j].image;
 			int			tag = pass == 0 ? job->boxes[j].tag : result->holdout[j].det.tag;
 			const cv_box *b = pass == 0 ? &job->boxes[j].box : &result->holdout[j].det.box;
@@ -417,9 +425,13 @@ StoreDetectionResults(DetectJob *job, const cv_detect_train_result *result)
 			values[7] = Float4GetDatum(b->width);
 			values[8] = Float4GetDatum(b->height);
 			values[9] = BoolGetDatum(pass == 0);
-			if (SPI_execute_with_args("INSERT INTO cv_heldout_regions (iteration_id, image_id, fold, position, probability, "
+			values[10] = Int64GetDatum(job->project_id);
+			if (SPI_execute_with_args(with_project
+									  ? "INSERT INTO cv_heldout_regions (iteration_id, image_id, fold, position, probability, "
+									  "\"left\", top, width, height, truth, project_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+									  : "INSERT INTO cv_heldout_regions (iteration_id, image_id, fold, position, probability, "
 									  "\"left\", top, width, height, truth) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-									  10, types, values, nulls, false, 0) != SPI_OK_INSERT)
+									  with_project ? 11 : 10, types, values, nulls, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "pgvision: could not store held-out regions");
 		}
 	}

@@ -421,10 +421,13 @@ StoreResults(TrainJob *job, const cv_train_result *result)
 		outcome.threshold = threshold;
 		TrainStoreCompleted(&job->run, model_datum, &outcome);
 	}
+	/* 0.2.0's rows name the project too (schema_version.c) */
+	bool		with_project = IterationRowsHaveProjectId();
+
 	for (int t = 0; t < job->n_tags; t++)
 	{
-		Oid			types[9] = {INT8OID, INT4OID, INT8OID, TEXTOID, BOOLOID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID};
-		Datum		values[9];
+		Oid			types[10] = {INT8OID, INT4OID, INT8OID, TEXTOID, BOOLOID, INT4OID, FLOAT4OID, FLOAT4OID, FLOAT4OID, INT8OID};
+		Datum		values[10];
 
 		positives = 0;
 		for (int i = 0; i < job->n_images; i++)
@@ -438,23 +441,32 @@ StoreResults(TrainJob *job, const cv_train_result *result)
 		values[6] = Float4GetDatum((float4) per_tag[t].precision);
 		values[7] = Float4GetDatum((float4) per_tag[t].recall);
 		values[8] = Float4GetDatum((float4) per_tag[t].ap);
-		TrainExecute("INSERT INTO cv_iteration_tags (iteration_id, position, tag_id, name, negative, image_count, "
+		values[9] = Int64GetDatum(job->project_id);
+		TrainExecute(with_project
+				? "INSERT INTO cv_iteration_tags (iteration_id, position, tag_id, name, negative, image_count, "
+				"\"precision\", recall, average_precision, project_id) SELECT $1, $2, t.id, $4, $5, $6, $7, $8, $9, $10 "
+				"FROM (SELECT $3::bigint) AS k(v) LEFT JOIN cv_tags t ON t.id = k.v"
+				: "INSERT INTO cv_iteration_tags (iteration_id, position, tag_id, name, negative, image_count, "
 				"\"precision\", recall, average_precision) SELECT $1, $2, t.id, $4, $5, $6, $7, $8, $9 "
 				"FROM (SELECT $3::bigint) AS k(v) LEFT JOIN cv_tags t ON t.id = k.v",
-				9, types, values, SPI_OK_INSERT);
+				with_project ? 10 : 9, types, values, SPI_OK_INSERT);
 	}
 	for (int i = 0; i < job->n_images; i++)
 	{
-		Oid			types[5] = {INT8OID, INT8OID, INT4OID, BOOLARRAYOID, FLOAT4ARRAYOID};
-		Datum		values[5];
+		Oid			types[6] = {INT8OID, INT8OID, INT4OID, BOOLARRAYOID, FLOAT4ARRAYOID, INT8OID};
+		Datum		values[6];
 
 		values[0] = Int64GetDatum(job->run.iteration_id);
 		values[1] = Int64GetDatum(job->image_ids[i]);
 		values[2] = Int32GetDatum(result->fold[i]);
 		values[3] = BoolArray(job->labels + (Size) i * job->n_tags, job->n_tags);
 		values[4] = FloatArray(result->holdout + (Size) i * job->n_tags, job->n_tags);
-		TrainExecute("INSERT INTO cv_heldout_predictions (iteration_id, image_id, fold, labels, probabilities) "
-				"VALUES ($1, $2, $3, $4, $5)", 5, types, values, SPI_OK_INSERT);
+		values[5] = Int64GetDatum(job->project_id);
+		TrainExecute(with_project
+				? "INSERT INTO cv_heldout_predictions (iteration_id, image_id, fold, labels, probabilities, project_id) "
+				"VALUES ($1, $2, $3, $4, $5, $6)"
+				: "INSERT INTO cv_heldout_predictions (iteration_id, image_id, fold, labels, probabilities) "
+				"VALUES ($1, $2, $3, $4, $5)", with_project ? 6 : 5, types, values, SPI_OK_INSERT);
 	}
 	TrainStepEnd(&job->run);
 	cv_model_free(model);

@@ -172,6 +172,23 @@ my $pgvision_tables = q{SELECT c.oid FROM pg_class c JOIN pg_depend d ON d.objid
 	WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgvision') AND d.deptype = 'e' AND c.relkind = 'r'};
 my $fkeys_sql = qq{SELECT string_agg(conrelid::regclass || ' ' || pg_get_constraintdef(oid), E'\\n' ORDER BY conrelid::regclass::text, conname)
 	FROM pg_constraint WHERE contype = 'f' AND conrelid IN ($pgvision_tables)};
+# Ordinary roles (docs/security.md, "On Citus"): made before the
+# distribution, with a project of their own and a read share, so that
+# cv_citus_distribute makes the roles of projects and shares that exist.
+# Citus makes each role on the workers too.
+$coord->safe_psql('postgres', q{
+	CREATE ROLE tap_owner LOGIN IN ROLE pgvision_user;
+	CREATE ROLE tap_reader LOGIN IN ROLE pgvision_user;
+	CREATE ROLE tap_writer LOGIN IN ROLE pgvision_user;
+	CREATE ROLE tap_nobody LOGIN IN ROLE pgvision_user;
+	GRANT SELECT ON local_photos, manifest, photos TO pgvision_user;
+	SET pgvision.near_duplicate_similarity = 0;
+	SET ROLE tap_owner;
+	SELECT cv_create_project('shared_trees');
+	SELECT count(cv_add_image('shared_trees', p.img, ARRAY[m.tag])) FROM local_photos p JOIN manifest m USING (id);
+	SELECT cv_share_project('shared_trees', 'tap_reader');
+});
+
 my $fkeys_before = $coord->safe_psql('postgres', $fkeys_sql);
 my $rows_sql = q{SELECT (SELECT count(*) FROM cv_projects) || ' ' || (SELECT count(*) FROM cv_images) || ' '
 	|| (SELECT count(*) FROM cv_image_tags) || ' ' || (SELECT count(*) FROM cv_features) || ' ' || (SELECT count(*) FROM cv_iteration_store)};
@@ -179,7 +196,7 @@ my $rows_before = $coord->safe_psql('postgres', $rows_sql);
 $coord->safe_psql('postgres', q{SET client_min_messages = warning; SELECT cv_citus_distribute()});
 is($coord->safe_psql('postgres', qq{SELECT string_agg(logicalrelid::text || ':' || partmethod::text, ' ' ORDER BY logicalrelid::text)
 		FROM pg_dist_partition WHERE logicalrelid IN ($pgvision_tables)}),
-	'cv_backbones:n cv_domains:n cv_features:h cv_heldout_predictions:n cv_heldout_regions:n cv_image_tags:h cv_images:h '
+	'cv_backbones:n cv_citus_roles:n cv_domains:n cv_features:h cv_heldout_predictions:n cv_heldout_regions:n cv_image_tags:h cv_images:h '
 	  . 'cv_iteration_store:n cv_iteration_tags:n cv_prediction_store:h cv_project_shares:n cv_projects:n cv_regions:h cv_tags:n',
 	'cv_citus_distribute: the catalogue and iterations are reference tables, the per-project data hash-distributed');
 is($coord->safe_psql('postgres', qq{SELECT count(DISTINCT colocationid) || ' ' || string_agg(DISTINCT column_to_column_name(logicalrelid, partkey), ',')
@@ -314,6 +331,147 @@ is($coord->safe_psql('postgres', qq{SELECT (SELECT count(*) FROM cv_images WHERE
 ($rc, $out, $err) = $coord->psql('postgres', qq{\\set VERBOSITY verbose
 	SELECT cv_delete_image($new_image)});
 like($err, qr/ERROR:  42704: image $new_image does not exist/, 'an image deleted: its error and SQLSTATE');
+
+# Ordinary roles on the distributed tables (docs/security.md, "On
+# Citus"): the owner, a read share, a write share and a role without one
+# see and change what they would on a single server, with its SQLSTATEs.
+# The policies test the per-project roles, which Citus made on every node.
+my $prefix = $coord->safe_psql('postgres', q{SELECT prefix FROM cv_citus_roles});
+like($prefix, qr/^[a-z0-9]{8}$/, 'cv_citus_distribute chose a role prefix');
+my $shared_id = $coord->safe_psql('postgres', q{SELECT id FROM cv_projects WHERE name = 'shared_trees'});
+is($coord->safe_psql('postgres', q{SELECT string_agg(result, ',') FROM run_command_on_workers(
+		$$SELECT p.owner || ' ' || s.grantee FROM cv_projects p JOIN cv_project_shares s ON s.project_id = p.id WHERE p.name = 'shared_trees'$$)}),
+	'tap_owner tap_reader,tap_owner tap_reader', 'the workers\' copies of projects and shares name the same roles');
+my $project_count = $coord->safe_psql('postgres', q{SELECT count(*) FROM cv_projects});
+my $roles_sql = qq{SELECT count(*) FROM pg_roles WHERE rolname LIKE 'pgv\\_${prefix}\\_%'};
+is($coord->safe_psql('postgres', $roles_sql), 2 * $project_count, 'two roles for each project that existed');
+is($coord->safe_psql('postgres', qq{SELECT string_agg(result, ',') FROM run_command_on_workers(\$\$$roles_sql\$\$)}),
+	join(',', (2 * $project_count) x 2), 'on both workers too');
+my $members_sql = qq{SELECT string_agg(g.rolname || '>' || m.rolname, ' ' ORDER BY g.rolname, m.rolname)
+	FROM pg_auth_members am JOIN pg_roles g ON g.oid = am.roleid JOIN pg_roles m ON m.oid = am.member
+	WHERE g.rolname LIKE 'pgv\\_${prefix}\\_${shared_id}\\_%'};
+my ($r_role, $w_role) = ("pgv_${prefix}_${shared_id}_r", "pgv_${prefix}_${shared_id}_w");
+is($coord->safe_psql('postgres', $members_sql), "$r_role>$w_role $r_role>tap_reader $w_role>tap_owner",
+	'the owner is in the write role, the read share in the read role');
+# a write share made after the distribution
+$coord->safe_psql('postgres', q{SET ROLE tap_owner; SELECT cv_share_project('shared_trees', 'tap_writer', 'write')});
+my $members = "$r_role>$w_role $r_role>tap_reader $w_role>tap_owner $w_role>tap_writer";
+is($coord->safe_psql('postgres', qq{SELECT string_agg(result, ',') FROM run_command_on_workers(\$\$$members_sql\$\$)}),
+	"$members,$members", 'a write share after the distribution: its membership on both workers');
+
+# What each role sees: images, labels, tags, projects, shares, iterations
+my $seen_sql = q{SELECT (SELECT count(*) FROM cv_images) || ' ' || (SELECT count(*) FROM cv_image_tags) || ' '
+	|| (SELECT count(*) FROM cv_tags) || ' ' || (SELECT count(*) FROM cv_projects) || ' '
+	|| (SELECT count(*) FROM cv_iteration_store)};
+sub seen_as
+{
+	my ($role, $sql) = @_;
+	return $coord->safe_psql('postgres', "SET ROLE $role; " . ($sql // $seen_sql));
+}
+my $shared_rows = $coord->safe_psql('postgres', qq{SELECT (SELECT count(*) FROM cv_images WHERE project_id = $shared_id) || ' '
+	|| (SELECT count(*) FROM cv_image_tags WHERE project_id = $shared_id) || ' '
+	|| (SELECT count(*) FROM cv_tags WHERE project_id = $shared_id) || ' 1 0'});
+like($shared_rows, qr/^[1-9]\d* [1-9]\d* 2 1 0$/, 'the shared project has images, labels and two tags');
+is(seen_as('tap_owner'), $shared_rows, 'the owner sees its project\'s rows on the shards, and no other project\'s');
+is(seen_as('tap_reader'), $shared_rows, 'a read share sees the same');
+is(seen_as('tap_writer'), $shared_rows, 'a write share sees the same');
+is(seen_as('tap_nobody'), '0 0 0 0 0', 'a role without a share sees nothing');
+is(seen_as('tap_reader', q{SELECT count(*) FROM cv_project_shares}), '1', 'a grantee sees its own share');
+is(seen_as('tap_owner', q{SELECT count(*) FROM cv_project_shares}), '2', 'the owner sees every share of its project');
+
+# Writes: refused with a read share (42501) and for a role without one
+# (42704, or row security's 42501 for direct SQL), as on a single server
+my $image1 = $coord->safe_psql('postgres', qq{SELECT min(id) FROM cv_images WHERE project_id = $shared_id});
+sub error_as
+{
+	my ($role, $sql) = @_;
+	my ($rc, $out, $err) = $coord->psql('postgres', "SET pgvision.near_duplicate_similarity = 0; SET ROLE $role; \\set VERBOSITY verbose\n$sql");
+	return $err;
+}
+like(error_as('tap_reader', q{SELECT cv_add_image('shared_trees', (SELECT img FROM local_photos WHERE id = 1), ARRAY['x'])}),
+	qr/ERROR:  42501: permission denied for project "shared_trees"/, 'a read share cannot add an image: 42501');
+like(error_as('tap_reader', qq{SELECT cv_tag_image($image1, ARRAY['x'])}),
+	qr/ERROR:  42501: permission denied for image $image1/, 'nor tag one');
+like(error_as('tap_reader', q{SELECT cv_train('shared_trees', wait => true)}),
+	qr/ERROR:  42501: permission denied for project "shared_trees"/, 'nor train');
+like(error_as('tap_reader', qq{INSERT INTO cv_tags (project_id, name) VALUES ($shared_id, 'direct')}),
+	qr/ERROR:  42501: new row violates row-level security policy for table "cv_tags/, 'nor write a tag by direct SQL (on the shard)');
+is(seen_as('tap_reader', qq{UPDATE cv_images SET project_id = project_id WHERE project_id = $shared_id RETURNING id}), '',
+	'an UPDATE by a read share finds no row');
+like(error_as('tap_nobody', q{SELECT cv_add_image('shared_trees', (SELECT img FROM local_photos WHERE id = 1), ARRAY['x'])}),
+	qr/ERROR:  42704: project "shared_trees" does not exist/, 'a role without a share is told the project does not exist');
+like(error_as('tap_nobody', qq{SELECT cv_tag_image($image1, ARRAY['x'])}),
+	qr/ERROR:  42704: image $image1 does not exist/, 'nor its images');
+is(error_as('tap_nobody', qq{DELETE FROM cv_images WHERE project_id = $shared_id}), '', 'a DELETE finds nothing');
+is($coord->safe_psql('postgres', qq{SELECT count(*) FROM cv_images WHERE project_id = $shared_id}), (split / /, $shared_rows)[0],
+	'and removed nothing');
+is(seen_as('tap_owner', q{UPDATE cv_domains SET description = 'x' RETURNING name}), '',
+	'cv_domains: an UPDATE by a pgvision_user finds no row (row security; it holds UPDATE for Citus\'s locks)');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM cv_domains WHERE description = 'x'}), '0', 'and changed nothing');
+
+# The write share adds and tags images and trains, in the session and in
+# the background worker (which trains as the owner); the read share then
+# sees the iterations, their held-out rows and performance, and predicts
+# by project name on the workers.
+$coord->safe_psql('postgres', qq{CREATE TABLE tap_cat AS SELECT pg_read_binary_file('$shared/images/cat.bmp') AS img;
+	GRANT SELECT ON tap_cat TO pgvision_user});
+my $writer_image = $coord->safe_psql('postgres', q{SET pgvision.near_duplicate_similarity = 0; SET ROLE tap_writer;
+	SELECT cv_add_image('shared_trees', (SELECT img FROM tap_cat))});
+like($writer_image, qr/^\d+$/, 'a write share adds an image');
+$coord->safe_psql('postgres', qq{SET ROLE tap_writer; SELECT cv_tag_image($writer_image, ARRAY['$tag'])});
+is(seen_as('tap_reader', qq{SELECT t.name FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = $writer_image}),
+	$tag, 'and tags it; the read share sees the label');
+my $shared_it = seen_as('tap_writer', q{SELECT cv_train('shared_trees', wait => true)});
+like($shared_it, qr/^\d+$/, 'the write share trains in its session');
+my $shared_bg = seen_as('tap_writer', q{SELECT cv_train('shared_trees')});
+ok($coord->poll_query_until('postgres', qq{SELECT status FROM cv_iterations WHERE id = $shared_bg}, 'completed'),
+	'and in the background worker, as the owner')
+  or diag($coord->safe_psql('postgres', qq{SELECT status || ': ' || coalesce(message, '') FROM cv_iterations WHERE id = $shared_bg}));
+my $heldout_sql = qq{SELECT (SELECT count(*) FROM cv_iterations) || ' ' || (SELECT count(*) FROM cv_iteration_tags) || ' '
+	|| (SELECT count(*) FROM cv_heldout_predictions)};
+my $heldout_rows = $coord->safe_psql('postgres', qq{SELECT (SELECT count(*) FROM cv_iterations WHERE project_id = $shared_id) || ' '
+	|| (SELECT count(*) FROM cv_iteration_tags WHERE iteration_id IN ($shared_it, $shared_bg)) || ' '
+	|| (SELECT count(*) FROM cv_heldout_predictions WHERE iteration_id IN ($shared_it, $shared_bg))});
+like($heldout_rows, qr/^2 4 [1-9]\d*$/, 'two iterations with their tags and held-out predictions');
+is(seen_as('tap_reader', $heldout_sql), $heldout_rows, 'the read share sees them (the iteration tables\' policies)');
+is(seen_as('tap_nobody', $heldout_sql), '0 0 0', 'a role without a share sees none');
+like(seen_as('tap_reader', qq{SELECT count(*) FROM cv_performance($shared_it) WHERE tag IS NOT NULL}), qr/^[1-9]\d*$/,
+	'cv_performance for the read share');
+like(error_as('tap_reader', qq{SELECT cv_publish($shared_it, 'production')}),
+	qr/ERROR:  42501: permission denied for iteration $shared_it/, 'publishing needs write access: 42501');
+seen_as('tap_writer', qq{SELECT cv_publish($shared_it, 'production')});
+my $shared_expected = answers(qq{SELECT p.id, r.tag, r.probability FROM local_photos p, cv_predict('shared_trees', p.img) r});
+like($shared_expected, qr/^1:\S+=\S+( \S+)+$/, 'the superuser predicts by project name on the coordinator');
+is(seen_as('tap_reader', q{SELECT string_agg(id || ':' || tag || '=' || probability, ' ' ORDER BY id, tag)
+		FROM (SELECT p.id, r.tag, r.probability FROM local_photos p, cv_predict('shared_trees', p.img) r) s}),
+	$shared_expected, 'the read share predicts by project name on the coordinator, the same answers');
+is(seen_as('tap_reader', q{SELECT string_agg(id || ':' || tag || '=' || probability, ' ' ORDER BY id, tag)
+		FROM (SELECT p.id, r.tag, r.probability FROM photos p,
+		      cv_predict((SELECT cv_self_contained(cv_published_model('shared_trees'))), p.img) r) s}),
+	$shared_expected, 'and on the workers (the published model resolved once on the coordinator)');
+like(error_as('tap_nobody', q{SELECT cv_published_model('shared_trees')}),
+	qr/ERROR:  42704: project "shared_trees" does not exist/, 'a role without a share cannot');
+
+# Unsharing, a shared role dropped, the project deleted: the roles follow
+like(error_as('tap_owner', qq{SELECT cv_share_project('shared_trees', '$r_role')}),
+	qr/ERROR:  22023: role $r_role is a pgvision project role/, 'a share with a project role is refused: 22023');
+seen_as('tap_owner', q{SELECT cv_unshare_project('shared_trees', 'tap_writer')});
+is(seen_as('tap_writer'), '0 0 0 0 0', 'unshared: the writer sees nothing');
+$members = "$r_role>$w_role $r_role>tap_reader $w_role>tap_owner";
+is($coord->safe_psql('postgres', qq{SELECT string_agg(result, ',') FROM run_command_on_workers(\$\$$members_sql\$\$)}),
+	"$members,$members", 'its membership gone on both workers');
+$coord->safe_psql('postgres', q{CREATE ROLE tap_leaving LOGIN IN ROLE pgvision_user;
+	SET ROLE tap_owner; SELECT cv_share_project('shared_trees', 'tap_leaving');
+	RESET ROLE; DROP ROLE tap_leaving});
+is($coord->safe_psql('postgres', qq{SELECT string_agg(result, ',') FROM run_command_on_workers(\$\$$members_sql\$\$)}),
+	"$members,$members", 'a shared role dropped: its membership goes with it on every node');
+seen_as('tap_owner', q{SELECT cv_share_project('shared_trees', 'tap_writer', 'write')});
+is(seen_as('tap_writer'), seen_as('tap_reader'), 'sharing again afterwards');
+seen_as('tap_owner', q{SELECT cv_delete_project('shared_trees')});
+my $left_sql = qq{SELECT count(*) FROM pg_roles WHERE rolname IN ('$r_role', '$w_role')};
+is($coord->safe_psql('postgres', qq{SELECT ($left_sql) || ',' || string_agg(result, ',') FROM run_command_on_workers(\$\$$left_sql\$\$)}),
+	'0,0,0', 'the project deleted: its roles gone from every node');
+is(seen_as('tap_reader'), '0 0 0 0 0', 'and the read share sees nothing');
 
 $_->stop for reverse @nodes;
 done_testing();
