@@ -49,6 +49,14 @@ TrainStepEnd(TrainRun *run)
 	SPI_finish();
 	if (run->own_transactions)
 	{
+		/*
+		 * Nor does it commit after its postmaster died: a training killed
+		 * that way ends failed, as the new server says of it, even when its
+		 * last step was already under way (TAP 009 caught a compact training
+		 * storing its iteration 70 ms after a postmaster kill).
+		 */
+		if (!PostmasterIsAlive())
+			proc_exit(1);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
