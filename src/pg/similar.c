@@ -238,7 +238,19 @@ ForEachCachedVector(int64 project_id, const char *domain, uint32 version, int di
 	values[3] = Int32GetDatum(dim);
 	values[4] = Int64GetDatum(after_id);
 	values[5] = Int64GetDatum(exclude);
+	/*
+	 * With 0.2.0's cv_features.project_id the join names the project on
+	 * both sides, so on Citus it runs on the project's one shard pair (by
+	 * image id alone it needs a repartition, which Citus refuses: every
+	 * cv_add_image of a backbone project failed there).
+	 */
 	portal = SPI_cursor_open_with_args(NULL,
+									   FeaturesHaveProjectId() ?
+									   "SELECT f.image_id, substring(f.features FROM 1 FOR 4 * $4) "
+									   "FROM cv_features f JOIN cv_images i "
+									   "ON i.id = f.image_id AND i.project_id = f.project_id "
+									   "WHERE i.project_id = $1 AND f.project_id = $1 AND f.image_id > $5 AND "
+									   "f.image_id <> $6 AND " CACHED_VECTOR_FILTER " ORDER BY f.image_id" :
 									   "SELECT f.image_id, substring(f.features FROM 1 FOR 4 * $4) "
 									   "FROM cv_features f JOIN cv_images i ON i.id = f.image_id "
 									   "WHERE i.project_id = $1 AND f.image_id > $5 AND f.image_id <> $6 AND "
@@ -308,6 +320,11 @@ RankProject(const ProjectInfo *project, const cv_feature_extractor *fx,
 						RankVisit, &rank);
 
 	portal = SPI_cursor_open_with_args(NULL,
+									   FeaturesHaveProjectId() ?
+									   "SELECT i.id, i.image FROM cv_images i "
+									   "WHERE i.project_id = $1 AND i.id <> $5 AND NOT EXISTS "
+									   "(SELECT 1 FROM cv_features f WHERE f.image_id = i.id AND "
+									   "f.project_id = i.project_id AND " CACHED_VECTOR_FILTER ")" :
 									   "SELECT i.id, i.image FROM cv_images i "
 									   "WHERE i.project_id = $1 AND i.id <> $5 AND NOT EXISTS "
 									   "(SELECT 1 FROM cv_features f WHERE f.image_id = i.id AND " CACHED_VECTOR_FILTER ")",
@@ -496,13 +513,15 @@ NearCacheCatchUp(void)
 						near_cache.dim, near_cache.max_id, 0, NearCacheVisit, NULL);
 }
 
+/* The project named too: on Citus, one shard instead of all of them. */
 static bool
-ImageExists(int64 image_id)
+ImageExists(int64 image_id, int64 project_id)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(image_id)};
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(image_id), Int64GetDatum(project_id)};
 
-	SPI_execute_with_args("SELECT 1 FROM cv_images WHERE id = $1", 1, types, values, NULL, true, 1);
+	SPI_execute_with_args("SELECT 1 FROM cv_images WHERE id = $1 AND project_id = $2", 2, types, values,
+						  NULL, true, 1);
 	return SPI_processed == 1;
 }
 
@@ -616,7 +635,7 @@ cv_note_near_duplicate(PG_FUNCTION_ARGS)
 		if (best_at < 0 || best < threshold)
 			break;
 		best_id = near_cache.ids[best_at];
-		if (ImageExists(best_id))
+		if (ImageExists(best_id, near_cache.project_id))
 			break;
 		NearCacheRemove(best_at);
 	}

@@ -54,7 +54,6 @@ $coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $_->ho
 # backbone is imported on the coordinator only, as a user would.
 $coord->safe_psql('postgres', qq{
 	CREATE EXTENSION pgvision;
-	SET pgvision.near_duplicate_similarity = 0;
 	SELECT cv_import_backbone('mobilenet_v1', pg_read_binary_file('$shared/models/mobilenet_v1_0.25_128_quant.tflite'));
 	CREATE TABLE manifest AS
 	SELECT row_number() OVER (ORDER BY line) AS id, split_part(line, ',', 1) AS file, split_part(line, ',', 2) AS tag
@@ -182,7 +181,6 @@ $coord->safe_psql('postgres', q{
 	CREATE ROLE tap_writer LOGIN IN ROLE pgvision_user;
 	CREATE ROLE tap_nobody LOGIN IN ROLE pgvision_user;
 	GRANT SELECT ON local_photos, manifest, photos TO pgvision_user;
-	SET pgvision.near_duplicate_similarity = 0;
 	SET ROLE tap_owner;
 	SELECT cv_create_project('shared_trees');
 	SELECT count(cv_add_image('shared_trees', p.img, ARRAY[m.tag])) FROM local_photos p JOIN manifest m USING (id);
@@ -219,7 +217,7 @@ like($coord->safe_psql('postgres', qq{EXPLAIN (COSTS OFF) SELECT count(*) FROM c
 # The row checks run on the shards, reading the colocated image.
 my $tag = $coord->safe_psql('postgres', q{SELECT tag FROM manifest WHERE id = 1});
 my $other_tag = $coord->safe_psql('postgres', qq{SELECT tag FROM manifest WHERE tag <> '$tag' LIMIT 1});
-my $new_image = $coord->safe_psql('postgres', qq{SET pgvision.near_duplicate_similarity = 0;
+my $new_image = $coord->safe_psql('postgres', qq{
 	SELECT cv_add_image('compact_trees', pg_read_binary_file('$shared/images/cat.bmp'), ARRAY['$tag'])});
 is($coord->safe_psql('postgres', qq{SELECT t.name FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = $new_image}),
 	$tag, 'an image added with its tag after the distribution');
@@ -227,6 +225,16 @@ is($coord->safe_psql('postgres', qq{SELECT t.name FROM cv_image_tags it JOIN cv_
 	SELECT $new_image, t.id, t.project_id FROM cv_tags t JOIN cv_projects p ON p.id = t.project_id
 	 WHERE p.name = 'compact_trees' AND t.name = '$other_tag'});
 like($err, qr/already has tag "\Q$tag\E" and project "compact_trees" is multiclass/, 'the row check runs on the shard');
+# The near-duplicate check of cv_add_image on a backbone project reads the
+# project's cached vectors joined to its images on the distribution column:
+# a photo already in 'trees' added again with one byte appended (another
+# hash, the same picture) is added and named as looking like
+# the first (by image id alone Citus refused the join, "repartitioning").
+my ($dup_rc, $dup_out, $dup_err) = $coord->psql('postgres', qq{SELECT cv_add_image('trees', img || '\\x00'::bytea, ARRAY['$tag'])
+	  FROM local_photos WHERE id = 1});
+is($dup_rc, 0, 'cv_add_image into a backbone project after the distribution, near-duplicate check on');
+like($dup_err, qr/looks like image \d+ of project "trees"/, 'the near-duplicate check runs on the shards and finds the first copy');
+$coord->safe_psql('postgres', qq{SELECT cv_delete_image($dup_out)}) if $dup_out =~ /^\d+$/;
 # Training after the distribution (docs/scale-out.md, section 6): the
 # coordinator's background worker reads the project's images from their
 # shard through Citus and writes the iteration to the reference tables.
@@ -385,7 +393,7 @@ my $image1 = $coord->safe_psql('postgres', qq{SELECT min(id) FROM cv_images WHER
 sub error_as
 {
 	my ($role, $sql) = @_;
-	my ($rc, $out, $err) = $coord->psql('postgres', "SET pgvision.near_duplicate_similarity = 0; SET ROLE $role; \\set VERBOSITY verbose\n$sql");
+	my ($rc, $out, $err) = $coord->psql('postgres', "SET ROLE $role; \\set VERBOSITY verbose\n$sql");
 	return $err;
 }
 like(error_as('tap_reader', q{SELECT cv_add_image('shared_trees', (SELECT img FROM local_photos WHERE id = 1), ARRAY['x'])}),
@@ -415,7 +423,7 @@ is($coord->safe_psql('postgres', q{SELECT count(*) FROM cv_domains WHERE descrip
 # by project name on the workers.
 $coord->safe_psql('postgres', qq{CREATE TABLE tap_cat AS SELECT pg_read_binary_file('$shared/images/cat.bmp') AS img;
 	GRANT SELECT ON tap_cat TO pgvision_user});
-my $writer_image = $coord->safe_psql('postgres', q{SET pgvision.near_duplicate_similarity = 0; SET ROLE tap_writer;
+my $writer_image = $coord->safe_psql('postgres', q{SET ROLE tap_writer;
 	SELECT cv_add_image('shared_trees', (SELECT img FROM tap_cat))});
 like($writer_image, qr/^\d+$/, 'a write share adds an image');
 $coord->safe_psql('postgres', qq{SET ROLE tap_writer; SELECT cv_tag_image($writer_image, ARRAY['$tag'])});
