@@ -6,8 +6,11 @@
  *	  scores, cut maps) whatever the thread count, on the int8 engine's VNNI
  *	  and AVX2 kernels and on the float engine; and the 224 x 224 render of
  *	  a photo does too.  Thread counts 2, 3 and 5 move the boundaries of the
- *	  parts, so a kernel that reads or writes across one shows.
+ *	  parts, so a kernel that reads or writes across one shows.  And a
+ *	  thread moved off its CPU (what a helper on the caller's CPU does)
+ *	  runs elsewhere with its affinity mask as it was.
  */
+#define _GNU_SOURCE				/* sched_getcpu, CPU_EQUAL */
 #include "unit.h"
 #include "common/parallel.h"
 #include "image/image.h"
@@ -15,6 +18,7 @@
 #include "nn/nn.h"
 #include "nn/nn_qkernels.h"
 
+#include <sched.h>
 #include <stdint.h>
 
 /* ---- the pool ---- */
@@ -74,6 +78,40 @@ test_pool_runs_every_part_once(void)
 	cv_parallel_set_threads(1000);
 	CHECK(cv_parallel_threads() == CV_PARALLEL_MAX_THREADS);
 	cv_parallel_set_threads(1);
+}
+
+/*
+ * cv_parallel_move_off_cpu: the mask is the same afterwards, and where
+ * another CPU is allowed the thread leaves the one named.  The scheduler
+ * may move a thread back at any moment once its mask is wide again, so
+ * of three tries, each from the CPU it is on then, one must have left it.
+ */
+static void
+test_move_off_cpu(void)
+{
+	cpu_set_t	before,
+				after;
+	int			moved = 0;
+
+	CHECK(sched_getaffinity(0, sizeof(before), &before) == 0);
+	for (int i = 0; i < 3; i++)
+	{
+		int			cpu = sched_getcpu();
+
+		cv_parallel_move_off_cpu(cpu);
+		moved += sched_getcpu() != cpu;
+		CHECK(sched_getaffinity(0, sizeof(after), &after) == 0);
+		CHECK_MSG(CPU_EQUAL(&before, &after), "the affinity mask changed");
+	}
+	if (CPU_COUNT(&before) >= 2)
+		CHECK_MSG(moved > 0, "%d CPUs allowed, never moved off the current one",
+				  CPU_COUNT(&before));
+	else
+		CHECK(moved == 0);
+	/* nothing happens for a CPU out of range */
+	cv_parallel_move_off_cpu(-1);
+	cv_parallel_move_off_cpu(CPU_SETSIZE);
+	CHECK(sched_getaffinity(0, sizeof(after), &after) == 0 && CPU_EQUAL(&before, &after));
 }
 
 /* ---- networks ---- */
@@ -277,5 +315,6 @@ test_render_same_bytes(void)
 
 UNIT_MAIN("nn_threads",
 		  UNIT_CASE(test_pool_runs_every_part_once),
+		  UNIT_CASE(test_move_off_cpu),
 		  UNIT_CASE(test_nets_same_bytes),
 		  UNIT_CASE(test_render_same_bytes))

@@ -183,22 +183,26 @@ work_on(uint64_t w, int thread)
 }
 
 /*
- * Move the calling helper off CPU cpu (see Placement above): narrow its
- * affinity to the other CPUs of allowed, then restore allowed.  Nothing
- * when no other CPU is allowed, or the calls fail.
+ * Move the calling thread off CPU cpu (see Placement above): narrow its
+ * affinity to the other CPUs it may run on, which migrates it, then put
+ * back the mask it had.  Nothing when no other CPU is allowed or a call
+ * fails.
  */
-static void
-move_off_cpu(int cpu, const cpu_set_t *allowed)
+void
+cv_parallel_move_off_cpu(int cpu)
 {
-	cpu_set_t	others = *allowed;
+	cpu_set_t	allowed,
+				others;
 
-	if (cpu < 0 || cpu >= CPU_SETSIZE)
+	if (cpu < 0 || cpu >= CPU_SETSIZE ||
+		sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
 		return;
+	others = allowed;
 	CPU_CLR(cpu, &others);
 	if (CPU_COUNT(&others) == 0)
 		return;
 	if (sched_setaffinity(0, sizeof(others), &others) == 0)
-		(void) sched_setaffinity(0, sizeof(*allowed), allowed);
+		(void) sched_setaffinity(0, sizeof(allowed), &allowed);
 }
 
 static void *
@@ -206,11 +210,7 @@ helper_main(void *arg)
 {
 	int			thread = (int) (intptr_t) arg;
 	uint32_t	seen = 0;
-	cpu_set_t	allowed;
-	bool		know_allowed;
 
-	/* the mask inherited from the caller's thread at creation */
-	know_allowed = sched_getaffinity(0, sizeof(allowed), &allowed) == 0;
 	for (;;)
 	{
 		uint64_t	w = __atomic_load_n(&run_word, __ATOMIC_ACQUIRE);
@@ -222,8 +222,8 @@ helper_main(void *arg)
 			{
 				int			cpu = __atomic_load_n(&caller_cpu, __ATOMIC_RELAXED);
 
-				if (know_allowed && cpu >= 0 && sched_getcpu() == cpu)
-					move_off_cpu(cpu, &allowed);
+				if (cpu >= 0 && sched_getcpu() == cpu)
+					cv_parallel_move_off_cpu(cpu);
 				work_on(w, thread);
 			}
 			continue;

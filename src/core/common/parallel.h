@@ -49,6 +49,13 @@ int			cv_parallel_threads(void);
  */
 void		cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx);
 
+/*
+ * Move the calling thread off CPU cpu if any other CPU is allowed to it,
+ * keeping its affinity mask as it was (what a helper does when it finds
+ * itself on the caller's CPU; public for the pool's unit test).
+ */
+void		cv_parallel_move_off_cpu(int cpu);
+
 /* Contiguous share [*lo, *hi) of n items that part of nparts gets. */
 static inline void
 cv_parallel_range(long n, int part, int nparts, long *lo, long *hi)
