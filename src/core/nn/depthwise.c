@@ -510,28 +510,16 @@ dw_portable(const nn_conv_params *p, const float *in, float *out)
 }
 
 /*
- * Bands of output rows [oy_lo, oy_hi), for a split over threads: a view of
- * the layer whose pad_top is moved up by oy_lo * stride, as nn_conv2d_rows
- * does; every kernel here reads input rows oy * stride - pad_top + ky and
- * skips those outside the input, so a band computes exactly what the whole
- * layer computes for its rows.  A fused band expands its own input rows
- * into its own scratch (up to k_h - stride rows that the band above also
- * expands) and writes the projection's rows of the band.
+ * Bands of output rows [oy_lo, oy_hi), for a split over threads: the
+ * layer's band view (nn_band_view), so a band computes exactly what the
+ * whole layer computes for its rows.  A fused band expands its own input
+ * rows into its own scratch (up to k_h - stride rows that the band above
+ * also expands) and writes the projection's rows of the band.
  */
-static nn_conv_params
-band_view(const nn_conv_params *p, int oy_lo, int oy_hi)
-{
-	nn_conv_params v = *p;
-
-	v.out_h = oy_hi - oy_lo;
-	v.pad_top = p->pad_top - oy_lo * p->stride_h;
-	return v;
-}
-
 void
 nn_depthwise_rows(const nn_conv_params *p, const float *in, float *out, int oy_lo, int oy_hi)
 {
-	nn_conv_params v = band_view(p, oy_lo, oy_hi);
+	nn_conv_params v = nn_band_view(p, oy_lo, oy_hi);
 
 	nn_depthwise(&v, in, out + (size_t) oy_lo * p->out_w * p->out_c);
 }
@@ -540,7 +528,7 @@ void
 nn_depthwise_fused_rows(const nn_conv_params *e, const nn_conv_params *p, const nn_conv_params *q,
 						const float *in, float *out, float *scratch, int oy_lo, int oy_hi)
 {
-	nn_conv_params v = band_view(p, oy_lo, oy_hi);
+	nn_conv_params v = nn_band_view(p, oy_lo, oy_hi);
 	int			out_c = q ? q->out_c : p->out_c;
 
 	nn_depthwise_fused(e, &v, q, in, out + (size_t) oy_lo * p->out_w * out_c, scratch);

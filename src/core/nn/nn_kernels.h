@@ -91,6 +91,24 @@ nn_interior_columns(const nn_conv_params *p, int *lo, int *hi)
 }
 
 /*
+ * The view of a windowed layer that computes its output rows [oy_lo,
+ * oy_hi) alone, for a split over threads: every kernel finds its input
+ * rows as oy * stride - pad_top (+ ky * dilation) and skips those outside
+ * 0..in_h, so moving pad_top up by oy_lo * stride (negative is fine) makes
+ * the view read exactly the rows the whole layer reads for those outputs.
+ * The caller offsets the output pointer by oy_lo rows.
+ */
+static inline nn_conv_params
+nn_band_view(const nn_conv_params *p, int oy_lo, int oy_hi)
+{
+	nn_conv_params v = *p;
+
+	v.out_h = oy_hi - oy_lo;
+	v.pad_top = p->pad_top - oy_lo * p->stride_h;
+	return v;
+}
+
+/*
  * A convolution with so few input channels (the RGB stem) that sgemm's K
  * is tiny is computed directly from weights_kn instead: prepare.c makes
  * the transposed copy when this says so.
