@@ -1,9 +1,11 @@
 /*
  * test_common.c
- *	  Tests of the core's error records, allocator hooks and size checks.
+ *	  Tests of the core's error records, allocator hooks, size checks and
+ *	  growing texts (common/text_buffer.h).
  */
 #include "unit.h"
 #include "common/cv_common.h"
+#include "common/text_buffer.h"
 
 #include <stdint.h>
 
@@ -18,6 +20,12 @@ counting_alloc(size_t size)
 
 static void *
 failing_alloc(size_t size)
+{
+	return NULL;
+}
+
+static void *
+failing_realloc(void *p, size_t size)
 {
 	return NULL;
 }
@@ -68,7 +76,55 @@ test_size_overflow(void)
 	CHECK(cv_calloc(SIZE_MAX / 2, 3) == NULL);
 }
 
+/* JSON string literals, growth over many pieces, and a failure that latches */
+static void
+test_text_buffer(void)
+{
+	cv_text		t = {0};
+	cv_allocator failing = {failing_alloc, failing_realloc, free};
+	char		expect[1100];
+
+	cv_text_json_string(&t, "a\"b\\c\n\x01\x1f d\xc3\xa9");
+	CHECK(!t.failed && t.data != NULL);
+	CHECK_MSG(t.data != NULL && strcmp(t.data, "\"a\\\"b\\\\c\\u000a\\u0001\\u001f d\xc3\xa9\"") == 0,
+			  "escaped: %s", t.data ? t.data : "(null)");
+	CHECK(t.len == strlen(t.data));
+	cv_free(t.data);
+
+	memset(&t, 0, sizeof(t));
+	for (int i = 0; i < 1000; i++)
+		cv_text_add(&t, "xy" + (i % 2), 1);
+	for (int i = 0; i < 1000; i++)
+		expect[i] = i % 2 ? 'y' : 'x';
+	expect[1000] = '\0';
+	CHECK(!t.failed && t.len == 1000 && strcmp(t.data, expect) == 0);
+
+	/*
+	 * growing past the capacity with no memory: latched, the text as it
+	 * was before the piece that did not fit, and nothing added after
+	 */
+	cv_set_allocator(&failing);
+	{
+		size_t		cap = t.cap,
+					before = t.len;
+
+		while (!t.failed && t.len <= cap)
+		{
+			before = t.len;
+			cv_text_str(&t, expect);
+		}
+		cv_set_allocator(NULL);
+		CHECK(t.failed && t.len == before && t.len % 1000 == 0 && t.len <= cap);
+		cv_text_str(&t, "z");
+		CHECK(t.failed && t.len == before && strncmp(t.data, expect, 1000) == 0 &&
+			  t.data[t.len] == '\0');
+	}
+	cv_set_allocator(NULL);
+	cv_free(t.data);
+}
+
 UNIT_MAIN("common",
 		  UNIT_CASE(test_fail_formats_message),
 		  UNIT_CASE(test_allocator_hooks),
-		  UNIT_CASE(test_size_overflow))
+		  UNIT_CASE(test_size_overflow),
+		  UNIT_CASE(test_text_buffer))

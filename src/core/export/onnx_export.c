@@ -26,6 +26,7 @@
  */
 #include "export.h"
 #include "onnx_proto.h"
+#include "../common/text_buffer.h"
 #include "../nn/nn.h"
 #include "../nn/nn_onnx.h"
 #include "../detect/detect_backbone.h"
@@ -69,70 +70,6 @@ ints1(onnx_graph *g, const char *name, int n, const int64_t *v)
 	int64_t		dims[1] = {n};
 
 	onnx_initializer_int64(g, name, 1, dims, v);
-}
-
-/* A growing text: metadata values built piece by piece; failures latch. */
-typedef struct text
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	bool		failed;
-} text;
-
-static void
-text_add(text *t, const char *s, size_t n)
-{
-	if (t->failed)
-		return;
-	if (t->len + n + 1 > t->cap)
-	{
-		size_t		cap = (t->len + n + 1) * 2 + 64;
-		char	   *d = cv_realloc(t->data, cap);
-
-		if (d == NULL)
-		{
-			t->failed = true;
-			return;
-		}
-		t->data = d;
-		t->cap = cap;
-	}
-	memcpy(t->data + t->len, s, n);
-	t->len += n;
-	t->data[t->len] = '\0';
-}
-
-static void
-text_str(text *t, const char *s)
-{
-	text_add(t, s, strlen(s));
-}
-
-/* s as a JSON string literal (RFC 8259: quote, backslash, controls escaped). */
-static void
-text_json_string(text *t, const char *s)
-{
-	text_str(t, "\"");
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-	{
-		char		esc[8];
-
-		if (*p == '"' || *p == '\\')
-		{
-			esc[0] = '\\';
-			esc[1] = (char) *p;
-			text_add(t, esc, 2);
-		}
-		else if (*p < 0x20)
-		{
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
-			text_str(t, esc);
-		}
-		else
-			text_add(t, (const char *) p, 1);
-	}
-	text_str(t, "\"");
 }
 
 static const char *
@@ -185,27 +122,27 @@ static cv_status
 write_metadata(onnx_graph *g, const cv_model *m, const cv_net_info *info,
 			   const cv_export_meta *meta, cv_error *err)
 {
-	text		tags = {0},
+	cv_text		tags = {0},
 				negative = {0};
 	bool		any_negative = false;
 
-	text_str(&tags, "[");
-	text_str(&negative, "[");
+	cv_text_str(&tags, "[");
+	cv_text_str(&negative, "[");
 	for (int k = 0; k < m->n_tags; k++)
 	{
 		if (k > 0)
-			text_str(&tags, ",");
-		text_json_string(&tags, m->tag_names[k]);
+			cv_text_str(&tags, ",");
+		cv_text_json_string(&tags, m->tag_names[k]);
 		if (m->head != NULL && m->head->negative[k])
 		{
 			if (any_negative)
-				text_str(&negative, ",");
-			text_json_string(&negative, m->tag_names[k]);
+				cv_text_str(&negative, ",");
+			cv_text_json_string(&negative, m->tag_names[k]);
 			any_negative = true;
 		}
 	}
-	text_str(&tags, "]");
-	text_str(&negative, "]");
+	cv_text_str(&tags, "]");
+	cv_text_str(&negative, "]");
 	if (tags.failed || negative.failed)
 	{
 		cv_free(tags.data);

@@ -87,7 +87,7 @@ finish_file(xfile *f, const cv_model *m, const cv_net_info *info, const tfl_mode
 				 tfx_task_name(m->task), m->domain);
 		st = tfx_serialize(f, input, output, description, &j, out, out_len, err);
 	}
-	cv_free(j.data);
+	cv_free(j.text.data);
 	return st;
 }
 

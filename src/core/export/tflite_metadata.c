@@ -5,10 +5,10 @@
  *	  with the keys the ONNX file carries (docs/export.md).
  *
  * Apart from the graph because it is a different job: a small JSON writer
- * (a growing buffer, RFC 8259 string escapes) and the list of keys a
- * runner reads, none of which touches the flatbuffer.  Allocation failures
- * set tfx_json.failed and are reported once, at the end of
- * tfx_write_metadata.
+ * (on ../common/text_buffer.h: a growing text, RFC 8259 string escapes)
+ * and the list of keys a runner reads, none of which touches the
+ * flatbuffer.  Allocation failures latch in the text and are reported
+ * once, at the end of tfx_write_metadata.
  */
 #include "tflite_metadata.h"
 #include "../detect/box.h"
@@ -20,58 +20,15 @@
 #include <string.h>
 
 static void
-json_add(tfx_json *j, const char *s, size_t n)
-{
-	if (j->failed)
-		return;
-	if (j->len + n + 1 > j->cap)
-	{
-		size_t		cap = (j->len + n + 1) * 2 + 256;
-		char	   *d = cv_realloc(j->data, cap);
-
-		if (d == NULL)
-		{
-			j->failed = true;
-			return;
-		}
-		j->data = d;
-		j->cap = cap;
-	}
-	memcpy(j->data + j->len, s, n);
-	j->len += n;
-	j->data[j->len] = '\0';
-}
-
-static void
 json_str(tfx_json *j, const char *s)
 {
-	json_add(j, s, strlen(s));
+	cv_text_str(&j->text, s);
 }
 
-/* s as a JSON string literal (RFC 8259: quote, backslash and controls escaped) */
 static void
 json_string(tfx_json *j, const char *s)
 {
-	json_str(j, "\"");
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-	{
-		char		esc[8];
-
-		if (*p == '"' || *p == '\\')
-		{
-			esc[0] = '\\';
-			esc[1] = (char) *p;
-			json_add(j, esc, 2);
-		}
-		else if (*p < 0x20)
-		{
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
-			json_str(j, esc);
-		}
-		else
-			json_add(j, (const char *) p, 1);
-	}
-	json_str(j, "\"");
+	cv_text_json_string(&j->text, s);
 }
 
 static void
@@ -191,7 +148,7 @@ tfx_write_metadata(tfx_json *j, const cv_model *m, const cv_net_info *info, cons
 	else
 		json_text(j, "pgvision.outputs", "probabilities [1, tags] in tag order");
 	json_str(j, "\n}\n");
-	if (j->failed)
+	if (j->text.failed)
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory writing the export metadata");
 	return CV_OK;
 }

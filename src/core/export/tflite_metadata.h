@@ -11,17 +11,15 @@
 #include <stddef.h>
 
 #include "export.h"
+#include "../common/text_buffer.h"
 #include "../nn/nn.h"
 #include "../nn/tflite.h"
 
-/* The text written so far (NUL-terminated); the caller frees data. */
+/* The text written so far (text.data; the caller frees it). */
 typedef struct tfx_json
 {
-	char	   *data;
-	size_t		len,
-				cap;
-	bool		failed;
-	bool		first;
+	cv_text		text;
+	bool		first;			/* no key written yet in the open object */
 } tfx_json;
 
 /* The task's name as the metadata spells it. */

@@ -89,8 +89,8 @@ tfx_serialize(xfile *f, int input, int output, const char *description, const tf
 	/* Buffer: data:[ubyte] (0, force_align 16); buffer 0 is the empty one */
 	for (int i = f->nbuffers; i >= 0; i--)
 	{
-		const uint8_t *data = i == meta_buffer ? (const uint8_t *) meta->data : f->buffers[i].data;
-		size_t		len = i == meta_buffer ? meta->len : f->buffers[i].len;
+		const uint8_t *data = i == meta_buffer ? (const uint8_t *) meta->text.data : f->buffers[i].data;
+		size_t		len = i == meta_buffer ? meta->text.len : f->buffers[i].len;
 		fbw_field	fld[1];
 
 		if (i == 0 || len == 0)
