@@ -93,7 +93,7 @@ test_text_buffer(void)
 
 	memset(&t, 0, sizeof(t));
 	for (int i = 0; i < 1000; i++)
-		cv_text_add(&t, "xy" + (i % 2), 1);
+		cv_text_add(&t, i % 2 ? "y" : "x", 1);
 	for (int i = 0; i < 1000; i++)
 		expect[i] = i % 2 ? 'y' : 'x';
 	expect[1000] = '\0';
