@@ -191,6 +191,12 @@ my $fkeys_before = $coord->safe_psql('postgres', $fkeys_sql);
 my $rows_sql = q{SELECT (SELECT count(*) FROM cv_projects) || ' ' || (SELECT count(*) FROM cv_images) || ' '
 	|| (SELECT count(*) FROM cv_image_tags) || ' ' || (SELECT count(*) FROM cv_features) || ' ' || (SELECT count(*) FROM cv_iteration_store)};
 my $rows_before = $coord->safe_psql('postgres', $rows_sql);
+# cv_tag_counts of every project (images per tag; boxes of the detection
+# project), on the local tables and again on the distributed ones
+my $tag_counts_sql = q{SELECT string_agg(project || ':' || tag || ':' || image_count || ':' || region_image_count || ':' || region_count,
+	' ' ORDER BY project, tag) FROM cv_tag_counts};
+my $tag_counts_before = $coord->safe_psql('postgres', $tag_counts_sql);
+like($tag_counts_before, qr/^compact_trees:\S+:[1-9]\d*:0:0 .* raccoons:\w+:0:15:\d+ /, 'cv_tag_counts before the distribution');
 $coord->safe_psql('postgres', q{SET client_min_messages = warning; SELECT cv_citus_distribute()});
 is($coord->safe_psql('postgres', qq{SELECT string_agg(logicalrelid::text || ':' || partmethod::text, ' ' ORDER BY logicalrelid::text)
 		FROM pg_dist_partition WHERE logicalrelid IN ($pgvision_tables)}),
@@ -206,6 +212,7 @@ my $adopted = 'FOREIGN KEY (adopted_image_id, project_id) REFERENCES cv_images(i
 isnt($fkeys_expected, $fkeys_before, 'the adopted image\'s key is the one that changes');
 is($fkeys_after, $fkeys_expected, 'every foreign key is back, the adopted image\'s without SET NULL');
 is($coord->safe_psql('postgres', $rows_sql), $rows_before, 'every row is still there');
+is($coord->safe_psql('postgres', $tag_counts_sql), $tag_counts_before, 'cv_tag_counts gives the same rows on the distributed tables');
 is($coord->safe_psql('postgres', qq{SELECT count(*) FROM pg_policy WHERE polrelid IN ($pgvision_tables)
 		AND (pg_get_expr(polqual, polrelid) ~* '\\mselect\\M' OR pg_get_expr(polwithcheck, polrelid) ~* '\\mselect\\M')}),
 	'0', 'no policy holds a subquery any more');
@@ -258,6 +265,53 @@ like($expected_new, qr/^1:\S+=\S+( \S+)+$/, 'the new model predicts on the coord
 is(answers(q{SELECT p.id, r.tag, r.probability
 	  FROM photos p, cv_predict((SELECT cv_self_contained(cv_published_model('compact_trees'))), p.img) r}),
 	$expected_new, 'and by project name on the workers, the same answers');
+
+# Stored predictions after the distribution (docs/predictions.md): stored
+# on the project's shard, adopted (the prediction found and changed on its
+# shard, the image and its tag written to the shards), and through the
+# suggestion loop.  The photos with a byte appended: new bytes, the same
+# picture, not yet training images of the project.
+sub store_prediction
+{
+	my ($photo) = @_;
+	return $coord->safe_psql('postgres', qq{SELECT DISTINCT r.prediction_id
+		FROM local_photos p, cv_predict('compact_trees', p.img || '\\x00'::bytea, store => true) r WHERE p.id = $photo});
+}
+my $compact_id = $coord->safe_psql('postgres', q{SELECT id FROM cv_projects WHERE name = 'compact_trees'});
+my $pred = store_prediction(2);
+like($pred, qr/^\d+$/, 'a prediction stored after the distribution');
+my $pred_shards_sql = qq{SELECT sum(result::bigint) FROM run_command_on_shards('cv_prediction_store', \$\$SELECT count(*) FROM %s WHERE id = $pred\$\$)};
+is($coord->safe_psql('postgres', $pred_shards_sql), '1', 'on a shard');
+my $pred_top = $coord->safe_psql('postgres', qq{SELECT top_tag FROM cv_predictions WHERE id = $pred});
+like($pred_top, qr/^\S+$/, 'and waiting for review in cv_predictions');
+my $tag_counts_pre_adopt = $coord->safe_psql('postgres', qq{SELECT image_count FROM cv_tag_counts WHERE project = 'compact_trees' AND tag = '$pred_top'});
+($rc, $out, $err) = $coord->psql('postgres', qq{SELECT cv_adopt_prediction($pred)});
+is($rc, 0, 'cv_adopt_prediction after the distribution');
+my $adopted_image = $out;
+like($err, qr/^[^\n]*NOTICE:  image $adopted_image looks like image \d+ of project "compact_trees"/,
+	'and only the near-duplicate check\'s notice (run on the shards: the photo it was made from is a training image)');
+is($coord->safe_psql('postgres', qq{SELECT sum(result::bigint) FROM run_command_on_shards('cv_images', \$\$SELECT count(*) FROM %s WHERE id = $adopted_image AND project_id = $compact_id\$\$)}),
+	'1', 'the adopted image is on the project\'s shard');
+is($coord->safe_psql('postgres', qq{SELECT string_agg(t.name, ',') FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = $adopted_image}),
+	$pred_top, 'with the predicted tag');
+is($coord->safe_psql('postgres', qq{SELECT (adopted_image_id = $adopted_image) || ' ' || (adopted_at IS NOT NULL) || ' ' || (image IS NULL) || ' '
+		|| (SELECT count(*) FROM cv_predictions WHERE id = $pred) FROM cv_prediction_store WHERE id = $pred}),
+	'true true true 0', 'the prediction marked adopted, its bytes dropped, no longer waiting for review');
+is($coord->safe_psql('postgres', qq{SELECT image_count FROM cv_tag_counts WHERE project = 'compact_trees' AND tag = '$pred_top'}),
+	$tag_counts_pre_adopt + 1, 'cv_tag_counts counts the adopted image');
+($rc, $out, $err) = $coord->psql('postgres', qq{\\set VERBOSITY verbose
+	SELECT cv_adopt_prediction($pred)});
+like($err, qr/ERROR:  55000: prediction $pred was already adopted/, 'adopting it again: 55000');
+my $suggested = store_prediction(3);
+like($coord->safe_psql('postgres', q{SELECT string_agg(coalesce(image_id::text, 'p' || prediction_id), ',') FROM cv_suggest('compact_trees')}),
+	qr/\bp$suggested\b/, 'cv_suggest lists the stored prediction (its unlabelled images read on the shard)');
+my $accepted = $coord->safe_psql('postgres', qq{SELECT cv_accept_suggestion(prediction_id => $suggested)});
+is($coord->safe_psql('postgres', qq{SELECT (SELECT adopted_image_id FROM cv_prediction_store WHERE id = $suggested) || ' '
+		|| (SELECT count(*) FROM cv_image_tags WHERE image_id = $accepted AND project_id = $compact_id)}),
+	"$accepted 1", 'cv_accept_suggestion adopts it with its suggested tag');
+my $deleted = store_prediction(4);
+$coord->safe_psql('postgres', qq{SELECT cv_delete_prediction($deleted)});
+is($coord->safe_psql('postgres', qq{SELECT count(*) FROM cv_prediction_store WHERE id = $deleted}), '0', 'cv_delete_prediction');
 
 
 # Training in the coordinator's background worker (cv_train without wait):
@@ -448,6 +502,19 @@ like(seen_as('tap_reader', qq{SELECT count(*) FROM cv_performance($shared_it) WH
 like(error_as('tap_reader', qq{SELECT cv_publish($shared_it, 'production')}),
 	qr/ERROR:  42501: permission denied for iteration $shared_it/, 'publishing needs write access: 42501');
 seen_as('tap_writer', qq{SELECT cv_publish($shared_it, 'production')});
+# A stored prediction of the shared project: the write share stores it,
+# the read share may not adopt it, and the refusal names the owner (the
+# project row read on the coordinator: joined to the prediction on the
+# shard's node, it held that node's OID of the owner, named here as a
+# number or another role)
+my $shared_pred = seen_as('tap_writer', q{SELECT DISTINCT r.prediction_id
+	FROM local_photos p, cv_predict('shared_trees', p.img || '\x00'::bytea, store => true) r WHERE p.id = 5});
+like($shared_pred, qr/^\d+$/, 'the write share stores a prediction');
+is(seen_as('tap_reader', qq{SELECT count(*) FROM cv_predictions WHERE id = $shared_pred}), '1', 'the read share sees it');
+like(error_as('tap_reader', qq{SELECT cv_adopt_prediction($shared_pred)}),
+	qr/ERROR:  42501: permission denied for prediction $shared_pred.*HINT:  Its owner, role tap_owner, can give write access/s,
+	'the read share cannot adopt it: 42501, the hint naming the owner');
+like(seen_as('tap_writer', qq{SELECT cv_adopt_prediction($shared_pred, tags => '{$tag}')}), qr/^\d+$/, 'the write share adopts it');
 my $shared_expected = answers(qq{SELECT p.id, r.tag, r.probability FROM local_photos p, cv_predict('shared_trees', p.img) r});
 like($shared_expected, qr/^1:\S+=\S+( \S+)+$/, 'the superuser predicts by project name on the coordinator');
 is(seen_as('tap_reader', q{SELECT string_agg(id || ':' || tag || '=' || probability, ' ' ORDER BY id, tag)
