@@ -292,7 +292,6 @@ DECLARE
 	v_fkeys text[] := '{}';
 	v_table text;
 	v_prefix text;
-	v_case text;
 	r record;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
@@ -336,11 +335,7 @@ BEGIN
 	-- utils/resource_lock.c in Citus's source).  So pgvision_user gets
 	-- UPDATE on cv_domains, and row security there keeps the writes to
 	-- pgvision_admin as before: everyone reads, only it writes.
-	FOREACH v_table IN ARRAY ARRAY[
-		'GRANT UPDATE ON cv_domains TO pgvision_user',
-		'CREATE POLICY cv_domains_read ON cv_domains FOR SELECT USING (true)',
-		'CREATE POLICY cv_domains_admin ON cv_domains TO pgvision_admin USING (true) WITH CHECK (true)',
-		'ALTER TABLE cv_domains ENABLE ROW LEVEL SECURITY'] LOOP
+	FOREACH v_table IN ARRAY cv_citus_domain_commands() LOOP
 		EXECUTE v_table;
 		PERFORM run_command_on_workers(v_table);
 	END LOOP;
@@ -369,23 +364,7 @@ BEGIN
 	                               'cv_citus_roles'] LOOP
 		PERFORM create_reference_table(v_table::regclass);
 	END LOOP;
-	-- Role OIDs.  Citus copies a table's rows to the workers in binary, so
-	-- a regrole column there holds the coordinator's OID of a role, which
-	-- on a worker is another role or none (a share made afterwards failed
-	-- the foreign key to its project on a worker, "Key is not present in
-	-- table "cv_projects_102107"", measured).  An UPDATE through Citus
-	-- sends each role by name, which every node reads as its own OID.  A
-	-- role dropped since keeps its number (it names no role here).
-	SELECT string_agg(format('WHEN %s THEN %L::pg_catalog.regrole', a.oid, pg_catalog.quote_ident(a.rolname)), ' ')
-	  INTO v_case
-	  FROM pg_catalog.pg_roles a
-	 WHERE a.oid IN (SELECT p.owner FROM cv_projects p UNION SELECT s.owner FROM cv_project_shares s
-	                 UNION SELECT s.grantee FROM cv_project_shares s);
-	IF v_case IS NOT NULL THEN
-		EXECUTE format('UPDATE cv_projects SET owner = CASE owner::pg_catalog.oid %s ELSE owner END', v_case);
-		EXECUTE format('UPDATE cv_project_shares SET owner = CASE owner::pg_catalog.oid %s ELSE owner END, '
-		               'grantee = CASE grantee::pg_catalog.oid %s ELSE grantee END', v_case, v_case);
-	END IF;
+	PERFORM cv_citus_roles_by_name();
 	FOREACH v_table IN ARRAY ARRAY['cv_images', 'cv_image_tags', 'cv_regions', 'cv_features', 'cv_prediction_store'] LOOP
 		PERFORM create_distributed_table(v_table::regclass, 'project_id',
 		                                 colocate_with => CASE WHEN v_table = 'cv_images' THEN 'default' ELSE 'cv_images' END);
@@ -393,22 +372,8 @@ BEGIN
 	FOREACH v_table IN ARRAY v_fkeys LOOP
 		EXECUTE v_table;
 	END LOOP;
-	-- cv_tag_counts counts each tag's labels in subqueries correlated on
-	-- the tag, which Citus refuses over distributed tables ("complex joins
-	-- are only supported when all distributed tables are co-located and
-	-- joined on their distribution columns", measured).  On Citus it
-	-- counts every tag's labels per project first (pushed down to the
-	-- shards, materialized on the coordinator) and joins them to the tags:
-	-- the same rows.  A single server keeps the correlated form, which
-	-- counts only the tags asked for.  On every node, as the policies.
-	v_table := format($v$CREATE OR REPLACE VIEW %1$I.cv_tag_counts WITH (security_invoker = true) AS
-WITH i AS MATERIALIZED (SELECT it.tag_id, count(*) AS n FROM %1$I.cv_image_tags it GROUP BY it.project_id, it.tag_id),
-     r AS MATERIALIZED (SELECT r.tag_id, count(DISTINCT r.image_id) AS images, count(*) AS n
-                          FROM %1$I.cv_regions r GROUP BY r.project_id, r.tag_id)
-SELECT p.name AS project, t.name AS tag, t.negative,
-       coalesce(i.n, 0) AS image_count, coalesce(r.images, 0) AS region_image_count, coalesce(r.n, 0) AS region_count
-  FROM %1$I.cv_tags t JOIN %1$I.cv_projects p ON p.id = t.project_id
-  LEFT JOIN i ON i.tag_id = t.id LEFT JOIN r ON r.tag_id = t.id$v$, '@extschema@');
+	-- cv_tag_counts in the form Citus can plan (cv_citus_tag_counts_view)
+	v_table := cv_citus_tag_counts_view();
 	EXECUTE v_table;
 	PERFORM run_command_on_workers(v_table);
 	-- the roles of the projects there are (Citus makes them on every node)
@@ -1211,3 +1176,85 @@ SELECT p.name AS project, i.id AS image_id, i.width, i.height, i.format, i.creat
   FROM cv_images i JOIN cv_projects p ON p.id = i.project_id
  WHERE NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id AND it.project_id = i.project_id)
    AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id AND r.project_id = i.project_id);
+
+CREATE OR REPLACE FUNCTION cv_citus_domain_commands() RETURNS text[]
+LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+	SELECT ARRAY[
+		'GRANT UPDATE ON cv_domains TO pgvision_user',
+		'DROP POLICY IF EXISTS cv_domains_read ON cv_domains',
+		'CREATE POLICY cv_domains_read ON cv_domains FOR SELECT USING (true)',
+		'DROP POLICY IF EXISTS cv_domains_admin ON cv_domains',
+		'CREATE POLICY cv_domains_admin ON cv_domains TO pgvision_admin USING (true) WITH CHECK (true)',
+		'ALTER TABLE cv_domains ENABLE ROW LEVEL SECURITY'];
+$$;
+COMMENT ON FUNCTION cv_citus_domain_commands() IS 'internal (cv_citus_distribute, cv_citus_sync_nodes): the grant and policies of cv_domains on Citus';
+
+CREATE OR REPLACE FUNCTION cv_citus_tag_counts_view() RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+	SELECT format($v$CREATE OR REPLACE VIEW %1$I.cv_tag_counts WITH (security_invoker = true) AS
+WITH i AS MATERIALIZED (SELECT it.tag_id, count(*) AS n FROM %1$I.cv_image_tags it GROUP BY it.project_id, it.tag_id),
+     r AS MATERIALIZED (SELECT r.tag_id, count(DISTINCT r.image_id) AS images, count(*) AS n
+                          FROM %1$I.cv_regions r GROUP BY r.project_id, r.tag_id)
+SELECT p.name AS project, t.name AS tag, t.negative,
+       coalesce(i.n, 0) AS image_count, coalesce(r.images, 0) AS region_image_count, coalesce(r.n, 0) AS region_count
+  FROM %1$I.cv_tags t JOIN %1$I.cv_projects p ON p.id = t.project_id
+  LEFT JOIN i ON i.tag_id = t.id LEFT JOIN r ON r.tag_id = t.id$v$, '@extschema@');
+$$;
+COMMENT ON FUNCTION cv_citus_tag_counts_view() IS 'internal (cv_citus_distribute, cv_citus_sync_nodes): the CREATE OR REPLACE VIEW of cv_tag_counts in the form Citus can plan';
+
+CREATE OR REPLACE FUNCTION cv_citus_roles_by_name() RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_case text;
+BEGIN
+	SELECT string_agg(format('WHEN %s THEN %L::pg_catalog.regrole', a.oid, pg_catalog.quote_ident(a.rolname)), ' ')
+	  INTO v_case
+	  FROM pg_catalog.pg_roles a
+	 WHERE a.oid IN (SELECT p.owner FROM cv_projects p UNION SELECT s.owner FROM cv_project_shares s
+	                 UNION SELECT s.grantee FROM cv_project_shares s);
+	IF v_case IS NOT NULL THEN
+		EXECUTE format('UPDATE cv_projects SET owner = CASE owner::pg_catalog.oid %s ELSE owner END', v_case);
+		EXECUTE format('UPDATE cv_project_shares SET owner = CASE owner::pg_catalog.oid %s ELSE owner END, '
+		               'grantee = CASE grantee::pg_catalog.oid %s ELSE grantee END', v_case, v_case);
+	END IF;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION cv_citus_roles_by_name() FROM PUBLIC;
+COMMENT ON FUNCTION cv_citus_roles_by_name() IS 'internal (cv_citus_distribute, cv_citus_sync_nodes): write the roles of projects and shares again by name, so that each node holds its own OID of each';
+
+CREATE OR REPLACE FUNCTION cv_citus_sync_nodes() RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_cmd text;
+	r record;
+BEGIN
+	IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+		RAISE EXCEPTION 'permission denied to change pgvision''s tables on the nodes'
+			USING ERRCODE = 'insufficient_privilege', DETAIL = 'Only a superuser can, as for cv_citus_distribute.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+		RAISE EXCEPTION 'the citus extension is not installed in this database'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'cv_citus_sync_nodes is run on a Citus coordinator after adding nodes; a single server needs nothing of it.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'cv_images'::regclass) THEN
+		RAISE EXCEPTION 'pgvision''s tables are not distributed'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Run SELECT cv_citus_distribute() first, once, on the Citus coordinator.';
+	END IF;
+	FOREACH v_cmd IN ARRAY cv_citus_policy_commands((SELECT c.prefix FROM cv_citus_roles c))
+	                       || cv_citus_domain_commands() || cv_citus_tag_counts_view() LOOP
+		FOR r IN SELECT w.nodename, w.nodeport, w.result
+		           FROM run_command_on_workers('SET citus.enable_ddl_propagation = off; ' || v_cmd) w
+		          WHERE NOT w.success LOOP
+			RAISE EXCEPTION 'could not change pgvision''s tables on node %:%', r.nodename, r.nodeport
+				USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = r.result,
+				      HINT = 'Every node needs pgvision installed (citus_add_node installs it).';
+		END LOOP;
+	END LOOP;
+	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	PERFORM cv_citus_roles_by_name();
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION cv_citus_sync_nodes() FROM PUBLIC;
+COMMENT ON FUNCTION cv_citus_sync_nodes() IS 'on a Citus coordinator, as a superuser, after adding nodes (citus_add_node, then replicate_reference_tables): give every node the policies, grants and views cv_citus_distribute gave the first ones, and the roles of projects and shares by each node''s own OIDs';

@@ -12,7 +12,10 @@
 # detection project, whose detector then runs on the workers with the
 # coordinator's boxes; and the image and region functions (no whole row
 # of a Citus table passed to a function) work on the shards with their
-# single-server results and errors.  Skipped where no citus
+# single-server results and errors; predictions are stored, adopted
+# and suggested there, cv_tag_counts counts as before the distribution;
+# and a third worker added afterwards serves the shared project's roles
+# once cv_citus_sync_nodes has run.  Skipped where no citus
 # extension is installed (the test command has none; docs/scale-out.md
 # says how the developers get one).
 use strict;
@@ -32,20 +35,27 @@ plan skip_all => 'no citus extension installed (citus.so and citus.control)'
   unless $libdir ne '' && -e "$libdir/citus.so" && -e "$sharedir/extension/citus.control";
 
 my @nodes;
-for my $name ('coordinator', 'worker1', 'worker2')
+# citus.local_hostname: the nodes listen on a socket directory only, and
+# copying reference tables to a node added later has Citus connect to the
+# coordinator by that name ("requires localhost connectivity" otherwise)
+sub citus_node
 {
+	my ($name) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init;
 	$node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'citus'
 citus.node_conninfo = 'sslmode=prefer'
+citus.local_hostname = '@{[$node->host]}'
 max_worker_processes = 16
 max_connections = 60
 });
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
 	push @nodes, $node;
+	return $node;
 }
+citus_node($_) for ('coordinator', 'worker1', 'worker2');
 my ($coord, @workers) = @nodes;
 $coord->safe_psql('postgres', sprintf(q{SELECT citus_set_coordinator_host('%s', %d)}, $coord->host, $coord->port));
 $coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $_->host, $_->port)) for @workers;
@@ -527,6 +537,47 @@ is(seen_as('tap_reader', q{SELECT string_agg(id || ':' || tag || '=' || probabil
 like(error_as('tap_nobody', q{SELECT cv_published_model('shared_trees')}),
 	qr/ERROR:  42704: project "shared_trees" does not exist/, 'a role without a share cannot');
 
+# A node added after cv_citus_distribute (docs/scale-out.md, section 5):
+# citus_add_node installs pgvision there, replicate_reference_tables
+# copies the reference tables to it (in binary: the owners are the
+# coordinator's OIDs there), and cv_citus_sync_nodes gives it what
+# cv_citus_distribute gave the first workers.  The shared project's shards
+# are moved onto it; its roles then read, write, predict and count there.
+my $worker3 = citus_node('worker3');
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $worker3->host, $worker3->port));
+is($worker3->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'pgvision'}), '0.2.0',
+	'citus_add_node installs pgvision on a new node');
+$coord->safe_psql('postgres', q{SELECT replicate_reference_tables('block_writes')});
+my $shard = $coord->safe_psql('postgres', qq{SELECT get_shard_id_for_distribution_column('cv_images', $shared_id)});
+my ($from_host, $from_port) = split /\|/, $coord->safe_psql('postgres', qq{SELECT nodename || '|' || nodeport FROM pg_dist_shard_placement WHERE shardid = $shard});
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_move_shard_placement(%d, '%s', %d, '%s', %d, 'block_writes')},
+	$shard, $from_host, $from_port, $worker3->host, $worker3->port));
+is($coord->safe_psql('postgres', qq{SELECT nodeport FROM pg_dist_shard_placement WHERE shardid = $shard}), $worker3->port,
+	'the shared project\'s shards moved to the new node');
+$coord->safe_psql('postgres', q{SELECT cv_citus_sync_nodes()});
+is($worker3->safe_psql('postgres', q{SELECT (SELECT owner::oid FROM cv_projects WHERE name = 'shared_trees') = (SELECT oid FROM pg_roles WHERE rolname = 'tap_owner')}),
+	't', 'cv_citus_sync_nodes: the new node\'s copy of the project names its own OID of the owner');
+is($worker3->safe_psql('postgres', qq{SELECT count(*) FROM pg_policy WHERE polrelid IN ($pgvision_tables)
+		AND (pg_get_expr(polqual, polrelid) ~* '\\mselect\\M' OR pg_get_expr(polwithcheck, polrelid) ~* '\\mselect\\M')}),
+	'0', 'and no policy of its own tables holds a subquery');
+my $shared_images = $coord->safe_psql('postgres', qq{SELECT count(*) FROM cv_images WHERE project_id = $shared_id});
+is(seen_as('tap_reader', qq{SELECT count(*) FROM cv_images WHERE project_id = $shared_id}), $shared_images,
+	'the read share reads the project\'s images on the new node');
+my $shared_counts = q{SELECT string_agg(tag || ':' || image_count, ' ' ORDER BY tag) FROM cv_tag_counts WHERE project = 'shared_trees'};
+is(seen_as('tap_reader', $shared_counts), $coord->safe_psql('postgres', $shared_counts), 'and its cv_tag_counts');
+my $on_worker3 = q{SET citus.enable_router_execution = off;
+	SELECT count(*) || ' ' || count(DISTINCT i.id) FROM cv_images i,
+	       cv_predict((SELECT cv_self_contained(cv_published_model('shared_trees'))), i.image) r WHERE i.project_id = } . $shared_id;
+is(seen_as('tap_reader', $on_worker3), 2 * $shared_images . " $shared_images", 'and predicts them there (two tags an image)');
+my $w3_image = seen_as('tap_writer', q{SELECT cv_add_image('shared_trees', (SELECT img || '\x03'::bytea FROM local_photos WHERE id = 6), ARRAY['} . $tag . q{'])});
+like($w3_image, qr/^\d+$/, 'the write share adds a tagged image on the new node');
+is(seen_as('tap_reader', qq{SELECT t.name FROM cv_image_tags it JOIN cv_tags t ON t.id = it.tag_id WHERE it.image_id = $w3_image AND it.project_id = $shared_id}),
+	$tag, 'its label is there');
+my $w3_pred = seen_as('tap_writer', q{SELECT DISTINCT r.prediction_id
+	FROM local_photos p, cv_predict('shared_trees', p.img || '\x04'::bytea, store => true) r WHERE p.id = 7});
+like(seen_as('tap_writer', qq{SELECT cv_adopt_prediction($w3_pred, tags => '{$tag}')}), qr/^\d+$/,
+	'and stores and adopts a prediction there');
+
 # Unsharing, a shared role dropped, the project deleted: the roles follow
 like(error_as('tap_owner', qq{SELECT cv_share_project('shared_trees', '$r_role')}),
 	qr/ERROR:  22023: role $r_role is a pgvision project role/, 'a share with a project role is refused: 22023');
@@ -534,18 +585,18 @@ seen_as('tap_owner', q{SELECT cv_unshare_project('shared_trees', 'tap_writer')})
 is(seen_as('tap_writer'), '0 0 0 0 0', 'unshared: the writer sees nothing');
 $members = "$r_role>$w_role $r_role>tap_reader $w_role>tap_owner";
 is($coord->safe_psql('postgres', qq{SELECT string_agg(result, ',') FROM run_command_on_workers(\$\$$members_sql\$\$)}),
-	"$members,$members", 'its membership gone on both workers');
+	join(',', ($members) x 3), 'its membership gone on the three workers');
 $coord->safe_psql('postgres', q{CREATE ROLE tap_leaving LOGIN IN ROLE pgvision_user;
 	SET ROLE tap_owner; SELECT cv_share_project('shared_trees', 'tap_leaving');
 	RESET ROLE; DROP ROLE tap_leaving});
 is($coord->safe_psql('postgres', qq{SELECT string_agg(result, ',') FROM run_command_on_workers(\$\$$members_sql\$\$)}),
-	"$members,$members", 'a shared role dropped: its membership goes with it on every node');
+	join(',', ($members) x 3), 'a shared role dropped: its membership goes with it on every node');
 seen_as('tap_owner', q{SELECT cv_share_project('shared_trees', 'tap_writer', 'write')});
 is(seen_as('tap_writer'), seen_as('tap_reader'), 'sharing again afterwards');
 seen_as('tap_owner', q{SELECT cv_delete_project('shared_trees')});
 my $left_sql = qq{SELECT count(*) FROM pg_roles WHERE rolname IN ('$r_role', '$w_role')};
 is($coord->safe_psql('postgres', qq{SELECT ($left_sql) || ',' || string_agg(result, ',') FROM run_command_on_workers(\$\$$left_sql\$\$)}),
-	'0,0,0', 'the project deleted: its roles gone from every node');
+	'0,0,0,0', 'the project deleted: its roles gone from every node');
 is(seen_as('tap_reader'), '0 0 0 0 0', 'and the read share sees nothing');
 
 $_->stop for reverse @nodes;
