@@ -537,6 +537,25 @@ is(seen_as('tap_reader', q{SELECT string_agg(id || ':' || tag || '=' || probabil
 like(error_as('tap_nobody', q{SELECT cv_published_model('shared_trees')}),
 	qr/ERROR:  42704: project "shared_trees" does not exist/, 'a role without a share cannot');
 
+# A project whose owner cannot log in (a group role): Citus connects to
+# the workers as the current role, so the background worker, which trains
+# as the owner, fails on the first read of a shard, with Citus's message
+# in the iteration (nothing else written); a member that can log in
+# trains it in its session, with its own rights (docs/scale-out.md,
+# "Owners that cannot log in").
+$coord->safe_psql('postgres', q{CREATE ROLE tap_group LOGIN IN ROLE pgvision_user; CREATE ROLE tap_member LOGIN IN ROLE tap_group;
+	SET ROLE tap_group; SELECT cv_create_project('group_trees');
+	SELECT count(cv_add_image('group_trees', p.img, ARRAY[m.tag])) FROM local_photos p JOIN manifest m USING (id);
+	RESET ROLE; ALTER ROLE tap_group NOLOGIN});
+my $group_bg = seen_as('tap_member', q{SELECT cv_train('group_trees')});
+ok($coord->poll_query_until('postgres', qq{SELECT status FROM cv_iterations WHERE id = $group_bg}, 'failed'),
+	'a NOLOGIN owner: the background training fails');
+like($coord->safe_psql('postgres', qq{SELECT message || ' ' || (model IS NULL) FROM cv_iterations WHERE id = $group_bg}),
+	qr/role "tap_group" is not permitted to log in.* true$/s, 'with Citus\'s message, and no model');
+my $group_it = seen_as('tap_member', q{SELECT cv_train('group_trees', wait => true)});
+is($coord->safe_psql('postgres', qq{SELECT status || ' ' || (image_count > 0) FROM cv_iterations WHERE id = $group_it}),
+	'completed true', 'a member that can log in trains it with wait => true');
+
 # A node added after cv_citus_distribute (docs/scale-out.md, section 5):
 # citus_add_node installs pgvision there, replicate_reference_tables
 # copies the reference tables to it (in binary: the owners are the
