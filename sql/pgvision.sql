@@ -949,8 +949,11 @@ BEGIN
 	END IF;
 	-- As cv_image_row: the project into a variable, then checked (a whole
 	-- row passed to a function in a query fails on Citus); the DELETE names
-	-- the project, which routes it to one shard there.
-	SELECT p.* INTO v_project FROM cv_regions r JOIN cv_projects p ON p.id = r.project_id WHERE r.id = region_id;
+	-- the project, which routes it to one shard there.  The project is read
+	-- by itself (as in cv_prediction_project: joined to the region, its
+	-- owner would come from the shard's node, that node's role OID).
+	SELECT p.* INTO v_project FROM cv_projects p
+	 WHERE p.id = (SELECT r.project_id FROM cv_regions r WHERE r.id = region_id);
 	IF FOUND THEN
 		PERFORM cv_check_access(v_project, 'write', format('region %s', region_id));
 	END IF;
@@ -975,11 +978,13 @@ SELECT p.name AS project, t.name AS tag, t.negative,
   FROM cv_tags t JOIN cv_projects p ON p.id = t.project_id;
 COMMENT ON VIEW cv_tag_counts IS 'per tag: images labelled with it, and for detection the images and boxes that carry it';
 
+-- The labels correlated on the image and its project: the same rows (a
+-- label has its image's project), and on Citus a colocated join.
 CREATE VIEW cv_untagged_images AS
 SELECT p.name AS project, i.id AS image_id, i.width, i.height, i.format, i.created_at
   FROM cv_images i JOIN cv_projects p ON p.id = i.project_id
- WHERE NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id)
-   AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id);
+ WHERE NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id AND it.project_id = i.project_id)
+   AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id AND r.project_id = i.project_id);
 COMMENT ON VIEW cv_untagged_images IS 'images with neither a tag nor a region';
 
 ------------------------------------------------------------------------------
@@ -1848,8 +1853,12 @@ BEGIN
 	IF prediction_id IS NULL THEN
 		RAISE EXCEPTION 'prediction id must not be null' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	SELECT p.* INTO v FROM cv_prediction_store s JOIN cv_projects p ON p.id = s.project_id
-	 WHERE s.id = cv_prediction_project.prediction_id;
+	-- The project read by itself, not joined to the prediction: on Citus
+	-- the join runs on the shard's node, whose copy of cv_projects holds
+	-- that node's OID of the owner, which comes back here as a number that
+	-- names another role or none (the error hints named "role 17827").
+	SELECT p.* INTO v FROM cv_projects p
+	 WHERE p.id = (SELECT s.project_id FROM cv_prediction_store s WHERE s.id = cv_prediction_project.prediction_id);
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'prediction % does not exist', prediction_id
 			USING ERRCODE = 'undefined_object',
@@ -2022,16 +2031,23 @@ CREATE FUNCTION cv_adopt_prediction(prediction bigint, tags text[] DEFAULT NULL,
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
-	v_project cv_projects := cv_prediction_project(prediction, 'write');
+	v_project cv_projects;
 	v cv_prediction_store;
 	v_tags text[] := tags;
 	v_regions jsonb := regions;
 	v_id bigint;
 	v_added boolean;
 BEGIN
+	-- On Citus the prediction is found by id on every shard, and the
+	-- image's new tags are then written to a reference table: one
+	-- connection per node, as for the other writing functions.
+	PERFORM cv_citus_sequential_writes();
+	v_project := cv_prediction_project(prediction, 'write');
 	-- A second session adopting the same prediction waits here, then sees
-	-- it adopted.
-	SELECT * INTO v FROM cv_prediction_store s WHERE s.id = prediction FOR UPDATE;
+	-- it adopted.  The project named: Citus locks rows of one shard only
+	-- ("could not run distributed query with FOR UPDATE/SHARE commands"
+	-- by id alone).
+	SELECT * INTO v FROM cv_prediction_store s WHERE s.id = prediction AND s.project_id = v_project.id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'prediction % does not exist', prediction USING ERRCODE = 'undefined_object';
 	END IF;
@@ -2078,7 +2094,7 @@ BEGIN
 	END IF;
 	UPDATE cv_prediction_store s
 	   SET image = NULL, adopted_image_id = v_id, adopted_at = now(), adopted_by = cv_current_role()
-	 WHERE s.id = prediction;
+	 WHERE s.id = prediction AND s.project_id = v_project.id;
 	RETURN v_id;
 END;
 $$;
@@ -2086,9 +2102,11 @@ COMMENT ON FUNCTION cv_adopt_prediction(bigint, text[], jsonb) IS 'add a stored 
 
 CREATE FUNCTION cv_delete_prediction(prediction bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_project_id bigint := (cv_prediction_project(prediction, 'write')).id;
 BEGIN
-	PERFORM cv_prediction_project(prediction, 'write');
-	DELETE FROM cv_prediction_store s WHERE s.id = prediction;
+	-- the project named: one shard on Citus
+	DELETE FROM cv_prediction_store s WHERE s.id = prediction AND s.project_id = v_project_id;
 END;
 $$;
 COMMENT ON FUNCTION cv_delete_prediction(bigint) IS 'delete a stored prediction (adopted or not) and its image bytes';
@@ -2207,8 +2225,9 @@ BEGIN
 		  FROM (SELECT i.id AS image_id, NULL::bigint AS prediction_id, i.image
 		          FROM cv_images i
 		         WHERE i.project_id = v_project.id
-		           AND NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id)
-		           AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id)
+		           -- correlated on the project too: a colocated join on Citus
+		           AND NOT EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = i.id AND it.project_id = i.project_id)
+		           AND NOT EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = i.id AND r.project_id = i.project_id)
 		        UNION ALL
 		        SELECT NULL, p.id, p.image
 		          FROM cv_prediction_store p
@@ -2251,12 +2270,13 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'cv_suggest names each suggestion by its image_id (an image without labels) or its prediction_id (a stored prediction).';
 	END IF;
+	-- both ways read a row by id alone (every shard on Citus) before writing
+	PERFORM cv_citus_sequential_writes();
 	IF image_id IS NOT NULL THEN
-		PERFORM cv_citus_sequential_writes();
 		v_image := cv_image_row(image_id, 'write');
 		SELECT * INTO v_project FROM cv_projects p WHERE p.id = v_image.project_id;
-		IF EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = v_image.id)
-		   OR EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = v_image.id) THEN
+		IF EXISTS (SELECT 1 FROM cv_image_tags it WHERE it.image_id = v_image.id AND it.project_id = v_image.project_id)
+		   OR EXISTS (SELECT 1 FROM cv_regions r WHERE r.image_id = v_image.id AND r.project_id = v_image.project_id) THEN
 			RAISE EXCEPTION 'image % is already labelled', v_image.id
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 				      HINT = 'Suggestions are for images without tags or regions (cv_suggest lists them).';
@@ -2264,7 +2284,8 @@ BEGIN
 		v_bytes := v_image.image;
 	ELSE
 		v_project := cv_prediction_project(prediction_id, 'write');
-		SELECT p.image INTO v_bytes FROM cv_prediction_store p WHERE p.id = cv_accept_suggestion.prediction_id;
+		SELECT p.image INTO v_bytes FROM cv_prediction_store p
+		 WHERE p.id = cv_accept_suggestion.prediction_id AND p.project_id = v_project.id;
 		IF v_bytes IS NULL THEN
 			-- adopted: cv_adopt_prediction says so, with the image it became
 			RETURN cv_adopt_prediction(prediction_id);
@@ -3092,13 +3113,76 @@ LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION cv_citus_policy_commands(text) IS 'internal (cv_citus_distribute): the ALTER POLICY commands that replace the subqueries of the policies by tests of the per-project roles of the given prefix';
 
+-- What cv_citus_distribute gives cv_domains on every node: a
+-- pgvision_user may take the UPDATE lock Citus asks for when a reference
+-- table referring to it is written (below), and row security keeps the
+-- writes to pgvision_admin.  Each command may run again (cv_citus_sync_nodes).
+CREATE FUNCTION cv_citus_domain_commands() RETURNS text[]
+LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+	SELECT ARRAY[
+		'GRANT UPDATE ON cv_domains TO pgvision_user',
+		'DROP POLICY IF EXISTS cv_domains_read ON cv_domains',
+		'CREATE POLICY cv_domains_read ON cv_domains FOR SELECT USING (true)',
+		'DROP POLICY IF EXISTS cv_domains_admin ON cv_domains',
+		'CREATE POLICY cv_domains_admin ON cv_domains TO pgvision_admin USING (true) WITH CHECK (true)',
+		'ALTER TABLE cv_domains ENABLE ROW LEVEL SECURITY'];
+$$;
+COMMENT ON FUNCTION cv_citus_domain_commands() IS 'internal (cv_citus_distribute, cv_citus_sync_nodes): the grant and policies of cv_domains on Citus';
+
+-- cv_tag_counts counts each tag's labels in subqueries correlated on the
+-- tag, which Citus refuses over distributed tables ("complex joins are
+-- only supported when all distributed tables are co-located and joined on
+-- their distribution columns", measured).  On Citus it counts every tag's
+-- labels per project first (pushed down to the shards, materialized on
+-- the coordinator) and joins them to the tags: the same rows.  A single
+-- server keeps the correlated form, which counts only the tags asked for.
+CREATE FUNCTION cv_citus_tag_counts_view() RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_temp AS $$
+	SELECT format($v$CREATE OR REPLACE VIEW %1$I.cv_tag_counts WITH (security_invoker = true) AS
+WITH i AS MATERIALIZED (SELECT it.tag_id, count(*) AS n FROM %1$I.cv_image_tags it GROUP BY it.project_id, it.tag_id),
+     r AS MATERIALIZED (SELECT r.tag_id, count(DISTINCT r.image_id) AS images, count(*) AS n
+                          FROM %1$I.cv_regions r GROUP BY r.project_id, r.tag_id)
+SELECT p.name AS project, t.name AS tag, t.negative,
+       coalesce(i.n, 0) AS image_count, coalesce(r.images, 0) AS region_image_count, coalesce(r.n, 0) AS region_count
+  FROM %1$I.cv_tags t JOIN %1$I.cv_projects p ON p.id = t.project_id
+  LEFT JOIN i ON i.tag_id = t.id LEFT JOIN r ON r.tag_id = t.id$v$, '@extschema@');
+$$;
+COMMENT ON FUNCTION cv_citus_tag_counts_view() IS 'internal (cv_citus_distribute, cv_citus_sync_nodes): the CREATE OR REPLACE VIEW of cv_tag_counts in the form Citus can plan';
+
+-- Role OIDs.  Citus copies a table's rows to a node in binary, so a
+-- regrole column there holds the OID of the role on the node it came
+-- from, which on that node is another role or none (a share made
+-- afterwards failed the foreign key to its project on a worker, "Key is
+-- not present in table "cv_projects_102107""; on a node added later the
+-- owner's write access was refused, measured).  An UPDATE through Citus
+-- sends each role by name, which every node reads as its own OID.  A role
+-- dropped since keeps its number (it names no role here).
+CREATE FUNCTION cv_citus_roles_by_name() RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_case text;
+BEGIN
+	SELECT string_agg(format('WHEN %s THEN %L::pg_catalog.regrole', a.oid, pg_catalog.quote_ident(a.rolname)), ' ')
+	  INTO v_case
+	  FROM pg_catalog.pg_roles a
+	 WHERE a.oid IN (SELECT p.owner FROM cv_projects p UNION SELECT s.owner FROM cv_project_shares s
+	                 UNION SELECT s.grantee FROM cv_project_shares s);
+	IF v_case IS NOT NULL THEN
+		EXECUTE format('UPDATE cv_projects SET owner = CASE owner::pg_catalog.oid %s ELSE owner END', v_case);
+		EXECUTE format('UPDATE cv_project_shares SET owner = CASE owner::pg_catalog.oid %s ELSE owner END, '
+		               'grantee = CASE grantee::pg_catalog.oid %s ELSE grantee END', v_case, v_case);
+	END IF;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION cv_citus_roles_by_name() FROM PUBLIC;
+COMMENT ON FUNCTION cv_citus_roles_by_name() IS 'internal (cv_citus_distribute, cv_citus_sync_nodes): write the roles of projects and shares again by name, so that each node holds its own OID of each';
+
 CREATE FUNCTION cv_citus_distribute() RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
 	v_fkeys text[] := '{}';
 	v_table text;
 	v_prefix text;
-	v_case text;
 	r record;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
@@ -3142,11 +3226,7 @@ BEGIN
 	-- utils/resource_lock.c in Citus's source).  So pgvision_user gets
 	-- UPDATE on cv_domains, and row security there keeps the writes to
 	-- pgvision_admin as before: everyone reads, only it writes.
-	FOREACH v_table IN ARRAY ARRAY[
-		'GRANT UPDATE ON cv_domains TO pgvision_user',
-		'CREATE POLICY cv_domains_read ON cv_domains FOR SELECT USING (true)',
-		'CREATE POLICY cv_domains_admin ON cv_domains TO pgvision_admin USING (true) WITH CHECK (true)',
-		'ALTER TABLE cv_domains ENABLE ROW LEVEL SECURITY'] LOOP
+	FOREACH v_table IN ARRAY cv_citus_domain_commands() LOOP
 		EXECUTE v_table;
 		PERFORM run_command_on_workers(v_table);
 	END LOOP;
@@ -3175,23 +3255,7 @@ BEGIN
 	                               'cv_citus_roles'] LOOP
 		PERFORM create_reference_table(v_table::regclass);
 	END LOOP;
-	-- Role OIDs.  Citus copies a table's rows to the workers in binary, so
-	-- a regrole column there holds the coordinator's OID of a role, which
-	-- on a worker is another role or none (a share made afterwards failed
-	-- the foreign key to its project on a worker, "Key is not present in
-	-- table "cv_projects_102107"", measured).  An UPDATE through Citus
-	-- sends each role by name, which every node reads as its own OID.  A
-	-- role dropped since keeps its number (it names no role here).
-	SELECT string_agg(format('WHEN %s THEN %L::pg_catalog.regrole', a.oid, pg_catalog.quote_ident(a.rolname)), ' ')
-	  INTO v_case
-	  FROM pg_catalog.pg_roles a
-	 WHERE a.oid IN (SELECT p.owner FROM cv_projects p UNION SELECT s.owner FROM cv_project_shares s
-	                 UNION SELECT s.grantee FROM cv_project_shares s);
-	IF v_case IS NOT NULL THEN
-		EXECUTE format('UPDATE cv_projects SET owner = CASE owner::pg_catalog.oid %s ELSE owner END', v_case);
-		EXECUTE format('UPDATE cv_project_shares SET owner = CASE owner::pg_catalog.oid %s ELSE owner END, '
-		               'grantee = CASE grantee::pg_catalog.oid %s ELSE grantee END', v_case, v_case);
-	END IF;
+	PERFORM cv_citus_roles_by_name();
 	FOREACH v_table IN ARRAY ARRAY['cv_images', 'cv_image_tags', 'cv_regions', 'cv_features', 'cv_prediction_store'] LOOP
 		PERFORM create_distributed_table(v_table::regclass, 'project_id',
 		                                 colocate_with => CASE WHEN v_table = 'cv_images' THEN 'default' ELSE 'cv_images' END);
@@ -3199,9 +3263,63 @@ BEGIN
 	FOREACH v_table IN ARRAY v_fkeys LOOP
 		EXECUTE v_table;
 	END LOOP;
+	-- cv_tag_counts in the form Citus can plan (cv_citus_tag_counts_view)
+	v_table := cv_citus_tag_counts_view();
+	EXECUTE v_table;
+	PERFORM run_command_on_workers(v_table);
 	-- the roles of the projects there are (Citus makes them on every node)
 	PERFORM cv_sync_project_roles(p.id) FROM cv_projects p ORDER BY p.id;
 END;
 $$;
 REVOKE EXECUTE ON FUNCTION cv_citus_distribute() FROM PUBLIC;
 COMMENT ON FUNCTION cv_citus_distribute() IS 'on a Citus coordinator, once, as a superuser: make the catalogue and the iterations reference tables and the images, labels, regions, features and stored predictions tables distributed by project';
+
+-- A node added after cv_citus_distribute (citus_add_node) gets pgvision
+-- from Citus (CREATE EXTENSION: 0.2.0's tables, policies with subqueries,
+-- cv_tag_counts's correlated form) and, from replicate_reference_tables
+-- or a rebalance, copies of the reference tables made in binary, whose
+-- owners are the OIDs of the coordinator's roles: there a project's owner
+-- was refused its own writes (measured, docs/scale-out.md).  This gives
+-- every node what cv_citus_distribute gave the nodes it found, and may
+-- run again: the policies, cv_domains's grant and policies and the view
+-- on each node's own tables (Citus's DDL propagation off: these are
+-- pgvision's own copies, and on a worker Citus refuses DDL on its
+-- tables), then the roles by name.  The commands run first: each on its
+-- own connection, the coordinator's included, which would wait for a
+-- lock this transaction's UPDATEs held (measured).
+CREATE FUNCTION cv_citus_sync_nodes() RETURNS void
+LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
+DECLARE
+	v_cmd text;
+	r record;
+BEGIN
+	IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+		RAISE EXCEPTION 'permission denied to change pgvision''s tables on the nodes'
+			USING ERRCODE = 'insufficient_privilege', DETAIL = 'Only a superuser can, as for cv_citus_distribute.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+		RAISE EXCEPTION 'the citus extension is not installed in this database'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'cv_citus_sync_nodes is run on a Citus coordinator after adding nodes; a single server needs nothing of it.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'cv_images'::regclass) THEN
+		RAISE EXCEPTION 'pgvision''s tables are not distributed'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Run SELECT cv_citus_distribute() first, once, on the Citus coordinator.';
+	END IF;
+	FOREACH v_cmd IN ARRAY cv_citus_policy_commands((SELECT c.prefix FROM cv_citus_roles c))
+	                       || cv_citus_domain_commands() || cv_citus_tag_counts_view() LOOP
+		FOR r IN SELECT w.nodename, w.nodeport, w.result
+		           FROM run_command_on_workers('SET citus.enable_ddl_propagation = off; ' || v_cmd) w
+		          WHERE NOT w.success LOOP
+			RAISE EXCEPTION 'could not change pgvision''s tables on node %:%', r.nodename, r.nodeport
+				USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = r.result,
+				      HINT = 'Every node needs pgvision installed (citus_add_node installs it).';
+		END LOOP;
+	END LOOP;
+	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	PERFORM cv_citus_roles_by_name();
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION cv_citus_sync_nodes() FROM PUBLIC;
+COMMENT ON FUNCTION cv_citus_sync_nodes() IS 'on a Citus coordinator, as a superuser, after adding nodes (citus_add_node, then replicate_reference_tables): give every node the policies, grants and views cv_citus_distribute gave the first ones, and the roles of projects and shares by each node''s own OIDs';

@@ -159,3 +159,9 @@ SELECT cv_citus_distribute();
 SET ROLE pgvision_user;
 SELECT cv_citus_distribute();
 RESET ROLE;
+-- cv_citus_sync_nodes (for nodes added after cv_citus_distribute) needs Citus
+-- too
+SELECT cv_citus_sync_nodes();
+SET ROLE pgvision_user;
+SELECT cv_citus_sync_nodes();
+RESET ROLE;
