@@ -475,6 +475,34 @@ BEGIN
 	 WHERE s.id = iteration_id;
 END;
 $$;
+-- On Citus, after cv_citus_distribute, the background worker's reads of
+-- the shards connect to the workers as the project's owner (the trainer
+-- runs as the owner, train_worker.c; Citus opens its connections as the
+-- current role), so an owner that cannot log in makes the training fail
+-- there on its first read ("role ... is not permitted to log in",
+-- measured with Citus 13.2.2, docs/scale-out.md).  cv_train says so at
+-- once instead, with the two ways that work, and queues nothing.  Nothing
+-- on a single server, where the worker's switch to the owner needs no
+-- login, nor on Citus before the distribution.
+CREATE FUNCTION cv_check_background_trainable(v_project cv_projects, project text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_temp AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+		RETURN;
+	END IF;
+	-- apart from the test above: pg_dist_partition exists only with Citus
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'cv_images'::regclass)
+	   AND NOT coalesce((SELECT r.rolcanlogin FROM pg_catalog.pg_roles r WHERE r.oid = v_project.owner), false) THEN
+		RAISE EXCEPTION 'project "%" cannot be trained in the background here', project
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = format('Its owner, role %s, cannot log in, and on Citus the background training reads the worker nodes as the owner.',
+			                      v_project.owner),
+			      HINT = 'Train it in your session with cv_train(project, wait => true), as a role with write access that can log in, or give the owner LOGIN.';
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION cv_check_background_trainable(cv_projects, text) IS 'internal (cv_train): on Citus, refuse a background training that would fail because the project''s owner cannot log in';
+
 CREATE OR REPLACE FUNCTION cv_train(project text, wait boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = @extschema@, pg_temp AS $$
 DECLARE
@@ -492,6 +520,9 @@ BEGIN
 	-- one connection per node.
 	PERFORM cv_citus_sequential_writes();
 	PERFORM cv_check_trainable(v_project);
+	IF NOT wait THEN
+		PERFORM cv_check_background_trainable(v_project, project);
+	END IF;
 	PERFORM cv_reap_iterations();
 	-- the session's setting, read even before the library is loaded
 	v_engine := coalesce(current_setting('pgvision.engine', true), 'auto');
