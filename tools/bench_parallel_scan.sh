@@ -10,7 +10,9 @@
 #
 # ROWS (default 144) photos of the fruit set, repeated, in a table spread
 # over pages by FILLFACTOR (default 10); REPEAT (default 5)
-# interleaved rounds; medians.  Rates are rows per second of the whole
+# interleaved rounds; medians.  Also the time of the same parallel plan
+# predicting nothing (the fixed cost of the workers, which a small table
+# does not amortize).  Rates are rows per second of the whole
 # statement (wall time): on a machine other jobs load, compare the ratios
 # of one run only.
 #
@@ -19,8 +21,11 @@
 # already two processes on the two cores and "2 workers" three.  The issue's
 # comparison (2 workers against 1) is therefore also run with
 # parallel_leader_participation off, where N workers are exactly N
-# processes doing the work (the leader only gathers): the line "without the
-# leader".  LEADER=off runs only that form; LEADER=on only the first.
+# processes doing the work (the leader only gathers; for 1 worker the plan
+# is forced parallel, see force_one): the line "without the leader".
+# (Until 4 December 2026 that 1-worker plan was the serial one, the leader
+# predicting alone with no worker launched.)  LEADER=off runs only that
+# form; LEADER=on only the first.
 #
 # PAD (default 0) adds that many bytes of inline padding to each row, so
 # that fewer rows share a heap page: a parallel scan hands out whole pages,
@@ -56,12 +61,39 @@ EOF
 echo "photos: $($PSQL -c "SELECT pg_relation_size('photos') / current_setting('block_size')::int") heap pages for $ROWS rows" >&2
 
 LEADER=${LEADER:-both}
+# Without the leader a 1-worker plan costs what the serial one does, and
+# the planner keeps the serial plan (the leader alone predicts, no worker
+# is launched); force_parallel_mode (debug_parallel_query from PostgreSQL
+# 16) puts the serial plan into one worker instead, so "1 worker" is one.
+force_one() {
+	if [ "$1" = 1 ] && [ "$2" = off ]; then
+		echo "SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+			THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false)"
+	else
+		echo "SELECT 1"
+	fi
+}
 scan() {
 	local workers=$1 leader=${2:-on}
 	$PSQL -c "SET max_parallel_workers_per_gather = $workers" -c "SET parallel_setup_cost = 0" \
+		-c "$(force_one "$workers" "$leader")" \
 		-c "SET parallel_leader_participation = $leader" \
 		-c "SET parallel_tuple_cost = 0" -c "SET min_parallel_table_scan_size = 0" \
 		-c '\timing on' -c "SELECT count(*) FROM photos, cv_predict('$PROJECT', photo) p" |
+		awk '/^Time:/ { print $2 }'
+}
+
+# The fixed cost of a parallel plan on this machine, nothing predicted:
+# the scan's plan with generate_series(1, length(photo)) in cv_predict's
+# place and a filter no row passes, so the time is PostgreSQL's own worker
+# launch (fork, backend start, plan and snapshot restore) and shutdown.
+launch() {
+	local workers=$1
+	$PSQL -c "SET max_parallel_workers_per_gather = $workers" -c "SET parallel_setup_cost = 0" \
+		-c "$(force_one "$workers" off)" \
+		-c "SET parallel_leader_participation = off" \
+		-c "SET parallel_tuple_cost = 0" -c "SET min_parallel_table_scan_size = 0" \
+		-c '\timing on' -c "SELECT count(*) FROM photos, generate_series(1, length(photo)) g WHERE id < 0" |
 		awk '/^Time:/ { print $2 }'
 }
 
@@ -88,6 +120,7 @@ for r in $(seq "$REPEAT"); do
 		for w in 1 2; do scan $w off >>"$OUT/noleader.$w"; done
 	fi
 	for t in 1 2; do single $t >>"$OUT/single.$t"; done
+	for w in 1 2; do launch $w >>"$OUT/launch.$w"; done
 	printf '.' >&2
 done
 echo >&2
@@ -112,6 +145,8 @@ if [ "$LEADER" != on ]; then
 	if (a > 0) printf "; against none: %.2fx", a / c
 	printf "\n" }'
 fi
+awk -v a="$(median <"$OUT/launch.1")" -v b="$(median <"$OUT/launch.2")" 'BEGIN {
+	printf "a parallel plan that predicts nothing (PostgreSQL'"'"'s worker launch, leader off): 1 worker %.1f ms, 2 workers %.1f ms\n", a, b }'
 awk -v a="$t1" -v b="$t2" 'BEGIN { printf "one prediction: threads 1 %.2f ms, threads 2 %.2f ms: %.2fx\n", a, b, a / b }'
 awk -v a="$(sort -n "$OUT/best.1" | head -1)" -v b="$(sort -n "$OUT/best.2" | head -1)" \
 	'BEGIN { printf "one prediction, best of all rounds: threads 1 %.2f ms, threads 2 %.2f ms: %.2fx\n", a, b, a / b }'
