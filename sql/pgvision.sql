@@ -3348,7 +3348,7 @@ BEGIN
 				      HINT = 'Every node needs pgvision installed (citus_add_node installs it).';
 		END LOOP;
 	END LOOP;
-	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	PERFORM cv_citus_sequential_writes();
 	PERFORM cv_citus_roles_by_name();
 END;
 $$;

@@ -423,10 +423,11 @@ nn_conv2d(const nn_conv_params *p, const float *in, float *out, float *scratch)
  * A band of output rows, for a split over threads: the same kernels on
  * the layer's band view (nn_band_view), which reads exactly the rows the
  * whole layer would.  A 1x1 convolution is a matrix product of rows
- * instead: its view starts the input at the band's first row.  Our own kernels compute every output as
- * one chain of multiply-adds whatever the rows around it (gemm.c), so a
- * band gives the bytes the whole call gives; OpenBLAS's sgemm (the
- * portable path) makes no such promise and is never split.
+ * instead: its view starts the input at the band's first row.  Our own
+ * kernels compute every output as one chain of multiply-adds whatever the
+ * rows around it (gemm.c), so a band gives the bytes the whole call gives;
+ * OpenBLAS's sgemm (the portable path) makes no such promise and is never
+ * split.
  */
 bool
 nn_conv2d_splits(const nn_conv_params *p)
@@ -438,15 +439,17 @@ void
 nn_conv2d_rows(const nn_conv_params *p, const float *in, float *out, float *scratch,
 			   int oy_lo, int oy_hi)
 {
-	nn_conv_params v = nn_band_view(p, oy_lo, oy_hi);
+	nn_conv_params v;
 
 	out += (size_t) oy_lo * p->out_w * p->out_c;
 	if (is_pointwise(p))
 	{
-		v.pad_top = p->pad_top;
-		v.in_h = v.out_h;
+		v = *p;
+		v.out_h = v.in_h = oy_hi - oy_lo;
 		in += (size_t) oy_lo * p->in_w * p->in_c;
 	}
+	else
+		v = nn_band_view(p, oy_lo, oy_hi);
 	nn_conv2d(&v, in, out, scratch);
 }
 
