@@ -81,36 +81,47 @@ test_pool_runs_every_part_once(void)
 }
 
 /*
- * cv_parallel_move_off_cpu: the mask is the same afterwards, and where
- * another CPU is allowed the thread leaves the one named.  The scheduler
- * may move a thread back at any moment once its mask is wide again, so
- * of three tries, each from the CPU it is on then, one must have left it.
+ * cv_parallel_keep_off_cpu: where another CPU is allowed, the thread is
+ * off the CPU named at once and its mask is its own less that CPU; a
+ * second call swaps the CPU left out; cv_parallel_release_cpu gives the
+ * mask back.  With one CPU allowed nothing changes.
  */
 static void
-test_move_off_cpu(void)
+test_keep_off_cpu(void)
 {
 	cpu_set_t	before,
-				after;
-	int			moved = 0;
+				after,
+				want;
+	int			first = sched_getcpu(),
+				second = -1;
 
 	CHECK(sched_getaffinity(0, sizeof(before), &before) == 0);
-	for (int i = 0; i < 3; i++)
-	{
-		int			cpu = sched_getcpu();
-
-		cv_parallel_move_off_cpu(cpu);
-		moved += sched_getcpu() != cpu;
-		CHECK(sched_getaffinity(0, sizeof(after), &after) == 0);
-		CHECK_MSG(CPU_EQUAL(&before, &after), "the affinity mask changed");
-	}
+	cv_parallel_keep_off_cpu(first);
+	CHECK(sched_getaffinity(0, sizeof(after), &after) == 0);
+	want = before;
 	if (CPU_COUNT(&before) >= 2)
-		CHECK_MSG(moved > 0, "%d CPUs allowed, never moved off the current one",
-				  CPU_COUNT(&before));
+	{
+		CPU_CLR(first, &want);
+		CHECK_MSG(CPU_EQUAL(&want, &after), "the mask is not its own less CPU %d", first);
+		CHECK_MSG(sched_getcpu() != first, "still on CPU %d", first);
+		/* the CPU it is on now: left out instead of the first */
+		second = sched_getcpu();
+		cv_parallel_keep_off_cpu(second);
+		CHECK(sched_getaffinity(0, sizeof(after), &after) == 0);
+		want = before;
+		CPU_CLR(second, &want);
+		CHECK_MSG(CPU_EQUAL(&want, &after), "CPU %d not swapped for CPU %d", first, second);
+		CHECK(sched_getcpu() != second);
+	}
 	else
-		CHECK(moved == 0);
+		CHECK_MSG(CPU_EQUAL(&before, &after), "one CPU allowed, yet the mask changed");
 	/* nothing happens for a CPU out of range */
-	cv_parallel_move_off_cpu(-1);
-	cv_parallel_move_off_cpu(CPU_SETSIZE);
+	cv_parallel_keep_off_cpu(-1);
+	cv_parallel_keep_off_cpu(CPU_SETSIZE);
+	cv_parallel_release_cpu();
+	CHECK(sched_getaffinity(0, sizeof(after), &after) == 0);
+	CHECK_MSG(CPU_EQUAL(&before, &after), "the mask was not given back");
+	cv_parallel_release_cpu();	/* twice: nothing more */
 	CHECK(sched_getaffinity(0, sizeof(after), &after) == 0 && CPU_EQUAL(&before, &after));
 }
 
@@ -315,6 +326,6 @@ test_render_same_bytes(void)
 
 UNIT_MAIN("nn_threads",
 		  UNIT_CASE(test_pool_runs_every_part_once),
-		  UNIT_CASE(test_move_off_cpu),
+		  UNIT_CASE(test_keep_off_cpu),
 		  UNIT_CASE(test_nets_same_bytes),
 		  UNIT_CASE(test_render_same_bytes))

@@ -25,10 +25,17 @@
  * the first 20 to 30 predictions of a new backend in two sessions of three
  * (4 December 2026: 450 to 500 of 500 runs co-located, the helper doing 1%
  * of the parts, pgvision.threads = 2 no faster than 1 through SQL).  So a
- * helper that finds itself on the CPU the caller published with the run
- * moves off it: it narrows its own affinity to the other allowed CPUs,
- * which migrates it at once, and widens it back to what it was, so the
- * scheduler stays free to place it afterwards (no pinning).
+ * helper keeps off the CPU the caller published with the run: its
+ * affinity is its own mask less that CPU (cv_parallel_keep_off_cpu),
+ * narrowed again whenever the caller shows up on another CPU.  Moving off
+ * only when found co-located, and widening the mask back at once, was not
+ * enough: a helper woken from its futex was placed on the caller's CPU in
+ * 20 of 30 wake-ups and ran only when the caller's run was over (270 us
+ * later, against 45 us for a wake-up on the other CPU; 30 runs of four
+ * 65 us parts, each after a 3 ms pause), and widening the mask after every
+ * run slowed the caller's next single-threaded image render from 0.25 to
+ * 0.42 ms.  On two CPUs this pins the helper to the one the caller is not
+ * on; with more, the scheduler still chooses among the others.
  *
  * Waking: helpers spin on the word for SPIN_NS (tens of microseconds:
  * long enough to catch the next layer of a network, short enough not to
@@ -183,26 +190,49 @@ work_on(uint64_t w, int thread)
 }
 
 /*
- * Move the calling thread off CPU cpu (see Placement above): narrow its
- * affinity to the other CPUs it may run on, which migrates it, then put
- * back the mask it had.  Nothing when no other CPU is allowed or a call
- * fails.
+ * The calling thread's placement, per thread (each helper keeps its own):
+ * the CPU it was last asked to keep off (-1: none), and whether its
+ * affinity is narrowed to own_mask, the mask it had before, less that CPU
+ * (not when that CPU is the only one allowed).
  */
-void
-cv_parallel_move_off_cpu(int cpu)
-{
-	cpu_set_t	allowed,
-				others;
+static __thread int kept_off = -1;
+static __thread bool narrowed = false;
+static __thread cpu_set_t own_mask;
 
-	if (cpu < 0 || cpu >= CPU_SETSIZE ||
-		sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+void
+cv_parallel_keep_off_cpu(int cpu)
+{
+	cpu_set_t	others;
+
+	if (cpu == kept_off || cpu < 0 || cpu >= CPU_SETSIZE)
 		return;
-	others = allowed;
+	if (!narrowed && sched_getaffinity(0, sizeof(own_mask), &own_mask) != 0)
+		return;
+	others = own_mask;
 	CPU_CLR(cpu, &others);
 	if (CPU_COUNT(&others) == 0)
+	{
+		/* the only CPU allowed: stay on it, and do not ask again */
+		if (narrowed)
+			(void) sched_setaffinity(0, sizeof(own_mask), &own_mask);
+		narrowed = false;
+		kept_off = cpu;
 		return;
+	}
 	if (sched_setaffinity(0, sizeof(others), &others) == 0)
-		(void) sched_setaffinity(0, sizeof(allowed), &allowed);
+	{
+		narrowed = true;
+		kept_off = cpu;
+	}
+}
+
+void
+cv_parallel_release_cpu(void)
+{
+	if (narrowed)
+		(void) sched_setaffinity(0, sizeof(own_mask), &own_mask);
+	narrowed = false;
+	kept_off = -1;
 }
 
 static void *
@@ -222,8 +252,9 @@ helper_main(void *arg)
 			{
 				int			cpu = __atomic_load_n(&caller_cpu, __ATOMIC_RELAXED);
 
-				if (cpu >= 0 && sched_getcpu() == cpu)
-					cv_parallel_move_off_cpu(cpu);
+				/* off the caller's CPU, wherever the caller went since */
+				if (cpu != kept_off)
+					cv_parallel_keep_off_cpu(cpu);
 				work_on(w, thread);
 			}
 			continue;
@@ -241,6 +272,8 @@ helper_main(void *arg)
 		}
 		if (W_GEN(__atomic_load_n(&run_word, __ATOMIC_ACQUIRE)) != seen)
 			continue;
+		/* asleep off the caller's CPU too, so that the wake-up lands elsewhere */
+		cv_parallel_keep_off_cpu(__atomic_load_n(&caller_cpu, __ATOMIC_RELAXED));
 		__atomic_add_fetch(&sleepers, 1, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&run_futex, __ATOMIC_SEQ_CST) == seen)
 			syscall(SYS_futex, &run_futex, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);

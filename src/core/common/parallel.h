@@ -50,11 +50,15 @@ int			cv_parallel_threads(void);
 void		cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx);
 
 /*
- * Move the calling thread off CPU cpu if any other CPU is allowed to it,
- * keeping its affinity mask as it was (what a helper does when it finds
- * itself on the caller's CPU; public for the pool's unit test).
+ * Keep the calling thread off CPU cpu while any other CPU is allowed to
+ * it: its affinity becomes the mask it had before the first call less cpu
+ * (which migrates it at once if it is on cpu); a later call with another
+ * CPU swaps the CPU left out.  cv_parallel_release_cpu gives back the mask
+ * it had.  What a helper does to keep off the caller's CPU (parallel.c,
+ * Placement); public for the pool's unit test.
  */
-void		cv_parallel_move_off_cpu(int cpu);
+void		cv_parallel_keep_off_cpu(int cpu);
+void		cv_parallel_release_cpu(void);
 
 /* Contiguous share [*lo, *hi) of n items that part of nparts gets. */
 static inline void
