@@ -252,6 +252,20 @@ test_scores_agree(void)
 				/* the same bytes again, after another image */
 				CHECK(cv_net_run(qnet, qws, px, again, NULL, &err) == CV_OK);
 				CHECK(memcmp(qs, again, sizeof(qs)) == 0);
+				/* features alone (no classifier run): a whole run's bytes */
+				{
+					int			dim = cv_net_get_info(qnet)->feature_dim;
+					float	   *whole = malloc((size_t) dim * sizeof(float)),
+							   *alone = malloc((size_t) dim * sizeof(float));
+
+					CHECK(cv_net_run(qnet, qws, px, again, whole, &err) == CV_OK);
+					memset(alone, 0xff, (size_t) dim * sizeof(float));
+					CHECK(cv_net_run(qnet, qws, px, NULL, alone, &err) == CV_OK);
+					CHECK_MSG(memcmp(whole, alone, (size_t) dim * sizeof(float)) == 0,
+							  "%s: int8 features alone differ", mc->file);
+					free(whole);
+					free(alone);
+				}
 			}
 			free(px);
 		}

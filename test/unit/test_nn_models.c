@@ -124,6 +124,19 @@ test_cat_all_models(void)
 			CHECK(cv_net_run(net, ws2, grey, again, NULL, &err) == CV_OK);
 			CHECK(cv_net_run(net, ws2, px, again, NULL, &err) == CV_OK);
 			CHECK(memcmp(scores, again, 1001 * sizeof(float)) == 0);
+			/*
+			 * features alone (the classifier after them not run), after
+			 * the grey image left every value of ws2 stale: the same bytes
+			 */
+			{
+				float	   *alone = malloc((size_t) info->feature_dim * sizeof(float));
+
+				CHECK(cv_net_run(net, ws2, grey, again, NULL, &err) == CV_OK);
+				CHECK(cv_net_run(net, ws2, px, NULL, alone, &err) == CV_OK);
+				CHECK_MSG(memcmp(feat, alone, (size_t) info->feature_dim * sizeof(float)) == 0,
+						  "%s: features alone differ from a whole run's", mc->file);
+				free(alone);
+			}
 			free(grey);
 		}
 		/* a workspace of another network is refused */

@@ -567,9 +567,29 @@ run_step_threaded(const cv_net *net, cv_net_workspace *ws, const nn_step *s, int
 	cv_parallel_run(nparts, step_part, &j);
 }
 
-/* Every step on rgb; the values are then in ws's arena. */
+/*
+ * The last step a run for value v alone needs: the one that writes it
+ * (each value has one producer, and the value's storage is pinned, so no
+ * later step touches its bytes).  The steps after it compute only what
+ * follows from v: for a backbone's features, the classifier's quantize,
+ * 1x1 convolution and softmax.  nsteps - 1 when no step writes v.
+ */
+static int
+last_step_for(const cv_net *net, int v)
+{
+	for (int i = net->nsteps - 1; i >= 0; i--)
+	{
+		const nn_step *s = &net->steps[i];
+
+		if (s->output == v || (s->project != NULL && s->project->output == v))
+			return i;
+	}
+	return net->nsteps - 1;
+}
+
+/* Steps 0..last on rgb; their values are then in ws's arena. */
 static void
-run_steps(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb)
+run_steps(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb, int last)
 {
 	float	   *in;
 	size_t		n;
@@ -594,7 +614,7 @@ run_steps(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb)
 		for (size_t i = 0; i < n; i++)
 			in[i] = ((float) rgb[i] - zp) * scale;
 
-	for (int i = 0; i < net->nsteps; i++)
+	for (int i = 0; i <= last; i++)
 	{
 		if (ws->profiling)
 		{
@@ -637,7 +657,9 @@ cv_net_run(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb,
 	if (features != NULL && net->feature_value < 0)
 		return cv_fail(err, CV_ERR_UNSUPPORTED,
 					   "this network has no recognisable feature tensor");
-	run_steps(net, ws, rgb);
+	/* features alone: not the classifier that follows them */
+	run_steps(net, ws, rgb, scores == NULL && features != NULL ?
+			  last_step_for(net, net->feature_value) : net->nsteps - 1);
 	if (scores != NULL)
 		memcpy(scores, value_data(net, ws, net->output_value),
 			   (size_t) net->info.num_outputs * sizeof(float));
@@ -657,7 +679,7 @@ cv_net_run_outputs(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb,
 		return st;
 	if (outs == NULL && net->n_outputs > 0)
 		return cv_fail(err, CV_ERR_PARAM, "no output buffers");
-	run_steps(net, ws, rgb);
+	run_steps(net, ws, rgb, net->nsteps - 1);
 	for (int k = 0; k < net->n_outputs; k++)
 		if (outs[k] != NULL)
 			memcpy(outs[k], value_data(net, ws, net->outputs[k]),
