@@ -21,6 +21,15 @@
  * stays on one thread).  The parts write disjoint outputs and compute exactly what the
  * whole kernel does, so the bytes do not depend on the thread count
  * (test_nn_threads).
+ *
+ * A residual ADD right after an integer convolution it adds (MobileNet
+ * V2's projection plus the block's input) runs inside that convolution's
+ * parts when the convolution is split: each part adds the pixels it has
+ * just written, while they are in its core's cache, instead of a separate
+ * split of the ADD (whose inputs' other half would come from the other
+ * core, and which costs another hand-out).  The ADD is element-wise, so
+ * the bytes are those of the ADD run alone.  Which ADDs qualify is
+ * worked out once per workspace (plan_residual_adds).
  */
 #include "nn_internal.h"
 #include "common/huge_pages.h"
@@ -63,6 +72,7 @@ struct cv_net_workspace
 	bool		profiling;
 	int			runs;
 	double	   *step_seconds;
+	const nn_step **residual_add;	/* per step: the ADD its parts may also do */
 };
 
 /*
@@ -224,6 +234,101 @@ cv_net_get_info(const cv_net *net)
 	return &net->info;
 }
 
+/* The bytes of the arena value v occupies: [*lo, *hi). */
+static void
+value_bytes(const cv_net *net, int v, size_t *lo, size_t *hi)
+{
+	const nn_value *val = &net->values[v];
+
+	*lo = net->storages[val->storage].offset * sizeof(float);
+	*hi = *lo + val->count * (val->quantized ? 1 : sizeof(float));
+}
+
+/*
+ * Whether arena values v and w share no byte.  Storages of values not
+ * alive together share arena bytes (plan.c), so distinct storages may
+ * still overlap.
+ */
+static bool
+disjoint(const cv_net *net, int v, int w)
+{
+	size_t		vlo,
+				vhi,
+				wlo,
+				whi;
+
+	value_bytes(net, v, &vlo, &vhi);
+	value_bytes(net, w, &wlo, &whi);
+	return vhi <= wlo || whi <= vlo;
+}
+
+/* ... or are the very same bytes (an output written in place of an operand). */
+static bool
+disjoint_or_same(const cv_net *net, int v, int w)
+{
+	size_t		vlo,
+				vhi,
+				wlo,
+				whi;
+
+	value_bytes(net, v, &vlo, &vhi);
+	value_bytes(net, w, &wlo, &whi);
+	return disjoint(net, v, w) || (vlo == wlo && vhi == whi);
+}
+
+static bool
+in_arena(const cv_net *net, int v)
+{
+	return v >= 0 && net->values[v].cdata == NULL && net->values[v].storage >= 0;
+}
+
+/*
+ * For each integer convolution followed by an ADD of its output and a
+ * value of the same shape (no broadcasting), that ADD, which its parts
+ * can then do too (see the top of the file).  A part adds the pixels it
+ * has written, so the ADD's output may be written in place of either
+ * operand (element by element where it was read), but must share no byte
+ * with the convolution's input, which the other parts are still reading.
+ * The other operand was computed before the convolution (steps run in
+ * order).
+ */
+static void
+plan_residual_adds(const cv_net *net, const nn_step **residual_add)
+{
+	for (int i = 0; i + 1 < net->nsteps; i++)
+	{
+		const nn_step *c = &net->steps[i],
+				   *a = &net->steps[i + 1];
+		int			other;
+
+		residual_add[i] = NULL;
+		if (c->kind != NN_K_QCONV || a->kind != NN_K_QADD || a->ninputs != 2 ||
+			c->output < 0 || a->output < 0)
+			continue;
+		if (a->inputs[0] == c->output && a->inputs[1] != c->output)
+			other = a->inputs[1];
+		else if (a->inputs[1] == c->output && a->inputs[0] != c->output)
+			other = a->inputs[0];
+		else
+			continue;
+		if (!in_arena(net, other) || !in_arena(net, c->output) || !in_arena(net, a->output) ||
+			!in_arena(net, c->inputs[0]) ||
+			net->values[other].count != a->q_count ||
+			net->values[c->output].count != a->q_count ||
+			net->values[a->output].count != a->q_count ||
+			(size_t) c->qconv.out_h * c->qconv.out_w * c->qconv.out_c != a->q_count)
+			continue;
+		/* a part's ADD writes only where it read, and nothing another part reads */
+		if (!disjoint_or_same(net, a->output, c->output) ||
+			!disjoint_or_same(net, a->output, other) ||
+			!disjoint(net, a->output, c->inputs[0]))
+			continue;
+		residual_add[i] = a;
+	}
+	if (net->nsteps > 0)
+		residual_add[net->nsteps - 1] = NULL;
+}
+
 cv_status
 cv_net_workspace_create(const cv_net *net, cv_net_workspace **out, cv_error *err)
 {
@@ -241,13 +346,15 @@ cv_net_workspace_create(const cv_net *net, cv_net_workspace **out, cv_error *err
 	/* huge pages: a new backend's first run touches the whole arena */
 	ws->arena = cv_malloc_huge(bytes, &ws->raw);
 	ws->step_seconds = cv_calloc((size_t) net->nsteps + 1, sizeof(double));
-	if (ws->arena == NULL || ws->step_seconds == NULL)
+	ws->residual_add = cv_calloc((size_t) net->nsteps + 1, sizeof(const nn_step *));
+	if (ws->arena == NULL || ws->step_seconds == NULL || ws->residual_add == NULL)
 	{
 		cv_net_workspace_free(ws);
 		return cv_fail(err, CV_ERR_NOMEM, "out of memory for a %zu-byte activation arena",
 					   bytes);
 	}
 	ws->scratch = ws->arena + net->arena_floats;
+	plan_residual_adds(net, ws->residual_add);
 	*out = ws;
 	return CV_OK;
 }
@@ -259,6 +366,7 @@ cv_net_workspace_free(cv_net_workspace *ws)
 		return;
 	cv_free(ws->raw);
 	cv_free(ws->step_seconds);
+	cv_free(ws->residual_add);
 	cv_free(ws);
 }
 
@@ -401,6 +509,10 @@ typedef struct step_job
 	const void *in1;
 	void	   *out;
 	size_t		count;			/* element-wise steps */
+	const nn_step *add;			/* QCONV: the residual ADD its parts also do */
+	const void *add_in0;
+	const void *add_in1;
+	void	   *add_out;
 } step_job;
 
 static void *
@@ -437,6 +549,21 @@ step_part(void *ctx, int part, int nparts, int thread)
 		case NN_K_QCONV:
 			nn_qconv_part(&s->qconv, j->in0, j->out, thread_scratch(j->ws, thread),
 						  part, nparts);
+			if (j->add != NULL)
+			{
+				int			m0,
+							m1;
+				size_t		at,
+							n;
+
+				/* the ADD over the pixels this part just wrote */
+				nn_qconv_part_pixels(&s->qconv, part, nparts, &m0, &m1);
+				at = (size_t) m0 * s->qconv.out_c;
+				n = (size_t) (m1 - m0) * s->qconv.out_c;
+				if (n > 0)
+					nn_qadd(&j->add->qadd, n, (const uint8_t *) j->add_in0 + at,
+							(const uint8_t *) j->add_in1 + at, (uint8_t *) j->add_out + at);
+			}
 			break;
 		case NN_K_QDEPTHWISE:
 			nn_qdepthwise_part(&s->qconv, j->in0, j->out, thread_scratch(j->ws, thread),
@@ -540,9 +667,14 @@ ensure_thread_scratch(cv_net_workspace *ws, int threads)
 	return true;
 }
 
-/* Run step s, split over the pool when it is worth it. */
-static void
-run_step_threaded(const cv_net *net, cv_net_workspace *ws, const nn_step *s, int threads)
+/*
+ * Run step s, split over the pool when it is worth it; add, when not NULL,
+ * is the residual ADD after it (plan_residual_adds), done in s's parts if
+ * s is split.  Returns whether add was done.
+ */
+static bool
+run_step_threaded(const cv_net *net, cv_net_workspace *ws, const nn_step *s, int threads,
+				  const nn_step *add)
 {
 	int			nparts = threads > 1 ? step_parts(s, threads) : 1;
 	step_job	j;
@@ -550,7 +682,14 @@ run_step_threaded(const cv_net *net, cv_net_workspace *ws, const nn_step *s, int
 	if (nparts <= 1)
 	{
 		run_step(net, ws, s);
-		return;
+		return false;
+	}
+	j.add = add;
+	if (add != NULL)
+	{
+		j.add_in0 = value_data(net, ws, add->inputs[0]);
+		j.add_in1 = value_data(net, ws, add->inputs[1]);
+		j.add_out = value_data(net, ws, add->output);
 	}
 	j.net = net;
 	j.ws = ws;
@@ -565,6 +704,7 @@ run_step_threaded(const cv_net *net, cv_net_workspace *ws, const nn_step *s, int
 		j.out = value_data(net, ws, s->project->output);
 	j.count = s->q_count;
 	cv_parallel_run(nparts, step_part, &j);
+	return add != NULL;
 }
 
 /*
@@ -616,15 +756,17 @@ run_steps(const cv_net *net, cv_net_workspace *ws, const uint8_t *rgb, int last)
 
 	for (int i = 0; i <= last; i++)
 	{
-		if (ws->profiling)
-		{
-			double		t0 = now_seconds();
+		/* the ADD after step i, if it is needed and may be done with it */
+		const nn_step *add = i < last ? ws->residual_add[i] : NULL;
+		double		t0 = ws->profiling ? now_seconds() : 0.0;
 
-			run_step_threaded(net, ws, &net->steps[i], threads);
+		bool		add_done = run_step_threaded(net, ws, &net->steps[i], threads, add);
+
+		/* a residual ADD done in step i's parts counts in step i's time */
+		if (ws->profiling)
 			ws->step_seconds[i] += now_seconds() - t0;
-		}
-		else
-			run_step_threaded(net, ws, &net->steps[i], threads);
+		if (add_done)
+			i++;
 	}
 	if (ws->profiling)
 		ws->runs++;

@@ -143,6 +143,9 @@ void		nn_qconv(const nn_qconv_params *p, const uint8_t *in, uint8_t *out,
 int			nn_qconv_max_parts(const nn_qconv_params *p);
 void		nn_qconv_part(const nn_qconv_params *p, const uint8_t *in, uint8_t *out,
 						  void *scratch, int part, int nparts);
+/* The output pixels [*m0, *m1) that part writes (empty: *m0 == *m1). */
+void		nn_qconv_part_pixels(const nn_qconv_params *p, int part, int nparts,
+								 int *m0, int *m1);
 
 size_t		nn_qdepthwise_packed_bytes(const nn_qconv_params *p);
 void		nn_qdepthwise_pack(const nn_qconv_params *p, void *packed);

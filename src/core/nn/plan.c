@@ -98,6 +98,19 @@ nn_plan(cv_net *net, cv_error *err)
 				net->storages[po].first = i;
 		}
 
+		/*
+		 * An integer convolution whose output the next step ADDs keeps its
+		 * inputs alive through that ADD, so that the ADD's output never
+		 * shares their bytes and can be computed in the convolution's
+		 * parts (graph.c, plan_residual_adds).
+		 */
+		int			until = i;
+
+		if (st->kind == NN_K_QCONV && i + 1 < net->nsteps &&
+			net->steps[i + 1].kind == NN_K_QADD && net->steps[i + 1].ninputs == 2 &&
+			(net->steps[i + 1].inputs[0] == st->output ||
+			 net->steps[i + 1].inputs[1] == st->output))
+			until = i + 1;
 		for (int k = 0; k < st->ninputs; k++)
 		{
 			int			v = st->inputs[k];
@@ -106,8 +119,8 @@ nn_plan(cv_net *net, cv_error *err)
 			{
 				nn_storage *s = &net->storages[net->values[v].storage];
 
-				if (s->last < i)
-					s->last = i;
+				if (s->last < until)
+					s->last = until;
 			}
 		}
 		if (o >= 0)

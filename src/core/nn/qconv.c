@@ -894,42 +894,62 @@ nn_qconv_max_parts(const nn_qconv_params *p)
 	return (p->out_h * p->out_w + QMR - 1) / QMR;
 }
 
+/* Whether part runs the packed kernels (else part 0 runs the reference whole). */
+static bool
+qconv_splits(const qconv_pack_hdr *h)
+{
+#ifdef NN_QSIMD
+	return h != NULL && (h->kind == 1 || h->kind == 2);
+#else
+	(void) h;
+	return false;
+#endif
+}
+
 /*
  * Part part of nparts: whole tiles of QMR output pixels, so that every
  * tile is the one the whole run would compute (the same bytes).
  */
 void
+nn_qconv_part_pixels(const nn_qconv_params *p, int part, int nparts, int *m0, int *m1)
+{
+	long		m = (long) p->out_h * p->out_w,
+				tiles = (m + QMR - 1) / QMR;
+
+	if (!qconv_splits(p->packed))
+	{
+		*m0 = 0;
+		*m1 = part == 0 ? (int) m : 0;
+		return;
+	}
+	*m0 = (int) (tiles * part / nparts * QMR);
+	*m1 = (int) (tiles * (part + 1) / nparts * QMR);
+	if (*m1 > m)
+		*m1 = (int) m;
+	if (*m0 > *m1)
+		*m0 = *m1;
+}
+
+void
 nn_qconv_part(const nn_qconv_params *p, const uint8_t *in, uint8_t *out, void *scratch,
 			  int part, int nparts)
 {
 	const qconv_pack_hdr *h = p->packed;
-	long		m = (long) p->out_h * p->out_w,
-				tiles = (m + QMR - 1) / QMR;
-	int			m0 = (int) (tiles * part / nparts * QMR),
-				m1 = (int) (tiles * (part + 1) / nparts * QMR);
+	int			m0,
+				m1;
 
-	if (m1 > m)
-		m1 = (int) m;
-	if (h == NULL)
-	{
-		if (part == 0)
-			nn_qconv_ref(p, in, out);
-		return;
-	}
+	nn_qconv_part_pixels(p, part, nparts, &m0, &m1);
 	if (m0 >= m1)
 		return;
+	if (!qconv_splits(h))
+	{
+		nn_qconv_ref(p, in, out);
+		return;
+	}
 #ifdef NN_QSIMD
 	if (h->kind == 2)
-	{
 		qconv_vnni(p, h, in, out, scratch, m0, m1);
-		return;
-	}
-	if (h->kind == 1)
-	{
+	else
 		qconv_avx2(p, h, in, out, scratch, m0, m1);
-		return;
-	}
 #endif
-	if (part == 0)
-		nn_qconv_ref(p, in, out);
 }
