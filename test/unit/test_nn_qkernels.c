@@ -1,6 +1,6 @@
 /*
  * test_nn_qkernels.c
- *	  The integer kernels of the int8 engine (qconv.c, qdepthwise.c,
+ *	  The integer kernels of the int8 engine (qconv*.c, qdepthwise*.c,
  *	  qelementwise.c): TFLite's fixed-point arithmetic on hand-computed
  *	  values, the references on hand-computed convolutions, and every fast
  *	  kernel against its reference byte for byte on made-up tensors whose

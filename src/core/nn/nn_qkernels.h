@@ -4,7 +4,9 @@
  *	  depthwise convolution, ADD, zero padding, and the conversions between
  *	  quantized and float tensors.  Shared by qbuild.c (the graph rewrite
  *	  that picks them), graph.c (which runs them) and the kernel files
- *	  qconv.c, qdepthwise.c and qelementwise.c.
+ *	  qconv.c, qdepthwise.c (their AVX-512 and AVX2 kernels in
+ *	  qconv_avx512.c, qconv_avx2.c, qdepthwise_avx512.c, qdepthwise_avx2.c)
+ *	  and qelementwise.c.
  *
  * Arithmetic is TFLite's integer arithmetic (the public reference kernels
  * of tensorflow/lite/kernels/internal/reference and common.h, written here

@@ -1,6 +1,6 @@
 /*
  * nn_qsimd.h
- *	  Private to the integer kernels (qconv.c, qdepthwise.c, qelementwise.c):
+ *	  Private to the integer kernels (qconv*.c, qdepthwise*.c, qelementwise.c):
  *	  the choice of instruction set and TFLite's requantization of int32
  *	  accumulators written with AVX-512 and AVX2 intrinsics, bit for bit the
  *	  scalar nn_mul_by_quantized_multiplier of nn_qkernels.h.
