@@ -17,7 +17,10 @@
  * its parts are done, a part taken is not done, and a range word of
  * another generation is never taken from.  The job's function and context
  * are read after the part was taken, and the caller writes them only
- * between runs, so they are the run's own.
+ * between runs, so they are the run's own.  Each thread counts the parts
+ * it has done in its own slot (generation, count), which during a run
+ * only it writes (the caller zeroes it with the range, between runs): a
+ * shared counter cost a cache line's trip between the cores per part.
  *
  * Placement: a helper the scheduler puts on the caller's CPU does nothing
  * useful there (the caller takes its parts; both only share one core), and
@@ -85,13 +88,13 @@ static uint64_t run_word;		/* gen | active | nparts */
 typedef struct range_slot
 {
 	uint64_t	word;
-	char		pad[56];
+	uint64_t	done;			/* gen | parts thread t has done in it */
+	char		pad[48];
 } range_slot;
 static range_slot ranges[CV_PARALLEL_MAX_THREADS] __attribute__((aligned(64)));
 static int	caller_cpu = -1;	/* the CPU the caller published the run from */
 static uint32_t run_futex;		/* the generation, to sleep on */
 static int	sleepers;
-static int	parts_done;
 static pool_job job;
 static uint32_t generation;
 static int	pool_busy;		/* a run is under way (from any thread) */
@@ -175,6 +178,7 @@ work_on(uint64_t w, int thread)
 	uint32_t	gen = W_GEN(w);
 	int			nparts = W_NPARTS(w),
 				active = W_ACTIVE(w);
+	uint32_t	ran = 0;
 
 	for (int k = 0; k < active; k++)
 	{
@@ -184,9 +188,27 @@ work_on(uint64_t w, int thread)
 		while ((part = take_part(gen, v, k == 0)) >= 0)
 		{
 			job.fn(job.ctx, part, nparts, thread);
-			__atomic_add_fetch(&parts_done, 1, __ATOMIC_RELEASE);
+			/* release: the part's output is visible to whoever sees the count */
+			__atomic_store_n(&ranges[thread].done, ((uint64_t) gen << 32) | ++ran,
+							 __ATOMIC_RELEASE);
 		}
 	}
+}
+
+/* Parts of run gen that the active threads have done so far. */
+static int
+parts_done(uint32_t gen, int active)
+{
+	int			n = 0;
+
+	for (int t = 0; t < active; t++)
+	{
+		uint64_t	d = __atomic_load_n(&ranges[t].done, __ATOMIC_ACQUIRE);
+
+		if ((uint32_t) (d >> 32) == gen)
+			n += (int) (uint32_t) d;
+	}
+	return n;
 }
 
 /*
@@ -373,7 +395,6 @@ cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx)
 	active = started_helpers + 1 < wanted_threads ? started_helpers + 1 : wanted_threads;
 	job.fn = fn;
 	job.ctx = ctx;
-	__atomic_store_n(&parts_done, 0, __ATOMIC_RELAXED);
 	generation = (generation + 1) & 0xFFFFFF;
 	if (generation == 0)
 		generation = 1;			/* helpers start having seen 0 */
@@ -386,6 +407,8 @@ cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx)
 					hi;
 
 		cv_parallel_range(nparts, t, active, &lo, &hi);
+		/* a count of this generation from before the 24 bits wrapped must not count */
+		__atomic_store_n(&ranges[t].done, (uint64_t) generation << 32, __ATOMIC_RELAXED);
 		__atomic_store_n(&ranges[t].word, R_WORD(generation, lo, hi), __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&caller_cpu, sched_getcpu(), __ATOMIC_RELAXED);
@@ -401,7 +424,7 @@ cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx)
 		work_on(w, 0);
 		t1 = now_ns();
 		/* the helpers' parts: they are running, so this wait is short */
-		for (long i = 0; __atomic_load_n(&parts_done, __ATOMIC_ACQUIRE) < nparts; i++)
+		for (long i = 0; parts_done(generation, active) < nparts; i++)
 			wait_round(i);
 		t2 = now_ns();
 		if (t2 - t1 > BACKOFF_WAIT_NS && t2 - t1 > t1 - t0)
