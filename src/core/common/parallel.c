@@ -324,8 +324,12 @@ start_helpers(int n)
 
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		/* parts are kernels with small frames: a modest stack */
-		pthread_attr_setstacksize(&attr, 1 << 20);
+		/*
+		 * Parts are kernels with small frames at -O2, but a sanitizer
+		 * build at -O0 overflowed 1 MB in the VNNI convolution; only the
+		 * pages touched are ever backed, so 4 MB costs nothing more.
+		 */
+		pthread_attr_setstacksize(&attr, 4 << 20);
 		rc = pthread_create(&t, &attr, helper_main, (void *) (intptr_t) (started_helpers + 1));
 		pthread_attr_destroy(&attr);
 		if (rc != 0)
