@@ -257,12 +257,20 @@ value_bytes(const cv_net *net, int v, size_t *lo, size_t *hi)
 }
 
 /*
- * Whether arena values v and w share no byte.  Storages of values not
- * alive together share arena bytes (plan.c), so distinct storages may
- * still overlap.
+ * How the arena bytes of values v and w lie: apart, the very same bytes
+ * (an output written in place of an operand), or partly over each other.
+ * Storages of values not alive together share arena bytes (plan.c), so
+ * distinct storages may still overlap.
  */
-static bool
-disjoint(const cv_net *net, int v, int w)
+typedef enum
+{
+	BYTES_APART,
+	BYTES_SAME,
+	BYTES_OVERLAP
+} bytes_relation;
+
+static bytes_relation
+relation_of(const cv_net *net, int v, int w)
 {
 	size_t		vlo,
 				vhi,
@@ -271,21 +279,9 @@ disjoint(const cv_net *net, int v, int w)
 
 	value_bytes(net, v, &vlo, &vhi);
 	value_bytes(net, w, &wlo, &whi);
-	return vhi <= wlo || whi <= vlo;
-}
-
-/* ... or are the very same bytes (an output written in place of an operand). */
-static bool
-disjoint_or_same(const cv_net *net, int v, int w)
-{
-	size_t		vlo,
-				vhi,
-				wlo,
-				whi;
-
-	value_bytes(net, v, &vlo, &vhi);
-	value_bytes(net, w, &wlo, &whi);
-	return disjoint(net, v, w) || (vlo == wlo && vhi == whi);
+	if (vhi <= wlo || whi <= vlo)
+		return BYTES_APART;
+	return vlo == wlo && vhi == whi ? BYTES_SAME : BYTES_OVERLAP;
 }
 
 static bool
@@ -331,9 +327,9 @@ plan_residual_adds(const cv_net *net, const nn_step **residual_add)
 			(size_t) c->qconv.out_h * c->qconv.out_w * c->qconv.out_c != a->q_count)
 			continue;
 		/* a part's ADD writes only where it read, and nothing another part reads */
-		if (!disjoint_or_same(net, a->output, c->output) ||
-			!disjoint_or_same(net, a->output, other) ||
-			!disjoint(net, a->output, c->inputs[0]))
+		if (relation_of(net, a->output, c->output) == BYTES_OVERLAP ||
+			relation_of(net, a->output, other) == BYTES_OVERLAP ||
+			relation_of(net, a->output, c->inputs[0]) != BYTES_APART)
 			continue;
 		residual_add[i] = a;
 	}
