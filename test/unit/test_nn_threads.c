@@ -80,6 +80,47 @@ test_pool_runs_every_part_once(void)
 	cv_parallel_set_threads(1);
 }
 
+/* cv_parallel_exclusive: fn runs when no run is under way, never during one. */
+typedef struct exclusive_probe
+{
+	int			calls;			/* of count_call */
+	int			refused;		/* parts whose cv_parallel_exclusive said false */
+} exclusive_probe;
+
+static void
+count_call(void *ctx)
+{
+	((exclusive_probe *) ctx)->calls++;
+}
+
+static void
+exclusive_in_part(void *ctx, int part, int nparts, int thread)
+{
+	exclusive_probe *e = ctx;
+
+	(void) part;
+	(void) nparts;
+	(void) thread;
+	if (!cv_parallel_exclusive(count_call, e))
+		__atomic_add_fetch(&e->refused, 1, __ATOMIC_RELAXED);
+}
+
+static void
+test_exclusive(void)
+{
+	exclusive_probe e = {0, 0};
+
+	cv_parallel_set_threads(2);
+	CHECK(cv_parallel_exclusive(count_call, &e) && e.calls == 1);
+	/* from the parts of a run on the pool: refused, fn not called */
+	cv_parallel_run(4, exclusive_in_part, &e);
+	CHECK_MSG(e.refused == 4 && e.calls == 1, "%d of 4 parts refused, fn called %d times",
+			  e.refused, e.calls);
+	/* and after the run, allowed again */
+	CHECK(cv_parallel_exclusive(count_call, &e) && e.calls == 2);
+	cv_parallel_set_threads(1);
+}
+
 /*
  * cv_parallel_keep_off_cpu: where another CPU is allowed, the thread is
  * off the CPU named at once and its mask is its own less that CPU; a
@@ -326,6 +367,7 @@ test_render_same_bytes(void)
 
 UNIT_MAIN("nn_threads",
 		  UNIT_CASE(test_pool_runs_every_part_once),
+		  UNIT_CASE(test_exclusive),
 		  UNIT_CASE(test_keep_off_cpu),
 		  UNIT_CASE(test_nets_same_bytes),
 		  UNIT_CASE(test_render_same_bytes))

@@ -359,6 +359,17 @@ cv_parallel_threads(void)
 	return wanted_threads;
 }
 
+bool
+cv_parallel_exclusive(void (*fn) (void *ctx), void *ctx)
+{
+	/* a run's parts are all done when it releases the pool */
+	if (__atomic_exchange_n(&pool_busy, 1, __ATOMIC_ACQUIRE))
+		return false;
+	fn(ctx);
+	__atomic_store_n(&pool_busy, 0, __ATOMIC_RELEASE);
+	return true;
+}
+
 void
 cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx)
 {
@@ -381,19 +392,17 @@ cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx)
 			fn(ctx, i, nparts, 0);
 		return;
 	}
-	if (serial_runs_left > 0)
+	/*
+	 * Backing off, or no helper: the parts in order on this thread, the
+	 * pool still held (cv_parallel_exclusive waits for any run to end).
+	 */
+	if (serial_runs_left > 0 || !start_helpers(wanted_threads))
 	{
-		serial_runs_left--;
-		__atomic_store_n(&pool_busy, 0, __ATOMIC_RELEASE);
+		if (serial_runs_left > 0)
+			serial_runs_left--;
 		for (int i = 0; i < nparts; i++)
 			fn(ctx, i, nparts, 0);
-		return;
-	}
-	if (!start_helpers(wanted_threads))
-	{
 		__atomic_store_n(&pool_busy, 0, __ATOMIC_RELEASE);
-		for (int i = 0; i < nparts; i++)
-			fn(ctx, i, nparts, 0);
 		return;
 	}
 	active = started_helpers + 1 < wanted_threads ? started_helpers + 1 : wanted_threads;

@@ -50,6 +50,14 @@ int			cv_parallel_threads(void);
 void		cv_parallel_run(int nparts, cv_parallel_fn fn, void *ctx);
 
 /*
+ * Call fn(ctx) while no run is under way, so that it may replace memory
+ * the helpers read during runs (their scratch); a run another host thread
+ * starts meanwhile runs its parts on its own thread.  False, and fn not
+ * called, when a run is under way.
+ */
+bool		cv_parallel_exclusive(void (*fn) (void *ctx), void *ctx);
+
+/*
  * Keep the calling thread off CPU cpu while any other CPU is allowed to
  * it: its affinity becomes the mask it had before the first call less cpu
  * (which migrates it at once if it is on cpu); a later call with another

@@ -81,8 +81,9 @@ struct cv_net_workspace
  * the C library's memory, not the host's allocator: under PostgreSQL
  * cv_malloc is the current memory context, which a query's end resets,
  * while the helpers, like this scratch, live as long as the process.  A
- * buffer outgrown is left allocated (a host thread running serially may
- * not see the new pointer yet); it happens once per larger net.
+ * buffer is replaced (and the outgrown one freed) only while no run is
+ * under way (cv_parallel_exclusive): a part reads its thread's pointer
+ * when it runs, and sizes only grow.
  */
 static void *volatile helper_scratch[CV_PARALLEL_MAX_THREADS];
 static size_t helper_scratch_bytes[CV_PARALLEL_MAX_THREADS];
@@ -657,28 +658,54 @@ step_parts(const nn_step *s, int threads)
 	}
 }
 
+/* What growing the helpers' scratch needs and says (grow_thread_scratch). */
+typedef struct scratch_growth
+{
+	size_t		bytes;
+	int			threads;
+	bool		ok;
+} scratch_growth;
+
+static void
+grow_thread_scratch(void *ctx)
+{
+	scratch_growth *g = ctx;
+
+	g->ok = true;
+	for (int t = 1; t < g->threads; t++)
+	{
+		void	   *raw;
+
+		if (helper_scratch[t] != NULL && helper_scratch_bytes[t] >= g->bytes)
+			continue;
+		raw = aligned_alloc(64, (g->bytes + 63) / 64 * 64 + 64);
+		if (raw == NULL)
+		{
+			g->ok = false;
+			return;
+		}
+		free(helper_scratch[t]);
+		helper_scratch[t] = raw;
+		helper_scratch_bytes[t] = g->bytes;
+	}
+}
+
 /*
  * The helpers' scratch for threads threads and this net; false (run on
- * one thread) when there is no memory for it.
+ * one thread) when there is no memory for it, or when it must grow while
+ * another host thread's run is under way.
  */
 static bool
 ensure_thread_scratch(cv_net_workspace *ws, int threads)
 {
-	size_t		bytes = ws->net->scratch_floats * sizeof(float);
+	scratch_growth g = {ws->net->scratch_floats * sizeof(float), threads, true};
+	bool		enough = true;
 
-	for (int t = 1; t < threads; t++)
-	{
-		void	   *raw;
-
-		if (helper_scratch[t] != NULL && helper_scratch_bytes[t] >= bytes)
-			continue;
-		raw = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
-		if (raw == NULL)
-			return false;
-		helper_scratch[t] = raw;
-		helper_scratch_bytes[t] = bytes;
-	}
-	return true;
+	for (int t = 1; t < threads && enough; t++)
+		enough = helper_scratch[t] != NULL && helper_scratch_bytes[t] >= g.bytes;
+	if (enough)
+		return true;
+	return cv_parallel_exclusive(grow_thread_scratch, &g) && g.ok;
 }
 
 /*
