@@ -13,6 +13,7 @@
 #define CV_NN_KERNELS_H
 
 #include "../common/cv_common.h"
+#include "nn_window.h"
 
 /*
  * Hot loops are written with GCC vector extensions (8 floats, unaligned
@@ -67,27 +68,11 @@ typedef struct nn_conv_params
 	bool		simd512;		/* AVX-512 kernels allowed (decided at load) */
 } nn_conv_params;
 
-/*
- * The interior output columns [*lo, *hi) of a windowed operator: those
- * whose every tap lies inside the input row (ox * stride_w - pad_left >= 0
- * and the last tap < in_w), so the kernels skip the border checks there.
- * Empty (lo == hi) when no column qualifies.
- */
+/* The interior output columns of a windowed operator (nn_window.h). */
 static inline void
 nn_interior_columns(const nn_conv_params *p, int *lo, int *hi)
 {
-	int			reach = p->in_w - 1 + p->pad_left - (p->k_w - 1) * p->dil_w;
-	int			l = (p->pad_left + p->stride_w - 1) / p->stride_w,
-				h = reach < 0 ? 0 : reach / p->stride_w + 1;
-
-	if (l > p->out_w)
-		l = p->out_w;
-	if (h > p->out_w)
-		h = p->out_w;
-	if (h < l)
-		h = l;
-	*lo = l;
-	*hi = h;
+	nn_window_interior(p->in_w, p->out_w, p->k_w, p->dil_w, p->stride_w, p->pad_left, lo, hi);
 }
 
 /*

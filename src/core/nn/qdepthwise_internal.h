@@ -12,6 +12,7 @@
 #include "nn.h"
 #include "nn_qkernels.h"
 #include "nn_qsimd.h"
+#include "nn_window.h"
 
 typedef struct qdw_pack_hdr
 {
@@ -76,23 +77,12 @@ void		qdw_pixel_ref(const nn_qconv_params *p, const uint8_t *in, uint8_t *out, i
 
 /*
  * Output columns [lo, hi) of a row whose every tap lies inside the input
- * row (nn_interior_columns of the float kernels, for these params).
+ * row (nn_window.h, for these params).
  */
 static inline void
 qdw_interior(const nn_qconv_params *p, int *lo, int *hi)
 {
-	int			reach = p->in_w - 1 + p->pad_left - (p->k_w - 1) * p->dil_w;
-	int			l = (p->pad_left + p->stride_w - 1) / p->stride_w,
-				h = reach < 0 ? 0 : reach / p->stride_w + 1;
-
-	if (l > p->out_w)
-		l = p->out_w;
-	if (h > p->out_w)
-		h = p->out_w;
-	if (h < l)
-		h = l;
-	*lo = l;
-	*hi = h;
+	nn_window_interior(p->in_w, p->out_w, p->k_w, p->dil_w, p->stride_w, p->pad_left, lo, hi);
 }
 
 /* The taps [*k0, *k1) of a window starting at i0 that fall inside [0, n). */
